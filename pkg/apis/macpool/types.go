@@ -1,0 +1,126 @@
+package macpool
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// MacLease records that one MAC address is taken. Its name is the address in
+// dash form and its storage key is the address alone, so no two namespaces
+// can ever lease the same MAC.
+type MacLease struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   MacLeaseSpec
+	Status MacLeaseStatus
+}
+
+// MacLeaseSpec says which address is leased, from which pool, to whom.
+type MacLeaseSpec struct {
+	// MACAddress in colon form; must be the same address as the name.
+	MACAddress string
+	// Pool the address was allocated from; empty for reservations outside any pool.
+	Pool string
+	// Owner is the object that carries the address. Nil makes the lease a
+	// static reservation.
+	Owner *LeaseOwner
+	// Interface is the VM interface name or the multus network the address is on.
+	Interface string
+}
+
+// LeaseOwner names the object that carries a leased address.
+type LeaseOwner struct {
+	APIVersion string
+	Kind       string
+	// Name of the owner, or its generateName prefix while it has no name yet.
+	Name string
+}
+
+// MacLeasePhase is where a lease is in its life.
+type MacLeasePhase string
+
+const (
+	// MacLeasePhaseReserved is a lease created at admission whose owner has
+	// not been seen yet; it expires at status.expiresAt.
+	MacLeasePhaseReserved MacLeasePhase = "Reserved"
+	// MacLeasePhaseBound is a lease whose owner was seen carrying the address.
+	MacLeasePhaseBound MacLeasePhase = "Bound"
+)
+
+// MacLeaseStatus is written by the lease controller.
+type MacLeaseStatus struct {
+	Phase MacLeasePhase
+	// ExpiresAt is when a Reserved lease is released if its owner never appears.
+	ExpiresAt *metav1.Time
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// MacLeaseList is a list of MacLeases.
+type MacLeaseList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []MacLease
+}
+
+// +genclient
+// +genclient:nonNamespaced
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// MacPool is a set of address ranges that the allocator hands out from.
+type MacPool struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   MacPoolSpec
+	Status MacPoolStatus
+}
+
+// ConflictPolicy says what happens when a workload requests an address that
+// another object holds.
+type ConflictPolicy string
+
+const (
+	// ConflictPolicyWarn admits the workload with an admission warning and
+	// leaves the conflict to collision detection, so migrations keep working.
+	ConflictPolicyWarn ConflictPolicy = "Warn"
+	// ConflictPolicyReject denies the workload.
+	ConflictPolicyReject ConflictPolicy = "Reject"
+)
+
+// MacPoolSpec is the configuration of a pool.
+type MacPoolSpec struct {
+	Ranges []MACRange
+	// NamespaceSelector picks the namespaces that use this pool; namespaces no
+	// pool selects use the pool named "default".
+	NamespaceSelector *metav1.LabelSelector
+	ConflictPolicy    ConflictPolicy
+}
+
+// MACRange is an inclusive range of unicast addresses.
+type MACRange struct {
+	Start string
+	End   string
+}
+
+// MacPoolStatus is reported by the allocator.
+type MacPoolStatus struct {
+	Capacity   int64
+	Allocated  int64
+	Free       int64
+	Conditions []metav1.Condition
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// MacPoolList is a list of MacPools.
+type MacPoolList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []MacPool
+}
