@@ -1,0 +1,112 @@
+package macpool
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/validation"
+)
+
+// poolStrategy is the create, update and delete behaviour of the main resource.
+type poolStrategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+// NewStrategy returns the strategy of the main resource.
+func NewStrategy(typer runtime.ObjectTyper) poolStrategy {
+	return poolStrategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
+}
+
+func (poolStrategy) NamespaceScoped() bool { return false }
+
+func (poolStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"macpool.kubemacpool.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+	}
+}
+
+// PrepareForCreate drops any status a client sent: the allocator reports it.
+func (poolStrategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	obj.(*macpool.MacPool).Status = macpool.MacPoolStatus{}
+}
+
+func (poolStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	newPool, oldPool := obj.(*macpool.MacPool), old.(*macpool.MacPool)
+	newPool.Status = oldPool.Status
+}
+
+func (poolStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateMacPool(obj.(*macpool.MacPool))
+}
+
+func (poolStrategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
+
+func (poolStrategy) AllowCreateOnUpdate(ctx context.Context) bool { return false }
+
+func (poolStrategy) AllowUnconditionalUpdate(ctx context.Context) bool { return true }
+
+func (poolStrategy) Canonicalize(obj runtime.Object) {}
+
+func (poolStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateMacPoolUpdate(obj.(*macpool.MacPool), old.(*macpool.MacPool))
+}
+
+func (poolStrategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
+	return nil
+}
+
+// statusStrategy lets the status subresource change status only.
+type statusStrategy struct {
+	poolStrategy
+}
+
+// NewStatusStrategy returns the strategy of the status subresource.
+func NewStatusStrategy(main poolStrategy) statusStrategy {
+	return statusStrategy{main}
+}
+
+func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"macpool.kubemacpool.io/v1alpha1": fieldpath.NewSet(
+			fieldpath.MakePathOrDie("spec"),
+			fieldpath.MakePathOrDie("metadata", "labels"),
+			fieldpath.MakePathOrDie("metadata", "annotations"),
+		),
+	}
+}
+
+func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	newPool, oldPool := obj.(*macpool.MacPool), old.(*macpool.MacPool)
+	newPool.Spec = oldPool.Spec
+	newPool.Labels = oldPool.Labels
+	newPool.Annotations = oldPool.Annotations
+}
+
+func (statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateMacPoolStatusUpdate(obj.(*macpool.MacPool), old.(*macpool.MacPool))
+}
+
+// GetAttrs returns the labels and selectable fields of a pool.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	pool, ok := obj.(*macpool.MacPool)
+	if !ok {
+		return nil, nil, fmt.Errorf("expected a MacPool, got %T", obj)
+	}
+	return labels.Set(pool.Labels), generic.ObjectMetaFieldsSet(&pool.ObjectMeta, false), nil
+}
+
+// Match is the filter used for list and watch.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}
