@@ -1,0 +1,86 @@
+package apiserver
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
+	macpoolstorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/macpool"
+)
+
+// ExtraConfig is the configuration that is not the generic server's.
+type ExtraConfig struct {
+	// DefaultPool is the spec of the pool named "default", created at start
+	// when it does not exist. An existing pool is never overwritten: day-2
+	// edits made with kubectl win over flags.
+	DefaultPool macpool.MacPoolSpec
+}
+
+// Config is the whole server configuration.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
+}
+
+// CompletedConfig is a Config whose defaults are filled in.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Server is the kubemacpool API server.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+}
+
+// Complete fills in the fields of the generic configuration that are derived
+// from others. It changes the receiver.
+func (c *Config) Complete() CompletedConfig {
+	return CompletedConfig{&completedConfig{
+		GenericConfig: c.GenericConfig.Complete(),
+		ExtraConfig:   &c.ExtraConfig,
+	}}
+}
+
+// New builds the server and installs the macpool.kubemacpool.io group.
+func (c completedConfig) New() (*Server, error) {
+	genericServer, err := c.GenericConfig.New("kubemacpool-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("building the generic API server: %w", err)
+	}
+	server := &Server{GenericAPIServer: genericServer}
+
+	leases, leaseStatus, err := macleasestorage.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	pools, poolStatus, err := macpoolstorage.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	group := genericapiserver.NewDefaultAPIGroupInfo(macpool.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		"macleases":        leases,
+		"macleases/status": leaseStatus,
+		"macpools":         pools,
+		"macpools/status":  poolStatus,
+	}
+	if err := genericServer.InstallAPIGroup(&group); err != nil {
+		return nil, fmt.Errorf("installing the %s API group: %w", macpool.GroupName, err)
+	}
+
+	ensureDefaultPool := defaultPoolHook{spec: c.ExtraConfig.DefaultPool}
+	if err := genericServer.AddPostStartHook("kubemacpool-default-pool", ensureDefaultPool.run); err != nil {
+		return nil, fmt.Errorf("adding the default pool hook: %w", err)
+	}
+	return server, nil
+}

@@ -1,0 +1,56 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+)
+
+// DefaultPoolName is the pool of namespaces that no other pool selects.
+const DefaultPoolName = "default"
+
+// defaultPoolHook creates the default pool through the server's own API, so
+// that it is validated and stored like any pool a user creates.
+type defaultPoolHook struct {
+	spec macpool.MacPoolSpec
+}
+
+func (h defaultPoolHook) run(ctx genericapiserver.PostStartHookContext) error {
+	client, err := versioned.NewForConfig(ctx.LoopbackClientConfig)
+	if err != nil {
+		return fmt.Errorf("building the loopback client: %w", err)
+	}
+	pool := &v1alpha1.MacPool{ObjectMeta: metav1.ObjectMeta{Name: DefaultPoolName}}
+	for _, r := range h.spec.Ranges {
+		pool.Spec.Ranges = append(pool.Spec.Ranges, v1alpha1.MACRange{Start: r.Start, End: r.End})
+	}
+	pool.Spec.ConflictPolicy = v1alpha1.ConflictPolicy(h.spec.ConflictPolicy)
+
+	// Several replicas may start at once: AlreadyExists means another one won.
+	// Until storage answers, keep trying; /readyz reports this hook meanwhile.
+	return wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := client.MacpoolV1alpha1().MacPools().Create(ctx, pool, metav1.CreateOptions{})
+		switch {
+		case err == nil:
+			klog.InfoS("Created the default MacPool", "ranges", pool.Spec.Ranges)
+			return true, nil
+		case apierrors.IsAlreadyExists(err):
+			return true, nil
+		case apierrors.IsInvalid(err):
+			return false, fmt.Errorf("the default MacPool from --range-start/--range-end is invalid: %w", err)
+		default:
+			klog.ErrorS(err, "Creating the default MacPool failed, retrying")
+			return false, nil
+		}
+	})
+}

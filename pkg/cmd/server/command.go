@@ -1,0 +1,31 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+)
+
+// NewCommand returns the kubemacpool-apiserver command.
+func NewCommand(ctx context.Context, o *Options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "kubemacpool-apiserver",
+		Short: "Serve the macpool.kubemacpool.io API: cluster-unique MAC address leases and pools",
+		Long: `kubemacpool-apiserver is an aggregated Kubernetes API server for the group
+macpool.kubemacpool.io. It stores MacLeases and MacPools in its own etcd: an embedded
+single-member etcd when --etcd-servers is empty, an external etcd cluster otherwise.`,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.SetContext(ctx)
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

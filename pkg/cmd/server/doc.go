@@ -1,0 +1,3 @@
+// Package server holds the options and the cobra command of
+// kubemacpool-apiserver.
+package server

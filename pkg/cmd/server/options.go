@@ -1,0 +1,152 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
+	baseversion "k8s.io/component-base/version"
+	"k8s.io/klog/v2"
+	netutils "k8s.io/utils/net"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/apiserver"
+	"kubemacpool.io/kubemacpool/pkg/embeddedetcd"
+	generatedopenapi "kubemacpool.io/kubemacpool/pkg/generated/openapi"
+)
+
+// etcdPathPrefix is where the group's objects live in etcd.
+const etcdPathPrefix = "/registry/macpool.kubemacpool.io"
+
+// Options is everything kubemacpool-apiserver can be told on its command line.
+type Options struct {
+	RecommendedOptions *genericoptions.RecommendedOptions
+	EmbeddedEtcd       *embeddedetcd.Options
+	DefaultPool        *DefaultPoolOptions
+
+	// runEmbeddedEtcd is decided by Complete: no --etcd-servers means the
+	// server brings its own etcd.
+	runEmbeddedEtcd bool
+
+	StdOut io.Writer
+	StdErr io.Writer
+}
+
+// NewOptions returns the defaults.
+func NewOptions(out, errOut io.Writer) *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions(etcdPathPrefix, apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		EmbeddedEtcd:       embeddedetcd.NewOptions(),
+		DefaultPool:        NewDefaultPoolOptions(),
+		StdOut:             out,
+		StdErr:             errOut,
+	}
+	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion,
+		schema.GroupKind{Group: v1alpha1.GroupName})
+	return o
+}
+
+// AddFlags registers every flag.
+func (o *Options) AddFlags(flags *pflag.FlagSet) {
+	o.RecommendedOptions.AddFlags(flags)
+	o.EmbeddedEtcd.AddFlags(flags)
+	o.DefaultPool.AddFlags(flags)
+}
+
+// Complete decides what the flags leave open.
+func (o *Options) Complete() error {
+	if len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) == 0 {
+		o.runEmbeddedEtcd = true
+		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{o.EmbeddedEtcd.ClientURL}
+	}
+	return nil
+}
+
+// Validate checks the completed options.
+func (o *Options) Validate() error {
+	errs := o.RecommendedOptions.Validate()
+	if o.runEmbeddedEtcd {
+		errs = append(errs, o.EmbeddedEtcd.Validate()...)
+	}
+	errs = append(errs, o.DefaultPool.Validate()...)
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration from the options.
+func (o *Options) Config() (*apiserver.Config, error) {
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed serving certificates: %w", err)
+	}
+	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	serverConfig.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", "")
+	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
+
+	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIConfig.Info.Title = "Kubemacpool"
+	serverConfig.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIV3Config.Info.Title = "Kubemacpool"
+	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+
+	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
+		return nil, fmt.Errorf("applying the generic server options: %w", err)
+	}
+	return &apiserver.Config{
+		GenericConfig: serverConfig,
+		ExtraConfig:   apiserver.ExtraConfig{DefaultPool: o.DefaultPool.Spec()},
+	}, nil
+}
+
+// Run starts the embedded etcd when there is one, then serves until ctx is
+// done (SIGTERM or SIGINT), shutting down gracefully.
+func (o *Options) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if o.runEmbeddedEtcd {
+		etcd, err := embeddedetcd.Start(ctx, o.EmbeddedEtcd)
+		if err != nil {
+			return err
+		}
+		// Stopped after the API server has drained its requests.
+		defer etcd.Stop()
+		go func() {
+			select {
+			case err := <-etcd.Err():
+				klog.ErrorS(err, "Embedded etcd failed, shutting down")
+				cancel(fmt.Errorf("embedded etcd failed: %w", err))
+			case <-ctx.Done():
+			}
+		}()
+	}
+
+	config, err := o.Config()
+	if err != nil {
+		return err
+	}
+	server, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+	server.GenericAPIServer.AddPostStartHookOrDie("start-kubemacpool-informers", func(hookCtx genericapiserver.PostStartHookContext) error {
+		config.GenericConfig.SharedInformerFactory.Start(hookCtx.Done())
+		return nil
+	})
+	if err := server.GenericAPIServer.PrepareRun().RunWithContext(ctx); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+		return cause
+	}
+	return nil
+}

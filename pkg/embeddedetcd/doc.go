@@ -1,0 +1,4 @@
+// Package embeddedetcd runs a single-member etcd inside the server process,
+// so that one kubemacpool-apiserver binary is a complete install. Scale-out
+// installs point --etcd-servers at an external cluster instead.
+package embeddedetcd

@@ -1,0 +1,89 @@
+package embeddedetcd
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"k8s.io/klog/v2"
+)
+
+// readyTimeout bounds how long a start may take; replaying a large WAL after
+// an unclean stop takes seconds, not minutes.
+const readyTimeout = 2 * time.Minute
+
+// Server is a running embedded etcd.
+type Server struct {
+	etcd     *embed.Etcd
+	stopping atomic.Bool
+	failed   chan error
+}
+
+// Start starts the member and waits until it serves clients. A data directory
+// from an earlier run is reused, so the data survives restarts.
+func Start(ctx context.Context, o *Options) (*Server, error) {
+	clientURL, err := url.Parse(o.ClientURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing --embedded-etcd-client-url: %w", err)
+	}
+	peerURL, err := url.Parse(o.PeerURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing --embedded-etcd-peer-url: %w", err)
+	}
+	config := embed.NewConfig()
+	config.Name = "kubemacpool"
+	config.Dir = o.DataDir
+	config.ListenClientUrls = []url.URL{*clientURL}
+	config.AdvertiseClientUrls = []url.URL{*clientURL}
+	config.ListenPeerUrls = []url.URL{*peerURL}
+	config.AdvertisePeerUrls = []url.URL{*peerURL}
+	config.InitialCluster = config.InitialClusterFromName(config.Name)
+	config.LogLevel = "warn"
+
+	etcd, err := embed.StartEtcd(config)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded etcd in %s: %w", o.DataDir, err)
+	}
+	select {
+	case <-etcd.Server.ReadyNotify():
+		klog.InfoS("Embedded etcd is ready", "dataDir", o.DataDir, "clientURL", o.ClientURL)
+		server := &Server{etcd: etcd, failed: make(chan error, 1)}
+		go server.forwardFailures()
+		return server, nil
+	case err := <-etcd.Err():
+		etcd.Close()
+		return nil, fmt.Errorf("embedded etcd in %s failed while starting: %w", o.DataDir, err)
+	case <-time.After(readyTimeout):
+		etcd.Close()
+		return nil, fmt.Errorf("embedded etcd in %s was not ready after %s", o.DataDir, readyTimeout)
+	case <-ctx.Done():
+		etcd.Close()
+		return nil, fmt.Errorf("starting embedded etcd: %w", ctx.Err())
+	}
+}
+
+// forwardFailures passes on the errors of a running member. Closing the
+// member makes its listeners report errors too; those are not failures.
+func (s *Server) forwardFailures() {
+	for err := range s.etcd.Err() {
+		if s.stopping.Load() {
+			return
+		}
+		select {
+		case s.failed <- err:
+		default:
+		}
+	}
+}
+
+// Err reports a failure of the running member.
+func (s *Server) Err() <-chan error { return s.failed }
+
+// Stop stops the member and waits for its data to be on disk.
+func (s *Server) Stop() {
+	s.stopping.Store(true)
+	s.etcd.Close()
+}
