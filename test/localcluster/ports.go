@@ -1,0 +1,85 @@
+package localcluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+)
+
+// ports are the TCP ports on 127.0.0.1 the control plane listens on. They are
+// stored in ports.json so that a restart keeps them: etcd records its peer URL
+// in the membership on first start, and stable ports keep the kubeconfigs of a
+// previous run valid.
+type ports struct {
+	EtcdClient    int `json:"etcdClient"`
+	EtcdPeer      int `json:"etcdPeer"`
+	KubeAPIServer int `json:"kubeAPIServer"`
+	Kubemacpool   int `json:"kubemacpool"`
+	// The embedded etcd of kubemacpool-apiserver would otherwise listen on
+	// fixed default ports, and two clusters (parallel e2e runs) would clash.
+	KubemacpoolEtcdClient int `json:"kubemacpoolEtcdClient"`
+	KubemacpoolEtcdPeer   int `json:"kubemacpoolEtcdPeer"`
+}
+
+// loadOrChoosePorts reuses the ports stored at path where they are still free
+// and picks fresh free ports for the rest, then stores the result.
+func loadOrChoosePorts(path string) (ports, error) {
+	var stored ports
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return stored, fmt.Errorf("reading %s: %w", path, err)
+	default:
+		if err := json.Unmarshal(data, &stored); err != nil {
+			return stored, fmt.Errorf("parsing %s: %w", path, err)
+		}
+	}
+
+	// Hold every listener open until all ports are picked so that two
+	// components never get the same port.
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	chosen := stored
+	for _, port := range []*int{
+		&chosen.EtcdClient, &chosen.EtcdPeer, &chosen.KubeAPIServer,
+		&chosen.Kubemacpool, &chosen.KubemacpoolEtcdClient, &chosen.KubemacpoolEtcdPeer,
+	} {
+		l, err := listenLoopback(*port)
+		if err != nil {
+			// Stored port taken (or none stored yet): let the kernel pick.
+			if l, err = listenLoopback(0); err != nil {
+				return stored, fmt.Errorf("choosing a free port: %w", err)
+			}
+		}
+		held = append(held, l)
+		*port = l.Addr().(*net.TCPAddr).Port
+	}
+
+	if chosen != stored {
+		data, err := json.MarshalIndent(chosen, "", "  ")
+		if err != nil {
+			return chosen, fmt.Errorf("encoding ports: %w", err)
+		}
+		if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+			return chosen, fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	return chosen, nil
+}
+
+// listenLoopback listens on 127.0.0.1:port; port 0 asks for any free port.
+func listenLoopback(port int) (net.Listener, error) {
+	if port < 0 || port > 65535 {
+		return nil, fmt.Errorf("invalid port %d", port)
+	}
+	return net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}
