@@ -12,9 +12,10 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
-// maxReferenceLength bounds free-text references (owner names, interface and
-// network names) to what a Kubernetes object name or namespace/name can be.
-const maxReferenceLength = 253 + 1 + 63
+// maxReferenceLength bounds free-text references: owner names, VM interface
+// names and multus keys, the longest of which is namespace/name@interface
+// (63 + 1 + 253 + 1 + 15 bytes).
+const maxReferenceLength = 63 + 1 + 253 + 1 + 15
 
 // ValidateMacLease checks a lease on create.
 func ValidateMacLease(lease *macpool.MacLease) field.ErrorList {

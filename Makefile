@@ -1,0 +1,62 @@
+# Kubemacpool. `make local-up` starts a local control plane with the product
+# registered; `make test` runs every check and test CI runs.
+
+SHELL := /usr/bin/env bash -o errexit -o nounset -o pipefail
+BIN_DIR := _output/bin
+GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/...
+E2E_TIMEOUT ?= 40m
+
+.PHONY: all
+all: build
+
+.PHONY: build
+build: ## Build kubemacpool-apiserver into _output/bin.
+	go build -o $(BIN_DIR)/kubemacpool-apiserver ./cmd/kubemacpool-apiserver
+
+.PHONY: tools
+tools: ## Build the pinned etcd, kube-apiserver, kube-controller-manager and kubectl (cached).
+	hack/build-tools.sh
+
+.PHONY: generate
+generate: ## Regenerate deepcopy, conversion, defaults, OpenAPI, clients, listers, informers.
+	hack/update-codegen.sh
+
+.PHONY: verify
+verify: ## gofmt, go vet and generated-code drift.
+	@unformatted=$$(gofmt -l cmd pkg test hack); \
+	  if [[ -n "$$unformatted" ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	cd hack/tools && go vet ./...
+	hack/verify-codegen.sh
+
+.PHONY: test-unit
+test-unit: ## Unit tests of the pure logic, with the race detector.
+	go test -race -count=1 $(GO_PACKAGES)
+
+.PHONY: test-e2e
+test-e2e: tools build ## End-to-end tests against a real local control plane.
+	go test -count=1 -timeout 10m ./test/localcluster/...
+	go test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/... -ginkgo.v
+
+.PHONY: test
+test: verify test-unit test-e2e ## Everything CI runs.
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
+	go test ./pkg/mac -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s}
+
+.PHONY: bench
+bench: ## Benchmarks; figures go to docs/benchmarks.md.
+	go test -run '^$$' -bench . -benchmem ./pkg/...
+
+.PHONY: local-up
+local-up: ## Start etcd, kube-apiserver, kube-controller-manager and kubemacpool-apiserver on loopback.
+	hack/local-up.sh
+
+.PHONY: clean
+clean:
+	rm -rf _output/local _output/e2e $(BIN_DIR)/kubemacpool-apiserver
+
+.PHONY: help
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

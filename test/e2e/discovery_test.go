@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+)
+
+var _ = Describe("The aggregated API", func() {
+	It("is discovered through kube-apiserver with both resources, scopes, short names and the category", func(ctx context.Context) {
+		resources, err := kubeClient.Discovery().ServerResourcesForGroupVersion(v1alpha1.SchemeGroupVersion.String())
+		Expect(err).NotTo(HaveOccurred())
+		byName := map[string]metav1.APIResource{}
+		for _, resource := range resources.APIResources {
+			byName[resource.Name] = resource
+		}
+		Expect(byName).To(HaveKey("macleases"))
+		Expect(byName).To(HaveKey("macleases/status"))
+		Expect(byName).To(HaveKey("macpools"))
+		Expect(byName).To(HaveKey("macpools/status"))
+		Expect(byName["macleases"].Namespaced).To(BeTrue())
+		Expect(byName["macpools"].Namespaced).To(BeFalse())
+		Expect(byName["macleases"].ShortNames).To(ContainElement("ml"))
+		Expect(byName["macleases"].Categories).To(ContainElement("kubemacpool"))
+		Expect(byName["macleases"].Verbs).To(ContainElements("create", "get", "list", "watch", "patch", "update", "delete", "deletecollection"))
+
+		output := mustKubectl("api-resources", "--api-group=macpool.kubemacpool.io")
+		Expect(output).To(ContainSubstring("macleases"))
+		Expect(output).To(ContainSubstring("macpools"))
+		Expect(output).To(ContainSubstring("MacLease"))
+	})
+
+	It("explains its fields with kubectl explain", func() {
+		spec := mustKubectl("explain", "maclease.spec")
+		for _, field := range []string{"macAddress", "owner", "pool", "interface"} {
+			Expect(spec).To(ContainSubstring(field))
+		}
+		Expect(spec).To(ContainSubstring("static reservation"))
+		Expect(mustKubectl("explain", "maclease.status.phase")).To(ContainSubstring("Reserved"))
+		ranges := mustKubectl("explain", "macpool.spec.ranges")
+		Expect(ranges).To(ContainSubstring("start"))
+		Expect(ranges).To(ContainSubstring("end"))
+	})
+
+	It("creates the default pool at start from the range flags", func(ctx context.Context) {
+		pool, err := macClient.MacpoolV1alpha1().MacPools().Get(ctx, "default", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pool.Spec.Ranges).To(Equal([]v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:ff:ff:ff:ff:ff"}}))
+		Expect(pool.Spec.ConflictPolicy).To(Equal(v1alpha1.ConflictPolicyWarn))
+		output := mustKubectl("get", "macpools")
+		Expect(strings.Fields(strings.SplitN(output, "\n", 2)[0])).To(Equal([]string{"NAME", "RANGES", "CAPACITY", "ALLOCATED", "FREE", "AGE"}))
+		Expect(output).To(ContainSubstring("02:00:00:00:00:00-02:ff:ff:ff:ff:ff"))
+	})
+})

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
+
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	"kubemacpool.io/kubemacpool/test/localcluster"
+)
+
+var (
+	cluster    *localcluster.Cluster
+	kubeClient kubernetes.Interface
+	macClient  versioned.Interface
+	// stopCluster ends the cluster's lifetime, which must outlive the
+	// BeforeSuite node whose context is cancelled when it returns.
+	stopCluster context.CancelFunc
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(time.Minute)
+	SetDefaultEventuallyPollingInterval(250 * time.Millisecond)
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	suiteConfig.Timeout = 30 * time.Minute
+	RunSpecs(t, "kubemacpool end-to-end", suiteConfig, reporterConfig)
+}
+
+var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
+	return nil
+}, func(ctx context.Context, _ []byte) {
+	repoRoot, err := filepath.Abs("../..")
+	Expect(err).NotTo(HaveOccurred())
+	root := filepath.Join(repoRoot, "_output", "e2e")
+	// Every run starts from empty data, so a failed earlier run cannot
+	// make this one pass or fail.
+	Expect(os.RemoveAll(root)).To(Succeed())
+	var clusterCtx context.Context
+	clusterCtx, stopCluster = context.WithCancel(context.Background())
+	cluster, err = localcluster.Start(clusterCtx, localcluster.Options{
+		RootDir:      root,
+		BinDir:       filepath.Join(repoRoot, "_output", "bin"),
+		ArtifactsDir: filepath.Join(repoRoot, "artifacts"),
+		Progress:     GinkgoWriter,
+	})
+	Expect(err).NotTo(HaveOccurred(), "starting the local control plane; logs are in %s", filepath.Join(root, "logs"))
+	config := cluster.RESTConfig()
+	// A request that hangs fails the spec instead of the whole run.
+	config.Timeout = time.Minute
+	kubeClient = kubernetes.NewForConfigOrDie(config)
+	macClient = versioned.NewForConfigOrDie(config)
+}, NodeTimeout(8*time.Minute))
+
+var _ = SynchronizedAfterSuite(func() {
+	if cluster != nil {
+		Expect(cluster.Stop()).To(Succeed())
+	}
+	if stopCluster != nil {
+		stopCluster()
+	}
+}, func() {})
