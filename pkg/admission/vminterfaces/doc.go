@@ -1,0 +1,38 @@
+// Package vminterfaces is the pure decision logic of the VirtualMachine
+// admission webhook: for a VirtualMachine CREATE or UPDATE it decides which
+// interfaces need a MAC from the pool, which MACs the user asks for, which
+// MACs are kept from the stored object and which are no longer used, it
+// validates the interface MACs, and it builds the JSON patch. It does no
+// I/O and allocates nothing; the webhook handler does that with the Plan.
+//
+// An interface is managed (its MAC is leased from the pool) iff it has the
+// masquerade binding or the network of the same name has a multus source,
+// secondary or multus default. The binding does not matter on a multus
+// network; on the pod network only masquerade is managed, because bridge,
+// passt, SR-IOV and binding plugins there either reuse the pod's own MAC
+// or a device's.
+//
+// Rules, taken from the original Kubemacpool with its bugs fixed:
+//
+//   - A VirtualMachine without spec.template, or being deleted, needs
+//     nothing: updates during deletion (finalizer removal) must never be
+//     blocked or changed.
+//   - Interface names must be unique, every MAC must parse (managed or not)
+//     and managed MACs must be unicast.
+//   - On UPDATE a managed interface that omits its MAC keeps the MAC the
+//     stored object has on the managed interface of the same name, so that
+//     re-applying a manifest without MACs does not change them.
+//   - No two interfaces of the VirtualMachine may end with the same MAC.
+//     This is checked after kept MACs are filled in, so a re-applied
+//     manifest whose explicit MAC collides with a kept one is refused, and
+//     it is checked on dry-run too (the original skipped it there).
+//
+// Typical use in the handler:
+//
+//	plan, err := vminterfaces.PlanMutation(vm, oldVM) // oldVM nil on CREATE
+//	if err != nil { deny(err) }
+//	lease plan.Requested; allocated := allocate(len(plan.NeedAllocation))
+//	assignments, err := plan.Assignments(allocated)
+//	if err != nil { release(allocated); deny or retry }
+//	patch, err := vminterfaces.Patch(assignments) // nil: allow without patch
+package vminterfaces
