@@ -1,0 +1,123 @@
+package metrics
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Wire names. kmp_mac_collisions and kubevirt_kmp_duplicate_macs keep the
+// names of the original Kubemacpool because existing alerts (for example
+// KubemacpoolMACCollisionDetected) and dashboards select on them.
+const (
+	NameMACCollisions      = "kmp_mac_collisions"
+	NameDuplicateMACs      = "kubevirt_kmp_duplicate_macs"
+	NamePoolCapacity       = "kmp_pool_capacity"
+	NamePoolAllocated      = "kmp_pool_allocated"
+	NameAllocationDuration = "kmp_allocation_duration_seconds"
+	NameAdmissionRequests  = "kmp_admission_requests_total"
+	NameLeaseOperations    = "kmp_lease_operations_total"
+)
+
+// Label names.
+const (
+	LabelMAC       = "mac"
+	LabelPool      = "pool"
+	LabelResult    = "result"
+	LabelResource  = "resource"
+	LabelOperation = "operation"
+)
+
+// Metric types as written in the documentation; they match the lower-case
+// names of the exposition format's TYPE line.
+const (
+	TypeCounter   = "counter"
+	TypeGauge     = "gauge"
+	TypeHistogram = "histogram"
+)
+
+// MetricDoc describes one exported metric. It is the single source of truth
+// from which New builds the collectors and WriteMarkdown the docs.
+type MetricDoc struct {
+	Name   string
+	Type   string
+	Help   string
+	Labels []string
+}
+
+var (
+	docMACCollisions = MetricDoc{
+		Name:   NameMACCollisions,
+		Type:   TypeGauge,
+		Help:   "Number of running objects (Pods and VirtualMachineInstances) sharing the MAC address in label mac. A series exists only while the MAC is in collision (value >= 2) and is removed once the collision is resolved.",
+		Labels: []string{LabelMAC},
+	}
+	docDuplicateMACs = MetricDoc{
+		Name: NameDuplicateMACs,
+		Type: TypeGauge,
+		Help: "[DEPRECATED] Number of MAC addresses currently in collision. Use kmp_mac_collisions instead, which also tells which MACs collide.",
+	}
+	docPoolCapacity = MetricDoc{
+		Name:   NamePoolCapacity,
+		Type:   TypeGauge,
+		Help:   "Number of MAC addresses in the ranges of the MacPool in label pool.",
+		Labels: []string{LabelPool},
+	}
+	docPoolAllocated = MetricDoc{
+		Name:   NamePoolAllocated,
+		Type:   TypeGauge,
+		Help:   "Number of MAC addresses of the MacPool in label pool that are currently leased.",
+		Labels: []string{LabelPool},
+	}
+	docAllocationDuration = MetricDoc{
+		Name:   NameAllocationDuration,
+		Type:   TypeHistogram,
+		Help:   "Time taken to allocate a MAC address from the MacPool in label pool, by result (success, exhausted, conflict, error).",
+		Labels: []string{LabelPool, LabelResult},
+	}
+	docAdmissionRequests = MetricDoc{
+		Name:   NameAdmissionRequests,
+		Type:   TypeCounter,
+		Help:   "Admission requests handled by the MAC webhook, by resource (pods, virtualmachines), lower-case operation and result (allowed, mutated, denied, error).",
+		Labels: []string{LabelResource, LabelOperation, LabelResult},
+	}
+	docLeaseOperations = MetricDoc{
+		Name:   NameLeaseOperations,
+		Type:   TypeCounter,
+		Help:   "MacLease changes made by the lease controller, by operation (bind, expire, release, adopt).",
+		Labels: []string{LabelOperation},
+	}
+)
+
+// Describe returns the documentation of every Kubemacpool metric, sorted by
+// name. The Go runtime (go_*) and process (process_*) metrics that the
+// endpoint also serves are standard and not listed.
+func Describe() []MetricDoc {
+	docs := []MetricDoc{
+		docMACCollisions,
+		docDuplicateMACs,
+		docPoolCapacity,
+		docPoolAllocated,
+		docAllocationDuration,
+		docAdmissionRequests,
+		docLeaseOperations,
+	}
+	for i := range docs {
+		// Copy the label slices so callers cannot alter the definitions
+		// New builds collectors from.
+		docs[i].Labels = slices.Clone(docs[i].Labels)
+	}
+	slices.SortFunc(docs, func(a, b MetricDoc) int { return cmp.Compare(a.Name, b.Name) })
+	return docs
+}
+
+// allocationBuckets covers allocations from an in-memory hit (~100µs) to a
+// contended create against etcd with retries (seconds); anything slower
+// than 5s has already endangered the admission webhook's timeout, so finer
+// resolution above it would not change what an operator does.
+var allocationBuckets = []float64{
+	0.0001, 0.00025, 0.0005,
+	0.001, 0.0025, 0.005,
+	0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5,
+	1, 2.5, 5,
+}
