@@ -2,13 +2,16 @@ package apiserver
 
 import (
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	restclient "k8s.io/client-go/rest"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
 	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 	macpoolstorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/macpool"
 )
@@ -19,6 +22,13 @@ type ExtraConfig struct {
 	// when it does not exist. An existing pool is never overwritten: day-2
 	// edits made with kubectl win over flags.
 	DefaultPool macpool.MacPoolSpec
+	// ReservationTTL is how long a lease created at admission stays
+	// Reserved before it is released if its owner never appears.
+	ReservationTTL time.Duration
+	Controller     ControllerConfig
+	Metrics        *metrics.Metrics
+	// KubeClientConfig reaches kube-apiserver (--kubeconfig or in-cluster).
+	KubeClientConfig *restclient.Config
 }
 
 // Config is the whole server configuration.
@@ -77,6 +87,16 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	if err := genericServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", macpool.GroupName, err)
+	}
+
+	if err := installWebhooks(genericServer, c); err != nil {
+		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
+	}
+
+	if err := genericServer.AddPostStartHook("kubemacpool-lease-controller", func(ctx genericapiserver.PostStartHookContext) error {
+		return startController(ctx, c)
+	}); err != nil {
+		return nil, fmt.Errorf("adding the lease controller hook: %w", err)
 	}
 
 	ensureDefaultPool := defaultPoolHook{spec: c.ExtraConfig.DefaultPool}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,6 +24,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/apiserver"
 	"kubemacpool.io/kubemacpool/pkg/embeddedetcd"
 	generatedopenapi "kubemacpool.io/kubemacpool/pkg/generated/openapi"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
 // etcdPathPrefix is where the group's objects live in etcd.
@@ -33,6 +35,11 @@ type Options struct {
 	RecommendedOptions *genericoptions.RecommendedOptions
 	EmbeddedEtcd       *embeddedetcd.Options
 	DefaultPool        *DefaultPoolOptions
+	// ReservationTTL bounds how long an admitted lease waits for its owner.
+	ReservationTTL time.Duration
+	Controller     *ControllerOptions
+	// MetricAddr is where the plain Prometheus endpoint listens.
+	MetricAddr string
 
 	// runEmbeddedEtcd is decided by Complete: no --etcd-servers means the
 	// server brings its own etcd.
@@ -48,9 +55,13 @@ func NewOptions(out, errOut io.Writer) *Options {
 		RecommendedOptions: genericoptions.NewRecommendedOptions(etcdPathPrefix, apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
 		EmbeddedEtcd:       embeddedetcd.NewOptions(),
 		DefaultPool:        NewDefaultPoolOptions(),
+		ReservationTTL:     apiserver.DefaultReservationTTL,
+		Controller:         NewControllerOptions(),
+		MetricAddr:         metrics.DefaultAddr,
 		StdOut:             out,
 		StdErr:             errOut,
 	}
+	o.RecommendedOptions.Authorization.AlwaysAllowPaths = append(o.RecommendedOptions.Authorization.AlwaysAllowPaths, apiserver.WebhookPaths...)
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion,
 		schema.GroupKind{Group: v1alpha1.GroupName})
 	return o
@@ -61,6 +72,11 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 	o.RecommendedOptions.AddFlags(flags)
 	o.EmbeddedEtcd.AddFlags(flags)
 	o.DefaultPool.AddFlags(flags)
+	o.Controller.AddFlags(flags)
+	flags.StringVar(&o.MetricAddr, "metric-addr", o.MetricAddr,
+		"Address of the plain-HTTP Prometheus endpoint /metrics (the original's flag). Secure it with the kube-rbac-proxy sidecar; \"0\" disables it.")
+	flags.DurationVar(&o.ReservationTTL, "reservation-ttl", o.ReservationTTL,
+		"How long a MacLease created at admission stays Reserved waiting for its owner (a Pod or VirtualMachine that a later admission step may still reject) before it is released.")
 }
 
 // Complete decides what the flags leave open.
@@ -79,6 +95,10 @@ func (o *Options) Validate() error {
 		errs = append(errs, o.EmbeddedEtcd.Validate()...)
 	}
 	errs = append(errs, o.DefaultPool.Validate()...)
+	errs = append(errs, o.Controller.Validate()...)
+	if o.ReservationTTL <= 0 {
+		errs = append(errs, fmt.Errorf("--reservation-ttl must be positive, got %s", o.ReservationTTL))
+	}
 	return utilerrors.NewAggregate(errs)
 }
 
@@ -104,7 +124,13 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	}
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
-		ExtraConfig:   apiserver.ExtraConfig{DefaultPool: o.DefaultPool.Spec()},
+		ExtraConfig: apiserver.ExtraConfig{
+			DefaultPool:      o.DefaultPool.Spec(),
+			ReservationTTL:   o.ReservationTTL,
+			Controller:       o.Controller.Config(),
+			Metrics:          metrics.New(),
+			KubeClientConfig: serverConfig.ClientConfig,
+		},
 	}, nil
 }
 
@@ -137,6 +163,14 @@ func (o *Options) Run(ctx context.Context) error {
 	server, err := config.Complete().New()
 	if err != nil {
 		return err
+	}
+	if o.MetricAddr != "0" {
+		go func() {
+			if err := config.ExtraConfig.Metrics.Serve(ctx, o.MetricAddr); err != nil {
+				klog.ErrorS(err, "Serving metrics failed, shutting down", "addr", o.MetricAddr)
+				cancel(fmt.Errorf("serving metrics on %s: %w", o.MetricAddr, err))
+			}
+		}()
 	}
 	server.GenericAPIServer.AddPostStartHookOrDie("start-kubemacpool-informers", func(hookCtx genericapiserver.PostStartHookContext) error {
 		config.GenericConfig.SharedInformerFactory.Start(hookCtx.Done())

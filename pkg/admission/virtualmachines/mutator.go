@@ -1,0 +1,101 @@
+package virtualmachines
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
+	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
+	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/allocator"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+// Path is where kube-apiserver calls the webhook.
+const Path = "/mutate-virtualmachines"
+
+// Mutator assigns MACs to the interfaces of VirtualMachines.
+type Mutator struct {
+	Allocations *allocation.Service
+}
+
+var _ webhook.Mutator = &Mutator{}
+
+// Mutate answers one VirtualMachine admission request.
+func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	if request.Kind.Kind != "VirtualMachine" || (request.Operation != admissionv1.Create && request.Operation != admissionv1.Update) {
+		return webhook.Allow(nil, nil)
+	}
+	vm := &kubevirtv1.VirtualMachine{}
+	if err := json.Unmarshal(request.Object.Raw, vm); err != nil {
+		return webhook.Deny(http.StatusBadRequest, "kubemacpool: the object is not a VirtualMachine: %v", err)
+	}
+	var old *kubevirtv1.VirtualMachine
+	if request.Operation == admissionv1.Update {
+		old = &kubevirtv1.VirtualMachine{}
+		if err := json.Unmarshal(request.OldObject.Raw, old); err != nil {
+			return webhook.Deny(http.StatusBadRequest, "kubemacpool: the old object is not a VirtualMachine: %v", err)
+		}
+	}
+	plan, err := vminterfaces.PlanMutation(vm, old)
+	if err != nil {
+		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
+	}
+
+	name := vm.Name
+	if name == "" {
+		name = vm.GenerateName
+	}
+	owner := allocation.Owner{APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: "VirtualMachine", Name: name}
+	dryRun := request.DryRun != nil && *request.DryRun
+	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
+	patch, err := assign(ctx, plan, transaction)
+	if err != nil {
+		transaction.Abort(ctx)
+		return denial(err)
+	}
+	return webhook.Allow(patch, transaction.Warnings())
+}
+
+// assign leases the requested MACs, allocates the missing ones and returns
+// the patch that writes allocated and kept MACs into the VM.
+func assign(ctx context.Context, plan *vminterfaces.Plan, transaction *allocation.Transaction) ([]byte, error) {
+	for _, requested := range plan.Requested {
+		address, err := mac.ParseUnicast(requested.MAC)
+		if err != nil {
+			return nil, err
+		}
+		if err := transaction.Request(ctx, requested.Name, address); err != nil {
+			return nil, err
+		}
+	}
+	allocated := make([]string, 0, len(plan.NeedAllocation))
+	for _, iface := range plan.NeedAllocation {
+		address, err := transaction.Allocate(ctx, iface.Name)
+		if err != nil {
+			return nil, err
+		}
+		allocated = append(allocated, address.String())
+	}
+	assignments, err := plan.Assignments(allocated)
+	if err != nil {
+		return nil, err
+	}
+	return vminterfaces.Patch(assignments)
+}
+
+func denial(err error) *admissionv1.AdmissionResponse {
+	var conflict *allocation.ConflictError
+	var exhausted *allocator.ExhaustedError
+	switch {
+	case errors.As(err, &conflict), errors.As(err, &exhausted):
+		return webhook.Deny(http.StatusConflict, "%v", err)
+	default:
+		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
+	}
+}

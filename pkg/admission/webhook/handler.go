@@ -1,0 +1,102 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+)
+
+// maxReviewBytes bounds a review: kube-apiserver refuses objects over 3 MiB,
+// and a review carries the object and, on UPDATE, the old object.
+const maxReviewBytes = 7 << 20
+
+// Mutator answers one admission request.
+type Mutator interface {
+	Mutate(ctx context.Context, request *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse
+}
+
+// Observer is told the outcome of every review, for metrics.
+type Observer func(request *admissionv1.AdmissionRequest, response *admissionv1.AdmissionResponse)
+
+// Handler serves mutator over HTTP.
+func Handler(mutator Mutator, observe Observer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		review, status, err := readReview(w, r)
+		if err != nil {
+			klog.V(2).InfoS("Refusing a webhook request", "path", r.URL.Path, "err", err)
+			http.Error(w, err.Error(), status)
+			return
+		}
+		response := mutator.Mutate(r.Context(), review.Request)
+		response.UID = review.Request.UID
+		if observe != nil {
+			observe(review.Request, response)
+		}
+		answer := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: response}
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(&answer); err != nil {
+			klog.ErrorS(err, "Writing an admission response", "uid", review.Request.UID)
+		}
+	})
+}
+
+func readReview(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionReview, int, error) {
+	if r.Method != http.MethodPost {
+		return nil, http.StatusMethodNotAllowed, fmt.Errorf("a webhook takes POST, not %s", r.Method)
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "application/json" {
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("a webhook takes application/json, not %q", r.Header.Get("Content-Type"))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("an AdmissionReview may be at most %d bytes", maxReviewBytes)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("reading the request body: %w", err)
+	}
+	review := &admissionv1.AdmissionReview{}
+	if err := json.Unmarshal(body, review); err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("the body is not an AdmissionReview: %w", err)
+	}
+	if review.APIVersion != admissionv1.SchemeGroupVersion.String() || review.Kind != "AdmissionReview" {
+		return nil, http.StatusBadRequest, fmt.Errorf("want an %s AdmissionReview, got apiVersion %q kind %q",
+			admissionv1.SchemeGroupVersion, review.APIVersion, review.Kind)
+	}
+	if review.Request == nil || review.Request.UID == "" {
+		return nil, http.StatusBadRequest, fmt.Errorf("the AdmissionReview has no request or no request UID")
+	}
+	return review, http.StatusOK, nil
+}
+
+// Deny answers a request with a denial whose message says what is wrong.
+func Deny(code int32, format string, args ...interface{}) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{
+		Allowed: false,
+		Result: &metav1.Status{
+			Status:  metav1.StatusFailure,
+			Code:    code,
+			Reason:  metav1.StatusReason(http.StatusText(int(code))),
+			Message: fmt.Sprintf(format, args...),
+		},
+	}
+}
+
+// Allow admits a request, with a JSON patch when patch is not empty.
+func Allow(patch []byte, warnings []string) *admissionv1.AdmissionResponse {
+	response := &admissionv1.AdmissionResponse{Allowed: true, Warnings: warnings}
+	if len(patch) > 0 {
+		patchType := admissionv1.PatchTypeJSONPatch
+		response.Patch, response.PatchType = patch, &patchType
+	}
+	return response
+}

@@ -1,0 +1,107 @@
+package allocation
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+// ClaimOutcome is what happened to an address a workload asked for.
+type ClaimOutcome int
+
+const (
+	// Leased: the address was free and is now leased to the owner.
+	Leased ClaimOutcome = iota
+	// AlreadyOwned: the namespace already leases the address to this owner
+	// and interface, as on a repeated admission.
+	AlreadyOwned
+	// StaticReservation: a lease without owner in the same namespace keeps
+	// the address for workloads there that ask for it.
+	StaticReservation
+	// HeldElsewhere: another object or namespace holds the address. The
+	// pool's conflict policy says whether that is a warning or a denial.
+	HeldElsewhere
+)
+
+// Claim is the answer to a requested address.
+type Claim struct {
+	Outcome        ClaimOutcome
+	ConflictPolicy v1alpha1.ConflictPolicy
+}
+
+// Claim leases a requested address to owner if nobody holds it. A dry-run
+// claim reports what would happen and leases nothing.
+func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, iface string, address mac.Address, dryRun bool) (Claim, error) {
+	if !s.HasSynced() {
+		return Claim{}, fmt.Errorf("the MAC allocator is still loading existing leases; try again shortly")
+	}
+	selected, err := s.poolFor(namespace)
+	if err != nil {
+		return Claim{}, err
+	}
+	claim := Claim{ConflictPolicy: selected.conflictPolicy}
+	poolName := ""
+	for _, r := range selected.state.Ranges() {
+		if r.Contains(address) {
+			poolName = selected.state.Name()
+		}
+	}
+	if !dryRun {
+		_, err := s.createLease(ctx, namespace, address, poolName, owner, iface)
+		switch {
+		case err == nil:
+			s.taken.Add(address)
+			claim.Outcome = Leased
+			return claim, nil
+		case !apierrors.IsAlreadyExists(err):
+			return Claim{}, fmt.Errorf("leasing the requested MAC %s: %w", address, err)
+		}
+	}
+	// Through the namespace, a lease of another namespace is NotFound: that
+	// is all this namespace may learn about it.
+	existing, err := s.client.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, address.Name(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if dryRun && !s.taken.Contains(address) {
+			claim.Outcome = Leased
+		} else {
+			claim.Outcome = HeldElsewhere
+		}
+	case err != nil:
+		return Claim{}, fmt.Errorf("reading the lease of the requested MAC %s: %w", address, err)
+	case existing.Spec.Owner == nil:
+		claim.Outcome = StaticReservation
+	case ownedBy(existing, owner, iface):
+		claim.Outcome = AlreadyOwned
+	default:
+		claim.Outcome = HeldElsewhere
+	}
+	return claim, nil
+}
+
+func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string) bool {
+	held := lease.Spec.Owner
+	return held.Kind == owner.Kind && held.Name == owner.Name && lease.Spec.Interface == iface
+}
+
+// Release deletes leases this admission created before it failed, so that a
+// denied request leaves nothing behind. Reservations the controller would
+// expire anyway: this only makes the address free at once.
+func (s *Service) Release(ctx context.Context, namespace string, addresses []mac.Address) error {
+	var failed []error
+	for _, address := range addresses {
+		err := s.client.MacpoolV1alpha1().MacLeases(namespace).Delete(ctx, address.Name(), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			failed = append(failed, fmt.Errorf("releasing %s: %w", address, err))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("releasing leases of a denied request: %v", failed)
+	}
+	return nil
+}

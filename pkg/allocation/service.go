@@ -1,0 +1,263 @@
+package allocation
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/allocator"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	macinformers "kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
+)
+
+// DefaultPoolName is the pool of namespaces that no other pool selects.
+const DefaultPoolName = "default"
+
+// Owner is the object a lease is made for.
+type Owner struct {
+	APIVersion string
+	Kind       string
+	// Name, or the generateName prefix while the object has no name yet.
+	Name string
+}
+
+// Service allocates addresses. It is safe for concurrent use.
+type Service struct {
+	client         versioned.Interface
+	namespaces     corelisters.NamespaceLister
+	reservationTTL time.Duration
+	synced         []cache.InformerSynced
+
+	// taken is shared by all pools: an address is unique cluster-wide.
+	taken *allocator.TakenSet
+
+	mu    sync.RWMutex
+	pools map[string]*pool
+
+	metrics *metrics.Metrics
+}
+
+// pool is one MacPool as the allocator sees it.
+type pool struct {
+	state          *allocator.Pool
+	selector       labels.Selector // nil for a pool without namespaceSelector
+	conflictPolicy v1alpha1.ConflictPolicy
+}
+
+// New builds the service and registers its informer handlers. The informers
+// are started by the caller; Allocate waits until they have synced.
+func New(client versioned.Interface, leases macinformers.MacLeaseInformer, pools macinformers.MacPoolInformer,
+	namespaces corelisters.NamespaceLister, namespacesSynced cache.InformerSynced, reservationTTL time.Duration,
+	metrics *metrics.Metrics) (*Service, error) {
+	s := &Service{
+		metrics:        metrics,
+		client:         client,
+		namespaces:     namespaces,
+		reservationTTL: reservationTTL,
+		taken:          allocator.NewTakenSet(),
+		pools:          map[string]*pool{},
+	}
+	leaseRegistration, err := leases.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { s.observeLease(obj, true) },
+		DeleteFunc: func(obj interface{}) { s.observeLease(obj, false) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watching MacLeases: %w", err)
+	}
+	poolRegistration, err := pools.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { s.observePool(obj) },
+		UpdateFunc: func(_, obj interface{}) { s.observePool(obj) },
+		DeleteFunc: func(obj interface{}) { s.forgetPool(obj) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watching MacPools: %w", err)
+	}
+	s.synced = []cache.InformerSynced{leaseRegistration.HasSynced, poolRegistration.HasSynced, namespacesSynced}
+	return s, nil
+}
+
+// HasSynced reports whether the index holds every lease and pool; the server
+// is not ready before, since an allocation could pick a leased address.
+func (s *Service) HasSynced() bool {
+	for _, synced := range s.synced {
+		if !synced() {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) observeLease(obj interface{}, added bool) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	lease, ok := obj.(*v1alpha1.MacLease)
+	if !ok {
+		return
+	}
+	address, err := mac.Parse(lease.Spec.MACAddress)
+	if err != nil {
+		klog.ErrorS(err, "Ignoring a MacLease with an unparseable address", "lease", klog.KObj(lease))
+		return
+	}
+	if added {
+		s.taken.Add(address)
+	} else {
+		s.taken.Remove(address)
+	}
+}
+
+func (s *Service) observePool(obj interface{}) {
+	macPool, ok := obj.(*v1alpha1.MacPool)
+	if !ok {
+		return
+	}
+	ranges := make([]mac.Range, 0, len(macPool.Spec.Ranges))
+	for _, r := range macPool.Spec.Ranges {
+		parsed, err := mac.ParseRange(r.Start, r.End)
+		if err != nil {
+			klog.ErrorS(err, "Ignoring a MacPool with an invalid range", "pool", macPool.Name)
+			return
+		}
+		ranges = append(ranges, parsed)
+	}
+	var selector labels.Selector
+	if macPool.Spec.NamespaceSelector != nil {
+		var err error
+		if selector, err = metav1.LabelSelectorAsSelector(macPool.Spec.NamespaceSelector); err != nil {
+			klog.ErrorS(err, "Ignoring a MacPool with an invalid namespace selector", "pool", macPool.Name)
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	existing, found := s.pools[macPool.Name]
+	if found {
+		if err := existing.state.SetRanges(ranges); err != nil {
+			klog.ErrorS(err, "Keeping the old ranges of a MacPool", "pool", macPool.Name)
+			return
+		}
+		existing.selector, existing.conflictPolicy = selector, macPool.Spec.ConflictPolicy
+		return
+	}
+	state, err := allocator.NewPool(macPool.Name, ranges, s.taken, rand.Reader)
+	if err != nil {
+		klog.ErrorS(err, "Ignoring a MacPool", "pool", macPool.Name)
+		return
+	}
+	s.pools[macPool.Name] = &pool{state: state, selector: selector, conflictPolicy: macPool.Spec.ConflictPolicy}
+}
+
+func (s *Service) forgetPool(obj interface{}) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	if macPool, ok := obj.(*v1alpha1.MacPool); ok {
+		s.mu.Lock()
+		delete(s.pools, macPool.Name)
+		s.mu.Unlock()
+		if s.metrics != nil {
+			s.metrics.DeletePool(macPool.Name)
+		}
+	}
+}
+
+// poolFor picks the pool of a namespace: the one whose selector matches its
+// labels, else the default pool. Two matching pools are a configuration
+// error that must be fixed, not guessed around.
+func (s *Service) poolFor(namespace string) (*pool, error) {
+	ns, err := s.namespaces.Get(namespace)
+	if err != nil {
+		return nil, fmt.Errorf("reading namespace %q to choose its MAC pool: %w", namespace, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var matched []string
+	for name, candidate := range s.pools {
+		if candidate.selector != nil && candidate.selector.Matches(labels.Set(ns.Labels)) {
+			matched = append(matched, name)
+		}
+	}
+	switch len(matched) {
+	case 0:
+		if defaultPool, ok := s.pools[DefaultPoolName]; ok {
+			return defaultPool, nil
+		}
+		return nil, fmt.Errorf("no MacPool selects namespace %q and there is no %q MacPool", namespace, DefaultPoolName)
+	case 1:
+		return s.pools[matched[0]], nil
+	default:
+		return nil, fmt.Errorf("namespace %q is selected by more than one MacPool (%v): make their namespaceSelectors exclusive", namespace, matched)
+	}
+}
+
+// Allocate leases a free address of the namespace's pool to owner. A
+// dry-run allocation picks an address and leases nothing.
+func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, iface string, dryRun bool) (mac.Address, error) {
+	if !s.HasSynced() {
+		return 0, fmt.Errorf("the MAC allocator is still loading existing leases; try again shortly")
+	}
+	selected, err := s.poolFor(namespace)
+	if err != nil {
+		return 0, err
+	}
+	if dryRun {
+		candidate, err := selected.state.Candidate()
+		if err != nil {
+			return 0, err
+		}
+		selected.state.Release(candidate)
+		return candidate, nil
+	}
+	started := time.Now()
+	address, err := allocator.Allocate(ctx, selected.state, func(ctx context.Context, address mac.Address) error {
+		_, err := s.createLease(ctx, namespace, address, selected.state.Name(), owner, iface)
+		return err
+	}, apierrors.IsAlreadyExists)
+	if s.metrics != nil {
+		s.metrics.ObserveAllocation(selected.state.Name(), allocationResult(err), time.Since(started))
+	}
+	return address, err
+}
+
+func allocationResult(err error) metrics.AllocationResult {
+	var exhausted *allocator.ExhaustedError
+	switch {
+	case err == nil:
+		return metrics.AllocationSuccess
+	case errors.As(err, &exhausted):
+		return metrics.AllocationExhausted
+	case errors.Is(err, allocator.ErrTooManyConflicts):
+		return metrics.AllocationConflict
+	default:
+		return metrics.AllocationError
+	}
+}
+
+func (s *Service) createLease(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface string) (*v1alpha1.MacLease, error) {
+	expiresAt := metav1.NewTime(time.Now().Add(s.reservationTTL))
+	lease := &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: address.Name(), Namespace: namespace},
+		Spec: v1alpha1.MacLeaseSpec{
+			MACAddress: address.String(),
+			Pool:       poolName,
+			Owner:      &v1alpha1.LeaseOwner{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name},
+			Interface:  iface,
+		},
+		Status: v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseReserved, ExpiresAt: &expiresAt},
+	}
+	return s.client.MacpoolV1alpha1().MacLeases(namespace).Create(ctx, lease, metav1.CreateOptions{})
+}
