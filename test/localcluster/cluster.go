@@ -136,7 +136,10 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	if err := c.StartKubemacpool(ctx); err != nil {
 		return err
 	}
-	return nil
+	// Registered once per start of the cluster, not of kubemacpool-apiserver,
+	// so that a mode a test chose survives a restart of the server.
+	c.progress("registering the kubemacpool-mutator webhooks (opt-out)")
+	return c.RegisterWebhooks(ctx, WebhookOptOut)
 }
 
 // Kubeconfig returns the path of the admin kubeconfig (system:masters).

@@ -26,6 +26,12 @@ func (c *Cluster) kubemacpoolURL() string {
 	return "https://127.0.0.1:" + strconv.Itoa(c.ports.Kubemacpool)
 }
 
+// MetricsURL is the plain Prometheus endpoint of kubemacpool-apiserver,
+// unless KubemacpoolArgs moved it.
+func (c *Cluster) MetricsURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d/metrics", c.ports.KubemacpoolMetrics)
+}
+
 func (c *Cluster) kubemacpoolArgs() []string {
 	kubeconfig := c.layout.kubemacpoolKubeconfig()
 	args := []string{
@@ -39,6 +45,7 @@ func (c *Cluster) kubemacpoolArgs() []string {
 		"--embedded-etcd-data-dir=" + c.layout.kubemacpoolEtcdDir(),
 		"--embedded-etcd-client-url=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdClient),
 		"--embedded-etcd-peer-url=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdPeer),
+		"--metric-addr=" + fmt.Sprintf("127.0.0.1:%d", c.ports.KubemacpoolMetrics),
 	}
 	return append(args, c.opts.KubemacpoolArgs...)
 }

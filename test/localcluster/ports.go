@@ -23,6 +23,9 @@ type ports struct {
 	// fixed default ports, and two clusters (parallel e2e runs) would clash.
 	KubemacpoolEtcdClient int `json:"kubemacpoolEtcdClient"`
 	KubemacpoolEtcdPeer   int `json:"kubemacpoolEtcdPeer"`
+	// The plain Prometheus endpoint, on loopback rather than the default
+	// :8080 on every interface.
+	KubemacpoolMetrics int `json:"kubemacpoolMetrics"`
 }
 
 // loadOrChoosePorts reuses the ports stored at path where they are still free
@@ -51,7 +54,7 @@ func loadOrChoosePorts(path string) (ports, error) {
 	chosen := stored
 	for _, port := range []*int{
 		&chosen.EtcdClient, &chosen.EtcdPeer, &chosen.KubeAPIServer,
-		&chosen.Kubemacpool, &chosen.KubemacpoolEtcdClient, &chosen.KubemacpoolEtcdPeer,
+		&chosen.Kubemacpool, &chosen.KubemacpoolEtcdClient, &chosen.KubemacpoolEtcdPeer, &chosen.KubemacpoolMetrics,
 	} {
 		l, err := listenLoopback(*port)
 		if err != nil {

@@ -31,7 +31,8 @@ func main() {
 
 func run() error {
 	opts := localcluster.Options{
-		KubemacpoolArgs: strings.Fields(os.Getenv("KUBEMACPOOL_APISERVER_ARGS")),
+		// The documented local metrics endpoint; the environment may move it.
+		KubemacpoolArgs: append([]string{"--metric-addr=127.0.0.1:8080"}, strings.Fields(os.Getenv("KUBEMACPOOL_APISERVER_ARGS"))...),
 		Progress:        os.Stdout,
 	}
 	flag.StringVar(&opts.RootDir, "root", "_output/local", "directory holding data, PKI, kubeconfigs and logs")

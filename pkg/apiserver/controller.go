@@ -1,0 +1,117 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/uuid"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+
+	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+)
+
+// ControllerConfig says how the lease controller runs.
+type ControllerConfig struct {
+	// LeaderElection makes replicas take turns; off only for a single
+	// replica that must not depend on a coordination Lease.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the coordination Lease.
+	LeaderElectionNamespace string
+	// LeaderElectionName is the name of the coordination Lease.
+	LeaderElectionName string
+	Workers            int
+}
+
+// startController runs the lease controller, under leader election, for as
+// long as the server runs.
+func startController(ctx genericapiserver.PostStartHookContext, config completedConfig) error {
+	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
+	if err != nil {
+		return fmt.Errorf("building the Kubernetes client of the lease controller: %w", err)
+	}
+	dynamicClient, err := dynamic.NewForConfig(config.ExtraConfig.KubeClientConfig)
+	if err != nil {
+		return fmt.Errorf("building the dynamic client of the lease controller: %w", err)
+	}
+	metadataClient, err := metadata.NewForConfig(config.ExtraConfig.KubeClientConfig)
+	if err != nil {
+		return fmt.Errorf("building the metadata client of the lease controller: %w", err)
+	}
+	leases, err := versioned.NewForConfig(ctx.LoopbackClientConfig)
+	if err != nil {
+		return fmt.Errorf("building the loopback client of the lease controller: %w", err)
+	}
+	controller, err := leasecontroller.New(leasecontroller.Config{
+		Leases:   leases,
+		Kube:     kube,
+		Dynamic:  dynamicClient,
+		Metadata: metadataClient,
+		KubeVirt: kubeVirtInstalled(kube.Discovery()),
+		Metrics:  config.ExtraConfig.Metrics,
+	})
+	if err != nil {
+		return err
+	}
+	run := func(ctx context.Context) {
+		if err := controller.Run(ctx, config.ExtraConfig.Controller.Workers); err != nil {
+			klog.ErrorS(err, "Lease controller stopped")
+		}
+	}
+	settings := config.ExtraConfig.Controller
+	if !settings.LeaderElection {
+		go run(ctx)
+		return nil
+	}
+	identity, _ := os.Hostname()
+	identity += "_" + string(uuid.NewUUID())
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, settings.LeaderElectionNamespace, settings.LeaderElectionName,
+		kube.CoreV1(), kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
+	if err != nil {
+		return fmt.Errorf("creating the leader election lock: %w", err)
+	}
+	go func() {
+		// Losing the lease ends one term; keep running for the next one
+		// until the server stops.
+		for ctx.Err() == nil {
+			leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+				Lock:            lock,
+				LeaseDuration:   15 * time.Second,
+				RenewDeadline:   10 * time.Second,
+				RetryPeriod:     2 * time.Second,
+				ReleaseOnCancel: true,
+				Name:            settings.LeaderElectionName,
+				Callbacks: leaderelection.LeaderCallbacks{
+					OnStartedLeading: run,
+					OnStoppedLeading: func() { klog.InfoS("No longer leading the lease controller", "identity", identity) },
+				},
+			})
+		}
+	}()
+	return nil
+}
+
+// kubeVirtInstalled reports whether kubevirt.io/v1 serves VirtualMachines.
+// Without KubeVirt the controller handles Pods only.
+func kubeVirtInstalled(client discovery.DiscoveryInterface) bool {
+	resources, err := client.ServerResourcesForGroupVersion("kubevirt.io/v1")
+	if err != nil {
+		klog.InfoS("KubeVirt is not installed: handling Pods only", "err", err)
+		return false
+	}
+	for _, resource := range resources.APIResources {
+		if resource.Name == "virtualmachines" {
+			return true
+		}
+	}
+	return false
+}

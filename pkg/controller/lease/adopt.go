@@ -1,0 +1,143 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
+)
+
+const (
+	mutatorName        = "kubemacpool-mutator"
+	podWebhookName     = "mutatepods.kubemacpool.io"
+	vmWebhookName      = "mutatevirtualmachines.kubemacpool.io"
+	optOutLabelValue   = "ignore"
+	kindPod            = "Pod"
+	kindVirtualMachine = "VirtualMachine"
+	kindVMInstance     = "VirtualMachineInstance"
+)
+
+// adopt gives every MAC of a managed object that no lease holds a Bound
+// lease: objects from before the install, or created while the webhook was
+// down, keep their addresses and the allocator stops handing them out.
+func (c *Controller) adopt(ctx context.Context, key objectKey) error {
+	h := c.currentHolder(key)
+	if h == nil || !c.managed(key.kind, key.namespace) {
+		return nil
+	}
+	for address, iface := range h.interfaces {
+		parsed, err := mac.ParseUnicast(address)
+		if err != nil {
+			continue
+		}
+		if existing, _ := c.leases.ByIndex(leaseNameIndex, parsed.Name()); len(existing) > 0 {
+			continue
+		}
+		lease := &v1alpha1.MacLease{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:            parsed.Name(),
+				Namespace:       h.namespace,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name, UID: types.UID(h.uid)}},
+			},
+			Spec: v1alpha1.MacLeaseSpec{
+				MACAddress: parsed.String(),
+				Owner:      &v1alpha1.LeaseOwner{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name},
+				Interface:  iface,
+			},
+			Status: v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound},
+		}
+		_, err = c.config.Leases.MacpoolV1alpha1().MacLeases(h.namespace).Create(ctx, lease, metav1.CreateOptions{})
+		switch {
+		case err == nil:
+			klog.InfoS("Adopted a MAC that had no lease", "owner", h.kind+"/"+h.namespace+"/"+h.name, "mac", address)
+			c.config.Metrics.CountLeaseOperation(metrics.LeaseAdopt)
+		case apierrors.IsAlreadyExists(err):
+			// Leased meanwhile, here or in another namespace; a second
+			// running holder is a collision, reported as such.
+		default:
+			return fmt.Errorf("adopting %s of %s %s/%s: %w", address, h.kind, h.namespace, h.name, err)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) currentHolder(key objectKey) *holder {
+	indexer := c.pods
+	if key.kind == kindVirtualMachine {
+		indexer = c.vms
+	}
+	if indexer == nil {
+		return nil
+	}
+	obj, exists, err := indexer.GetByKey(key.namespace + "/" + key.name)
+	if err != nil || !exists {
+		return nil
+	}
+	return holderOf(obj)
+}
+
+// holderOf reads a holder from an informer object of either kind.
+func holderOf(obj interface{}) *holder {
+	switch typed := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		return podHolder(typed)
+	case *unstructured.Unstructured:
+		h, _ := vmHolder(typed)
+		return h
+	}
+	return nil
+}
+
+// managed reports whether the webhook for kind acts in namespace, by its
+// namespaceSelector in kubemacpool-mutator. When the configuration is not
+// installed (the webhook is down or being reinstalled) a namespace is
+// managed unless it opted out, so that adoption covers exactly the objects
+// created meanwhile.
+func (c *Controller) managed(kind, namespace string) bool {
+	webhookName := podWebhookName
+	if kind == kindVirtualMachine || kind == kindVMInstance {
+		webhookName = vmWebhookName
+	}
+	obj, exists, err := c.namespaces.GetByKey(namespace)
+	if err != nil || !exists || obj.(*corev1.Namespace).DeletionTimestamp != nil {
+		// A namespace being deleted takes its leases with it.
+		return false
+	}
+	namespaceLabels := labels.Set(obj.(*corev1.Namespace).Labels)
+	if selector := c.webhookSelector(webhookName); selector != nil {
+		return selector.Matches(namespaceLabels)
+	}
+	return namespaceLabels[webhookName] != optOutLabelValue
+}
+
+func (c *Controller) webhookSelector(webhookName string) labels.Selector {
+	obj, exists, err := c.webhooks.GetByKey(mutatorName)
+	if err != nil || !exists {
+		return nil
+	}
+	for _, webhook := range obj.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks {
+		if webhook.Name != webhookName {
+			continue
+		}
+		if webhook.NamespaceSelector == nil {
+			return labels.Everything()
+		}
+		selector, err := metav1.LabelSelectorAsSelector(webhook.NamespaceSelector)
+		if err != nil {
+			return nil
+		}
+		return selector
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package lease
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
+	"kubemacpool.io/kubemacpool/pkg/collision"
+)
+
+// eventComponent is the event source of the original Kubemacpool.
+const eventComponent = "kubemacpool"
+
+// observePodCollisions tracks a Pod while it is on the network: multus has
+// wired it (network-status is set) and it is not being deleted. Phases are
+// not in a Pod's metadata, and the metadata-only informer is what keeps the
+// controller small on clusters with many pods.
+func (c *Controller) observePodCollisions(pod *metav1.PartialObjectMetadata, h *holder) {
+	key := collision.PodKey(pod.Namespace, pod.Name)
+	_, wired := pod.Annotations[podnetworks.NetworkStatusAnnotation]
+	if h == nil || !wired || pod.DeletionTimestamp != nil || !c.managed(kindPod, pod.Namespace) {
+		c.untrack(key, pod.UID)
+		return
+	}
+	c.references.Store(key, reference("v1", kindPod, pod.Namespace, pod.Name, pod.UID))
+	change, _ := c.collisions.Update(key, string(pod.UID), macsOf(h), nil)
+	c.report(change)
+}
+
+// observeVMICollisions tracks a Running VirtualMachineInstance by the MACs
+// its status reports, which are what is on the wire.
+func (c *Controller) observeVMICollisions(vmi *unstructured.Unstructured) {
+	key := collision.VMIKey(vmi.GetNamespace(), vmi.GetName())
+	phase, _, _ := unstructured.NestedString(vmi.Object, "status", "phase")
+	if phase != "Running" || vmi.GetDeletionTimestamp() != nil || !c.managed(kindVMInstance, vmi.GetNamespace()) {
+		c.untrack(key, vmi.GetUID())
+		return
+	}
+	interfaces, _, _ := unstructured.NestedSlice(vmi.Object, "status", "interfaces")
+	var macs []string
+	for _, iface := range interfaces {
+		if fields, ok := iface.(map[string]interface{}); ok {
+			if address, ok := fields["mac"].(string); ok && address != "" {
+				macs = append(macs, address)
+			}
+		}
+	}
+	// The source and target of a decentralized migration share their MACs
+	// by design and are told apart by the migration they belong to.
+	var migrations []string
+	for _, side := range []string{"sourceState", "targetState"} {
+		if id, found, _ := unstructured.NestedString(vmi.Object, "status", "migrationState", side, "migrationUID"); found {
+			migrations = append(migrations, id)
+		}
+	}
+	c.references.Store(key, reference("kubevirt.io/v1", kindVMInstance, vmi.GetNamespace(), vmi.GetName(), vmi.GetUID()))
+	change, unparseable := c.collisions.Update(key, string(vmi.GetUID()), macs, migrations)
+	if len(unparseable) > 0 {
+		klog.V(2).InfoS("Ignoring unparseable MACs in a VMI status", "vmi", key, "macs", unparseable)
+	}
+	c.report(change)
+}
+
+// forgetCollisions drops a deleted object.
+func (c *Controller) forgetCollisions(obj metav1.Object) {
+	var key string
+	switch obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		key = collision.PodKey(obj.GetNamespace(), obj.GetName())
+	default:
+		key = collision.VMIKey(obj.GetNamespace(), obj.GetName())
+	}
+	c.untrack(key, obj.GetUID())
+}
+
+// untrack stops tracking an object, unless key now names a newer object
+// with another UID (a VM rebooted into a new VMI of the same name).
+func (c *Controller) untrack(key string, uid types.UID) {
+	change := c.collisions.RemoveIfUID(key, string(uid))
+	if ref, ok := c.references.Load(key); ok && ref.(*corev1.ObjectReference).UID == uid {
+		c.references.Delete(key)
+	}
+	c.report(change)
+}
+
+// report updates the gauges and warns, on every object involved, about
+// collisions that started or gained a participant.
+func (c *Controller) report(change collision.Change) {
+	if change.Empty() {
+		return
+	}
+	c.config.Metrics.SetCollisions(c.collisions.Counts())
+	for _, transitions := range [][]collision.Transition{change.Started, change.Changed} {
+		for _, transition := range transitions {
+			message := collision.EventMessage(transition.MAC, transition.Keys)
+			for _, key := range transition.Keys {
+				if ref, ok := c.references.Load(key); ok {
+					c.recorder.Event(ref.(runtime.Object), corev1.EventTypeWarning, collision.EventReason, message)
+				}
+			}
+		}
+	}
+}
+
+// reference is what an event is recorded on.
+func reference(apiVersion, kind, namespace, name string, uid types.UID) *corev1.ObjectReference {
+	return &corev1.ObjectReference{APIVersion: apiVersion, Kind: kind, Namespace: namespace, Name: name, UID: uid}
+}
+
+func macsOf(h *holder) []string {
+	macs := make([]string, 0, len(h.interfaces))
+	for address := range h.interfaces {
+		macs = append(macs, address)
+	}
+	return macs
+}

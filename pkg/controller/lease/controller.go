@@ -1,0 +1,212 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/collision"
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
+)
+
+// Config is what the controller needs.
+type Config struct {
+	// Leases reaches this server's own API (the loopback client).
+	Leases versioned.Interface
+	// Kube, Dynamic and Metadata reach kube-apiserver.
+	Kube     kubernetes.Interface
+	Dynamic  dynamic.Interface
+	Metadata metadata.Interface
+	// KubeVirt says whether the VirtualMachine and VirtualMachineInstance
+	// resources exist; without them only Pods are handled.
+	KubeVirt bool
+	Metrics  *metrics.Metrics
+}
+
+// Controller reconciles leases with their owners.
+type Controller struct {
+	config Config
+	now    func() time.Time
+
+	leaseInformers externalversions.SharedInformerFactory
+	kubeInformers  informers.SharedInformerFactory
+	podInformers   metadatainformer.SharedInformerFactory
+	vmInformers    dynamicinformer.DynamicSharedInformerFactory
+
+	leases     cache.Indexer
+	pods       cache.Indexer
+	vms        cache.Indexer
+	namespaces cache.Indexer
+	webhooks   cache.Indexer
+	synced     []cache.InformerSynced
+
+	leaseQueue workqueue.TypedRateLimitingInterface[string]
+	adoptQueue workqueue.TypedRateLimitingInterface[objectKey]
+
+	collisions *collision.Index
+	// references maps a collision key to the object events are recorded
+	// on; a *corev1.ObjectReference per key.
+	references sync.Map
+	recorder   record.EventRecorder
+	broadcast  record.EventBroadcaster
+}
+
+// objectKey names a holder to consider for adoption.
+type objectKey struct {
+	kind, namespace, name string
+}
+
+// leaseNameIndex finds the lease of a MAC whatever its namespace.
+const leaseNameIndex = "name"
+
+// New builds the controller and its informers; Run starts them.
+func New(config Config) (*Controller, error) {
+	c := &Controller{
+		config:         config,
+		now:            time.Now,
+		leaseInformers: externalversions.NewSharedInformerFactory(config.Leases, 0),
+		kubeInformers:  informers.NewSharedInformerFactory(config.Kube, 0),
+		podInformers:   metadatainformer.NewSharedInformerFactory(config.Metadata, 0),
+		vmInformers:    dynamicinformer.NewDynamicSharedInformerFactory(config.Dynamic, 0),
+		leaseQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubemacpool-leases"}),
+		adoptQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[objectKey](),
+			workqueue.TypedRateLimitingQueueConfig[objectKey]{Name: "kubemacpool-adoption"}),
+		collisions: collision.New(),
+	}
+	c.broadcast = record.NewBroadcaster()
+	c.recorder = c.broadcast.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventComponent})
+
+	leaseInformer := c.leaseInformers.Macpool().V1alpha1().MacLeases().Informer()
+	if err := leaseInformer.AddIndexers(cache.Indexers{leaseNameIndex: func(obj interface{}) ([]string, error) {
+		return []string{obj.(*v1alpha1.MacLease).Name}, nil
+	}}); err != nil {
+		return nil, fmt.Errorf("indexing MacLeases: %w", err)
+	}
+	if err := c.handle(leaseInformer, c.onLease); err != nil {
+		return nil, err
+	}
+	c.leases = leaseInformer.GetIndexer()
+
+	podInformer := c.podInformers.ForResource(pods).Informer()
+	if err := podInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
+		return indexHolder(podHolder(obj.(*metav1.PartialObjectMetadata))), nil
+	}}); err != nil {
+		return nil, fmt.Errorf("indexing Pods: %w", err)
+	}
+	if err := c.handle(podInformer, c.onPod); err != nil {
+		return nil, err
+	}
+	c.pods = podInformer.GetIndexer()
+
+	namespaceInformer := c.kubeInformers.Core().V1().Namespaces().Informer()
+	webhookInformer := c.kubeInformers.Admissionregistration().V1().MutatingWebhookConfigurations().Informer()
+	c.namespaces, c.webhooks = namespaceInformer.GetIndexer(), webhookInformer.GetIndexer()
+	c.synced = []cache.InformerSynced{leaseInformer.HasSynced, podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
+
+	if config.KubeVirt {
+		vmInformer := c.vmInformers.ForResource(virtualMachines).Informer()
+		if err := vmInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
+			h, err := vmHolder(obj.(*unstructured.Unstructured))
+			if err != nil {
+				return nil, nil
+			}
+			return indexHolder(h), nil
+		}}); err != nil {
+			return nil, fmt.Errorf("indexing VirtualMachines: %w", err)
+		}
+		if err := c.handle(vmInformer, c.onVM); err != nil {
+			return nil, err
+		}
+		c.vms = vmInformer.GetIndexer()
+		vmiInformer := c.vmInformers.ForResource(virtualMachineInstances).Informer()
+		if err := c.handle(vmiInformer, c.onVMI); err != nil {
+			return nil, err
+		}
+		c.synced = append(c.synced, vmInformer.HasSynced, vmiInformer.HasSynced)
+	}
+	return c, nil
+}
+
+// handle calls onChange with the old and new object of every event; a
+// deletion has a nil new object, a creation a nil old one.
+func (c *Controller) handle(informer cache.SharedIndexInformer, onChange func(old, new interface{})) error {
+	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { onChange(nil, obj) },
+		UpdateFunc: func(old, obj interface{}) { onChange(old, obj) },
+		DeleteFunc: func(obj interface{}) {
+			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			onChange(obj, nil)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("adding an event handler: %w", err)
+	}
+	return nil
+}
+
+// Run reconciles until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer utilruntime.HandleCrash()
+	defer c.leaseQueue.ShutDown()
+	defer c.adoptQueue.ShutDown()
+	c.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.config.Kube.CoreV1().Events("")})
+	defer c.broadcast.Shutdown()
+
+	for _, start := range []func(<-chan struct{}){c.leaseInformers.Start, c.kubeInformers.Start, c.podInformers.Start, c.vmInformers.Start} {
+		start(ctx.Done())
+	}
+	klog.InfoS("Lease controller waiting for informers")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("lease controller: informers did not sync: %w", ctx.Err())
+	}
+	klog.InfoS("Lease controller started", "kubevirt", c.config.KubeVirt)
+	for i := 0; i < workers; i++ {
+		go wait.UntilWithContext(ctx, func(ctx context.Context) { drain(ctx, c.leaseQueue, c.syncLease) }, time.Second)
+		go wait.UntilWithContext(ctx, func(ctx context.Context) { drain(ctx, c.adoptQueue, c.adopt) }, time.Second)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// drain processes queue items until the queue shuts down; failures are
+// retried with backoff.
+func drain[T comparable](ctx context.Context, queue workqueue.TypedRateLimitingInterface[T], sync func(context.Context, T) error) {
+	for {
+		item, shutdown := queue.Get()
+		if shutdown {
+			return
+		}
+		if err := sync(ctx, item); err != nil {
+			klog.ErrorS(err, "Reconciling, will retry", "item", item)
+			queue.AddRateLimited(item)
+		} else {
+			queue.Forget(item)
+		}
+		queue.Done(item)
+	}
+}

@@ -1,0 +1,117 @@
+package lease
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
+	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+var (
+	virtualMachines         = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
+	virtualMachineInstances = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}
+	pods                    = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+)
+
+// holder is an object that carries MACs: a Pod or a VirtualMachine.
+type holder struct {
+	apiVersion, kind string
+	namespace, name  string
+	uid              string
+	// interfaces maps each carried MAC (canonical colon form) to the
+	// interface or network key it is on.
+	interfaces map[string]string
+}
+
+// podHolder reads the MACs of a Pod from its metadata. virt-launcher pods
+// carry the MACs of their VirtualMachine and are not holders of their own.
+func podHolder(pod *metav1.PartialObjectMetadata) *holder {
+	if isVirtLauncher(pod) {
+		return nil
+	}
+	annotation, found := pod.Annotations[podnetworks.NetworksAnnotation]
+	if !found {
+		return nil
+	}
+	networks, err := podnetworks.Parse(annotation, pod.Namespace)
+	if err != nil {
+		return nil
+	}
+	h := &holder{apiVersion: "v1", kind: "Pod", namespace: pod.Namespace, name: pod.Name, uid: string(pod.UID), interfaces: map[string]string{}}
+	for i, network := range networks.Elements() {
+		if network.MAC != "" {
+			h.interfaces[network.MAC] = networks.Key(i)
+		}
+	}
+	return h
+}
+
+func isVirtLauncher(pod *metav1.PartialObjectMetadata) bool {
+	if pod.Labels["kubevirt.io"] == "virt-launcher" {
+		return true
+	}
+	for _, owner := range pod.OwnerReferences {
+		if owner.Kind == "VirtualMachineInstance" {
+			return true
+		}
+	}
+	return false
+}
+
+// vmHolder reads the MACs of the managed interfaces of a VirtualMachine.
+func vmHolder(object *unstructured.Unstructured) (*holder, error) {
+	vm := &kubevirtv1.VirtualMachine{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(object.Object, vm); err != nil {
+		return nil, fmt.Errorf("decoding VirtualMachine %s/%s: %w", object.GetNamespace(), object.GetName(), err)
+	}
+	h := &holder{apiVersion: "kubevirt.io/v1", kind: "VirtualMachine", namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID), interfaces: map[string]string{}}
+	for iface, address := range vminterfaces.ManagedMACs(vm) {
+		h.interfaces[address] = iface
+	}
+	return h, nil
+}
+
+// macIndex is the name of the informer index from MAC to objects.
+const macIndex = "mac"
+
+// indexKey qualifies a MAC with the namespace, so that a lookup returns only
+// the holders a lease of that namespace may bind to.
+func indexKey(namespace, address string) string { return namespace + "/" + address }
+
+func indexHolder(h *holder) []string {
+	if h == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(h.interfaces))
+	for address := range h.interfaces {
+		keys = append(keys, indexKey(h.namespace, address))
+	}
+	return keys
+}
+
+// ownedBy reports whether h is the object a lease names: the same kind,
+// and the same name or, for a Pod admitted with generateName, a name with
+// that prefix.
+func (h *holder) ownedBy(kind, name string) bool {
+	if h.kind != kind || name == "" {
+		return false
+	}
+	return h.name == name || (kind == "Pod" && strings.HasPrefix(h.name, name))
+}
+
+// canonical returns the colon form of a MAC, or "" for text that is none.
+func canonical(text string) string {
+	address, err := mac.Parse(text)
+	if err != nil {
+		return ""
+	}
+	return address.String()
+}

@@ -1,0 +1,140 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
+)
+
+// syncLease brings one lease in line with the objects that exist: bind it
+// when its owner carries the MAC, release it when a bound owner is gone or
+// dropped the MAC, and expire a reservation whose owner never appeared.
+func (c *Controller) syncLease(ctx context.Context, key string) error {
+	obj, exists, err := c.leases.GetByKey(key)
+	if err != nil || !exists {
+		return err
+	}
+	lease := obj.(*v1alpha1.MacLease)
+	owner := lease.Spec.Owner
+	if owner == nil {
+		// A static reservation stays until an administrator removes it.
+		return nil
+	}
+	if holder := c.ownerCarrying(lease); holder != nil {
+		return c.bind(ctx, lease, holder)
+	}
+	if lease.Status.Phase == v1alpha1.MacLeasePhaseBound {
+		return c.remove(ctx, lease, metrics.LeaseRelease, "its owner is gone or no longer carries the address")
+	}
+	expiresAt := lease.Status.ExpiresAt
+	if expiresAt == nil {
+		// Made by hand for an owner still to come: it has no deadline and
+		// waits, like a static reservation, until its owner appears.
+		return nil
+	}
+	if wait := expiresAt.Sub(c.now()); wait > 0 {
+		c.leaseQueue.AddAfter(key, wait)
+		return nil
+	}
+	return c.remove(ctx, lease, metrics.LeaseExpire, "its owner never appeared")
+}
+
+// ownerCarrying returns the lease's owner if it exists in the lease's
+// namespace and carries the lease's MAC.
+func (c *Controller) ownerCarrying(lease *v1alpha1.MacLease) *holder {
+	key := indexKey(lease.Namespace, lease.Spec.MACAddress)
+	for _, indexer := range []cache.Indexer{c.pods, c.vms} {
+		if indexer == nil {
+			continue
+		}
+		objects, err := indexer.ByIndex(macIndex, key)
+		if err != nil {
+			continue
+		}
+		for _, obj := range objects {
+			h := holderOf(obj)
+			if h != nil && h.ownedBy(lease.Spec.Owner.Kind, lease.Spec.Owner.Name) {
+				return h
+			}
+		}
+	}
+	return nil
+}
+
+// bind records the owner that carries the MAC: its full name (the webhook
+// saw only the generateName prefix of some Pods), its UID as an owner
+// reference so that the garbage collector releases the lease too, and the
+// Bound phase.
+func (c *Controller) bind(ctx context.Context, lease *v1alpha1.MacLease, h *holder) error {
+	reference := metav1.OwnerReference{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name, UID: types.UID(h.uid)}
+	leases := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace)
+	if lease.Spec.Owner.Name != h.name || !hasOwnerReference(lease, reference) {
+		updated := lease.DeepCopy()
+		updated.Spec.Owner.Name = h.name
+		if iface := h.interfaces[lease.Spec.MACAddress]; iface != "" {
+			updated.Spec.Interface = iface
+		}
+		updated.OwnerReferences = []metav1.OwnerReference{reference}
+		var err error
+		if lease, err = leases.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+			return ignoreConflict(fmt.Errorf("binding lease %s/%s to %s %s: %w", updated.Namespace, updated.Name, h.kind, h.name, err))
+		}
+	}
+	if lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
+		return nil
+	}
+	bound := lease.DeepCopy()
+	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	if _, err := leases.UpdateStatus(ctx, bound, metav1.UpdateOptions{}); err != nil {
+		return ignoreConflict(fmt.Errorf("marking lease %s/%s Bound: %w", lease.Namespace, lease.Name, err))
+	}
+	klog.V(2).InfoS("Bound MacLease", "lease", klog.KObj(lease), "owner", h.kind+"/"+h.name)
+	c.config.Metrics.CountLeaseOperation(metrics.LeaseBind)
+	return nil
+}
+
+// ignoreConflict drops a conflict: the informer was behind, and the event of
+// the newer version queues the lease again.
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+func hasOwnerReference(lease *v1alpha1.MacLease, reference metav1.OwnerReference) bool {
+	for _, existing := range lease.OwnerReferences {
+		if existing.UID == reference.UID {
+			return true
+		}
+	}
+	return false
+}
+
+// remove deletes a lease, but only the version this decision was made on:
+// a lease re-created or re-bound meanwhile is left alone.
+func (c *Controller) remove(ctx context.Context, lease *v1alpha1.MacLease, operation metrics.LeaseOperation, why string) error {
+	uid, version := lease.UID, lease.ResourceVersion
+	err := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace).Delete(ctx, lease.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &version},
+	})
+	switch {
+	case err == nil:
+		klog.InfoS("Released MacLease", "lease", klog.KObj(lease), "mac", lease.Spec.MACAddress, "reason", why)
+		c.config.Metrics.CountLeaseOperation(operation)
+		return nil
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+		// Gone already, or changed: the change queues it again.
+		return nil
+	default:
+		return fmt.Errorf("releasing lease %s/%s: %w", lease.Namespace, lease.Name, err)
+	}
+}
