@@ -215,7 +215,10 @@ spec:
 		vmLease := newLease(vmMAC, "vm-1")
 		vmLease.Spec.Owner = &v1alpha1.LeaseOwner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm-1"}
 		vmLease.Spec.Pool = "lab"
-		vmLease.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+		// Reserved with a deadline far off: the controller would release a
+		// Bound lease whose owner does not exist.
+		inAnHour := metav1.NewTime(time.Now().Add(time.Hour))
+		vmLease.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseReserved, ExpiresAt: &inAnHour}
 		createLease(ctx, tenantA, vmLease)
 		createLease(ctx, tenantA, &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: leaseName(staticMAC)}})
 
@@ -228,7 +231,7 @@ spec:
 		Expect(selected("spec.owner.kind=VirtualMachine")).To(ConsistOf(leaseName(vmMAC)))
 		Expect(selected("spec.owner.name=pod-1")).To(ConsistOf(leaseName(podMAC)))
 		Expect(selected("spec.pool=lab")).To(ConsistOf(leaseName(vmMAC)))
-		Expect(selected("status.phase=Bound")).To(ConsistOf(leaseName(vmMAC)))
+		Expect(selected("status.phase=Reserved")).To(ConsistOf(leaseName(vmMAC)))
 		Expect(selected("spec.owner.kind=")).To(ConsistOf(leaseName(staticMAC)))
 		Expect(selected("spec.owner.kind!=Pod,spec.owner.kind!=")).To(ConsistOf(leaseName(vmMAC)))
 

@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
@@ -19,10 +20,16 @@ var (
 	cluster    *localcluster.Cluster
 	kubeClient kubernetes.Interface
 	macClient  versioned.Interface
+	// dynamicClient reaches the KubeVirt CRDs.
+	dynamicClient dynamic.Interface
 	// stopCluster ends the cluster's lifetime, which must outlive the
 	// BeforeSuite node whose context is cancelled when it returns.
 	stopCluster context.CancelFunc
 )
+
+// reservationTTL is how long a lease admitted for an object that never
+// appears lives in this suite.
+const reservationTTL = 15 * time.Second
 
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -48,7 +55,9 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 		RootDir:      root,
 		BinDir:       filepath.Join(repoRoot, "_output", "bin"),
 		ArtifactsDir: filepath.Join(repoRoot, "artifacts"),
-		Progress:     GinkgoWriter,
+		// Short enough that expiry is observable within a spec.
+		KubemacpoolArgs: []string{"--reservation-ttl=" + reservationTTL.String()},
+		Progress:        GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred(), "starting the local control plane; logs are in %s", filepath.Join(root, "logs"))
 	config := cluster.RESTConfig()
@@ -56,6 +65,7 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	config.Timeout = time.Minute
 	kubeClient = kubernetes.NewForConfigOrDie(config)
 	macClient = versioned.NewForConfigOrDie(config)
+	dynamicClient = dynamic.NewForConfigOrDie(config)
 }, NodeTimeout(8*time.Minute))
 
 var _ = SynchronizedAfterSuite(func() {

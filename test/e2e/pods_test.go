@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+const networksAnnotation = "k8s.v1.cni.cncf.io/networks"
+
+// newPod returns a pod with the given networks annotation. Nothing runs it:
+// there is no node, and the webhook acts at creation.
+func newPod(name, networks string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{networksAnnotation: networks}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+	}
+}
+
+// podNetworks decodes the networks annotation of a pod as a JSON list.
+func podNetworks(pod *corev1.Pod) []map[string]interface{} {
+	GinkgoHelper()
+	var networks []map[string]interface{}
+	Expect(json.Unmarshal([]byte(pod.Annotations[networksAnnotation]), &networks)).To(Succeed(), pod.Annotations[networksAnnotation])
+	return networks
+}
+
+// leasesOf lists a namespace's leases by MAC.
+func leasesOf(ctx context.Context, namespace string) map[string]v1alpha1.MacLease {
+	GinkgoHelper()
+	list, err := macClient.MacpoolV1alpha1().MacLeases(namespace).List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	byMAC := map[string]v1alpha1.MacLease{}
+	for _, lease := range list.Items {
+		byMAC[lease.Spec.MACAddress] = lease
+	}
+	return byMAC
+}
+
+var _ = Describe("The Pod webhook", func() {
+	var namespace string
+
+	BeforeEach(func(ctx context.Context) {
+		namespace = createNamespace(ctx, "pods")
+	})
+
+	It("gives every network a distinct MAC, keeps every other field, and leases each MAC to the pod", func(ctx context.Context) {
+		other := createNamespace(ctx, "pods-other")
+		annotation := `[{"name":"br1","interface":"net1","ips":["10.0.0.5/24"],"cni-args":{"vlan":7},"futureField":true},{"name":"br2","namespace":"` + other + `"}]`
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("two-nets", annotation), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		networks := podNetworks(pod)
+		Expect(networks).To(HaveLen(2))
+		first, second := networks[0]["mac"].(string), networks[1]["mac"].(string)
+		Expect(first).NotTo(BeEmpty())
+		Expect(second).NotTo(BeEmpty())
+		Expect(first).NotTo(Equal(second))
+		for _, address := range []string{first, second} {
+			parsed, err := mac.ParseUnicast(address)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(parsed.Octet(0)).To(BeEquivalentTo(0x02), "from the default pool")
+		}
+		Expect(networks[0]).To(HaveKeyWithValue("interface", "net1"))
+		Expect(networks[0]).To(HaveKeyWithValue("ips", ConsistOf("10.0.0.5/24")))
+		Expect(networks[0]).To(HaveKeyWithValue("cni-args", HaveKeyWithValue("vlan", BeEquivalentTo(7))))
+		Expect(networks[0]).To(HaveKeyWithValue("futureField", true))
+		Expect(networks[0]).NotTo(HaveKey("namespace"), "a defaulted namespace is not written back")
+		Expect(networks[1]).To(HaveKeyWithValue("namespace", other))
+
+		leases := leasesOf(ctx, namespace)
+		Expect(leases).To(HaveLen(2))
+		Expect(leases[first].Spec.Owner).To(Equal(&v1alpha1.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "two-nets"}))
+		Expect(leases[first].Spec.Interface).To(Equal(namespace + "/br1@net1"))
+		Expect(leases[second].Spec.Interface).To(Equal(other + "/br2"))
+		Expect(leases[first].Spec.Pool).To(Equal("default"))
+		// Reserved at admission; the controller may have bound it already.
+		Expect(leases[first].Status.Phase).To(BeElementOf(v1alpha1.MacLeasePhaseReserved, v1alpha1.MacLeasePhaseBound))
+	})
+
+	It("accepts the short comma form and rewrites it as a JSON list", func(ctx context.Context) {
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("comma", "br1, "+namespace+"/br2@eth9"), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		networks := podNetworks(pod)
+		Expect(networks).To(HaveLen(2))
+		Expect(networks[0]).To(HaveKeyWithValue("name", "br1"))
+		Expect(networks[1]).To(HaveKeyWithValue("interface", "eth9"))
+		Expect(networks[0]["mac"]).NotTo(Equal(networks[1]["mac"]))
+		Expect(leasesOf(ctx, namespace)).To(HaveLen(2))
+	})
+
+	It("leases the MACs of a generateName pod to its name prefix, then to its name", func(ctx context.Context) {
+		pod := newPod("", `[{"name":"br1"}]`)
+		pod.GenerateName = "worker-"
+		created, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		address := podNetworks(created)[0]["mac"].(string)
+		// The webhook sees only the prefix; the controller binds the name.
+		lease := leasesOf(ctx, namespace)[address]
+		Expect(lease.Spec.Owner.Name).To(HavePrefix("worker-"))
+		Expect(eventuallyBound(ctx, namespace, 1)).To(HaveKeyWithValue(address, "Pod/"+created.Name))
+	})
+
+	It("leases a free requested MAC, and warns about one that another namespace holds", func(ctx context.Context) {
+		requested := nextMAC()
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("asks", `[{"name":"br1","mac":"`+strings.ToUpper(requested)+`"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podNetworks(pod)[0]["mac"]).To(Equal(strings.ToUpper(requested)), "the user's spelling is kept")
+		Expect(leasesOf(ctx, namespace)).To(HaveKey(requested))
+
+		other := createNamespace(ctx, "pods-other")
+		output, err := kubectlWithInput(`apiVersion: v1
+kind: Pod
+metadata:
+  name: copycat
+  annotations:
+    k8s.v1.cni.cncf.io/networks: '[{"name":"br1","mac":"`+requested+`"}]'
+spec:
+  containers:
+  - name: app
+    image: registry.k8s.io/pause:3.10
+`, "create", "-n", other, "-f", "-", "--warnings-as-errors=false")
+		Expect(err).NotTo(HaveOccurred(), output)
+		Expect(leasesOf(ctx, other)).To(BeEmpty(), "the holder keeps its lease")
+		Expect(leasesOf(ctx, namespace)[requested].Spec.Owner.Name).To(Equal("asks"))
+	})
+
+	It("denies a multicast or malformed requested MAC and a malformed annotation with a clear message, leasing nothing", func(ctx context.Context) {
+		for annotation, message := range map[string]string{
+			`[{"name":"br1"},{"name":"br2","mac":"01:00:5e:00:00:01"}]`: "multicast",
+			`[{"name":"br1","mac":"02:00:00:00:00"}]`:                   "invalid MAC address",
+			`[{"name":"br1"`:         "invalid JSON",
+			`[{"interface":"net1"}]`: `"name" is required`,
+		} {
+			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("bad", annotation), metav1.CreateOptions{})
+			Expect(err).To(HaveOccurred(), annotation)
+			Expect(err.Error()).To(ContainSubstring("k8s.v1.cni.cncf.io/networks"), annotation)
+			Expect(err.Error()).To(ContainSubstring(message), annotation)
+			code := err.(apierrors.APIStatus).Status().Code
+			Expect(code).To(BeNumerically(">=", 400), "%v", err)
+			Expect(code).To(BeNumerically("<", 500), "a client error, not a server error: %v", err)
+		}
+		Expect(leasesOf(ctx, namespace)).To(BeEmpty(), "a denied pod leaves no lease, not even for the network that came first")
+	})
+
+	It("returns a mutated pod on dry-run and leases nothing", func(ctx context.Context) {
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("dry", `[{"name":"br1"}]`), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podNetworks(pod)[0]["mac"]).NotTo(BeEmpty())
+		Expect(leasesOf(ctx, namespace)).To(BeEmpty())
+	})
+
+	It("leaves pods without the annotation, virt-launcher pods and opted-out namespaces alone", func(ctx context.Context) {
+		plain := newPod("plain", "")
+		delete(plain.Annotations, networksAnnotation)
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, plain, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		launcher := newPod("virt-launcher-vm", `[{"name":"br1"}]`)
+		launcher.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
+		created, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, launcher, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(created.Annotations[networksAnnotation]).To(Equal(`[{"name":"br1"}]`))
+
+		ignored := createNamespace(ctx, "pods-ignored")
+		labelNamespace(ctx, ignored, "mutatepods.kubemacpool.io", "ignore")
+		created, err = kubeClient.CoreV1().Pods(ignored).Create(ctx, newPod("ignored", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(created.Annotations[networksAnnotation]).To(Equal(`[{"name":"br1"}]`))
+		Expect(leasesOf(ctx, namespace)).To(BeEmpty())
+		Expect(leasesOf(ctx, ignored)).To(BeEmpty())
+	})
+})
+
+// labelNamespace sets one label on a namespace.
+func labelNamespace(ctx context.Context, namespace, key, value string) {
+	GinkgoHelper()
+	patch := []byte(`{"metadata":{"labels":{"` + key + `":"` + value + `"}}}`)
+	_, err := kubeClient.CoreV1().Namespaces().Patch(ctx, namespace, "application/merge-patch+json", patch, metav1.PatchOptions{})
+	Expect(err).NotTo(HaveOccurred())
+}
