@@ -42,8 +42,10 @@ test-e2e: tools build ## End-to-end tests against a real local control plane.
 test: verify test-unit test-e2e ## Everything CI runs.
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
-	go test ./pkg/mac -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s}
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora under testdata/ also run in test-unit.
+	go test ./pkg/mac -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./pkg/admission/podnetworks -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./pkg/admission/vminterfaces -run '^$$' -fuzz '^FuzzPlanMutation$$' -fuzztime $${FUZZTIME:-30s}
 
 .PHONY: bench
 bench: ## Benchmarks; figures go to docs/benchmarks.md.
