@@ -45,7 +45,11 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 }, func(ctx context.Context, _ []byte) {
 	repoRoot, err := filepath.Abs("../..")
 	Expect(err).NotTo(HaveOccurred())
-	root := filepath.Join(repoRoot, "_output", "e2e")
+	// KUBEMACPOOL_E2E_ROOT lets two runs on one machine keep apart.
+	root := os.Getenv("KUBEMACPOOL_E2E_ROOT")
+	if root == "" {
+		root = filepath.Join(repoRoot, "_output", "e2e")
+	}
 	// Every run starts from empty data, so a failed earlier run cannot
 	// make this one pass or fail.
 	Expect(os.RemoveAll(root)).To(Succeed())
