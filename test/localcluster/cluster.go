@@ -30,8 +30,11 @@ type Cluster struct {
 	etcd          *process
 	kubeAPIServer *process
 	controllers   *process // kube-controller-manager
-	kubemacpool   *process
-	stopped       bool
+	kubemacpool   *process // replica 0
+	// kubemacpoolReplicas are replicas 1..N-1; its length is fixed before
+	// anything starts, so only the elements need the lock.
+	kubemacpoolReplicas []*process
+	stopped             bool
 
 	stopOnce sync.Once
 	stopErr  error // valid once stopOnce is done
@@ -47,7 +50,12 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local cluster options: %w", err)
 	}
-	c := &Cluster{opts: o, layout: layout{root: o.RootDir}, startedAt: time.Now()}
+	c := &Cluster{
+		opts:                o,
+		layout:              layout{root: o.RootDir},
+		startedAt:           time.Now(),
+		kubemacpoolReplicas: make([]*process, o.kubemacpoolReplicas()-1),
+	}
 	if err := c.prepare(); err != nil {
 		return nil, err
 	}
@@ -74,7 +82,7 @@ func (c *Cluster) prepare() error {
 		}
 	}
 	var err error
-	if c.ports, err = loadOrChoosePorts(c.layout.portsFile()); err != nil {
+	if c.ports, err = loadOrChoosePorts(c.layout.portsFile(), c.opts.kubemacpoolReplicas()); err != nil {
 		return fmt.Errorf("choosing ports: %w", err)
 	}
 	if c.pki, err = loadOrCreatePKI(c.layout); err != nil {
@@ -155,18 +163,21 @@ func (c *Cluster) KubectlPath() string { return filepath.Join(c.opts.BinDir, "ku
 // LogDir returns the directory holding <component>.log for every process.
 func (c *Cluster) LogDir() string { return c.layout.logDir() }
 
-// StartKubemacpool starts kubemacpool-apiserver with the same ports, data
-// and flags as before and returns once the aggregator serves its API again.
-// Start calls it; tests call it after StopKubemacpool.
+// StartKubemacpool starts kubemacpool-apiserver, every replica of it, with
+// the same ports, data and flags as before and returns once each replica is
+// ready and the aggregator serves the API again. Start calls it; tests call
+// it after StopKubemacpool.
 func (c *Cluster) StartKubemacpool(ctx context.Context) error {
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
 		return fmt.Errorf("starting kubemacpool-apiserver: the cluster is stopped")
 	}
-	if c.kubemacpool != nil && c.kubemacpool.running() {
-		c.mu.Unlock()
-		return fmt.Errorf("starting kubemacpool-apiserver: it is already running")
+	for _, proc := range c.kubemacpoolProcesses() {
+		if proc.running() {
+			c.mu.Unlock()
+			return fmt.Errorf("starting kubemacpool-apiserver: %s is already running", proc.name)
+		}
 	}
 	c.mu.Unlock()
 	if err := c.startKubemacpool(ctx); err != nil {
@@ -175,19 +186,43 @@ func (c *Cluster) StartKubemacpool(ctx context.Context) error {
 	return nil
 }
 
-// StopKubemacpool stops kubemacpool-apiserver alone (SIGTERM, SIGKILL after
-// 10 s) and waits for it to exit; etcd and kube-apiserver keep running.
+// StopKubemacpool stops kubemacpool-apiserver alone, all its replicas at
+// once (SIGTERM, SIGKILL after 10 s), and waits for them to exit; etcd and
+// kube-apiserver keep running. Stopping every replica, not only replica 0
+// that the aggregator reaches, keeps "the server was down" meaning what it
+// says: no replica serves, watches or runs the lease controller meanwhile.
 func (c *Cluster) StopKubemacpool() error {
 	c.mu.Lock()
-	proc := c.kubemacpool
+	procs := c.kubemacpoolProcesses()
 	c.mu.Unlock()
-	if proc == nil {
-		return nil
-	}
-	if err := proc.stop(); err != nil {
+	if err := stopTogether(procs); err != nil {
 		return fmt.Errorf("stopping kubemacpool-apiserver: %w", err)
 	}
 	return nil
+}
+
+// kubemacpoolProcesses returns the tracked replicas of kubemacpool-apiserver,
+// replica 0 first. The caller holds c.mu.
+func (c *Cluster) kubemacpoolProcesses() []*process {
+	var procs []*process
+	for _, proc := range append([]*process{c.kubemacpool}, c.kubemacpoolReplicas...) {
+		if proc != nil {
+			procs = append(procs, proc)
+		}
+	}
+	return procs
+}
+
+// stopTogether stops procs concurrently, so that N replicas take one grace
+// period at worst rather than N.
+func stopTogether(procs []*process) error {
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, proc := range procs {
+		wg.Go(func() { errs[i] = proc.stop() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Stop stops every component in reverse start order, each with SIGTERM and
@@ -201,10 +236,19 @@ func (c *Cluster) Stop() error {
 func (c *Cluster) stopAll() error {
 	c.mu.Lock()
 	c.stopped = true
-	inReverseOrder := []*process{c.kubemacpool, c.controllers, c.kubeAPIServer, c.etcd}
+	kubemacpools := c.kubemacpoolProcesses()
+	inReverseOrder := []*process{c.controllers, c.kubeAPIServer, c.etcd}
 	c.mu.Unlock()
 
+	// The replicas first and together: they may share etcd, which stops
+	// last.
+	for _, proc := range kubemacpools {
+		c.progress("stopping %s", proc.name)
+	}
 	var errs []error
+	if err := stopTogether(kubemacpools); err != nil {
+		errs = append(errs, err)
+	}
 	for _, proc := range inReverseOrder {
 		if proc == nil {
 			continue

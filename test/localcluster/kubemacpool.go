@@ -13,6 +13,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 )
 
 const (
@@ -22,30 +23,75 @@ const (
 	tokenLifetime = 365 * 24 * time.Hour
 )
 
-func (c *Cluster) kubemacpoolURL() string {
-	return "https://127.0.0.1:" + strconv.Itoa(c.ports.Kubemacpool)
+// kubemacpoolName names replica i in logs and errors; replica 0 keeps the
+// name (and log file) of the single replica.
+func kubemacpoolName(i int) string {
+	if i == 0 {
+		return "kubemacpool-apiserver"
+	}
+	return "kubemacpool-apiserver-" + strconv.Itoa(i)
 }
 
-// MetricsURL is the plain Prometheus endpoint of kubemacpool-apiserver,
+// kubemacpoolURL is where replica i serves its API, /readyz and the webhooks.
+func (c *Cluster) kubemacpoolURL(i int) string {
+	return "https://127.0.0.1:" + strconv.Itoa(c.ports.kubemacpool(i).Secure)
+}
+
+// MetricsURL is the plain Prometheus endpoint of kubemacpool-apiserver
+// (replica 0), unless KubemacpoolArgs moved it.
+func (c *Cluster) MetricsURL() string { return c.KubemacpoolReplicaMetricsURL(0) }
+
+// KubemacpoolReplicaMetricsURL is the plain Prometheus endpoint of replica i,
 // unless KubemacpoolArgs moved it.
-func (c *Cluster) MetricsURL() string {
-	return fmt.Sprintf("http://127.0.0.1:%d/metrics", c.ports.KubemacpoolMetrics)
+func (c *Cluster) KubemacpoolReplicaMetricsURL(i int) string {
+	return fmt.Sprintf("http://127.0.0.1:%d/metrics", c.ports.kubemacpool(i).Metrics)
 }
 
-func (c *Cluster) kubemacpoolArgs() []string {
+// KubemacpoolReplicaConfig returns an admin client configuration that talks
+// to replica i of kubemacpool-apiserver directly, bypassing the aggregator,
+// which only reaches replica 0. The replica authenticates the admin client
+// certificate itself: its delegated authentication trusts kube-apiserver's
+// client CA, published in kube-system/extension-apiserver-authentication,
+// and kube-apiserver authorizes system:masters. It panics for an i outside
+// 0..KubemacpoolReplicas-1, which is a mistake in the caller.
+func (c *Cluster) KubemacpoolReplicaConfig(i int) *rest.Config {
+	if n := c.opts.kubemacpoolReplicas(); i < 0 || i >= n {
+		panic(fmt.Sprintf("localcluster: kubemacpool-apiserver replica %d requested, the cluster runs %d", i, n))
+	}
+	return &rest.Config{
+		Host: c.kubemacpoolURL(i),
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData:   c.pki.kubemacpoolCA.certPEM(),
+			CertFile: c.pki.admin.certFile,
+			KeyFile:  c.pki.admin.keyFile,
+		},
+	}
+}
+
+// kubemacpoolArgs are the flags of replica i. Replicas differ only in their
+// ports; with several, all use the control plane's etcd instead of an
+// embedded one, so that they share one store as in a real deployment.
+func (c *Cluster) kubemacpoolArgs(i int) []string {
 	kubeconfig := c.layout.kubemacpoolKubeconfig()
+	replicaPorts := c.ports.kubemacpool(i)
 	args := []string{
-		"--secure-port=" + strconv.Itoa(c.ports.Kubemacpool),
+		"--secure-port=" + strconv.Itoa(replicaPorts.Secure),
 		"--bind-address=127.0.0.1",
 		"--tls-cert-file=" + c.pki.kubemacpoolServing.certFile,
 		"--tls-private-key-file=" + c.pki.kubemacpoolServing.keyFile,
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
-		"--embedded-etcd-data-dir=" + c.layout.kubemacpoolEtcdDir(),
-		"--embedded-etcd-client-url=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdClient),
-		"--embedded-etcd-peer-url=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdPeer),
-		"--metric-addr=" + fmt.Sprintf("127.0.0.1:%d", c.ports.KubemacpoolMetrics),
+		"--metric-addr=" + fmt.Sprintf("127.0.0.1:%d", replicaPorts.Metrics),
+	}
+	if c.opts.sharedEtcd() {
+		args = append(args, "--etcd-servers="+c.etcdURL())
+	} else {
+		args = append(args,
+			"--embedded-etcd-data-dir="+c.layout.kubemacpoolEtcdDir(),
+			"--embedded-etcd-client-url="+fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdClient),
+			"--embedded-etcd-peer-url="+fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdPeer),
+		)
 	}
 	return append(args, c.opts.KubemacpoolArgs...)
 }
@@ -65,38 +111,59 @@ func (c *Cluster) writeKubemacpoolKubeconfig(ctx context.Context) error {
 	return c.writeKubeconfig(c.layout.kubemacpoolKubeconfig(), kubeconfigCredentials{user: user, token: token.Status.Token})
 }
 
-// startKubemacpool starts kubemacpool-apiserver, waits for its /readyz, and
-// (re)registers it with the aggregator.
+// kubemacpoolSlot is where the process of replica i is tracked.
+func (c *Cluster) kubemacpoolSlot(i int) **process {
+	if i == 0 {
+		return &c.kubemacpool
+	}
+	return &c.kubemacpoolReplicas[i-1]
+}
+
+// startKubemacpool starts every replica of kubemacpool-apiserver, waits for
+// the /readyz of each, and (re)registers replica 0 with the aggregator. The
+// replicas start together rather than one after the other: each spends most
+// of its start waiting for kube-apiserver and storage, not for the CPU.
 func (c *Cluster) startKubemacpool(ctx context.Context) error {
-	c.progress("starting kubemacpool-apiserver on %s (data in %s)", c.kubemacpoolURL(), c.layout.kubemacpoolEtcdDir())
-	proc, err := startProcess("kubemacpool-apiserver", filepath.Join(c.opts.BinDir, "kubemacpool-apiserver"), c.kubemacpoolArgs(), c.layout.log("kubemacpool-apiserver"))
-	if err != nil {
-		return err
+	replicas := make([]*process, c.opts.kubemacpoolReplicas())
+	for i := range replicas {
+		name := kubemacpoolName(i)
+		if c.opts.sharedEtcd() {
+			c.progress("starting %s on %s (data in etcd %s)", name, c.kubemacpoolURL(i), c.etcdURL())
+		} else {
+			c.progress("starting %s on %s (data in %s)", name, c.kubemacpoolURL(i), c.layout.kubemacpoolEtcdDir())
+		}
+		proc, err := startProcess(name, filepath.Join(c.opts.BinDir, "kubemacpool-apiserver"), c.kubemacpoolArgs(i), c.layout.log(name))
+		if err != nil {
+			return err
+		}
+		if err := c.track(c.kubemacpoolSlot(i), proc); err != nil {
+			return err
+		}
+		replicas[i] = proc
 	}
-	if err := c.track(&c.kubemacpool, proc); err != nil {
-		return err
-	}
-	if err := waitUntil(ctx, "kubemacpool-apiserver /readyz", kubemacpoolReadyTimeout, proc, c.kubemacpoolReadyzCheck()); err != nil {
-		return err
+	for i, proc := range replicas {
+		if err := waitUntil(ctx, kubemacpoolName(i)+" /readyz", kubemacpoolReadyTimeout, proc, c.kubemacpoolReadyzCheck(i)); err != nil {
+			return err
+		}
 	}
 	c.progress("registering APIService %s", apiServiceName)
 	if err := c.registerAPIService(ctx); err != nil {
 		return err
 	}
-	return c.waitAPIServiceServed(ctx, proc)
+	return c.waitAPIServiceServed(ctx, replicas[0])
 }
 
-// kubemacpoolReadyzCheck returns a check of kubemacpool-apiserver's /readyz
-// that verifies its certificate with the kubemacpool CA. /readyz needs no
+// kubemacpoolReadyzCheck returns a check of the /readyz of replica i that
+// verifies its certificate with the kubemacpool CA. /readyz needs no
 // credentials: k8s.io/apiserver always allows it.
-func (c *Cluster) kubemacpoolReadyzCheck() func(context.Context) error {
+func (c *Cluster) kubemacpoolReadyzCheck(i int) func(context.Context) error {
 	roots := x509.NewCertPool()
 	roots.AddCert(c.pki.kubemacpoolCA.cert)
 	client := &http.Client{
 		Timeout:   5 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
 	}
-	url := c.kubemacpoolURL() + "/readyz"
+	url := c.kubemacpoolURL(i) + "/readyz"
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

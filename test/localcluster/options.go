@@ -18,8 +18,18 @@ type Options struct {
 	// start, e.g. <repo>/artifacts.
 	ArtifactsDir string
 	// KubemacpoolArgs are appended to the flags the launcher passes to
-	// kubemacpool-apiserver.
+	// kubemacpool-apiserver, to every replica alike: a fixed port in them
+	// (say --metric-addr) makes replicas clash.
 	KubemacpoolArgs []string
+	// KubemacpoolReplicas is how many kubemacpool-apiserver processes run.
+	// 0 or 1 runs one with its embedded etcd. N >= 2 runs N on one external
+	// etcd, the control plane's own (kubemacpool's keys live under
+	// /registry/macpool.kubemacpool.io, apart from kube-apiserver's), each
+	// with its own secure and metrics port, as replicas of a Deployment
+	// would. The APIService and the webhooks reach replica 0 only, since an
+	// ExternalName Service names a single port; KubemacpoolReplicaConfig
+	// reaches any replica directly.
+	KubemacpoolReplicas int
 	// Progress receives one human-readable line per step; nil discards them.
 	Progress io.Writer
 }
@@ -30,6 +40,9 @@ type Options struct {
 func (o Options) withAbsolutePaths() (Options, error) {
 	if o.RootDir == "" || o.BinDir == "" || o.ArtifactsDir == "" {
 		return o, fmt.Errorf("RootDir, BinDir and ArtifactsDir must all be set")
+	}
+	if o.KubemacpoolReplicas < 0 {
+		return o, fmt.Errorf("KubemacpoolReplicas is %d, want 0 or more", o.KubemacpoolReplicas)
 	}
 	for _, dir := range []*string{&o.RootDir, &o.BinDir, &o.ArtifactsDir} {
 		abs, err := filepath.Abs(*dir)
@@ -43,6 +56,13 @@ func (o Options) withAbsolutePaths() (Options, error) {
 	}
 	return o, nil
 }
+
+// kubemacpoolReplicas is the number of kubemacpool-apiserver processes.
+func (o Options) kubemacpoolReplicas() int { return max(1, o.KubemacpoolReplicas) }
+
+// sharedEtcd tells whether the kubemacpool-apiserver replicas store their
+// objects in the control plane's etcd instead of an embedded one each.
+func (o Options) sharedEtcd() bool { return o.kubemacpoolReplicas() > 1 }
 
 // layout names every file and directory under RootDir in one place.
 type layout struct{ root string }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 )
 
@@ -26,11 +27,32 @@ type ports struct {
 	// The plain Prometheus endpoint, on loopback rather than the default
 	// :8080 on every interface.
 	KubemacpoolMetrics int `json:"kubemacpoolMetrics"`
+	// KubemacpoolReplicas are the ports of kubemacpool-apiserver replicas
+	// 1..N-1 when Options.KubemacpoolReplicas is N >= 2. Replica 0 keeps the
+	// fields above, so a single-replica cluster reads and writes the same
+	// ports.json as before.
+	KubemacpoolReplicas []replicaPorts `json:"kubemacpoolReplicas,omitempty"`
+}
+
+// replicaPorts are the ports one extra kubemacpool-apiserver replica listens
+// on; it needs no etcd ports, since replicas share an external etcd.
+type replicaPorts struct {
+	Secure  int `json:"secure"`
+	Metrics int `json:"metrics"`
+}
+
+// kubemacpool returns the secure and metrics ports of replica i.
+func (p ports) kubemacpool(i int) replicaPorts {
+	if i == 0 {
+		return replicaPorts{Secure: p.Kubemacpool, Metrics: p.KubemacpoolMetrics}
+	}
+	return p.KubemacpoolReplicas[i-1]
 }
 
 // loadOrChoosePorts reuses the ports stored at path where they are still free
-// and picks fresh free ports for the rest, then stores the result.
-func loadOrChoosePorts(path string) (ports, error) {
+// and picks fresh free ports for the rest, then stores the result. It keeps
+// ports for exactly kubemacpoolReplicas replicas of kubemacpool-apiserver.
+func loadOrChoosePorts(path string, kubemacpoolReplicas int) (ports, error) {
 	var stored ports
 	data, err := os.ReadFile(path)
 	switch {
@@ -52,10 +74,23 @@ func loadOrChoosePorts(path string) (ports, error) {
 		}
 	}()
 	chosen := stored
-	for _, port := range []*int{
+	// A copy, so that filling in chosen does not change stored; nil rather
+	// than empty for one replica, so that it compares equal to a file
+	// without the field.
+	chosen.KubemacpoolReplicas = nil
+	if extra := kubemacpoolReplicas - 1; extra > 0 {
+		chosen.KubemacpoolReplicas = make([]replicaPorts, extra)
+		copy(chosen.KubemacpoolReplicas, stored.KubemacpoolReplicas)
+	}
+	toChoose := []*int{
 		&chosen.EtcdClient, &chosen.EtcdPeer, &chosen.KubeAPIServer,
 		&chosen.Kubemacpool, &chosen.KubemacpoolEtcdClient, &chosen.KubemacpoolEtcdPeer, &chosen.KubemacpoolMetrics,
-	} {
+	}
+	for i := range chosen.KubemacpoolReplicas {
+		replica := &chosen.KubemacpoolReplicas[i]
+		toChoose = append(toChoose, &replica.Secure, &replica.Metrics)
+	}
+	for _, port := range toChoose {
 		l, err := listenLoopback(*port)
 		if err != nil {
 			// Stored port taken (or none stored yet): let the kernel pick.
@@ -67,7 +102,7 @@ func loadOrChoosePorts(path string) (ports, error) {
 		*port = l.Addr().(*net.TCPAddr).Port
 	}
 
-	if chosen != stored {
+	if !reflect.DeepEqual(chosen, stored) {
 		data, err := json.MarshalIndent(chosen, "", "  ")
 		if err != nil {
 			return chosen, fmt.Errorf("encoding ports: %w", err)
