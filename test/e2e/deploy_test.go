@@ -1,0 +1,489 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+)
+
+// deployKustomizations are the directories under artifacts/deploy that
+// `kubectl apply -k` takes: the default install, the base and every overlay.
+var deployKustomizations = []string{".", "base", "overlays/single-node", "overlays/ha", "overlays/opt-in", "overlays/monitoring"}
+
+var _ = Describe("The deploy manifests", Label("deploy"), func() {
+	var artifactsDir string
+
+	BeforeEach(func() {
+		var err error
+		artifactsDir, err = filepath.Abs("../../artifacts")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	deployDir := func() string { return filepath.Join(artifactsDir, "deploy") }
+
+	// The local control plane has kubemacpool-system (artifacts/local), so
+	// the namespaced objects of a dry-run have a namespace to go to.
+	for _, kustomization := range deployKustomizations {
+		It("pass a server-side dry-run of kubectl apply -k "+kustomization, func() {
+			output := mustKubectl("apply", "--dry-run=server", "-k", filepath.Join(deployDir(), kustomization))
+			Expect(output).To(ContainSubstring("deployment.apps/kubemacpool-apiserver"))
+			Expect(output).To(ContainSubstring("apiservice.apiregistration.k8s.io/v1alpha1.macpool.kubemacpool.io"))
+			Expect(output).To(ContainSubstring("mutatingwebhookconfiguration.admissionregistration.k8s.io/kubemacpool-mutator"))
+		})
+	}
+
+	It("combine the ha profile with the opt-in and monitoring components in a kustomization that passes a server-side dry-run", func() {
+		dir := GinkgoT().TempDir()
+		relative := func(path string) string {
+			rel, err := filepath.Rel(dir, filepath.Join(deployDir(), path))
+			Expect(err).NotTo(HaveOccurred())
+			return rel
+		}
+		kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
+			"resources:\n  - " + relative("overlays/ha") + "\n" +
+			"components:\n  - " + relative("components/opt-in") + "\n  - " + relative("components/monitoring") + "\n"
+		Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644)).To(Succeed())
+
+		output := mustKubectl("apply", "--dry-run=server", "-k", dir)
+		Expect(output).To(ContainSubstring("poddisruptionbudget.policy/kubemacpool-apiserver"))
+		Expect(output).To(ContainSubstring("servicemonitor.monitoring.coreos.com/kubemacpool-metrics-monitor"))
+		Expect(output).To(ContainSubstring("prometheusrule.monitoring.coreos.com/kubemacpool-prometheus-rule"))
+
+		rendered := renderKustomization(dir)
+		Expect(webhookSelectorOperators(rendered)).To(Equal([]string{"In", "In"}))
+		Expect(deploymentOf(rendered).Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
+	})
+
+	It("take a serving certificate and its CA bundle from a kustomization, as docs/deployment.md shows", func() {
+		dir := GinkgoT().TempDir()
+		caPEM := writeServingCertificate(dir, "kubemacpool-apiserver.kubemacpool-system.svc")
+		base, err := filepath.Rel(dir, deployDir())
+		Expect(err).NotTo(HaveOccurred())
+		kustomization := strings.ReplaceAll(`apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - BASE
+secretGenerator:
+  - name: kubemacpool-service
+    namespace: kubemacpool-system
+    type: kubernetes.io/tls
+    files: [tls.crt, tls.key, ca.crt]
+    options:
+      disableNameSuffixHash: true
+replacements:
+  - source:
+      kind: Secret
+      name: kubemacpool-service
+      fieldPath: data.ca\.crt
+    targets:
+      - select: {kind: APIService, name: v1alpha1.macpool.kubemacpool.io}
+        fieldPaths: [spec.caBundle]
+        options: {create: true}
+      - select: {kind: MutatingWebhookConfiguration, name: kubemacpool-mutator}
+        fieldPaths: ["webhooks.*.clientConfig.caBundle"]
+        options: {create: true}
+`, "BASE", base)
+		Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644)).To(Succeed())
+
+		output := mustKubectl("apply", "--dry-run=server", "-k", dir)
+		Expect(output).To(ContainSubstring("secret/kubemacpool-service"))
+
+		rendered := renderKustomization(dir)
+		apiService := &apiregistrationv1.APIService{}
+		decodeInto(objectOf(rendered, "APIService", "v1alpha1.macpool.kubemacpool.io"), apiService)
+		Expect(apiService.Spec.CABundle).To(Equal(caPEM))
+		config := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		decodeInto(objectOf(rendered, "MutatingWebhookConfiguration", "kubemacpool-mutator"), config)
+		Expect(config.Webhooks).To(HaveLen(2))
+		for _, webhook := range config.Webhooks {
+			Expect(webhook.ClientConfig.CABundle).To(Equal(caPEM), webhook.Name)
+		}
+		secret := &corev1.Secret{}
+		decodeInto(objectOf(rendered, "Secret", "kubemacpool-service"), secret)
+		Expect(secret.Type).To(Equal(corev1.SecretTypeTLS))
+		Expect(secret.Namespace).To(Equal("kubemacpool-system"))
+		Expect(secret.Data).To(HaveKey("tls.crt"))
+		Expect(secret.Data).To(HaveKey("tls.key"))
+	})
+
+	It("render a Deployment with the original's security context, probes and the kube-rbac-proxy sidecar in every profile", func() {
+		for _, kustomization := range deployKustomizations {
+			By("rendering " + kustomization)
+			rendered := renderKustomization(filepath.Join(deployDir(), kustomization))
+			deployment := deploymentOf(rendered)
+			pod := deployment.Spec.Template.Spec
+
+			Expect(pod.ServiceAccountName).To(Equal("kubemacpool-apiserver"))
+			Expect(pod.PriorityClassName).To(Equal("system-cluster-critical"))
+			Expect(pod.TerminationGracePeriodSeconds).To(HaveValue(BeEquivalentTo(30)))
+			Expect(pod.SecurityContext).NotTo(BeNil())
+			Expect(pod.SecurityContext.RunAsNonRoot).To(HaveValue(BeTrue()))
+			Expect(pod.SecurityContext.RunAsUser).To(HaveValue(BeEquivalentTo(107)))
+			Expect(pod.SecurityContext.SeccompProfile).To(HaveValue(HaveField("Type", corev1.SeccompProfileTypeRuntimeDefault)))
+			for _, key := range []string{"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"} {
+				Expect(pod.Tolerations).To(ContainElement(SatisfyAll(
+					HaveField("Key", key), HaveField("Operator", corev1.TolerationOpExists),
+					HaveField("Effect", corev1.TaintEffectNoExecute), HaveField("TolerationSeconds", HaveValue(BeEquivalentTo(60))))))
+			}
+			Expect(pod.Containers).To(HaveLen(2))
+			for _, container := range pod.Containers {
+				security := container.SecurityContext
+				Expect(security).NotTo(BeNil(), container.Name)
+				Expect(security.AllowPrivilegeEscalation).To(HaveValue(BeFalse()), container.Name)
+				Expect(security.ReadOnlyRootFilesystem).To(HaveValue(BeTrue()), container.Name)
+				Expect(security.Capabilities).NotTo(BeNil(), container.Name)
+				Expect(security.Capabilities.Drop).To(ConsistOf(corev1.Capability("ALL")), container.Name)
+			}
+
+			server := containerOf(pod, "kubemacpool-apiserver")
+			Expect(server.Image).To(HavePrefix("quay.io/kubemacpool/kubemacpool-apiserver:"))
+			Expect(server.Args).To(ContainElements(
+				"--secure-port=8443", "--metric-addr=127.0.0.1:8080",
+				"--tls-cert-file=/etc/kubemacpool/tls/tls.crt", "--tls-private-key-file=/etc/kubemacpool/tls/tls.key"))
+			Expect(server.Ports).To(ContainElement(SatisfyAll(HaveField("Name", "https"), HaveField("ContainerPort", BeEquivalentTo(8443)))))
+			Expect(server.Env).To(ContainElement(SatisfyAll(HaveField("Name", "POD_NAMESPACE"),
+				HaveField("ValueFrom.FieldRef.FieldPath", "metadata.namespace"))))
+			Expect(server.ReadinessProbe).NotTo(BeNil())
+			Expect(server.ReadinessProbe.HTTPGet).To(HaveValue(SatisfyAll(
+				HaveField("Path", "/readyz"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
+			Expect(server.LivenessProbe).NotTo(BeNil())
+			Expect(server.LivenessProbe.HTTPGet).To(HaveValue(SatisfyAll(
+				HaveField("Path", "/livez"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
+			Expect(server.Resources.Requests.Cpu().Cmp(resource.MustParse("100m"))).To(BeZero())
+			Expect(server.Resources.Requests.Memory().Cmp(resource.MustParse("100Mi"))).To(BeZero())
+			Expect(server.VolumeMounts).To(ContainElement(SatisfyAll(
+				HaveField("Name", "tls"), HaveField("MountPath", "/etc/kubemacpool/tls"), HaveField("ReadOnly", BeTrue()))))
+			Expect(pod.Volumes).To(ContainElement(SatisfyAll(
+				HaveField("Name", "tls"), HaveField("Secret.SecretName", "kubemacpool-service"))))
+
+			proxy := containerOf(pod, "kube-rbac-proxy")
+			Expect(proxy.Image).To(Equal("quay.io/brancz/kube-rbac-proxy:v0.18.0"))
+			Expect(proxy.Args).To(ContainElements("--secure-listen-address=0.0.0.0:9443", "--upstream=http://127.0.0.1:8080/"))
+			Expect(proxy.Ports).To(ContainElement(SatisfyAll(HaveField("Name", "metrics"), HaveField("ContainerPort", BeEquivalentTo(9443)))))
+
+			By("checking that the Service reaches both ports of " + kustomization)
+			service := &corev1.Service{}
+			decodeInto(objectOf(rendered, "Service", "kubemacpool-apiserver"), service)
+			for key, value := range service.Spec.Selector {
+				Expect(deployment.Spec.Template.Labels).To(HaveKeyWithValue(key, value))
+			}
+			Expect(service.Spec.Ports).To(ContainElements(
+				SatisfyAll(HaveField("Name", "https"), HaveField("Port", BeEquivalentTo(443)), HaveField("TargetPort", intstr.FromString("https"))),
+				SatisfyAll(HaveField("Name", "metrics"), HaveField("TargetPort", intstr.FromString("metrics")))))
+
+			By("checking that the APIService of " + kustomization + " never skips TLS verification")
+			apiService := &apiregistrationv1.APIService{}
+			decodeInto(objectOf(rendered, "APIService", "v1alpha1.macpool.kubemacpool.io"), apiService)
+			Expect(apiService.Spec.InsecureSkipTLSVerify).To(BeFalse())
+			Expect(apiService.Spec.GroupPriorityMinimum).To(BeEquivalentTo(1000))
+			Expect(apiService.Spec.VersionPriority).To(BeEquivalentTo(15))
+			Expect(apiService.Spec.Service).To(HaveValue(SatisfyAll(
+				HaveField("Name", "kubemacpool-apiserver"), HaveField("Namespace", "kubemacpool-system"), HaveField("Port", HaveValue(BeEquivalentTo(443))))))
+		}
+	})
+
+	It("run one replica on a PersistentVolumeClaim in the single-node profile", func() {
+		rendered := renderKustomization(filepath.Join(deployDir(), "overlays/single-node"))
+		deployment := deploymentOf(rendered)
+		Expect(deployment.Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
+		Expect(deployment.Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
+		server := containerOf(deployment.Spec.Template.Spec, "kubemacpool-apiserver")
+		Expect(server.Args).To(ContainElement("--embedded-etcd-data-dir=/var/lib/kubemacpool/etcd"))
+		Expect(server.Args).NotTo(ContainElement(HavePrefix("--etcd-servers")))
+		Expect(server.VolumeMounts).To(ContainElement(SatisfyAll(HaveField("Name", "etcd-data"), HaveField("MountPath", "/var/lib/kubemacpool"))))
+		Expect(deployment.Spec.Template.Spec.Volumes).To(ContainElement(SatisfyAll(
+			HaveField("Name", "etcd-data"), HaveField("PersistentVolumeClaim.ClaimName", "kubemacpool-etcd"))))
+		Expect(objectOf(rendered, "PersistentVolumeClaim", "kubemacpool-etcd")).NotTo(BeNil())
+		Expect(hasKind(rendered, "PodDisruptionBudget")).To(BeFalse())
+
+		// The default install is this profile.
+		Expect(deploymentOf(renderKustomization(deployDir()))).To(Equal(deployment))
+	})
+
+	It("run three replicas on an external etcd, one per node, with a PodDisruptionBudget in the ha profile", func() {
+		rendered := renderKustomization(filepath.Join(deployDir(), "overlays/ha"))
+		deployment := deploymentOf(rendered)
+		Expect(deployment.Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
+		Expect(deployment.Spec.Strategy.Type).To(Equal(appsv1.RollingUpdateDeploymentStrategyType))
+		Expect(deployment.Spec.Strategy.RollingUpdate).NotTo(BeNil())
+		Expect(deployment.Spec.Strategy.RollingUpdate.MaxUnavailable).To(HaveValue(Equal(intstr.FromInt32(1))))
+		pod := deployment.Spec.Template.Spec
+		Expect(pod.Affinity).NotTo(BeNil())
+		Expect(pod.Affinity.PodAntiAffinity).NotTo(BeNil())
+		Expect(pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution).To(ContainElement(
+			HaveField("TopologyKey", "kubernetes.io/hostname")))
+
+		server := containerOf(pod, "kubemacpool-apiserver")
+		Expect(server.Args).To(ContainElement("--etcd-servers=$(ETCD_SERVERS)"))
+		Expect(server.Env).To(ContainElement(SatisfyAll(HaveField("Name", "ETCD_SERVERS"),
+			HaveField("ValueFrom.ConfigMapKeyRef.Name", "kubemacpool-etcd"), HaveField("ValueFrom.ConfigMapKeyRef.Key", "servers"))))
+		configMap := &corev1.ConfigMap{}
+		decodeInto(objectOf(rendered, "ConfigMap", "kubemacpool-etcd"), configMap)
+		Expect(configMap.Data).To(HaveKeyWithValue("servers", HavePrefix("https://")))
+		Expect(hasKind(rendered, "PersistentVolumeClaim")).To(BeFalse())
+
+		budget := &policyv1.PodDisruptionBudget{}
+		decodeInto(objectOf(rendered, "PodDisruptionBudget", "kubemacpool-apiserver"), budget)
+		Expect(budget.Spec.MinAvailable).To(HaveValue(Equal(intstr.FromInt32(2))))
+		Expect(budget.Spec.Selector).NotTo(BeNil())
+		for key, value := range budget.Spec.Selector.MatchLabels {
+			Expect(deployment.Spec.Template.Labels).To(HaveKeyWithValue(key, value))
+		}
+	})
+
+	It("install the webhooks as artifacts/webhook has them: opt-out by default, opt-in with the opt-in overlay", func() {
+		for mode, kustomization := range map[string]string{"opt-out": ".", "opt-in": "overlays/opt-in"} {
+			By(mode)
+			want := &admissionregistrationv1.MutatingWebhookConfiguration{}
+			decodeInto(readManifests(filepath.Join(artifactsDir, "webhook", "mutator-"+mode+".yaml"))[0], want)
+			got := &admissionregistrationv1.MutatingWebhookConfiguration{}
+			decodeInto(objectOf(renderKustomization(filepath.Join(deployDir(), kustomization)), "MutatingWebhookConfiguration", "kubemacpool-mutator"), got)
+			Expect(got.Webhooks).To(Equal(want.Webhooks))
+		}
+	})
+
+	It("grant the server the RBAC of artifacts/local and the user roles of artifacts/rbac", func() {
+		rendered := renderKustomization(filepath.Join(deployDir(), "base"))
+		var mirrored []*unstructured.Unstructured
+		for _, file := range []string{"local/40-generic-apiserver.yaml", "local/50-controller.yaml", "rbac/aggregated-roles.yaml"} {
+			mirrored = append(mirrored, readManifests(filepath.Join(artifactsDir, file))...)
+		}
+		for _, want := range mirrored {
+			got := objectOf(rendered, want.GetKind(), want.GetName())
+			switch want.GetKind() {
+			case "ClusterRole", "Role":
+				wantRole, gotRole := &rbacv1.ClusterRole{}, &rbacv1.ClusterRole{}
+				decodeInto(want, wantRole)
+				decodeInto(got, gotRole)
+				Expect(gotRole.Rules).To(Equal(wantRole.Rules), "rules of %s %s", want.GetKind(), want.GetName())
+				Expect(gotRole.AggregationRule).To(Equal(wantRole.AggregationRule))
+			case "ClusterRoleBinding", "RoleBinding":
+				wantBinding, gotBinding := &rbacv1.RoleBinding{}, &rbacv1.RoleBinding{}
+				decodeInto(want, wantBinding)
+				decodeInto(got, gotBinding)
+				Expect(gotBinding.RoleRef).To(Equal(wantBinding.RoleRef), "%s %s", want.GetKind(), want.GetName())
+				Expect(gotBinding.Subjects).To(Equal(wantBinding.Subjects), "%s %s", want.GetKind(), want.GetName())
+			}
+			Expect(got.GetNamespace()).To(Equal(want.GetNamespace()), "%s %s", want.GetKind(), want.GetName())
+			for key, value := range want.GetLabels() {
+				Expect(got.GetLabels()).To(HaveKeyWithValue(key, value), "%s %s", want.GetKind(), want.GetName())
+			}
+		}
+		proxy := &rbacv1.ClusterRole{}
+		decodeInto(objectOf(rendered, "ClusterRole", "kubemacpool-apiserver:kube-rbac-proxy"), proxy)
+		Expect(proxy.Rules).To(ConsistOf(
+			rbacv1.PolicyRule{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+			rbacv1.PolicyRule{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}}))
+		reader := &rbacv1.ClusterRole{}
+		decodeInto(objectOf(rendered, "ClusterRole", "kubemacpool-metrics-reader"), reader)
+		Expect(reader.Rules).To(ConsistOf(rbacv1.PolicyRule{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}))
+	})
+
+	It("ship the original's KubemacpoolMACCollisionDetected alert in the monitoring overlay", func() {
+		rendered := renderKustomization(filepath.Join(deployDir(), "overlays/monitoring"))
+		rule := objectOf(rendered, "PrometheusRule", "kubemacpool-prometheus-rule")
+		Expect(rule.GetNamespace()).To(Equal("kubemacpool-system"))
+		Expect(rule.GetLabels()).To(HaveKeyWithValue("prometheus.kubemacpool.io", "true"))
+		Expect(rule.GetLabels()).To(HaveKeyWithValue("openshift.io/prometheus-rule-evaluation-scope", "leaf-prometheus"))
+		groups, _, err := unstructured.NestedSlice(rule.Object, "spec", "groups")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(groups).To(HaveLen(1))
+		Expect(groups[0]).To(HaveKeyWithValue("name", "alerts.rules"))
+		Expect(groups[0]).To(HaveKeyWithValue("rules", ConsistOf(map[string]interface{}{
+			"alert": "KubemacpoolMACCollisionDetected",
+			"expr":  "count(kmp_mac_collisions > 1) > 0",
+			"for":   "30s",
+			"labels": map[string]interface{}{
+				"severity": "warning",
+			},
+			"annotations": map[string]interface{}{
+				"summary":     "MAC address collisions detected.",
+				"description": "{{ $value }} MAC address(es) have collisions. Multiple running objects are using the same MAC address.",
+				"runbook_url": "https://kubevirt.io/monitoring/runbooks/KubemacpoolMACCollisionDetected",
+			},
+		})))
+
+		monitor := objectOf(rendered, "ServiceMonitor", "kubemacpool-metrics-monitor")
+		endpoints, _, err := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(endpoints).To(ConsistOf(SatisfyAll(HaveKeyWithValue("port", "metrics"), HaveKeyWithValue("scheme", "https"))))
+		selector, _, err := unstructured.NestedStringMap(monitor.Object, "spec", "selector", "matchLabels")
+		Expect(err).NotTo(HaveOccurred())
+		service := objectOf(rendered, "Service", "kubemacpool-apiserver")
+		for key, value := range selector {
+			Expect(service.GetLabels()).To(HaveKeyWithValue(key, value))
+		}
+	})
+})
+
+// writeServingCertificate writes ca.crt, tls.crt and tls.key for dnsName into
+// dir, as the openssl commands of docs/deployment.md would, and returns the
+// CA certificate in PEM.
+func writeServingCertificate(dir, dnsName string) []byte {
+	GinkgoHelper()
+	newKey := func() *ecdsa.PrivateKey {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		Expect(err).NotTo(HaveOccurred())
+		return key
+	}
+	caKey, servingKey := newKey(), newKey()
+	now := time.Now()
+	caTemplate := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "kubemacpool-ca"},
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              now.Add(time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	Expect(err).NotTo(HaveOccurred())
+	servingDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: dnsName},
+		DNSNames:     []string{dnsName},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, caTemplate, &servingKey.PublicKey, caKey)
+	Expect(err).NotTo(HaveOccurred())
+	keyDER, err := x509.MarshalECPrivateKey(servingKey)
+	Expect(err).NotTo(HaveOccurred())
+
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	for name, data := range map[string][]byte{
+		"ca.crt":  caPEM,
+		"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: servingDER}),
+		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	} {
+		Expect(os.WriteFile(filepath.Join(dir, name), data, 0o600)).To(Succeed())
+	}
+	return caPEM
+}
+
+// renderKustomization runs kubectl kustomize on dir and returns its objects.
+func renderKustomization(dir string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	output := mustKubectl("kustomize", dir)
+	return decodeManifests([]byte(output))
+}
+
+// readManifests returns the objects of a YAML file.
+func readManifests(path string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	data, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	return decodeManifests(data)
+}
+
+func decodeManifests(data []byte) []*unstructured.Unstructured {
+	GinkgoHelper()
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var objects []*unstructured.Unstructured
+	for {
+		object := &unstructured.Unstructured{}
+		err := decoder.Decode(&object.Object)
+		if errors.Is(err, io.EOF) {
+			return objects
+		}
+		Expect(err).NotTo(HaveOccurred())
+		if len(object.Object) > 0 {
+			objects = append(objects, object)
+		}
+	}
+}
+
+// objectOf finds the object of kind and name; it fails the spec if there is
+// none.
+func objectOf(objects []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	GinkgoHelper()
+	for _, object := range objects {
+		if object.GetKind() == kind && object.GetName() == name {
+			return object
+		}
+	}
+	var present []string
+	for _, object := range objects {
+		present = append(present, object.GetKind()+"/"+object.GetName())
+	}
+	Fail("no " + kind + "/" + name + " among " + strings.Join(present, ", "))
+	return nil
+}
+
+func hasKind(objects []*unstructured.Unstructured, kind string) bool {
+	for _, object := range objects {
+		if object.GetKind() == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeInto(object *unstructured.Unstructured, into interface{}) {
+	GinkgoHelper()
+	Expect(runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(object.Object, into, true)).To(Succeed(),
+		"%s/%s", object.GetKind(), object.GetName())
+}
+
+func deploymentOf(objects []*unstructured.Unstructured) *appsv1.Deployment {
+	GinkgoHelper()
+	deployment := &appsv1.Deployment{}
+	decodeInto(objectOf(objects, "Deployment", "kubemacpool-apiserver"), deployment)
+	return deployment
+}
+
+func containerOf(pod corev1.PodSpec, name string) corev1.Container {
+	GinkgoHelper()
+	for _, container := range pod.Containers {
+		if container.Name == name {
+			return container
+		}
+	}
+	Fail("no container " + name)
+	return corev1.Container{}
+}
+
+// webhookSelectorOperators returns the operator of the opt-mode term of each
+// webhook of kubemacpool-mutator.
+func webhookSelectorOperators(objects []*unstructured.Unstructured) []string {
+	GinkgoHelper()
+	config := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	decodeInto(objectOf(objects, "MutatingWebhookConfiguration", "kubemacpool-mutator"), config)
+	var operators []string
+	for _, webhook := range config.Webhooks {
+		Expect(webhook.NamespaceSelector).NotTo(BeNil())
+		for _, expression := range webhook.NamespaceSelector.MatchExpressions {
+			if expression.Key == webhook.Name {
+				operators = append(operators, string(expression.Operator))
+			}
+		}
+	}
+	return operators
+}
