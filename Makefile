@@ -48,8 +48,11 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora under
 	go test ./pkg/admission/vminterfaces -run '^$$' -fuzz '^FuzzPlanMutation$$' -fuzztime $${FUZZTIME:-30s}
 
 .PHONY: bench
-bench: ## Benchmarks; figures go to docs/benchmarks.md.
+bench: tools build ## Benchmarks (about 10 min); figures go to docs/benchmarks.md. BENCH_OPS: operations per side (800).
 	go test -run '^$$' -bench . -benchmem ./pkg/...
+	@# One local control plane in _output/bench; KMP_BENCH_LEASES (100000) and
+	@# KMP_BENCH_API_FILL (5000) size the restart benchmark.
+	go test -run '^$$' -bench . -benchtime=$${BENCH_OPS:-800}x -timeout 30m ./test/bench/
 
 .PHONY: local-up
 local-up: ## Start etcd, kube-apiserver, kube-controller-manager and kubemacpool-apiserver on loopback.

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+const networksAnnotation = "k8s.v1.cni.cncf.io/networks"
+
+var vmResource = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
+
+// newPod is a pod on one multus network without a MAC, which the webhook
+// fills in. Nothing runs it: the local control plane has no nodes.
+func newPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{networksAnnotation: `[{"name":"br1"}]`}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+	}
+}
+
+// newVM is a halted VirtualMachine with two interfaces, masquerade on the
+// pod network and bridge on a multus network, as in
+// artifacts/examples/multi-nic-vm.yaml: the webhook gives each a MAC.
+func newVM(name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]interface{}{
+		"apiVersion": "kubevirt.io/v1",
+		"kind":       "VirtualMachine",
+		"metadata":   map[string]interface{}{"name": name},
+		"spec": map[string]interface{}{
+			"runStrategy": "Halted",
+			"template": map[string]interface{}{"spec": map[string]interface{}{
+				"domain": map[string]interface{}{
+					"devices": map[string]interface{}{"interfaces": []interface{}{
+						map[string]interface{}{"name": "default", "masquerade": map[string]interface{}{}},
+						map[string]interface{}{"name": "red", "bridge": map[string]interface{}{}},
+					}},
+					"resources": map[string]interface{}{"requests": map[string]interface{}{"memory": "64Mi"}},
+				},
+				"networks": []interface{}{
+					map[string]interface{}{"name": "default", "pod": map[string]interface{}{}},
+					map[string]interface{}{"name": "red", "multus": map[string]interface{}{"networkName": "red-net"}},
+				},
+			}},
+		},
+	}}
+}
+
+// BenchmarkPodCreate compares Pods created in a namespace the Pod webhook
+// manages (each admission leases a MAC: one MacLease create, then the lease
+// controller binds it with an update and a status update) with Pods created
+// in a namespace labelled mutatepods.kubemacpool.io=ignore, which
+// kube-apiserver does not send to the webhook. b.N is the number of Pods on
+// each side.
+func BenchmarkPodCreate(b *testing.B) {
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			e := setup(b)
+			pods := func(namespace string, wantMAC bool) func(ctx context.Context, i int) error {
+				return func(ctx context.Context, i int) error {
+					created, err := e.kube.CoreV1().Pods(namespace).Create(ctx, newPod(fmt.Sprintf("p-%d", i)), metav1.CreateOptions{})
+					if err != nil {
+						return err
+					}
+					if got := strings.Contains(created.Annotations[networksAnnotation], `"mac"`); got != wantMAC {
+						return fmt.Errorf("pod %s/%s: networks %s, want a MAC: %v", namespace, created.Name, created.Annotations[networksAnnotation], wantMAC)
+					}
+					return nil
+				}
+			}
+			benchmarkAdmission(b, e, clients, "pod", pods(nsManaged, true), pods(nsIgnored, false), func(ctx context.Context) error {
+				for _, namespace := range []string{nsManaged, nsIgnored} {
+					if err := e.kube.CoreV1().Pods(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// BenchmarkVMCreate is BenchmarkPodCreate for VirtualMachines with two
+// interfaces, so two leases per VM; the baseline namespace is labelled
+// mutatevirtualmachines.kubemacpool.io=ignore.
+func BenchmarkVMCreate(b *testing.B) {
+	for _, clients := range []int{16} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			e := setup(b)
+			vms := func(namespace string, wantMAC bool) func(ctx context.Context, i int) error {
+				return func(ctx context.Context, i int) error {
+					created, err := e.dynamic.Resource(vmResource).Namespace(namespace).Create(ctx, newVM(fmt.Sprintf("vm-%d", i)), metav1.CreateOptions{})
+					if err != nil {
+						return err
+					}
+					interfaces, _, _ := unstructured.NestedSlice(created.Object, "spec", "template", "spec", "domain", "devices", "interfaces")
+					for _, iface := range interfaces {
+						address, _ := iface.(map[string]interface{})["macAddress"].(string)
+						if (address != "") != wantMAC {
+							return fmt.Errorf("vm %s/%s: interface %v, want a MAC: %v", namespace, created.GetName(), iface, wantMAC)
+						}
+					}
+					return nil
+				}
+			}
+			benchmarkAdmission(b, e, clients, "vm", vms(nsManaged, true), vms(nsIgnored, false), func(ctx context.Context) error {
+				for _, namespace := range []string{nsManaged, nsIgnored} {
+					if err := e.dynamic.Resource(vmResource).Namespace(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// benchmarkAdmission runs b.N creates through the webhook (managed) and b.N
+// without it (ignored), reports the comparison, and removes the objects and
+// their leases with deleteAll.
+func benchmarkAdmission(b *testing.B, e *env, clients int, unit string, managed, ignored func(context.Context, int) error, deleteAll func(context.Context) error) {
+	ctx := context.Background()
+	leases := e.mac.MacpoolV1alpha1().MacLeases(nsManaged)
+	subject := &side{op: managed, settle: func(ctx context.Context) error {
+		// The leases exist once admission returns; binding them to
+		// their owners is the controller's work caused by this round.
+		return waitFor(ctx, "the leases to be Bound", 2*time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
+			list, err := leases.List(ctx, metav1.ListOptions{FieldSelector: "status.phase!=Bound"})
+			if err != nil {
+				return err
+			}
+			if n := len(list.Items); n > 0 {
+				return fmt.Errorf("%d leases not Bound", n)
+			}
+			return nil
+		})
+	}}
+	base := &side{op: ignored}
+	b.ResetTimer()
+	compare(ctx, b, e, clients, b.N, base, subject)
+	b.StopTimer()
+
+	b.ReportMetric(float64(subject.wall.Nanoseconds())/float64(subject.ops), "ns/op")
+	b.ReportMetric(subject.rate(), unit+"s/s")
+	b.ReportMetric(base.rate(), "base-"+unit+"s/s")
+	b.ReportMetric(100*subject.rate()/base.rate(), "%-of-base")
+	b.ReportMetric(subject.percentileMs(50), "p50-ms")
+	b.ReportMetric(subject.percentileMs(99), "p99-ms")
+	b.ReportMetric(base.percentileMs(50), "base-p50-ms")
+	b.ReportMetric(base.percentileMs(99), "base-p99-ms")
+	b.ReportMetric(cpuMsPerOp(subject.kmpTicks, subject.ops), "kmp-cpu-ms/"+unit)
+	b.ReportMetric(cpuMsPerOp(base.kmpTicks, base.ops), "base-kmp-cpu-ms/"+unit)
+	b.ReportMetric(cpuMsPerOp(subject.kasTicks, subject.ops), "kas-cpu-ms/"+unit)
+	b.ReportMetric(cpuMsPerOp(base.kasTicks, base.ops), "base-kas-cpu-ms/"+unit)
+	b.ReportMetric(subject.settled.Seconds(), "bind-wait-s")
+
+	if err := deleteAll(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := leases.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := waitFor(ctx, "the leases of "+nsManaged+" to be gone", time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
+		list, err := leases.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if n := len(list.Items); n > 0 {
+			return fmt.Errorf("%d leases left", n)
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+}
