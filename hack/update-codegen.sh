@@ -5,7 +5,12 @@ set -o errexit -o nounset -o pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "${REPO_ROOT}"
+# go.mod keeps code-generator as a tool dependency, which pins its version.
 CODEGEN_PKG=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
+if [[ -z "${CODEGEN_PKG}" || ! -f "${CODEGEN_PKG}/kube_codegen.sh" ]]; then
+    echo "update-codegen: k8s.io/code-generator is not in the module graph; go.mod must keep its tool directive" >&2
+    exit 1
+fi
 THIS_PKG=kubemacpool.io/kubemacpool
 BOILERPLATE="${REPO_ROOT}/hack/boilerplate.go.txt"
 
