@@ -81,6 +81,43 @@ var _ = Describe("MacPools", func() {
 		Expect(podNetworks(fourth)[0]["mac"]).To(Equal(firstMAC))
 	})
 
+	It("never hand out a statically reserved MAC", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "reserved")
+		// The reservation exists before the pool, as an administrator
+		// would reserve the address of a physical host first.
+		createLease(ctx, namespace, &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: "0e-00-00-02-00-00"}})
+		pool := createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{Ranges: []v1alpha1.MACRange{{Start: "0e:00:00:02:00:00", End: "0e:00:00:02:00:01"}}})
+
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("only", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podNetworks(pod)[0]["mac"]).To(Equal("0e:00:00:02:00:01"))
+		_, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("none-left", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).To(MatchError(ContainSubstring(`MAC pool "` + pool + `" is exhausted`)))
+		Expect(leaseView(ctx, namespace)).To(HaveKeyWithValue("0e:00:00:02:00:00", v1alpha1MacLeaseView{}), "the reservation is untouched")
+	})
+
+	It("apply a day-2 range change to the next allocation and keep the leases outside the new range", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "day2")
+		pool := createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{Ranges: []v1alpha1.MACRange{{Start: "0e:00:00:03:00:00", End: "0e:00:00:03:00:ff"}}})
+		before, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("before", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		oldMAC := podNetworks(before)[0]["mac"].(string)
+		Expect(oldMAC).To(HavePrefix("0e:00:00:03:00:"))
+
+		mustKubectl("patch", "macpool", pool, "--type=merge", `-p={"spec":{"ranges":[{"start":"0e:00:00:04:00:00","end":"0e:00:00:04:00:ff"}]}}`)
+		Eventually(func() (string, error) {
+			pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("after", `[{"name":"br1"}]`), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			if err != nil {
+				return "", err
+			}
+			return podNetworks(pod)[0]["mac"].(string), nil
+		}).WithContext(ctx).Should(HavePrefix("0e:00:00:04:00:"))
+		after, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("after", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podNetworks(after)[0]["mac"]).To(HavePrefix("0e:00:00:04:00:"))
+		Expect(leaseView(ctx, namespace)).To(HaveKey(oldMAC), "the lease outside the new range stays valid")
+	})
+
 	It("with conflictPolicy Reject deny a requested MAC that another namespace holds", func(ctx context.Context) {
 		holder := createNamespace(ctx, "holder")
 		held := nextMAC()
@@ -120,5 +157,13 @@ var _ = Describe("Opt-in mode", Ordered, func() {
 		pod, err = kubeClient.CoreV1().Pods(podsToo).Create(ctx, newPod("mutated", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(podNetworks(pod)[0]).To(HaveKey("mac"))
+
+		// The VM webhook follows its own label, not the pods one.
+		vm, err := createVM(ctx, vmsOnly, newVM("mutated", vmInterface{name: "default", masquerade: true}), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(vmMACs(vm)["default"]).NotTo(BeEmpty())
+		vm, err = createVM(ctx, podsToo, newVM("untouched", vmInterface{name: "default", masquerade: true}), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(vmMACs(vm)["default"]).To(BeEmpty())
 	})
 })
