@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -35,8 +36,15 @@ var _ = Describe("The aggregated API", func() {
 		Expect(output).To(ContainSubstring("MacLease"))
 	})
 
-	It("explains its fields with kubectl explain", func() {
-		spec := mustKubectl("explain", "maclease.spec")
+	It("explains its fields with kubectl explain", func(ctx context.Context) {
+		// kube-apiserver refreshes the OpenAPI of aggregated servers on its
+		// own schedule; right after a restart of kubemacpool-apiserver it
+		// may not have it yet.
+		var spec string
+		Eventually(func() (err error) {
+			spec, err = kubectl("explain", "maclease.spec")
+			return err
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
 		for _, field := range []string{"macAddress", "owner", "pool", "interface"} {
 			Expect(spec).To(ContainSubstring(field))
 		}

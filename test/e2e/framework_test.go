@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -30,6 +32,9 @@ func kubectlAs(kubeconfig string, args ...string) (string, error) {
 
 func runKubectl(kubeconfig, input string, args ...string) (string, error) {
 	cmd := exec.Command(cluster.KubectlPath(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	// A cache of this run's own: ~/.kube/cache may hold discovery of an
+	// earlier cluster that had the same port.
+	cmd.Env = append(os.Environ(), "KUBECACHEDIR="+filepath.Join(cluster.LogDir(), "..", "e2e-kubectl-cache"))
 	if input != "" {
 		cmd.Stdin = strings.NewReader(input)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	macpoolv1alpha1 "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/typed/macpool/v1alpha1"
 )
 
 var _ = Describe("RBAC", func() {
@@ -23,18 +24,7 @@ var _ = Describe("RBAC", func() {
 		createLease(ctx, own, newLease(ownMAC, "mine"))
 		createLease(ctx, other, newLease(otherMAC, "theirs"))
 
-		user := "viewer-" + own
-		_, err := kubeClient.RbacV1().RoleBindings(own).Create(ctx, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "view"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "view"},
-			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
-		}, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		kubeconfig, err := cluster.UserKubeconfig(user)
-		Expect(err).NotTo(HaveOccurred())
-		config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		Expect(err).NotTo(HaveOccurred())
-		viewer := versioned.NewForConfigOrDie(config).MacpoolV1alpha1()
+		viewer, kubeconfig := userWithRole(ctx, "viewer-"+own, own, "view")
 
 		// The built-in view role gets our rules by aggregation, which the
 		// controller manager performs asynchronously.
@@ -79,25 +69,14 @@ var _ = Describe("RBAC", func() {
 	It("lets a namespace admin make static reservations in that namespace only", func(ctx context.Context) {
 		own := createNamespace(ctx, "admin-own")
 		other := createNamespace(ctx, "admin-other")
-		user := "admin-" + own
-		_, err := kubeClient.RbacV1().RoleBindings(own).Create(ctx, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "admin"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"},
-			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
-		}, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		kubeconfig, err := cluster.UserKubeconfig(user)
-		Expect(err).NotTo(HaveOccurred())
-		config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		Expect(err).NotTo(HaveOccurred())
-		admin := versioned.NewForConfigOrDie(config).MacpoolV1alpha1()
+		admin, kubeconfig := userWithRole(ctx, "admin-"+own, own, "admin")
 
 		reserved := nextMAC()
 		Eventually(func() error {
 			_, err := admin.MacLeases(own).Create(ctx, newLease(reserved, "reserved"), metav1.CreateOptions{})
 			return err
 		}).WithContext(ctx).Should(Succeed())
-		_, err = admin.MacLeases(other).Create(ctx, newLease(nextMAC(), "elsewhere"), metav1.CreateOptions{})
+		_, err := admin.MacLeases(other).Create(ctx, newLease(nextMAC(), "elsewhere"), metav1.CreateOptions{})
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "create in another namespace: %v", err)
 		_, err = admin.MacPools().Create(ctx, &v1alpha1.MacPool{
 			ObjectMeta: metav1.ObjectMeta{Name: "tenant-pool"},
@@ -112,6 +91,23 @@ var _ = Describe("RBAC", func() {
 		Expect(admin.MacLeases(own).Delete(ctx, leaseName(reserved), metav1.DeleteOptions{})).To(Succeed())
 	})
 })
+
+// userWithRole binds a built-in ClusterRole to a new user in namespace and
+// returns that user's client and kubeconfig.
+func userWithRole(ctx context.Context, user, namespace, clusterRole string) (macpoolv1alpha1.MacpoolV1alpha1Interface, string) {
+	GinkgoHelper()
+	_, err := kubeClient.RbacV1().RoleBindings(namespace).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: clusterRole},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: clusterRole},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
+	}, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	kubeconfig, err := cluster.UserKubeconfig(user)
+	Expect(err).NotTo(HaveOccurred())
+	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	return versioned.NewForConfigOrDie(config).MacpoolV1alpha1(), kubeconfig
+}
 
 func mustKubectlAs(kubeconfig string, args ...string) string {
 	GinkgoHelper()

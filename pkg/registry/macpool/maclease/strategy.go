@@ -14,7 +14,9 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/validation"
+	"kubemacpool.io/kubemacpool/pkg/registry/status"
 )
 
 // leaseStrategy is the create, update and delete behaviour of the main resource.
@@ -33,9 +35,7 @@ func (leaseStrategy) NamespaceScoped() bool { return true }
 // GetResetFields tells server-side apply that status belongs to the status
 // subresource.
 func (leaseStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"macpool.kubemacpool.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return status.MainResetFields(v1alpha1.SchemeGroupVersion.String())
 }
 
 // PrepareForCreate keeps the status a client sent: a lease created by an
@@ -77,13 +77,7 @@ func NewStatusStrategy(main leaseStrategy) statusStrategy {
 }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"macpool.kubemacpool.io/v1alpha1": fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-			fieldpath.MakePathOrDie("metadata", "annotations"),
-		),
-	}
+	return status.SubresourceResetFields(v1alpha1.SchemeGroupVersion.String())
 }
 
 func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
