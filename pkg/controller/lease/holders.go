@@ -12,7 +12,6 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
-	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
 var (
@@ -105,13 +104,4 @@ func (h *holder) ownedBy(kind, name string) bool {
 		return false
 	}
 	return h.name == name || (kind == "Pod" && strings.HasPrefix(h.name, name))
-}
-
-// canonical returns the colon form of a MAC, or "" for text that is none.
-func canonical(text string) string {
-	address, err := mac.Parse(text)
-	if err != nil {
-		return ""
-	}
-	return address.String()
 }
