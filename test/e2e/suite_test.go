@@ -53,11 +53,17 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	// Every run starts from empty data, so a failed earlier run cannot
 	// make this one pass or fail.
 	Expect(os.RemoveAll(root)).To(Succeed())
+	// KUBEMACPOOL_E2E_BIN_DIR lets a run use binaries other than the
+	// shared _output/bin, e.g. a server built from a work in progress.
+	binDir := os.Getenv("KUBEMACPOOL_E2E_BIN_DIR")
+	if binDir == "" {
+		binDir = filepath.Join(repoRoot, "_output", "bin")
+	}
 	var clusterCtx context.Context
 	clusterCtx, stopCluster = context.WithCancel(context.Background())
 	cluster, err = localcluster.Start(clusterCtx, localcluster.Options{
 		RootDir:      root,
-		BinDir:       filepath.Join(repoRoot, "_output", "bin"),
+		BinDir:       binDir,
 		ArtifactsDir: filepath.Join(repoRoot, "artifacts"),
 		// Short enough that expiry is observable within a spec.
 		KubemacpoolArgs: []string{"--reservation-ttl=" + reservationTTL.String()},
