@@ -52,7 +52,7 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 		}
 	}
 	if !dryRun {
-		_, err := s.createLease(ctx, namespace, address, poolName, owner, iface)
+		err := s.createLeaseReliably(ctx, namespace, address, poolName, owner, iface)
 		switch {
 		case err == nil:
 			s.taken.Add(address)

@@ -224,8 +224,7 @@ func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, i
 	}
 	started := time.Now()
 	address, err := allocator.Allocate(ctx, selected.state, func(ctx context.Context, address mac.Address) error {
-		_, err := s.createLease(ctx, namespace, address, selected.state.Name(), owner, iface)
-		return err
+		return s.createLeaseReliably(ctx, namespace, address, selected.state.Name(), owner, iface)
 	}, apierrors.IsAlreadyExists)
 	if s.metrics != nil {
 		s.metrics.ObserveAllocation(selected.state.Name(), allocationResult(err), time.Since(started))
@@ -247,10 +246,16 @@ func allocationResult(err error) metrics.AllocationResult {
 	}
 }
 
-func (s *Service) createLease(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface string) (*v1alpha1.MacLease, error) {
+// createLease is one create of a Reserved lease; token marks the
+// allocation it belongs to (see AttemptAnnotation).
+func (s *Service) createLease(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface, token string) (*v1alpha1.MacLease, error) {
 	expiresAt := metav1.NewTime(time.Now().Add(s.reservationTTL))
 	lease := &v1alpha1.MacLease{
-		ObjectMeta: metav1.ObjectMeta{Name: address.Name(), Namespace: namespace},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        address.Name(),
+			Namespace:   namespace,
+			Annotations: map[string]string{AttemptAnnotation: token},
+		},
 		Spec: v1alpha1.MacLeaseSpec{
 			MACAddress: address.String(),
 			Pool:       poolName,

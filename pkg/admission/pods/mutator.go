@@ -128,11 +128,15 @@ func annotationPatch(networks *podnetworks.Networks) ([]byte, error) {
 func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
 	var exhausted *allocator.ExhaustedError
+	var unavailable *allocation.StorageUnavailableError
 	switch {
 	case errors.As(err, &conflict):
 		return webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	case errors.As(err, &exhausted):
 		return webhook.Deny(http.StatusConflict, "%v", err)
+	case errors.As(err, &unavailable):
+		// A temporary failure: the same request may succeed later.
+		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}

@@ -92,9 +92,13 @@ func assign(ctx context.Context, plan *vminterfaces.Plan, transaction *allocatio
 func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
 	var exhausted *allocator.ExhaustedError
+	var unavailable *allocation.StorageUnavailableError
 	switch {
 	case errors.As(err, &conflict), errors.As(err, &exhausted):
 		return webhook.Deny(http.StatusConflict, "%v", err)
+	case errors.As(err, &unavailable):
+		// A temporary failure: the same request may succeed later.
+		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
 	}

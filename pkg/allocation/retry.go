@@ -1,0 +1,163 @@
+package allocation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+// AttemptAnnotation carries a random token that one allocation writes into
+// the lease it creates. When a create's outcome is unknown (the storage
+// answered 5xx, timed out, or the connection broke while an etcd member
+// died), the create is repeated; an AlreadyExists answer whose lease carries
+// our own token means the earlier attempt went through after all, and anybody
+// else's lease means the address is taken.
+const AttemptAnnotation = "macpool.kubemacpool.io/allocation-attempt"
+
+const (
+	// storageAttemptTimeout bounds one create of a lease, so that a request
+	// stuck on a dead etcd member is given up and repeated in time.
+	storageAttemptTimeout = 3 * time.Second
+	// storageDeadlineMargin is kept free before the caller's deadline (the
+	// webhook timeout kube-apiserver passes) so that the answer is a clear
+	// denial rather than kube-apiserver's "context deadline exceeded".
+	storageDeadlineMargin = 1500 * time.Millisecond
+	// storageRetryBudget bounds the retries of a caller without a deadline.
+	storageRetryBudget = 20 * time.Second
+	firstStorageBackoff = 50 * time.Millisecond
+	maxStorageBackoff   = time.Second
+)
+
+// StorageUnavailableError is an allocation given up because the lease
+// storage did not answer within the request's deadline, even after retries.
+type StorageUnavailableError struct {
+	Address mac.Address
+	Tries   int
+	Last    error
+}
+
+func (e *StorageUnavailableError) Error() string {
+	return fmt.Sprintf("the MAC lease storage is unavailable (%d tries to lease %s failed; last: %v); try again later", e.Tries, e.Address, e.Last)
+}
+
+func (e *StorageUnavailableError) Unwrap() error { return e.Last }
+
+// outcomeUnknown tells a failed create that may or may not have been
+// stored, and may succeed when repeated, from a definite refusal.
+func outcomeUnknown(err error) bool {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		code := status.Status().Code
+		return code >= 500 || code == 429
+	}
+	// Transport errors: connection refused or reset, EOF, a client-side
+	// timeout of one attempt.
+	return true
+}
+
+// createLeaseReliably creates the lease of address for owner, repeating a
+// create whose outcome is unknown with backoff until it succeeds, is refused,
+// or the deadline (the caller's less a margin) passes. It returns nil when
+// the lease is ours, an AlreadyExists error when someone else holds it, a
+// *StorageUnavailableError when storage never answered, or the refusal.
+func (s *Service) createLeaseReliably(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface string) error {
+	token, err := attemptToken()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(storageRetryBudget)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d.Add(-storageDeadlineMargin)
+	}
+	backoff := firstStorageBackoff
+	uncertain := false // an earlier attempt may have stored the lease
+	for tries := 1; ; tries++ {
+		err := s.createOnce(ctx, deadline, namespace, address, poolName, owner, iface, token)
+		if err == nil {
+			return nil
+		}
+		if apierrors.IsAlreadyExists(err) {
+			if !uncertain {
+				return err
+			}
+			mine, getErr := s.leaseIsOurs(ctx, deadline, namespace, address, token)
+			switch {
+			case getErr == nil && mine:
+				klog.V(2).InfoS("A lease create with an unknown outcome had gone through", "lease", address.Name(), "namespace", namespace, "tries", tries)
+				return nil
+			case getErr == nil:
+				return err
+			default:
+				err = getErr
+			}
+		}
+		if !outcomeUnknown(err) || ctx.Err() != nil {
+			return err
+		}
+		uncertain = true
+		wait := min(backoff, time.Until(deadline))
+		if wait <= 0 {
+			return &StorageUnavailableError{Address: address, Tries: tries, Last: err}
+		}
+		klog.V(2).InfoS("Repeating a lease create whose outcome is unknown", "lease", address.Name(), "namespace", namespace, "tries", tries, "err", err)
+		select {
+		case <-ctx.Done():
+			return &StorageUnavailableError{Address: address, Tries: tries, Last: err}
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, maxStorageBackoff)
+	}
+}
+
+// createOnce is one create, bounded by storageAttemptTimeout and deadline.
+func (s *Service) createOnce(ctx context.Context, deadline time.Time, namespace string, address mac.Address, poolName string, owner Owner, iface, token string) error {
+	attemptDeadline := time.Now().Add(storageAttemptTimeout)
+	if deadline.Before(attemptDeadline) {
+		attemptDeadline = deadline
+	}
+	ctx, cancel := context.WithDeadline(ctx, attemptDeadline)
+	defer cancel()
+	_, err := s.createLease(ctx, namespace, address, poolName, owner, iface, token)
+	return err
+}
+
+// leaseIsOurs reads the lease of address in namespace and tells whether it
+// carries token. A lease in another namespace reads as NotFound: not ours.
+func (s *Service) leaseIsOurs(ctx context.Context, deadline time.Time, namespace string, address mac.Address, token string) (bool, error) {
+	attemptDeadline := time.Now().Add(storageAttemptTimeout)
+	if deadline.Before(attemptDeadline) {
+		attemptDeadline = deadline
+	}
+	ctx, cancel := context.WithDeadline(ctx, attemptDeadline)
+	defer cancel()
+	existing, err := s.client.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, address.Name(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return ownAttempt(existing, token), nil
+}
+
+func ownAttempt(lease *v1alpha1.MacLease, token string) bool {
+	return lease.Annotations[AttemptAnnotation] == token
+}
+
+func attemptToken() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("drawing an allocation token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
