@@ -33,7 +33,7 @@ const (
 	// denial rather than kube-apiserver's "context deadline exceeded".
 	storageDeadlineMargin = 1500 * time.Millisecond
 	// storageRetryBudget bounds the retries of a caller without a deadline.
-	storageRetryBudget = 20 * time.Second
+	storageRetryBudget  = 20 * time.Second
 	firstStorageBackoff = 50 * time.Millisecond
 	maxStorageBackoff   = time.Second
 )
