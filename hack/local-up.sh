@@ -4,6 +4,8 @@
 # 127.0.0.1. Ctrl-C stops it; the next run keeps the data in _output/local.
 #
 # Extra flags for kubemacpool-apiserver: KUBEMACPOOL_APISERVER_ARGS="--v=4 ..."
+# Several replicas (on a 3-member etcd cluster of their own, behind a TCP
+# balancer standing in for their Service): KUBEMACPOOL_REPLICAS=3
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

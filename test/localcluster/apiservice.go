@@ -30,7 +30,8 @@ const (
 // port> and checks the serving certificate against
 // kubemacpool-apiserver.kubemacpool-system.svc, so the Service reaches the
 // local process without any Endpoints. Applied on every start because the
-// port may change.
+// port may change. The caBundle is left out: kubemacpool-apiserver fills it
+// in and keeps it current.
 func (c *Cluster) registerAPIService(ctx context.Context) error {
 	service := corev1apply.Service(kubemacpoolServiceName, kubemacpoolNamespace).
 		WithAnnotations(map[string]string{startedAtAnnotation: time.Now().UTC().Format(time.RFC3339Nano)}).
@@ -50,8 +51,7 @@ func (c *Cluster) registerAPIService(ctx context.Context) error {
 			WithService(apiregistrationv1apply.ServiceReference().
 				WithNamespace(kubemacpoolNamespace).
 				WithName(kubemacpoolServiceName).
-				WithPort(int32(c.ports.Kubemacpool))).
-			WithCABundle(c.pki.kubemacpoolCA.certPEM()...).
+				WithPort(c.kubemacpoolServicePort())).
 			WithGroupPriorityMinimum(1000).
 			WithVersionPriority(15))
 	if _, err := c.aggregator.ApiregistrationV1().APIServices().Apply(ctx, apiService, applyOptions); err != nil {

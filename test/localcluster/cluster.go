@@ -34,7 +34,12 @@ type Cluster struct {
 	// kubemacpoolReplicas are replicas 1..N-1; its length is fixed before
 	// anything starts, so only the elements need the lock.
 	kubemacpoolReplicas []*process
-	stopped             bool
+	// kubemacpoolEtcd are the members of kubemacpool's own etcd cluster
+	// (several replicas only); fixed length, like kubemacpoolReplicas.
+	kubemacpoolEtcd []*process
+	// balancer stands in for the Service in front of several replicas.
+	balancer *tcpBalancer
+	stopped  bool
 
 	stopOnce sync.Once
 	stopErr  error // valid once stopOnce is done
@@ -55,6 +60,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		layout:              layout{root: o.RootDir},
 		startedAt:           time.Now(),
 		kubemacpoolReplicas: make([]*process, o.kubemacpoolReplicas()-1),
+		kubemacpoolEtcd:     make([]*process, o.kubemacpoolEtcdMembers()),
 	}
 	if err := c.prepare(); err != nil {
 		return nil, err
@@ -82,8 +88,11 @@ func (c *Cluster) prepare() error {
 		}
 	}
 	var err error
-	if c.ports, err = loadOrChoosePorts(c.layout.portsFile(), c.opts.kubemacpoolReplicas()); err != nil {
+	if c.ports, err = loadOrChoosePortsFor(c.layout.portsFile(), c.opts.kubemacpoolReplicas(), c.opts.kubemacpoolEtcdMembers()); err != nil {
 		return fmt.Errorf("choosing ports: %w", err)
+	}
+	if c.opts.KubemacpoolMetricsPort != 0 {
+		c.ports.KubemacpoolMetrics = c.opts.KubemacpoolMetricsPort
 	}
 	if c.pki, err = loadOrCreatePKI(c.layout); err != nil {
 		return fmt.Errorf("preparing PKI in %s: %w", c.layout.pkiDir(), err)
@@ -140,6 +149,12 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	}
 	if err := c.writeKubemacpoolKubeconfig(ctx); err != nil {
 		return fmt.Errorf("preparing kubemacpool-apiserver credentials: %w", err)
+	}
+	if err := c.startKubemacpoolEtcd(ctx); err != nil {
+		return fmt.Errorf("starting kubemacpool's etcd cluster: %w", err)
+	}
+	if err := c.startBalancer(); err != nil {
+		return err
 	}
 	if err := c.StartKubemacpool(ctx); err != nil {
 		return err
@@ -237,6 +252,8 @@ func (c *Cluster) stopAll() error {
 	c.mu.Lock()
 	c.stopped = true
 	kubemacpools := c.kubemacpoolProcesses()
+	kubemacpoolEtcd := c.kubemacpoolEtcdProcesses()
+	balancer := c.balancer
 	inReverseOrder := []*process{c.controllers, c.kubeAPIServer, c.etcd}
 	c.mu.Unlock()
 
@@ -247,6 +264,15 @@ func (c *Cluster) stopAll() error {
 	}
 	var errs []error
 	if err := stopTogether(kubemacpools); err != nil {
+		errs = append(errs, err)
+	}
+	if balancer != nil {
+		balancer.close()
+	}
+	for _, proc := range kubemacpoolEtcd {
+		c.progress("stopping %s", proc.name)
+	}
+	if err := stopTogether(kubemacpoolEtcd); err != nil {
 		errs = append(errs, err)
 	}
 	for _, proc := range inReverseOrder {

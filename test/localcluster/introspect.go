@@ -15,10 +15,11 @@ func (c *Cluster) EtcdURL() string { return c.etcdURL() }
 
 // KubemacpoolEtcdURL is the client URL of the etcd that stores the MacLeases
 // and MacPools: the one embedded in kubemacpool-apiserver, which serves only
-// while that process runs, or with several replicas the control plane's.
+// while that process runs, or with several replicas member 0 of their own
+// etcd cluster (KubemacpoolEtcdMemberURL names the others).
 func (c *Cluster) KubemacpoolEtcdURL() string {
 	if c.opts.sharedEtcd() {
-		return c.etcdURL()
+		return c.kubemacpoolEtcdMemberURL(0)
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdClient)
 }

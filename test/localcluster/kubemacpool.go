@@ -3,7 +3,6 @@ package localcluster
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,18 +51,27 @@ func (c *Cluster) KubemacpoolReplicaMetricsURL(i int) string {
 // which only reaches replica 0. The replica authenticates the admin client
 // certificate itself: its delegated authentication trusts kube-apiserver's
 // client CA, published in kube-system/extension-apiserver-authentication,
-// and kube-apiserver authorizes system:masters. It panics for an i outside
-// 0..KubemacpoolReplicas-1, which is a mistake in the caller.
+// and kube-apiserver authorizes system:masters. The client trusts the CA
+// bundle of the moment; after a CA rotation, ask again. It panics for an i
+// outside 0..KubemacpoolReplicas-1, which is a mistake in the caller, and
+// when the CA cannot be read.
 func (c *Cluster) KubemacpoolReplicaConfig(i int) *rest.Config {
 	if n := c.opts.kubemacpoolReplicas(); i < 0 || i >= n {
 		panic(fmt.Sprintf("localcluster: kubemacpool-apiserver replica %d requested, the cluster runs %d", i, n))
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bundle, err := c.KubemacpoolCABundle(ctx)
+	if err != nil {
+		panic(fmt.Sprintf("localcluster: a client for replica %d needs the kubemacpool CA: %v", i, err))
+	}
 	return &rest.Config{
 		Host: c.kubemacpoolURL(i),
 		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   c.pki.kubemacpoolCA.certPEM(),
-			CertFile: c.pki.admin.certFile,
-			KeyFile:  c.pki.admin.keyFile,
+			CAData:     bundle,
+			ServerName: kubemacpoolServerName,
+			CertFile:   c.pki.admin.certFile,
+			KeyFile:    c.pki.admin.keyFile,
 		},
 	}
 }
@@ -77,15 +85,16 @@ func (c *Cluster) kubemacpoolArgs(i int) []string {
 	args := []string{
 		"--secure-port=" + strconv.Itoa(replicaPorts.Secure),
 		"--bind-address=127.0.0.1",
-		"--tls-cert-file=" + c.pki.kubemacpoolServing.certFile,
-		"--tls-private-key-file=" + c.pki.kubemacpoolServing.keyFile,
+		// The server manages its own CA and serving certificate, as in a
+		// real cluster: Secret kubemacpool-service in kubemacpool-system.
+		"--certificate-namespace=" + kubemacpoolNamespace,
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
 		"--metric-addr=" + fmt.Sprintf("127.0.0.1:%d", replicaPorts.Metrics),
 	}
 	if c.opts.sharedEtcd() {
-		args = append(args, "--etcd-servers="+c.etcdURL())
+		args = append(args, "--etcd-servers="+c.kubemacpoolEtcdServers())
 	} else {
 		args = append(args,
 			"--embedded-etcd-data-dir="+c.layout.kubemacpoolEtcdDir(),
@@ -128,7 +137,7 @@ func (c *Cluster) startKubemacpool(ctx context.Context) error {
 	for i := range replicas {
 		name := kubemacpoolName(i)
 		if c.opts.sharedEtcd() {
-			c.progress("starting %s on %s (data in etcd %s)", name, c.kubemacpoolURL(i), c.etcdURL())
+			c.progress("starting %s on %s (data in etcd %s)", name, c.kubemacpoolURL(i), c.kubemacpoolEtcdServers())
 		} else {
 			c.progress("starting %s on %s (data in %s)", name, c.kubemacpoolURL(i), c.layout.kubemacpoolEtcdDir())
 		}
@@ -154,17 +163,23 @@ func (c *Cluster) startKubemacpool(ctx context.Context) error {
 }
 
 // kubemacpoolReadyzCheck returns a check of the /readyz of replica i that
-// verifies its certificate with the kubemacpool CA. /readyz needs no
+// verifies its certificate with the CA bundle the server published. /readyz needs no
 // credentials: k8s.io/apiserver always allows it.
 func (c *Cluster) kubemacpoolReadyzCheck(i int) func(context.Context) error {
-	roots := x509.NewCertPool()
-	roots.AddCert(c.pki.kubemacpoolCA.cert)
-	client := &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
-	}
 	url := c.kubemacpoolURL(i) + "/readyz"
 	return func(ctx context.Context) error {
+		// Read on every attempt: the server creates the Secret on its
+		// first start, and may have rotated the CA since.
+		roots, err := c.kubemacpoolRoots(ctx)
+		if err != nil {
+			return err
+		}
+		client := &http.Client{
+			Timeout: 5 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: &tls.Config{
+				RootCAs: roots, ServerName: kubemacpoolServerName, MinVersion: tls.VersionTLS12}},
+		}
+		defer client.CloseIdleConnections()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err

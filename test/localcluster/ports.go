@@ -32,6 +32,18 @@ type ports struct {
 	// fields above, so a single-replica cluster reads and writes the same
 	// ports.json as before.
 	KubemacpoolReplicas []replicaPorts `json:"kubemacpoolReplicas,omitempty"`
+	// KubemacpoolEtcdMembers are the ports of the members of kubemacpool's
+	// own etcd cluster when several replicas run (Options.KubemacpoolEtcdMembers).
+	KubemacpoolEtcdMembers []etcdMemberPorts `json:"kubemacpoolEtcdMembers,omitempty"`
+	// KubemacpoolService is the port of the TCP balancer that stands in for
+	// the Service in front of several replicas; 0 with one replica.
+	KubemacpoolService int `json:"kubemacpoolService,omitempty"`
+}
+
+// etcdMemberPorts are the client and peer ports of one etcd member.
+type etcdMemberPorts struct {
+	Client int `json:"client"`
+	Peer   int `json:"peer"`
 }
 
 // replicaPorts are the ports one extra kubemacpool-apiserver replica listens
@@ -53,6 +65,13 @@ func (p ports) kubemacpool(i int) replicaPorts {
 // and picks fresh free ports for the rest, then stores the result. It keeps
 // ports for exactly kubemacpoolReplicas replicas of kubemacpool-apiserver.
 func loadOrChoosePorts(path string, kubemacpoolReplicas int) (ports, error) {
+	return loadOrChoosePortsFor(path, kubemacpoolReplicas, Options{KubemacpoolReplicas: kubemacpoolReplicas}.kubemacpoolEtcdMembers())
+}
+
+// loadOrChoosePortsFor is loadOrChoosePorts that also keeps ports for
+// etcdMembers members of kubemacpool's own etcd cluster and, for several
+// replicas, for the balancer in front of them.
+func loadOrChoosePortsFor(path string, kubemacpoolReplicas, etcdMembers int) (ports, error) {
 	var stored ports
 	data, err := os.ReadFile(path)
 	switch {
@@ -89,6 +108,20 @@ func loadOrChoosePorts(path string, kubemacpoolReplicas int) (ports, error) {
 	for i := range chosen.KubemacpoolReplicas {
 		replica := &chosen.KubemacpoolReplicas[i]
 		toChoose = append(toChoose, &replica.Secure, &replica.Metrics)
+	}
+	chosen.KubemacpoolEtcdMembers = nil
+	if etcdMembers > 0 {
+		chosen.KubemacpoolEtcdMembers = make([]etcdMemberPorts, etcdMembers)
+		copy(chosen.KubemacpoolEtcdMembers, stored.KubemacpoolEtcdMembers)
+	}
+	for i := range chosen.KubemacpoolEtcdMembers {
+		member := &chosen.KubemacpoolEtcdMembers[i]
+		toChoose = append(toChoose, &member.Client, &member.Peer)
+	}
+	chosen.KubemacpoolService = 0
+	if kubemacpoolReplicas > 1 {
+		chosen.KubemacpoolService = stored.KubemacpoolService
+		toChoose = append(toChoose, &chosen.KubemacpoolService)
 	}
 	for _, port := range toChoose {
 		l, err := listenLoopback(*port)

@@ -108,6 +108,25 @@ func (p *process) stop() error {
 	return nil
 }
 
+// kill sends SIGKILL, as a crash or an OOM kill would, and waits until the
+// process has been reaped. Killing a process that already exited is not an
+// error.
+func (p *process) kill() error {
+	if p == nil {
+		return fmt.Errorf("the process was never started")
+	}
+	select {
+	case <-p.exited:
+		return nil
+	default:
+	}
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("killing %s: %w", p.name, err)
+	}
+	<-p.exited
+	return nil
+}
+
 // tailFile returns the last n lines of path after offset start, or a note
 // why it cannot.
 func tailFile(path string, start int64, n int) string {

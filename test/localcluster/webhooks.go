@@ -24,7 +24,7 @@ const (
 
 // RegisterWebhooks installs kubemacpool-mutator from
 // artifacts/webhook/mutator-<mode>.yaml, pointed at the local server (its
-// port, its CA). Tests call it to switch modes; start-up registers opt-out.
+// port, the CA bundle it published). Tests call it to switch modes; start-up registers opt-out.
 func (c *Cluster) RegisterWebhooks(ctx context.Context, mode WebhookMode) error {
 	path := filepath.Join(c.opts.ArtifactsDir, "webhook", "mutator-"+string(mode)+".yaml")
 	manifest, err := os.ReadFile(path)
@@ -35,10 +35,16 @@ func (c *Cluster) RegisterWebhooks(ctx context.Context, mode WebhookMode) error 
 	if err := yaml.UnmarshalStrict(manifest, desired); err != nil {
 		return fmt.Errorf("parsing %s: %w", path, err)
 	}
-	port := int32(c.ports.Kubemacpool)
+	port := c.kubemacpoolServicePort()
+	// The server keeps caBundle current; starting from the bundle of the
+	// moment spares webhook calls failing until it notices the update.
+	bundle, err := c.KubemacpoolCABundle(ctx)
+	if err != nil {
+		return fmt.Errorf("registering kubemacpool-mutator (%s): %w", mode, err)
+	}
 	for i := range desired.Webhooks {
 		config := &desired.Webhooks[i].ClientConfig
-		config.CABundle = c.pki.kubemacpoolCA.certPEM()
+		config.CABundle = bundle
 		if config.Service != nil {
 			config.Service.Port = &port
 		}

@@ -4,7 +4,9 @@
 // --root keeps all data.
 //
 // Extra flags for kubemacpool-apiserver come from the environment variable
-// KUBEMACPOOL_APISERVER_ARGS, split on whitespace.
+// KUBEMACPOOL_APISERVER_ARGS, split on whitespace. KUBEMACPOOL_REPLICAS=N
+// (N >= 2) runs N replicas on a 3-member etcd cluster of their own, behind a
+// TCP balancer that stands in for their Service.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,10 +33,22 @@ func main() {
 }
 
 func run() error {
+	replicas := 1
+	if value := os.Getenv("KUBEMACPOOL_REPLICAS"); value != "" {
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 {
+			return fmt.Errorf("KUBEMACPOOL_REPLICAS=%q: want a number of replicas, 1 or more", value)
+		}
+		replicas = n
+	}
 	opts := localcluster.Options{
-		// The documented local metrics endpoint; the environment may move it.
-		KubemacpoolArgs: append([]string{"--metric-addr=127.0.0.1:8080"}, strings.Fields(os.Getenv("KUBEMACPOOL_APISERVER_ARGS"))...),
-		Progress:        os.Stdout,
+		// The documented local metrics endpoint is replica 0's; the other
+		// replicas get free ports (printed below), and
+		// KUBEMACPOOL_APISERVER_ARGS="--metric-addr=..." may move them all.
+		KubemacpoolMetricsPort: 8080,
+		KubemacpoolArgs:        strings.Fields(os.Getenv("KUBEMACPOOL_APISERVER_ARGS")),
+		KubemacpoolReplicas:    replicas,
+		Progress:               os.Stdout,
 	}
 	flag.StringVar(&opts.RootDir, "root", "_output/local", "directory holding data, PKI, kubeconfigs and logs")
 	flag.StringVar(&opts.BinDir, "bin-dir", "_output/bin", "directory holding etcd, kube-apiserver, kubectl and kubemacpool-apiserver")
@@ -60,6 +75,10 @@ func run() error {
 		return err
 	}
 	kubectl := pathFromCwd(cluster.KubectlPath())
+	fmt.Println()
+	for _, line := range cluster.Summary() {
+		fmt.Println(line)
+	}
 	fmt.Printf("\nexport KUBECONFIG=%s\n", cluster.Kubeconfig())
 	fmt.Printf("kubectl: %s\n", kubectl)
 	fmt.Printf("logs:    %s\n", cluster.LogDir())
