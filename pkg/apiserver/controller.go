@@ -17,6 +17,7 @@ import (
 	"k8s.io/klog/v2"
 
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
+	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 )
 
@@ -51,19 +52,30 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 	if err != nil {
 		return fmt.Errorf("building the loopback client of the lease controller: %w", err)
 	}
+	kubeVirt := kubeVirtInstalled(kube.Discovery())
 	controller, err := leasecontroller.New(leasecontroller.Config{
 		Leases:   leases,
 		Kube:     kube,
 		Dynamic:  dynamicClient,
 		Metadata: metadataClient,
-		KubeVirt: kubeVirtInstalled(kube.Discovery()),
+		KubeVirt: kubeVirt,
 		Metrics:  config.ExtraConfig.Metrics,
 	})
 	if err != nil {
 		return err
 	}
 	run := func(ctx context.Context) {
-		if err := controller.Run(ctx, config.ExtraConfig.Controller.Workers); err != nil {
+		workers := config.ExtraConfig.Controller.Workers
+		// Only the original Kubemacpool's VirtualMachines carry its
+		// finalizer; without KubeVirt there is nothing to watch. Built
+		// for each term, because a stopped informer and a shut-down queue
+		// cannot be started again. Under the same leader election as the
+		// lease controller, so that replicas do not patch the same
+		// VirtualMachine at once.
+		if kubeVirt {
+			go runLegacyFinalizer(ctx, metadataClient, workers)
+		}
+		if err := controller.Run(ctx, workers); err != nil {
 			klog.ErrorS(err, "Lease controller stopped")
 		}
 	}
@@ -98,6 +110,18 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		}
 	}()
 	return nil
+}
+
+// runLegacyFinalizer removes the original Kubemacpool's finalizer from
+// VirtualMachines until ctx is done.
+func runLegacyFinalizer(ctx context.Context, client metadata.Interface, workers int) {
+	finalizers, err := legacyfinalizer.New(client)
+	if err == nil {
+		err = finalizers.Run(ctx, workers)
+	}
+	if err != nil {
+		klog.ErrorS(err, "Legacy finalizer controller stopped")
+	}
 }
 
 // kubeVirtInstalled reports whether kubevirt.io/v1 serves VirtualMachines.

@@ -1,0 +1,47 @@
+package lease
+
+import (
+	"reflect"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+)
+
+// A VirtualMachine the original Kubemacpool managed is adopted on its MACs
+// alone: its transaction-timestamp annotation and legacy finalizer, even
+// while it is being deleted, change nothing.
+func TestVMHolderIgnoresWhatTheOriginalLeft(t *testing.T) {
+	now := metav1.Now()
+	vm := &kubevirtv1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "old", Namespace: "ns", UID: "uid-1",
+			Annotations:       map[string]string{"kubemacpool.io/transaction-timestamp": "not even a time"},
+			Finalizers:        []string{"k8s.v1.cni.cncf.io/kubeMacPool"},
+			DeletionTimestamp: &now,
+		},
+		Spec: kubevirtv1.VirtualMachineSpec{Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{
+			Spec: kubevirtv1.VirtualMachineInstanceSpec{
+				Domain: kubevirtv1.DomainSpec{Devices: kubevirtv1.Devices{Interfaces: []kubevirtv1.Interface{{
+					Name: "default", MacAddress: "02:00:00:00:00:2a",
+					InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Masquerade: &kubevirtv1.InterfaceMasquerade{}},
+				}}}},
+				Networks: []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}},
+			},
+		}},
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := vmHolder(&unstructured.Unstructured{Object: content})
+	if err != nil {
+		t.Fatalf("vmHolder: %v", err)
+	}
+	want := map[string]string{"02:00:00:00:00:2a": "default"}
+	if !reflect.DeepEqual(h.interfaces, want) {
+		t.Errorf("interfaces = %v, want %v", h.interfaces, want)
+	}
+}

@@ -1,0 +1,110 @@
+package legacyfinalizer
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+)
+
+// Finalizer is the original Kubemacpool's finalizer on VirtualMachines.
+const Finalizer = "k8s.v1.cni.cncf.io/kubeMacPool"
+
+var virtualMachines = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
+
+// Controller removes Finalizer from every VirtualMachine that carries it.
+type Controller struct {
+	client    metadata.Interface
+	informers metadatainformer.SharedInformerFactory
+	vms       cache.Indexer
+	synced    cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+}
+
+// New builds the controller on a metadata client of kube-apiserver; the
+// caller checks first that KubeVirt serves VirtualMachines.
+func New(client metadata.Interface) (*Controller, error) {
+	c := &Controller{
+		client:    client,
+		informers: metadatainformer.NewSharedInformerFactory(client, 0),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubemacpool-legacy-finalizer"}),
+	}
+	informer := c.informers.ForResource(virtualMachines).Informer()
+	// Every VirtualMachine is watched, whatever its namespace's opt mode:
+	// the finalizer is this product's own, a namespace may have opted out
+	// after the original put it there, and a VirtualMachine stuck in
+	// deletion is a problem wherever it is.
+	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj interface{}) { c.enqueue(obj) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watching VirtualMachines for the legacy finalizer: %w", err)
+	}
+	c.vms, c.synced = informer.GetIndexer(), informer.HasSynced
+	return c, nil
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	vm, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok || !slices.Contains(vm.Finalizers, Finalizer) {
+		return
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(vm); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// Run removes the finalizer until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	c.informers.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+		return fmt.Errorf("legacy finalizer controller: informer did not sync: %w", ctx.Err())
+	}
+	klog.InfoS("Legacy finalizer controller started", "finalizer", Finalizer)
+	for i := 0; i < workers; i++ {
+		go wait.UntilWithContext(ctx, c.drain, time.Second)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// drain processes keys until the queue shuts down; failures are retried
+// with backoff.
+func (c *Controller) drain(ctx context.Context) {
+	for {
+		key, shutdown := c.queue.Get()
+		if shutdown {
+			return
+		}
+		if err := c.sync(ctx, key); err != nil {
+			klog.ErrorS(err, "Removing the legacy finalizer, will retry", "virtualMachine", key)
+			c.queue.AddRateLimited(key)
+		} else {
+			c.queue.Forget(key)
+		}
+		c.queue.Done(key)
+	}
+}
+
+func (c *Controller) sync(ctx context.Context, key string) error {
+	obj, exists, err := c.vms.GetByKey(key)
+	if err != nil || !exists {
+		return err
+	}
+	vm := obj.(*metav1.PartialObjectMetadata)
+	return c.strip(ctx, vm.Namespace, vm.Name, vm.Finalizers)
+}
