@@ -93,7 +93,7 @@ func (s *Service) createLeaseReliably(ctx context.Context, namespace string, add
 			mine, getErr := s.leaseIsOurs(ctx, deadline, namespace, address, token)
 			switch {
 			case getErr == nil && mine:
-				klog.V(2).InfoS("A lease create with an unknown outcome had gone through", "lease", address.Name(), "namespace", namespace, "tries", tries)
+				klog.InfoS("A lease create with an unknown outcome had gone through", "lease", address.Name(), "namespace", namespace, "tries", tries)
 				return nil
 			case getErr == nil:
 				return err
@@ -109,7 +109,7 @@ func (s *Service) createLeaseReliably(ctx context.Context, namespace string, add
 		if wait <= 0 {
 			return &StorageUnavailableError{Address: address, Tries: tries, Last: err}
 		}
-		klog.V(2).InfoS("Repeating a lease create whose outcome is unknown", "lease", address.Name(), "namespace", namespace, "tries", tries, "err", err)
+		klog.InfoS("Repeating a lease create whose outcome is unknown", "lease", address.Name(), "namespace", namespace, "tries", tries, "err", err)
 		select {
 		case <-ctx.Done():
 			return &StorageUnavailableError{Address: address, Tries: tries, Last: err}
