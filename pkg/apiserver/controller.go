@@ -53,27 +53,35 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		return fmt.Errorf("building the loopback client of the lease controller: %w", err)
 	}
 	kubeVirt := kubeVirtInstalled(kube.Discovery())
-	controller, err := leasecontroller.New(leasecontroller.Config{
+	controllerConfig := leasecontroller.Config{
 		Leases:   leases,
 		Kube:     kube,
 		Dynamic:  dynamicClient,
 		Metadata: metadataClient,
 		KubeVirt: kubeVirt,
 		Metrics:  config.ExtraConfig.Metrics,
-	})
-	if err != nil {
+	}
+	// Fail the start on a configuration error rather than at the first
+	// term; each term builds its own controller below.
+	if _, err := leasecontroller.New(controllerConfig); err != nil {
 		return err
 	}
 	run := func(ctx context.Context) {
 		workers := config.ExtraConfig.Controller.Workers
 		// Only the original Kubemacpool's VirtualMachines carry its
-		// finalizer; without KubeVirt there is nothing to watch. Built
-		// for each term, because a stopped informer and a shut-down queue
-		// cannot be started again. Under the same leader election as the
-		// lease controller, so that replicas do not patch the same
-		// VirtualMachine at once.
+		// finalizer; without KubeVirt there is nothing to watch. Under the
+		// same leader election as the lease controller, so that replicas
+		// do not patch the same VirtualMachine at once.
 		if kubeVirt {
 			go runLegacyFinalizer(ctx, metadataClient, workers)
+		}
+		// Built for each term: a stopped informer and a shut-down queue
+		// cannot be started again, so a replica that loses the lease and
+		// wins it back needs a new controller.
+		controller, err := leasecontroller.New(controllerConfig)
+		if err != nil {
+			klog.ErrorS(err, "Building the lease controller failed")
+			return
 		}
 		if err := controller.Run(ctx, workers); err != nil {
 			klog.ErrorS(err, "Lease controller stopped")
