@@ -11,6 +11,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/certificate"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 	macpoolstorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/macpool"
@@ -29,6 +30,9 @@ type ExtraConfig struct {
 	Metrics        *metrics.Metrics
 	// KubeClientConfig reaches kube-apiserver (--kubeconfig or in-cluster).
 	KubeClientConfig *restclient.Config
+	// Certificates, when set, supplies the serving certificate: it must
+	// have been bootstrapped before the server starts serving.
+	Certificates *certificate.Manager
 }
 
 // Config is the whole server configuration.

@@ -2,19 +2,11 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -79,56 +71,34 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		Expect(deploymentOf(rendered).Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
 	})
 
-	It("take a serving certificate and its CA bundle from a kustomization, as docs/deployment.md shows", func() {
-		dir := GinkgoT().TempDir()
-		caPEM := writeServingCertificate(dir, "kubemacpool-apiserver.kubemacpool-system.svc")
-		base, err := filepath.Rel(dir, deployDir())
-		Expect(err).NotTo(HaveOccurred())
-		kustomization := strings.ReplaceAll(`apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - BASE
-secretGenerator:
-  - name: kubemacpool-service
-    namespace: kubemacpool-system
-    type: kubernetes.io/tls
-    files: [tls.crt, tls.key, ca.crt]
-    options:
-      disableNameSuffixHash: true
-replacements:
-  - source:
-      kind: Secret
-      name: kubemacpool-service
-      fieldPath: data.ca\.crt
-    targets:
-      - select: {kind: APIService, name: v1alpha1.macpool.kubemacpool.io}
-        fieldPaths: [spec.caBundle]
-        options: {create: true}
-      - select: {kind: MutatingWebhookConfiguration, name: kubemacpool-mutator}
-        fieldPaths: ["webhooks.*.clientConfig.caBundle"]
-        options: {create: true}
-`, "BASE", base)
-		Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644)).To(Succeed())
-
-		output := mustKubectl("apply", "--dry-run=server", "-k", dir)
-		Expect(output).To(ContainSubstring("secret/kubemacpool-service"))
-
-		rendered := renderKustomization(dir)
-		apiService := &apiregistrationv1.APIService{}
-		decodeInto(objectOf(rendered, "APIService", "v1alpha1.macpool.kubemacpool.io"), apiService)
-		Expect(apiService.Spec.CABundle).To(Equal(caPEM))
-		config := &admissionregistrationv1.MutatingWebhookConfiguration{}
-		decodeInto(objectOf(rendered, "MutatingWebhookConfiguration", "kubemacpool-mutator"), config)
-		Expect(config.Webhooks).To(HaveLen(2))
-		for _, webhook := range config.Webhooks {
-			Expect(webhook.ClientConfig.CABundle).To(Equal(caPEM), webhook.Name)
+	It("leave the CA and the serving certificate to the server: no caBundle, no TLS Secret, the original's rotation knobs", func() {
+		for _, kustomization := range deployKustomizations {
+			By("rendering " + kustomization)
+			rendered := renderKustomization(filepath.Join(deployDir(), kustomization))
+			for _, object := range rendered {
+				Expect(object.GetKind() == "Secret" && object.GetName() == "kubemacpool-service").To(BeFalse(),
+					"%s ships Secret kubemacpool-service, which the server generates", kustomization)
+			}
+			apiService := &apiregistrationv1.APIService{}
+			decodeInto(objectOf(rendered, "APIService", "v1alpha1.macpool.kubemacpool.io"), apiService)
+			Expect(apiService.Spec.CABundle).To(BeEmpty())
+			webhooks := &admissionregistrationv1.MutatingWebhookConfiguration{}
+			decodeInto(objectOf(rendered, "MutatingWebhookConfiguration", "kubemacpool-mutator"), webhooks)
+			Expect(webhooks.Webhooks).To(HaveLen(2))
+			for _, webhook := range webhooks.Webhooks {
+				Expect(webhook.ClientConfig.CABundle).To(BeEmpty(), webhook.Name)
+			}
+			server := containerOf(deploymentOf(rendered).Spec.Template.Spec, "kubemacpool-apiserver")
+			Expect(server.Args).NotTo(ContainElement(HavePrefix("--tls-cert-file")), "the server would stop managing its certificate")
+			env := map[string]string{}
+			for _, variable := range server.Env {
+				env[variable.Name] = variable.Value
+			}
+			Expect(env).To(HaveKeyWithValue("CA_ROTATE_INTERVAL", "8760h"))
+			Expect(env).To(HaveKeyWithValue("CA_OVERLAP_INTERVAL", "24h"))
+			Expect(env).To(HaveKeyWithValue("CERT_ROTATE_INTERVAL", "4380h"))
+			Expect(env).To(HaveKeyWithValue("CERT_OVERLAP_INTERVAL", "24h"))
 		}
-		secret := &corev1.Secret{}
-		decodeInto(objectOf(rendered, "Secret", "kubemacpool-service"), secret)
-		Expect(secret.Type).To(Equal(corev1.SecretTypeTLS))
-		Expect(secret.Namespace).To(Equal("kubemacpool-system"))
-		Expect(secret.Data).To(HaveKey("tls.crt"))
-		Expect(secret.Data).To(HaveKey("tls.key"))
 	})
 
 	It("render a Deployment with the original's security context, probes and the kube-rbac-proxy sidecar in every profile", func() {
@@ -162,9 +132,7 @@ replacements:
 
 			server := containerOf(pod, "kubemacpool-apiserver")
 			Expect(server.Image).To(HavePrefix("quay.io/kubemacpool/kubemacpool-apiserver:"))
-			Expect(server.Args).To(ContainElements(
-				"--secure-port=8443", "--metric-addr=127.0.0.1:8080",
-				"--tls-cert-file=/etc/kubemacpool/tls/tls.crt", "--tls-private-key-file=/etc/kubemacpool/tls/tls.key"))
+			Expect(server.Args).To(ContainElements("--secure-port=8443", "--metric-addr=127.0.0.1:8080"))
 			Expect(server.Ports).To(ContainElement(SatisfyAll(HaveField("Name", "https"), HaveField("ContainerPort", BeEquivalentTo(8443)))))
 			Expect(server.Env).To(ContainElement(SatisfyAll(HaveField("Name", "POD_NAMESPACE"),
 				HaveField("ValueFrom.FieldRef.FieldPath", "metadata.namespace"))))
@@ -176,10 +144,12 @@ replacements:
 				HaveField("Path", "/livez"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
 			Expect(server.Resources.Requests.Cpu().Cmp(resource.MustParse("100m"))).To(BeZero())
 			Expect(server.Resources.Requests.Memory().Cmp(resource.MustParse("100Mi"))).To(BeZero())
-			Expect(server.VolumeMounts).To(ContainElement(SatisfyAll(
-				HaveField("Name", "tls"), HaveField("MountPath", "/etc/kubemacpool/tls"), HaveField("ReadOnly", BeTrue()))))
+			// The sidecar serves the metrics with the certificate the server
+			// manages; optional, or the Pod could not start before the
+			// server has created the Secret.
 			Expect(pod.Volumes).To(ContainElement(SatisfyAll(
-				HaveField("Name", "tls"), HaveField("Secret.SecretName", "kubemacpool-service"))))
+				HaveField("Name", "tls"), HaveField("Secret.SecretName", "kubemacpool-service"),
+				HaveField("Secret.Optional", HaveValue(BeTrue())))))
 
 			proxy := containerOf(pod, "kube-rbac-proxy")
 			Expect(proxy.Image).To(Equal("quay.io/brancz/kube-rbac-proxy:v0.18.0"))
@@ -270,7 +240,7 @@ replacements:
 	It("grant the server the RBAC of artifacts/local and the user roles of artifacts/rbac", func() {
 		rendered := renderKustomization(filepath.Join(deployDir(), "base"))
 		var mirrored []*unstructured.Unstructured
-		for _, file := range []string{"local/40-generic-apiserver.yaml", "local/50-controller.yaml", "rbac/aggregated-roles.yaml"} {
+		for _, file := range []string{"local/40-generic-apiserver.yaml", "local/50-controller.yaml", "local/60-certificates.yaml", "rbac/aggregated-roles.yaml"} {
 			mirrored = append(mirrored, readManifests(filepath.Join(artifactsDir, file))...)
 		}
 		for _, want := range mirrored {
@@ -340,53 +310,6 @@ replacements:
 		}
 	})
 })
-
-// writeServingCertificate writes ca.crt, tls.crt and tls.key for dnsName into
-// dir, as the openssl commands of docs/deployment.md would, and returns the
-// CA certificate in PEM.
-func writeServingCertificate(dir, dnsName string) []byte {
-	GinkgoHelper()
-	newKey := func() *ecdsa.PrivateKey {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		Expect(err).NotTo(HaveOccurred())
-		return key
-	}
-	caKey, servingKey := newKey(), newKey()
-	now := time.Now()
-	caTemplate := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "kubemacpool-ca"},
-		NotBefore:             now.Add(-time.Minute),
-		NotAfter:              now.Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
-	Expect(err).NotTo(HaveOccurred())
-	servingDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: dnsName},
-		DNSNames:     []string{dnsName},
-		NotBefore:    now.Add(-time.Minute),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, caTemplate, &servingKey.PublicKey, caKey)
-	Expect(err).NotTo(HaveOccurred())
-	keyDER, err := x509.MarshalECPrivateKey(servingKey)
-	Expect(err).NotTo(HaveOccurred())
-
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	for name, data := range map[string][]byte{
-		"ca.crt":  caPEM,
-		"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: servingDER}),
-		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	} {
-		Expect(os.WriteFile(filepath.Join(dir, name), data, 0o600)).To(Succeed())
-	}
-	return caPEM
-}
 
 // renderKustomization runs kubectl kustomize on dir and returns its objects.
 func renderKustomization(dir string) []*unstructured.Unstructured {

@@ -27,6 +27,10 @@ var (
 	stopCluster context.CancelFunc
 )
 
+// suiteRoot holds the suite's control plane; specs that start one of their
+// own keep it in a directory beside it. binDir holds the binaries.
+var suiteRoot, binDir string
+
 // reservationTTL is how long a lease admitted for an object that never
 // appears lives in this suite.
 const reservationTTL = 15 * time.Second
@@ -50,12 +54,13 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	if root == "" {
 		root = filepath.Join(repoRoot, "_output", "e2e")
 	}
+	suiteRoot = root
 	// Every run starts from empty data, so a failed earlier run cannot
 	// make this one pass or fail.
 	Expect(os.RemoveAll(root)).To(Succeed())
 	// KUBEMACPOOL_E2E_BIN_DIR lets a run use binaries other than the
 	// shared _output/bin, e.g. a server built from a work in progress.
-	binDir := os.Getenv("KUBEMACPOOL_E2E_BIN_DIR")
+	binDir = os.Getenv("KUBEMACPOOL_E2E_BIN_DIR")
 	if binDir == "" {
 		binDir = filepath.Join(repoRoot, "_output", "bin")
 	}

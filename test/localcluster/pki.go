@@ -16,18 +16,17 @@ const (
 
 // clusterPKI is every certificate and key the control plane needs. Each one is
 // reused from RootDir/pki when still valid, so kubeconfigs handed out by an
-// earlier start keep working.
+// earlier start keep working. kubemacpool-apiserver's serving certificate is
+// not among them: the server manages it, as it does in a real cluster.
 type clusterPKI struct {
-	clusterCA          *keyPair // signs kube-apiserver's serving certificate
-	apiserverServing   *keyPair
-	clientCA           *keyPair // kube-apiserver trusts client certificates it signed
-	admin              *keyPair
-	controllerManager  *keyPair
-	frontProxyCA       *keyPair // aggregated servers trust request headers signed by it
-	frontProxyClient   *keyPair
-	kubemacpoolCA      *keyPair // the APIService caBundle
-	kubemacpoolServing *keyPair
-	serviceAccountKey  string // RSA key file that signs and verifies SA tokens
+	clusterCA         *keyPair // signs kube-apiserver's serving certificate
+	apiserverServing  *keyPair
+	clientCA          *keyPair // kube-apiserver trusts client certificates it signed
+	admin             *keyPair
+	controllerManager *keyPair
+	frontProxyCA      *keyPair // aggregated servers trust request headers signed by it
+	frontProxyClient  *keyPair
+	serviceAccountKey string // RSA key file that signs and verifies SA tokens
 }
 
 func loadOrCreatePKI(l layout) (*clusterPKI, error) {
@@ -58,7 +57,6 @@ func loadOrCreatePKI(l layout) (*clusterPKI, error) {
 		}
 		return kp
 	}
-	loopback := []net.IP{net.ParseIP("127.0.0.1")}
 
 	p.clusterCA = ca("ca", "kubemacpool-local-cluster-ca")
 	p.apiserverServing = leaf("apiserver", p.clusterCA, leafSpec{
@@ -86,19 +84,6 @@ func loadOrCreatePKI(l layout) (*clusterPKI, error) {
 	p.frontProxyClient = leaf("front-proxy-client", p.frontProxyCA, leafSpec{
 		commonName: frontProxyClientName,
 		usage:      x509.ExtKeyUsageClientAuth,
-	})
-	p.kubemacpoolCA = ca("kubemacpool-ca", "kubemacpool-apiserver-ca")
-	p.kubemacpoolServing = leaf("kubemacpool-serving", p.kubemacpoolCA, leafSpec{
-		commonName: kubemacpoolServiceName + "." + kubemacpoolNamespace + ".svc",
-		// The aggregator dials the ExternalName target (localhost) but
-		// checks the certificate against <service>.<namespace>.svc.
-		dnsNames: []string{
-			kubemacpoolServiceName + "." + kubemacpoolNamespace + ".svc",
-			kubemacpoolServiceName + "." + kubemacpoolNamespace + ".svc.cluster.local",
-			"localhost",
-		},
-		ips:   loopback,
-		usage: x509.ExtKeyUsageServerAuth,
 	})
 	if err != nil {
 		return nil, err

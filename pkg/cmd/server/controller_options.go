@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -20,11 +19,7 @@ type ControllerOptions struct {
 // NewControllerOptions returns the defaults; the namespace follows the
 // POD_NAMESPACE of the Deployment when it is set.
 func NewControllerOptions() *ControllerOptions {
-	namespace := os.Getenv("POD_NAMESPACE")
-	if namespace == "" {
-		namespace = "kubemacpool-system"
-	}
-	return &ControllerOptions{LeaderElect: true, LeaderElectionNamespace: namespace, LeaderElectionName: "kubemacpool-lease-controller", Workers: 4}
+	return &ControllerOptions{LeaderElect: true, LeaderElectionNamespace: podNamespace(), LeaderElectionName: "kubemacpool-lease-controller", Workers: 4}
 }
 
 // AddFlags registers the controller flags.

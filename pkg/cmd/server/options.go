@@ -22,6 +22,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/apiserver"
+	"kubemacpool.io/kubemacpool/pkg/certificate"
 	"kubemacpool.io/kubemacpool/pkg/embeddedetcd"
 	generatedopenapi "kubemacpool.io/kubemacpool/pkg/generated/openapi"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
@@ -38,6 +39,7 @@ type Options struct {
 	// ReservationTTL bounds how long an admitted lease waits for its owner.
 	ReservationTTL time.Duration
 	Controller     *ControllerOptions
+	Certificates   *CertificateOptions
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
 
@@ -57,6 +59,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		DefaultPool:        NewDefaultPoolOptions(),
 		ReservationTTL:     apiserver.DefaultReservationTTL,
 		Controller:         NewControllerOptions(),
+		Certificates:       NewCertificateOptions(),
 		MetricAddr:         metrics.DefaultAddr,
 		StdOut:             out,
 		StdErr:             errOut,
@@ -73,6 +76,7 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 	o.EmbeddedEtcd.AddFlags(flags)
 	o.DefaultPool.AddFlags(flags)
 	o.Controller.AddFlags(flags)
+	o.Certificates.AddFlags(flags)
 	flags.StringVar(&o.MetricAddr, "metric-addr", o.MetricAddr,
 		"Address of the plain-HTTP Prometheus endpoint /metrics (the original's flag). Secure it with the kube-rbac-proxy sidecar; \"0\" disables it.")
 	flags.DurationVar(&o.ReservationTTL, "reservation-ttl", o.ReservationTTL,
@@ -96,15 +100,29 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, o.DefaultPool.Validate()...)
 	errs = append(errs, o.Controller.Validate()...)
+	if o.manageCertificates() {
+		errs = append(errs, o.Certificates.Validate()...)
+	}
 	if o.ReservationTTL <= 0 {
 		errs = append(errs, fmt.Errorf("--reservation-ttl must be positive, got %s", o.ReservationTTL))
 	}
 	return utilerrors.NewAggregate(errs)
 }
 
+// manageCertificates tells whether the serving certificate comes from the
+// certificate manager: a certificate given on the command line wins.
+func (o *Options) manageCertificates() bool {
+	certKey := o.RecommendedOptions.SecureServing.ServerCert.CertKey
+	return o.Certificates.Manage && certKey.CertFile == "" && certKey.KeyFile == ""
+}
+
 // Config builds the server configuration from the options.
 func (o *Options) Config() (*apiserver.Config, error) {
-	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+	var serving *certificate.ServingContent
+	if o.manageCertificates() {
+		serving = &certificate.ServingContent{}
+		o.RecommendedOptions.SecureServing.ServerCert.GeneratedCert = serving
+	} else if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
 		return nil, fmt.Errorf("creating self-signed serving certificates: %w", err)
 	}
 	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
@@ -122,6 +140,13 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying the generic server options: %w", err)
 	}
+	var certificates *certificate.Manager
+	if serving != nil {
+		var err error
+		if certificates, err = o.Certificates.Config(serverConfig.ClientConfig, serving); err != nil {
+			return nil, err
+		}
+	}
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -130,6 +155,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			Controller:       o.Controller.Config(),
 			Metrics:          metrics.New(),
 			KubeClientConfig: serverConfig.ClientConfig,
+			Certificates:     certificates,
 		},
 	}, nil
 }
@@ -159,6 +185,12 @@ func (o *Options) Run(ctx context.Context) error {
 	config, err := o.Config()
 	if err != nil {
 		return err
+	}
+	if certificates := config.ExtraConfig.Certificates; certificates != nil {
+		if err := certificates.Bootstrap(ctx); err != nil {
+			return err
+		}
+		go certificates.Run(ctx)
 	}
 	server, err := config.Complete().New()
 	if err != nil {
