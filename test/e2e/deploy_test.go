@@ -141,7 +141,7 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 				HaveField("Path", "/readyz"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
 			Expect(server.LivenessProbe).NotTo(BeNil())
 			Expect(server.LivenessProbe.HTTPGet).To(HaveValue(SatisfyAll(
-				HaveField("Path", "/livez"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
+				HaveField("Path", "/livez?exclude=etcd"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
 			Expect(server.Resources.Requests.Cpu().Cmp(resource.MustParse("100m"))).To(BeZero())
 			Expect(server.Resources.Requests.Memory().Cmp(resource.MustParse("100Mi"))).To(BeZero())
 			// The sidecar serves the metrics with the certificate the server

@@ -3,9 +3,11 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -302,6 +304,16 @@ var _ = Describe("High availability: 3 replicas on a 3-member etcd cluster", Ser
 			}
 		}
 
+		// The probes of artifacts/deploy, as the kubelet makes them (it
+		// does not verify the serving certificate): liveness must pass,
+		// or the kubelet would restart every replica for etcd's fault;
+		// readiness must fail, so the Service stops sending traffic.
+		for i := range haReplicas {
+			Expect(probe(ctx, ha.KubemacpoolReplicaURL(i)+"/livez?exclude=etcd")).To(Succeed(), "replica %d liveness during the outage", i)
+			Expect(probe(ctx, ha.KubemacpoolReplicaURL(i)+"/readyz")).NotTo(Succeed(), "replica %d readiness during the outage", i)
+		}
+		GinkgoWriter.Printf("during the outage: /livez?exclude=etcd passes and /readyz fails on every replica; /livez: %v\n", probe(ctx, ha.KubemacpoolReplicaURL(0)+"/livez"))
+
 		time.Sleep(time.Until(outageStarted.Add(haOutage)))
 		for i := range pids {
 			Expect(ha.KubemacpoolReplicaPID(i)).To(Equal(pids[i]), "replica %d is still the same process after %s without etcd", i, haOutage)
@@ -461,4 +473,26 @@ func countLogLines(dir, text string) int {
 		count += strings.Count(string(data), text)
 	}
 	return count
+}
+
+// probe is an HTTPS GET as the kubelet's httpGet probe makes it: the
+// certificate is not verified, any 2xx or 3xx passes.
+func probe(ctx context.Context, url string) error {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // as the kubelet's probes
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		return fmt.Errorf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
