@@ -3,6 +3,7 @@ package localcluster
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,44 @@ func TestPortsForReplicas(t *testing.T) {
 	}
 	if strings.Contains(string(stored), "kubemacpoolReplicas") {
 		t.Fatalf("ports.json of one replica still lists extra replicas:\n%s", stored)
+	}
+}
+
+func TestPortsKeepEtcdMembersAndServiceBalancer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ports.json")
+	three, err := loadOrChoosePortsFor(path, 3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(three.KubemacpoolEtcdMembers) != 3 || three.KubemacpoolService == 0 {
+		t.Fatalf("want 3 etcd members and a balancer port, got %+v", three)
+	}
+	seen := map[int]bool{}
+	all := []int{three.EtcdClient, three.EtcdPeer, three.KubeAPIServer, three.Kubemacpool, three.KubemacpoolMetrics, three.KubemacpoolService}
+	for _, member := range three.KubemacpoolEtcdMembers {
+		all = append(all, member.Client, member.Peer)
+	}
+	for _, replica := range three.KubemacpoolReplicas {
+		all = append(all, replica.Secure, replica.Metrics)
+	}
+	for _, port := range all {
+		if seen[port] {
+			t.Fatalf("port %d chosen twice in %+v", port, three)
+		}
+		seen[port] = true
+	}
+	again, err := loadOrChoosePortsFor(path, 3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again, three) {
+		t.Fatalf("a second start changed the ports:\n%+v\n%+v", three, again)
+	}
+	one, err := loadOrChoosePortsFor(path, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.KubemacpoolEtcdMembers != nil || one.KubemacpoolService != 0 {
+		t.Fatalf("one replica keeps no etcd members and no balancer: %+v", one)
 	}
 }
