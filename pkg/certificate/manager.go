@@ -55,9 +55,22 @@ type Config struct {
 	Aggregator aggregatorclient.Interface
 	// Serving receives the serving certificate.
 	Serving *ServingContent
+	// Metrics records expiries and Secret writes; nil records nothing.
+	Metrics Recorder
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// Recorder is what the manager reports to the metrics endpoint.
+type Recorder interface {
+	SetCertificateExpiry(certificate string, notAfter time.Time)
+	CountCertificateWrite(action string)
+}
+
+type discardRecorder struct{}
+
+func (discardRecorder) SetCertificateExpiry(string, time.Time) {}
+func (discardRecorder) CountCertificateWrite(string)           {}
 
 // Manager keeps the Secret, the serving certificate and the caBundles
 // current. Every replica runs one.
@@ -71,6 +84,9 @@ type Manager struct {
 func New(config Config) *Manager {
 	if config.Now == nil {
 		config.Now = time.Now
+	}
+	if config.Metrics == nil {
+		config.Metrics = discardRecorder{}
 	}
 	service := config.ServiceName + "." + config.Namespace
 	return &Manager{
@@ -158,10 +174,16 @@ func (m *Manager) work(ctx context.Context) {
 			return
 		}
 		next, err := m.sync(ctx)
-		if err != nil {
+		switch {
+		case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
+			// Another replica wrote first; the next pass reads what it
+			// wrote and usually finds nothing left to do.
+			klog.V(2).InfoS("Another writer got there first, looking again", "err", err)
+			m.queue.AddRateLimited(key)
+		case err != nil:
 			utilruntime.HandleErrorWithContext(ctx, err, "Keeping the certificates current failed, retrying", "secret", klog.KRef(m.config.Namespace, m.config.SecretName))
 			m.queue.AddRateLimited(key)
-		} else {
+		default:
 			m.queue.Forget(key)
 			m.queue.AddAfter(key, min(next.Sub(m.config.Now()), resyncPeriod))
 		}
@@ -211,6 +233,8 @@ func (m *Manager) syncSecret(ctx context.Context) (*corev1.Secret, error) {
 		decision := plan(material, readErr, m.names, now, m.config.Policy)
 		if decision.action == keep {
 			m.config.Serving.set(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
+			m.config.Metrics.SetCertificateExpiry("ca", material.newest().NotAfter)
+			m.config.Metrics.SetCertificateExpiry("serving", material.serving.NotAfter)
 			return secret, nil
 		}
 		next, err := apply(decision, material, m.names, now, m.config.Policy)
@@ -220,6 +244,7 @@ func (m *Manager) syncSecret(ctx context.Context) (*corev1.Secret, error) {
 		if secret, err = m.writeSecret(ctx, secret, next); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", decision.action, decision.reason, err)
 		}
+		m.config.Metrics.CountCertificateWrite(decision.action.String())
 		klog.InfoS("Updated the serving certificate Secret", "secret", klog.KObj(secret), "action", decision.action.String(), "reason", decision.reason,
 			"caNotAfter", next.newest().NotAfter, "servingNotAfter", next.serving.NotAfter)
 	}

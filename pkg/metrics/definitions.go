@@ -16,15 +16,19 @@ const (
 	NameAllocationDuration = "kmp_allocation_duration_seconds"
 	NameAdmissionRequests  = "kmp_admission_requests_total"
 	NameLeaseOperations    = "kmp_lease_operations_total"
+	NameCertificateExpiry  = "kmp_certificate_expiry_timestamp_seconds"
+	NameCertificateWrites  = "kmp_certificate_writes_total"
 )
 
 // Label names.
 const (
-	LabelMAC       = "mac"
-	LabelPool      = "pool"
-	LabelResult    = "result"
-	LabelResource  = "resource"
-	LabelOperation = "operation"
+	LabelMAC         = "mac"
+	LabelPool        = "pool"
+	LabelResult      = "result"
+	LabelResource    = "resource"
+	LabelOperation   = "operation"
+	LabelCertificate = "certificate"
+	LabelAction      = "action"
 )
 
 // Metric types as written in the documentation; they match the lower-case
@@ -88,6 +92,21 @@ var (
 	}
 )
 
+var (
+	docCertificateExpiry = MetricDoc{
+		Name:   NameCertificateExpiry,
+		Type:   TypeGauge,
+		Help:   "When the certificate in label certificate expires, as a Unix time: ca is the newest CA of the bundle, serving the certificate this replica presents. Rotation keeps both at least one overlap interval away; alert if one comes closer.",
+		Labels: []string{LabelCertificate},
+	}
+	docCertificateWrites = MetricDoc{
+		Name:   NameCertificateWrites,
+		Type:   TypeCounter,
+		Help:   "Changes this replica made to the certificate Secret, by action (regenerate, rotate-ca, renew-serving, prune-cas). regenerate after the start means the Secret was deleted or broken.",
+		Labels: []string{LabelAction},
+	}
+)
+
 // Describe returns the documentation of every Kubemacpool metric, sorted by
 // name. The Go runtime (go_*) and process (process_*) metrics that the
 // endpoint also serves are standard and not listed.
@@ -100,6 +119,8 @@ func Describe() []MetricDoc {
 		docAllocationDuration,
 		docAdmissionRequests,
 		docLeaseOperations,
+		docCertificateExpiry,
+		docCertificateWrites,
 	}
 	for i := range docs {
 		// Copy the label slices so callers cannot alter the definitions

@@ -26,6 +26,7 @@ func TestWriteMarkdownListsEveryMetricSorted(t *testing.T) {
 	names := []string{
 		NameMACCollisions, NameDuplicateMACs, NamePoolCapacity, NamePoolAllocated,
 		NameAllocationDuration, NameAdmissionRequests, NameLeaseOperations,
+		NameCertificateExpiry, NameCertificateWrites,
 	}
 	var rows []string
 	for _, line := range strings.Split(text, "\n") {
@@ -61,6 +62,8 @@ func TestDescribeMatchesRegistry(t *testing.T) {
 	m.SetPoolAllocated("p", 1)
 	m.ObserveAllocation("p", AllocationSuccess, time.Millisecond)
 	m.CountAdmission(ResourcePods, "CREATE", AdmissionAllowed)
+	m.SetCertificateExpiry("ca", time.Now())
+	m.CountCertificateWrite("regenerate")
 
 	families, err := m.Registry().Gather()
 	if err != nil {

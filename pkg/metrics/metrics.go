@@ -65,6 +65,8 @@ type Metrics struct {
 	allocationDuration *prometheus.HistogramVec
 	admissionRequests  *prometheus.CounterVec
 	leaseOperations    *prometheus.CounterVec
+	certificateExpiry  *prometheus.GaugeVec
+	certificateWrites  *prometheus.CounterVec
 
 	// collisionMu serialises changes to the collision series so that the
 	// per-MAC gauge and the deprecated total always agree.
@@ -89,6 +91,8 @@ func New() *Metrics {
 		}, docAllocationDuration.Labels),
 		admissionRequests: prometheus.NewCounterVec(counterOpts(docAdmissionRequests), docAdmissionRequests.Labels),
 		leaseOperations:   prometheus.NewCounterVec(counterOpts(docLeaseOperations), docLeaseOperations.Labels),
+		certificateExpiry: prometheus.NewGaugeVec(gaugeOpts(docCertificateExpiry), docCertificateExpiry.Labels),
+		certificateWrites: prometheus.NewCounterVec(counterOpts(docCertificateWrites), docCertificateWrites.Labels),
 		colliding:         map[string]int{},
 	}
 	// MustRegister only fails on duplicate or inconsistent descriptors, a
@@ -103,6 +107,8 @@ func New() *Metrics {
 		m.allocationDuration,
 		m.admissionRequests,
 		m.leaseOperations,
+		m.certificateExpiry,
+		m.certificateWrites,
 	)
 	for _, operation := range knownLeaseOperations {
 		m.leaseOperations.WithLabelValues(string(operation))
@@ -209,4 +215,14 @@ func (m *Metrics) CountAdmission(resource AdmissionResource, operation string, r
 // CountLeaseOperation counts one action of the lease controller.
 func (m *Metrics) CountLeaseOperation(operation LeaseOperation) {
 	m.leaseOperations.WithLabelValues(string(operation)).Inc()
+}
+
+// SetCertificateExpiry records when certificate (ca or serving) expires.
+func (m *Metrics) SetCertificateExpiry(certificate string, notAfter time.Time) {
+	m.certificateExpiry.WithLabelValues(certificate).Set(float64(notAfter.Unix()))
+}
+
+// CountCertificateWrite counts one change of the certificate Secret.
+func (m *Metrics) CountCertificateWrite(action string) {
+	m.certificateWrites.WithLabelValues(action).Inc()
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -103,6 +105,14 @@ var _ = Describe("Certificates", Label("certificates"), func() {
 		fmt.Fprintf(GinkgoWriter, "Secret regenerated, published and served %s after deletion\n", time.Since(deleted).Round(time.Millisecond))
 
 		Expect(verifyServing(cluster.KubemacpoolURL(), old)).NotTo(Succeed(), "the deleted CA must no longer be trusted")
+		served := servedCertificate(cluster.KubemacpoolURL())
+		Eventually(func(g Gomega) {
+			text := scrapeMetrics()
+			g.Expect(text).To(MatchRegexp(`kmp_certificate_writes_total\{action="regenerate"\} [1-9]`))
+			expiry := regexp.MustCompile(`kmp_certificate_expiry_timestamp_seconds\{certificate="serving"\} (\S+)`).FindStringSubmatch(text)
+			g.Expect(expiry).To(HaveLen(2), "no serving certificate expiry in the metrics")
+			g.Expect(strconv.ParseFloat(expiry[1], 64)).To(BeNumerically("==", served.NotAfter.Unix()))
+		}).WithContext(ctx).Should(Succeed())
 		expectDryRunVMGetsMAC(ctx)
 		Eventually(func() error {
 			_, err := macClient.MacpoolV1alpha1().MacPools().List(ctx, metav1.ListOptions{})

@@ -127,9 +127,9 @@ func secretLabels() map[string]string {
 	return labels
 }
 
-// Config builds the manager that talks to the cluster through clientConfig
-// and fills serving.
-func (o *CertificateOptions) Config(clientConfig *rest.Config, serving *certificate.ServingContent) (*certificate.Manager, error) {
+// Config builds the manager that talks to the cluster through clientConfig,
+// fills serving and reports to recorder.
+func (o *CertificateOptions) Config(clientConfig *rest.Config, serving *certificate.ServingContent, recorder certificate.Recorder) (*certificate.Manager, error) {
 	kube, err := kubernetes.NewForConfig(clientConfig)
 	if err != nil {
 		return nil, fmt.Errorf("building the Kubernetes client of the certificate manager: %w", err)
@@ -149,5 +149,6 @@ func (o *CertificateOptions) Config(clientConfig *rest.Config, serving *certific
 		Kube:                     kube,
 		Aggregator:               aggregator,
 		Serving:                  serving,
+		Metrics:                  recorder,
 	}), nil
 }

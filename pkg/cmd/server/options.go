@@ -140,10 +140,11 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying the generic server options: %w", err)
 	}
+	serverMetrics := metrics.New()
 	var certificates *certificate.Manager
 	if serving != nil {
 		var err error
-		if certificates, err = o.Certificates.Config(serverConfig.ClientConfig, serving); err != nil {
+		if certificates, err = o.Certificates.Config(serverConfig.ClientConfig, serving, serverMetrics); err != nil {
 			return nil, err
 		}
 	}
@@ -153,7 +154,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			DefaultPool:      o.DefaultPool.Spec(),
 			ReservationTTL:   o.ReservationTTL,
 			Controller:       o.Controller.Config(),
-			Metrics:          metrics.New(),
+			Metrics:          serverMetrics,
 			KubeClientConfig: serverConfig.ClientConfig,
 			Certificates:     certificates,
 		},
