@@ -132,8 +132,8 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 
 			server := containerOf(pod, "kubemacpool-apiserver")
 			Expect(server.Image).To(HavePrefix("quay.io/kubemacpool/kubemacpool-apiserver:"))
-			Expect(server.Args).To(ContainElements("--secure-port=8443", "--metric-addr=127.0.0.1:8080"))
-			Expect(server.Ports).To(ContainElement(SatisfyAll(HaveField("Name", "https"), HaveField("ContainerPort", BeEquivalentTo(8443)))))
+			Expect(server.Args).To(ContainElements("--secure-port=8000", "--metric-addr=127.0.0.1:8080"))
+			Expect(server.Ports).To(ContainElement(SatisfyAll(HaveField("Name", "https"), HaveField("ContainerPort", BeEquivalentTo(8000)))))
 			Expect(server.Env).To(ContainElement(SatisfyAll(HaveField("Name", "POD_NAMESPACE"),
 				HaveField("ValueFrom.FieldRef.FieldPath", "metadata.namespace"))))
 			Expect(server.ReadinessProbe).NotTo(BeNil())
@@ -153,8 +153,8 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 
 			proxy := containerOf(pod, "kube-rbac-proxy")
 			Expect(proxy.Image).To(Equal("quay.io/brancz/kube-rbac-proxy:v0.18.0"))
-			Expect(proxy.Args).To(ContainElements("--secure-listen-address=0.0.0.0:9443", "--upstream=http://127.0.0.1:8080/"))
-			Expect(proxy.Ports).To(ContainElement(SatisfyAll(HaveField("Name", "metrics"), HaveField("ContainerPort", BeEquivalentTo(9443)))))
+			Expect(proxy.Args).To(ContainElements("--secure-listen-address=0.0.0.0:8443", "--upstream=http://127.0.0.1:8080/"))
+			Expect(proxy.Ports).To(ContainElement(SatisfyAll(HaveField("Name", "metrics"), HaveField("ContainerPort", BeEquivalentTo(8443)))))
 
 			By("checking that the Service reaches both ports of " + kustomization)
 			service := &corev1.Service{}
