@@ -132,7 +132,8 @@ var _ = Describe("Certificate rotation", Serial, Label("certificates"), func() {
 	}
 
 	It("renews the serving certificate and the CA on the configured intervals while every request succeeds", func(ctx SpecContext) {
-		root := suiteRoot + "-rotation"
+		// Under the suite's root, which the suite empties first.
+		root := filepath.Join(suiteRoot, "rotation")
 		artifacts, err := filepath.Abs("../../artifacts")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.RemoveAll(root)).To(Succeed())

@@ -85,16 +85,8 @@ var _ = Describe("High availability: 3 replicas on a 3-member etcd cluster", Ser
 		repoRoot, err := filepath.Abs("../..")
 		Expect(err).NotTo(HaveOccurred())
 		// Under the suite's root, which the suite empties first.
-		suiteRoot := os.Getenv("KUBEMACPOOL_E2E_ROOT")
-		if suiteRoot == "" {
-			suiteRoot = filepath.Join(repoRoot, "_output", "e2e")
-		}
 		root := filepath.Join(suiteRoot, "ha")
 		Expect(os.RemoveAll(root)).To(Succeed())
-		binDir := os.Getenv("KUBEMACPOOL_E2E_BIN_DIR")
-		if binDir == "" {
-			binDir = filepath.Join(repoRoot, "_output", "bin")
-		}
 		clusterCtx, stopCluster := context.WithCancel(context.Background())
 		DeferCleanup(stopCluster)
 		ha, err = localcluster.Start(clusterCtx, localcluster.Options{

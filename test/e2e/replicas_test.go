@@ -76,7 +76,8 @@ var _ = Describe("Two kubemacpool-apiserver replicas on one external etcd", Seri
 	var (
 		replicated *localcluster.Cluster
 		kube       kubernetes.Interface
-		// aggregated reaches replica 0 through kube-apiserver.
+		// aggregated reaches the replicas through kube-apiserver and the
+		// Service balancer.
 		aggregated versioned.Interface
 		// replicas reach each replica directly.
 		replicas [2]versioned.Interface
@@ -85,7 +86,7 @@ var _ = Describe("Two kubemacpool-apiserver replicas on one external etcd", Seri
 	BeforeEach(func(ctx context.Context) {
 		repoRoot, err := filepath.Abs("../..")
 		Expect(err).NotTo(HaveOccurred())
-		root := filepath.Join(repoRoot, "_output", "e2e-replicas")
+		root := filepath.Join(suiteRoot, "replicas")
 		Expect(os.RemoveAll(root)).To(Succeed())
 		// The cluster must outlive this node, whose ctx ends when it
 		// returns; the cleanups below end it after the spec.
@@ -93,7 +94,7 @@ var _ = Describe("Two kubemacpool-apiserver replicas on one external etcd", Seri
 		DeferCleanup(stopCluster)
 		replicated, err = localcluster.Start(clusterCtx, localcluster.Options{
 			RootDir:             root,
-			BinDir:              filepath.Join(repoRoot, "_output", "bin"),
+			BinDir:              binDir,
 			ArtifactsDir:        filepath.Join(repoRoot, "artifacts"),
 			KubemacpoolReplicas: 2,
 			KubemacpoolArgs: []string{
@@ -128,7 +129,7 @@ var _ = Describe("Two kubemacpool-apiserver replicas on one external etcd", Seri
 		pool, err := mac.ParseRange(scaleRangeStart, scaleRangeEnd)
 		Expect(err).NotTo(HaveOccurred())
 
-		By("creating 2000 pods through the webhook (replica 0) and as many static leases directly through replicas 1 and 0, from 16 clients")
+		By("creating 2000 pods through the webhook (any replica) and as many static leases directly through replicas 1 and 0, from 16 clients")
 		tally := &scaleTally{}
 		perClient := scalePods / scaleClients
 		started := time.Now()
@@ -142,8 +143,7 @@ var _ = Describe("Two kubemacpool-apiserver replicas on one external etcd", Seri
 					pod, retries, err := createScalePod(ctx, kube, namespaces[k%len(namespaces)], fmt.Sprintf("pod-%02d-%03d", client, j))
 					tally.recordPod(pod, retries, err)
 
-					// Replica 1 first: the webhook already keeps
-					// replica 0 busy.
+					// Alternate the replicas, replica 1 first.
 					replica := 1 - j%2
 					address := pool.Offset(rng.Uint64N(pool.Size()))
 					retries, err = createStaticLease(ctx, replicas[replica], address)

@@ -47,8 +47,8 @@ func (c *Cluster) KubemacpoolReplicaMetricsURL(i int) string {
 }
 
 // KubemacpoolReplicaConfig returns an admin client configuration that talks
-// to replica i of kubemacpool-apiserver directly, bypassing the aggregator,
-// which only reaches replica 0. The replica authenticates the admin client
+// to replica i of kubemacpool-apiserver directly, bypassing the aggregator
+// and the Service balancer, which pick a replica themselves. The replica authenticates the admin client
 // certificate itself: its delegated authentication trusts kube-apiserver's
 // client CA, published in kube-system/extension-apiserver-authentication,
 // and kube-apiserver authorizes system:masters. The client trusts the CA
@@ -129,7 +129,8 @@ func (c *Cluster) kubemacpoolSlot(i int) **process {
 }
 
 // startKubemacpool starts every replica of kubemacpool-apiserver, waits for
-// the /readyz of each, and (re)registers replica 0 with the aggregator. The
+// the /readyz of each, and (re)registers the APIService, which reaches them
+// through the Service balancer. The
 // replicas start together rather than one after the other: each spends most
 // of its start waiting for kube-apiserver and storage, not for the CPU.
 func (c *Cluster) startKubemacpool(ctx context.Context) error {
