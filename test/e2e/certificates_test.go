@@ -7,8 +7,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -132,22 +130,7 @@ var _ = Describe("Certificate rotation", Serial, Label("certificates"), func() {
 	}
 
 	It("renews the serving certificate and the CA on the configured intervals while every request succeeds", func(ctx SpecContext) {
-		// Under the suite's root, which the suite empties first.
-		root := filepath.Join(suiteRoot, "rotation")
-		artifacts, err := filepath.Abs("../../artifacts")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(os.RemoveAll(root)).To(Succeed())
-		clusterCtx, stopRotating := context.WithCancel(context.Background())
-		DeferCleanup(stopRotating)
-		rotating, err := localcluster.Start(clusterCtx, localcluster.Options{
-			RootDir:         root,
-			BinDir:          binDir,
-			ArtifactsDir:    artifacts,
-			KubemacpoolArgs: rotationArgs,
-			Progress:        GinkgoWriter,
-		})
-		Expect(err).NotTo(HaveOccurred(), "starting a control plane; logs are in %s", filepath.Join(root, "logs"))
-		DeferCleanup(func() { Expect(rotating.Stop()).To(Succeed()) })
+		rotating := startOwnCluster("rotation", localcluster.Options{KubemacpoolArgs: rotationArgs})
 
 		config := rotating.RESTConfig()
 		config.Timeout = 30 * time.Second
@@ -155,7 +138,7 @@ var _ = Describe("Certificate rotation", Serial, Label("certificates"), func() {
 		dynamicRotating := dynamic.NewForConfigOrDie(config)
 		leases := versioned.NewForConfigOrDie(config)
 		namespace := "rotation"
-		_, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
+		_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 
 		var (

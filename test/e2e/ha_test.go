@@ -82,24 +82,11 @@ var _ = Describe("High availability: 3 replicas on a 3-member etcd cluster", Ser
 	)
 
 	BeforeEach(func(ctx context.Context) {
-		repoRoot, err := filepath.Abs("../..")
-		Expect(err).NotTo(HaveOccurred())
-		// Under the suite's root, which the suite empties first.
-		root := filepath.Join(suiteRoot, "ha")
-		Expect(os.RemoveAll(root)).To(Succeed())
-		clusterCtx, stopCluster := context.WithCancel(context.Background())
-		DeferCleanup(stopCluster)
-		ha, err = localcluster.Start(clusterCtx, localcluster.Options{
-			RootDir:                root,
-			BinDir:                 binDir,
-			ArtifactsDir:           filepath.Join(repoRoot, "artifacts"),
+		ha = startOwnCluster("ha", localcluster.Options{
 			KubemacpoolReplicas:    haReplicas,
 			KubemacpoolEtcdMembers: haEtcdMembers,
 			KubemacpoolArgs:        []string{"--reservation-ttl=" + haReservationTTL.String()},
-			Progress:               GinkgoWriter,
 		})
-		Expect(err).NotTo(HaveOccurred(), "starting the HA control plane; logs are in %s", filepath.Join(root, "logs"))
-		DeferCleanup(func() { Expect(ha.Stop()).To(Succeed()) })
 		kube = kubernetes.NewForConfigOrDie(scaleConfig(ha.RESTConfig()))
 		aggregated = versioned.NewForConfigOrDie(scaleConfig(ha.RESTConfig()))
 	}, NodeTimeout(4*time.Minute))

@@ -9,8 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -84,18 +82,7 @@ var _ = Describe("Two kubemacpool-apiserver replicas on one external etcd", Seri
 	)
 
 	BeforeEach(func(ctx context.Context) {
-		repoRoot, err := filepath.Abs("../..")
-		Expect(err).NotTo(HaveOccurred())
-		root := filepath.Join(suiteRoot, "replicas")
-		Expect(os.RemoveAll(root)).To(Succeed())
-		// The cluster must outlive this node, whose ctx ends when it
-		// returns; the cleanups below end it after the spec.
-		clusterCtx, stopCluster := context.WithCancel(context.Background())
-		DeferCleanup(stopCluster)
-		replicated, err = localcluster.Start(clusterCtx, localcluster.Options{
-			RootDir:             root,
-			BinDir:              binDir,
-			ArtifactsDir:        filepath.Join(repoRoot, "artifacts"),
+		replicated = startOwnCluster("replicas", localcluster.Options{
 			KubemacpoolReplicas: 2,
 			KubemacpoolArgs: []string{
 				"--range-start=" + scaleRangeStart,
@@ -105,10 +92,7 @@ var _ = Describe("Two kubemacpool-apiserver replicas on one external etcd", Seri
 				// within the spec.
 				"--reservation-ttl=1m",
 			},
-			Progress: GinkgoWriter,
 		})
-		Expect(err).NotTo(HaveOccurred(), "starting the replicated control plane; logs are in %s", filepath.Join(root, "logs"))
-		DeferCleanup(func() { Expect(replicated.Stop()).To(Succeed()) })
 
 		kube = kubernetes.NewForConfigOrDie(scaleConfig(replicated.RESTConfig()))
 		aggregated = versioned.NewForConfigOrDie(scaleConfig(replicated.RESTConfig()))

@@ -91,3 +91,25 @@ var _ = SynchronizedAfterSuite(func() {
 		stopCluster()
 	}
 }, func() {})
+
+// startOwnCluster starts a control plane of a spec's own, in
+// <suite root>/<name> with the suite's binaries and artifacts, and stops it
+// when the spec ends. options gives the rest (replicas, server flags).
+func startOwnCluster(name string, options localcluster.Options) *localcluster.Cluster {
+	GinkgoHelper()
+	artifacts, err := filepath.Abs("../../artifacts")
+	Expect(err).NotTo(HaveOccurred())
+	options.RootDir = filepath.Join(suiteRoot, name)
+	options.BinDir = binDir
+	options.ArtifactsDir = artifacts
+	options.Progress = GinkgoWriter
+	Expect(os.RemoveAll(options.RootDir)).To(Succeed())
+	// The control plane must outlive the node that starts it, whose ctx
+	// ends when it returns; the cleanups end it after the spec.
+	clusterCtx, stop := context.WithCancel(context.Background())
+	DeferCleanup(stop)
+	own, err := localcluster.Start(clusterCtx, options)
+	Expect(err).NotTo(HaveOccurred(), "starting the %s control plane; logs are in %s", name, filepath.Join(options.RootDir, "logs"))
+	DeferCleanup(func() { Expect(own.Stop()).To(Succeed()) })
+	return own
+}
