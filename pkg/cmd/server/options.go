@@ -42,6 +42,9 @@ type Options struct {
 	Certificates   *CertificateOptions
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
+	// ShutdownWatchTerminationGracePeriod bounds how long a stopping
+	// server lets open watches drain.
+	ShutdownWatchTerminationGracePeriod time.Duration
 
 	// runEmbeddedEtcd is decided by Complete: no --etcd-servers means the
 	// server brings its own etcd.
@@ -61,8 +64,13 @@ func NewOptions(out, errOut io.Writer) *Options {
 		Controller:         NewControllerOptions(),
 		Certificates:       NewCertificateOptions(),
 		MetricAddr:         metrics.DefaultAddr,
-		StdOut:             out,
-		StdErr:             errOut,
+		// Without it, watches that kube-apiserver proxies to this server
+		// (the garbage collector's, the namespace controller's, users')
+		// keep the HTTP server open until the 60 s request timeout, longer
+		// than a Pod's termination grace period.
+		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
+		StdOut:                              out,
+		StdErr:                              errOut,
 	}
 	o.RecommendedOptions.Authorization.AlwaysAllowPaths = append(o.RecommendedOptions.Authorization.AlwaysAllowPaths, apiserver.WebhookPaths...)
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion,
@@ -79,6 +87,8 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 	o.Certificates.AddFlags(flags)
 	flags.StringVar(&o.MetricAddr, "metric-addr", o.MetricAddr,
 		"Address of the plain-HTTP Prometheus endpoint /metrics (the original's flag). Secure it with the kube-rbac-proxy sidecar; \"0\" disables it.")
+	flags.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
+		"On SIGTERM, how long open watches get to drain before the server ends them; their clients reconnect to another replica. 0 waits for the request timeout instead.")
 	flags.DurationVar(&o.ReservationTTL, "reservation-ttl", o.ReservationTTL,
 		"How long a MacLease created at admission stays Reserved waiting for its owner (a Pod or VirtualMachine that a later admission step may still reject) before it is released.")
 }
@@ -102,6 +112,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.Controller.Validate()...)
 	if o.manageCertificates() {
 		errs = append(errs, o.Certificates.Validate()...)
+	}
+	if o.ShutdownWatchTerminationGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, got %s", o.ShutdownWatchTerminationGracePeriod))
 	}
 	if o.ReservationTTL <= 0 {
 		errs = append(errs, fmt.Errorf("--reservation-ttl must be positive, got %s", o.ReservationTTL))
@@ -140,6 +153,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying the generic server options: %w", err)
 	}
+	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 	serverMetrics := metrics.New()
 	var certificates *certificate.Manager
 	if serving != nil {
