@@ -203,9 +203,9 @@ func (c *Cluster) StartKubemacpool(ctx context.Context) error {
 
 // StopKubemacpool stops kubemacpool-apiserver alone, all its replicas at
 // once (SIGTERM, SIGKILL after 10 s), and waits for them to exit; etcd and
-// kube-apiserver keep running. Stopping every replica, not only replica 0
-// that the aggregator reaches, keeps "the server was down" meaning what it
-// says: no replica serves, watches or runs the lease controller meanwhile.
+// kube-apiserver keep running. It reports a replica that had to be killed.
+// Stopping every replica keeps "the server was down" meaning what it says:
+// no replica serves, watches or runs the lease controller meanwhile.
 func (c *Cluster) StopKubemacpool() error {
 	c.mu.Lock()
 	procs := c.kubemacpoolProcesses()
@@ -213,7 +213,15 @@ func (c *Cluster) StopKubemacpool() error {
 	if err := stopTogether(procs); err != nil {
 		return fmt.Errorf("stopping kubemacpool-apiserver: %w", err)
 	}
-	return nil
+	// A server that needs SIGKILL would outlast a Pod's termination grace
+	// period in a rolling update; tests that restart it should notice.
+	var slow []error
+	for _, proc := range procs {
+		if proc.killedAfterGrace.Load() {
+			slow = append(slow, fmt.Errorf("%s did not exit within %s of SIGTERM and was killed; see %s", proc.name, stopGracePeriod, proc.logFile))
+		}
+	}
+	return errors.Join(slow...)
 }
 
 // kubemacpoolProcesses returns the tracked replicas of kubemacpool-apiserver,

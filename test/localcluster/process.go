@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,9 @@ type process struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed once the process has been reaped
 	waitErr  error         // valid after exited is closed
+	// killedAfterGrace records that the last stop had to SIGKILL: the
+	// process ignored SIGTERM for stopGracePeriod.
+	killedAfterGrace atomic.Bool
 }
 
 // startProcess starts binary with args, appending stdout and stderr to
@@ -101,6 +105,7 @@ func (p *process) stop() error {
 		return nil
 	case <-time.After(stopGracePeriod):
 	}
+	p.killedAfterGrace.Store(true)
 	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("killing %s: %w", p.name, err)
 	}
