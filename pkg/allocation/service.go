@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -57,9 +58,11 @@ type pool struct {
 	conflictPolicy v1alpha1.ConflictPolicy
 }
 
-// New builds the service and registers its informer handlers. The informers
-// are started by the caller; Allocate waits until they have synced.
-func New(client versioned.Interface, leases macinformers.MacLeaseInformer, pools macinformers.MacPoolInformer,
+// New builds the service and registers its informer handlers. leases may hold
+// MacLeases of any version, or only their metadata: the index needs only
+// their names, which are the MACs. The informers are started by the caller;
+// Allocate waits until they have synced.
+func New(client versioned.Interface, leases cache.SharedIndexInformer, pools macinformers.MacPoolInformer,
 	namespaces corelisters.NamespaceLister, namespacesSynced cache.InformerSynced, reservationTTL time.Duration,
 	metrics *metrics.Metrics) (*Service, error) {
 	s := &Service{
@@ -70,7 +73,7 @@ func New(client versioned.Interface, leases macinformers.MacLeaseInformer, pools
 		taken:          allocator.NewTakenSet(),
 		pools:          map[string]*pool{},
 	}
-	leaseRegistration, err := leases.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	leaseRegistration, err := leases.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj interface{}) { s.observeLease(obj, true) },
 		DeleteFunc: func(obj interface{}) { s.observeLease(obj, false) },
 	})
@@ -104,13 +107,15 @@ func (s *Service) observeLease(obj interface{}, added bool) {
 	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tombstone.Obj
 	}
-	lease, ok := obj.(*v1alpha1.MacLease)
-	if !ok {
+	lease, err := meta.Accessor(obj)
+	if err != nil {
+		klog.ErrorS(err, "Ignoring an object that is not a MacLease", "type", fmt.Sprintf("%T", obj))
 		return
 	}
-	address, err := mac.Parse(lease.Spec.MACAddress)
+	// Validation makes the name the dash form of spec.macAddress.
+	address, err := mac.Parse(lease.GetName())
 	if err != nil {
-		klog.ErrorS(err, "Ignoring a MacLease with an unparseable address", "lease", klog.KObj(lease))
+		klog.ErrorS(err, "Ignoring a MacLease whose name is not a MAC", "lease", klog.KObj(lease))
 		return
 	}
 	if added {

@@ -93,12 +93,12 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("installing the %s API group: %w", macpool.GroupName, err)
 	}
 
-	if err := installWebhooks(genericServer, c); err != nil {
+	if err := installWebhooks(genericServer, c, leases); err != nil {
 		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
 	}
 
 	if err := genericServer.AddPostStartHook("kubemacpool-lease-controller", func(ctx genericapiserver.PostStartHookContext) error {
-		return startController(ctx, c)
+		return startController(ctx, c, leases)
 	}); err != nil {
 		return nil, fmt.Errorf("adding the lease controller hook: %w", err)
 	}

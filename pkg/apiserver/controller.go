@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/discovery"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
@@ -35,7 +37,7 @@ type ControllerConfig struct {
 
 // startController runs the lease controller, under leader election, for as
 // long as the server runs.
-func startController(ctx genericapiserver.PostStartHookContext, config completedConfig) error {
+func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage listerWatcher) error {
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the lease controller: %w", err)
@@ -60,6 +62,9 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		Metadata: metadataClient,
 		KubeVirt: kubeVirt,
 		Metrics:  config.ExtraConfig.Metrics,
+		LeaseListWatch: versionedListWatch(storageListWatch(leaseStorage), Scheme,
+			func() runtime.Object { return &v1alpha1.MacLeaseList{} },
+			func() runtime.Object { return &v1alpha1.MacLease{} }),
 	}
 	// Fail the start on a configuration error rather than at the first
 	// term; each term builds its own controller below.

@@ -9,11 +9,13 @@ import (
 
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/pods"
 	"kubemacpool.io/kubemacpool/pkg/admission/virtualmachines"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
@@ -24,17 +26,19 @@ import (
 const informerResync = 0
 
 // installWebhooks serves the admission webhooks on the secure port, backed by
-// an allocation service that reads leases and pools through this server's
-// own API (the loopback client) and namespaces from kube-apiserver.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig) error {
+// an allocation service that reads leases straight from their storage, pools
+// through this server's own API (the loopback client) and namespaces from
+// kube-apiserver.
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases listerWatcher) error {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
 	}
 	informers := externalversions.NewSharedInformerFactory(client, informerResync)
 	namespaces := config.GenericConfig.SharedInformerFactory.Core().V1().Namespaces()
+	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
 	allocations, err := allocation.New(client,
-		informers.Macpool().V1alpha1().MacLeases(), informers.Macpool().V1alpha1().MacPools(),
+		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
 		namespaces.Lister(), namespaces.Informer().HasSynced, config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)
 	if err != nil {
 		return err
@@ -46,6 +50,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 
 	if err := server.AddPostStartHook("kubemacpool-allocator-informers", func(ctx genericapiserver.PostStartHookContext) error {
 		informers.Start(ctx.Done())
+		go leaseInformer.RunWithContext(ctx)
 		go allocations.RunStatusUpdates(ctx)
 		return nil
 	}); err != nil {

@@ -79,6 +79,11 @@ func start() (*env, error) {
 		return nil, err
 	}
 	root := filepath.Join(repoRoot, "_output", "bench")
+	// KMP_BENCH_BIN_DIR compares two builds of the server on one machine.
+	binDir := os.Getenv("KMP_BENCH_BIN_DIR")
+	if binDir == "" {
+		binDir = filepath.Join(repoRoot, "_output", "bin")
+	}
 	if err := os.RemoveAll(root); err != nil {
 		return nil, err
 	}
@@ -89,7 +94,7 @@ func start() (*env, error) {
 	defer cancel()
 	cluster, err := localcluster.Start(clusterCtx, localcluster.Options{
 		RootDir:      root,
-		BinDir:       filepath.Join(repoRoot, "_output", "bin"),
+		BinDir:       binDir,
 		ArtifactsDir: filepath.Join(repoRoot, "artifacts"),
 		Progress:     os.Stderr,
 	})

@@ -35,6 +35,11 @@ import (
 type Config struct {
 	// Leases reaches this server's own API (the loopback client).
 	Leases versioned.Interface
+	// LeaseListWatch lists and watches v1alpha1 MacLeases for the
+	// informer; nil means through Leases. The server passes its storage,
+	// in process, so that a start with many leases does not decode them
+	// all from JSON.
+	LeaseListWatch cache.ListerWatcher
 	// Kube, Dynamic and Metadata reach kube-apiserver.
 	Kube     kubernetes.Interface
 	Dynamic  dynamic.Interface
@@ -50,10 +55,10 @@ type Controller struct {
 	config Config
 	now    func() time.Time
 
-	leaseInformers externalversions.SharedInformerFactory
-	kubeInformers  informers.SharedInformerFactory
-	podInformers   metadatainformer.SharedInformerFactory
-	vmInformers    dynamicinformer.DynamicSharedInformerFactory
+	leaseInformer cache.SharedIndexInformer
+	kubeInformers informers.SharedInformerFactory
+	podInformers  metadatainformer.SharedInformerFactory
+	vmInformers   dynamicinformer.DynamicSharedInformerFactory
 
 	leases     cache.Indexer
 	pods       cache.Indexer
@@ -84,12 +89,11 @@ const leaseNameIndex = "name"
 // New builds the controller and its informers; Run starts them.
 func New(config Config) (*Controller, error) {
 	c := &Controller{
-		config:         config,
-		now:            time.Now,
-		leaseInformers: externalversions.NewSharedInformerFactory(config.Leases, 0),
-		kubeInformers:  informers.NewSharedInformerFactory(config.Kube, 0),
-		podInformers:   metadatainformer.NewSharedInformerFactory(config.Metadata, 0),
-		vmInformers:    dynamicinformer.NewDynamicSharedInformerFactory(config.Dynamic, 0),
+		config:        config,
+		now:           time.Now,
+		kubeInformers: informers.NewSharedInformerFactory(config.Kube, 0),
+		podInformers:  metadatainformer.NewSharedInformerFactory(config.Metadata, 0),
+		vmInformers:   dynamicinformer.NewDynamicSharedInformerFactory(config.Dynamic, 0),
 		leaseQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubemacpool-leases"}),
 		adoptQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[objectKey](),
@@ -99,7 +103,12 @@ func New(config Config) (*Controller, error) {
 	c.broadcast = record.NewBroadcaster()
 	c.recorder = c.broadcast.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventComponent})
 
-	leaseInformer := c.leaseInformers.Macpool().V1alpha1().MacLeases().Informer()
+	if config.LeaseListWatch != nil {
+		c.leaseInformer = cache.NewSharedIndexInformer(config.LeaseListWatch, &v1alpha1.MacLease{}, 0, cache.Indexers{})
+	} else {
+		c.leaseInformer = externalversions.NewSharedInformerFactory(config.Leases, 0).Macpool().V1alpha1().MacLeases().Informer()
+	}
+	leaseInformer := c.leaseInformer
 	if err := leaseInformer.AddIndexers(cache.Indexers{leaseNameIndex: func(obj interface{}) ([]string, error) {
 		return []string{obj.(*v1alpha1.MacLease).Name}, nil
 	}}); err != nil {
@@ -177,7 +186,8 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	c.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.config.Kube.CoreV1().Events("")})
 	defer c.broadcast.Shutdown()
 
-	for _, start := range []func(<-chan struct{}){c.leaseInformers.Start, c.kubeInformers.Start, c.podInformers.Start, c.vmInformers.Start} {
+	go c.leaseInformer.RunWithContext(ctx)
+	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start, c.vmInformers.Start} {
 		start(ctx.Done())
 	}
 	klog.InfoS("Lease controller waiting for informers")
