@@ -3,10 +3,7 @@ package localcluster
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -43,22 +40,9 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 	if err := c.track(&c.etcd, proc); err != nil {
 		return err
 	}
-	return waitUntil(ctx, "etcd /health", etcdReadyTimeout, proc, c.etcdHealthy)
+	return waitUntil(ctx, "etcd /health", etcdReadyTimeout, proc, c.etcdHealthCheck)
 }
 
-func (c *Cluster) etcdHealthy(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.etcdURL()+"/health", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"health":"true"`) {
-		return fmt.Errorf("etcd /health: %d %s", resp.StatusCode, body)
-	}
-	return nil
+func (c *Cluster) etcdHealthCheck(ctx context.Context) error {
+	return checkGet(ctx, shortHTTPClient, c.etcdURL()+"/health", etcdHealthy)
 }

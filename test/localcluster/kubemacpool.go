@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -181,19 +180,6 @@ func (c *Cluster) kubemacpoolReadyzCheck(i int) func(context.Context) error {
 				RootCAs: roots, ServerName: kubemacpoolServerName, MinVersion: tls.VersionTLS12}},
 		}
 		defer client.CloseIdleConnections()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			return fmt.Errorf("%s: %d %s", url, resp.StatusCode, body)
-		}
-		return nil
+		return checkGet(ctx, client, url, "")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Kubemacpool's own etcd cluster: with several replicas, they share an
@@ -115,25 +114,8 @@ func (c *Cluster) startKubemacpoolEtcdMembers(ctx context.Context, members []int
 // takes a raft leader, hence a quorum.
 func (c *Cluster) kubemacpoolEtcdHealthCheck(j int) func(context.Context) error {
 	url := c.kubemacpoolEtcdMemberURL(j) + "/health"
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := shortHTTPClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"health":"true"`) {
-			return fmt.Errorf("%s: %d %s", url, resp.StatusCode, body)
-		}
-		return nil
-	}
+	return func(ctx context.Context) error { return checkGet(ctx, shortHTTPClient, url, etcdHealthy) }
 }
-
-var shortHTTPClient = &http.Client{Timeout: 5 * time.Second}
 
 // KubemacpoolEtcdMembers is the number of members of kubemacpool's own etcd
 // cluster, 0 when the single replica embeds its etcd.

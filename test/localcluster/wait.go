@@ -3,6 +3,9 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"time"
 )
 
@@ -34,3 +37,29 @@ func waitUntil(ctx context.Context, what string, timeout time.Duration, watched 
 		}
 	}
 }
+
+// shortHTTPClient bounds a readiness check that hangs.
+var shortHTTPClient = &http.Client{Timeout: 5 * time.Second}
+
+// checkGet passes when GET url through client answers 200 with a body that
+// contains want (anything, when want is empty).
+func checkGet(ctx context.Context, client *http.Client, url, want string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+		return fmt.Errorf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// etcdHealthy is the answer of a healthy etcd member's /health, which takes a
+// raft leader, hence a quorum.
+const etcdHealthy = `"health":"true"`
