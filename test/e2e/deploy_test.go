@@ -149,7 +149,11 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 			// server has created the Secret.
 			Expect(pod.Volumes).To(ContainElement(SatisfyAll(
 				HaveField("Name", "tls"), HaveField("Secret.SecretName", "kubemacpool-service"),
-				HaveField("Secret.Optional", HaveValue(BeTrue())))))
+				HaveField("Secret.Optional", HaveValue(BeTrue())),
+				// The sidecar gets the serving pair alone, never ca.key.
+				HaveField("Secret.Items", ConsistOf(
+					corev1.KeyToPath{Key: "tls.crt", Path: "tls.crt"},
+					corev1.KeyToPath{Key: "tls.key", Path: "tls.key"})))))
 
 			proxy := containerOf(pod, "kube-rbac-proxy")
 			Expect(proxy.Image).To(Equal("quay.io/brancz/kube-rbac-proxy:v0.18.0"))
