@@ -67,8 +67,13 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	}))
 }
 
-// WebhookPaths are served without authorization: kube-apiserver calls
-// webhooks anonymously, and a webhook answers only AdmissionReviews.
+// WebhookPaths are the admission webhooks' non-resource paths. A request to
+// one of them is authenticated and authorized like any other: delegated
+// authorization asks kube-apiserver whether the caller may "post" the path,
+// which only the identity kube-apiserver presents to webhooks may (ClusterRole
+// kubemacpool-webhook-caller). Every AdmissionReview leases MACs in the
+// namespace it names, so an anonymous caller could otherwise exhaust any pool.
+// Only --webhook-authorization=Disabled adds them to the always-allowed paths.
 var WebhookPaths = []string{pods.Path, virtualmachines.Path}
 
 // countAdmissions feeds kmp_admission_requests_total.

@@ -18,6 +18,9 @@ const (
 	NameLeaseOperations    = "kmp_lease_operations_total"
 	NameCertificateExpiry  = "kmp_certificate_expiry_timestamp_seconds"
 	NameCertificateWrites  = "kmp_certificate_writes_total"
+	// NameWebhookCallerAuthorizationDisabled is 1 while anyone who reaches
+	// the secure port may call the admission webhooks.
+	NameWebhookCallerAuthorizationDisabled = "kmp_webhook_caller_authorization_disabled"
 )
 
 // Label names.
@@ -107,6 +110,12 @@ var (
 	}
 )
 
+var docWebhookCallerAuthorizationDisabled = MetricDoc{
+	Name: NameWebhookCallerAuthorizationDisabled,
+	Type: TypeGauge,
+	Help: "1 when the server runs with --webhook-authorization=Disabled: any client that reaches the secure port may POST AdmissionReviews and make the server lease MACs in any namespace. 0 when only an authorized caller (kube-apiserver) may. Alert on 1 unless the control plane cannot authenticate to webhooks.",
+}
+
 // Describe returns the documentation of every Kubemacpool metric, sorted by
 // name. The Go runtime (go_*) and process (process_*) metrics that the
 // endpoint also serves are standard and not listed.
@@ -121,6 +130,7 @@ func Describe() []MetricDoc {
 		docLeaseOperations,
 		docCertificateExpiry,
 		docCertificateWrites,
+		docWebhookCallerAuthorizationDisabled,
 	}
 	for i := range docs {
 		// Copy the label slices so callers cannot alter the definitions

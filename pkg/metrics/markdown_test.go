@@ -26,7 +26,7 @@ func TestWriteMarkdownListsEveryMetricSorted(t *testing.T) {
 	names := []string{
 		NameMACCollisions, NameDuplicateMACs, NamePoolCapacity, NamePoolAllocated,
 		NameAllocationDuration, NameAdmissionRequests, NameLeaseOperations,
-		NameCertificateExpiry, NameCertificateWrites,
+		NameCertificateExpiry, NameCertificateWrites, NameWebhookCallerAuthorizationDisabled,
 	}
 	var rows []string
 	for _, line := range strings.Split(text, "\n") {

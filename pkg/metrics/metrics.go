@@ -67,6 +67,8 @@ type Metrics struct {
 	leaseOperations    *prometheus.CounterVec
 	certificateExpiry  *prometheus.GaugeVec
 	certificateWrites  *prometheus.CounterVec
+	// webhookAuthorizationDisabled is kmp_webhook_caller_authorization_disabled.
+	webhookAuthorizationDisabled prometheus.Gauge
 
 	// collisionMu serialises changes to the collision series so that the
 	// per-MAC gauge and the deprecated total always agree.
@@ -94,6 +96,8 @@ func New() *Metrics {
 		certificateExpiry: prometheus.NewGaugeVec(gaugeOpts(docCertificateExpiry), docCertificateExpiry.Labels),
 		certificateWrites: prometheus.NewCounterVec(counterOpts(docCertificateWrites), docCertificateWrites.Labels),
 		colliding:         map[string]int{},
+
+		webhookAuthorizationDisabled: prometheus.NewGauge(gaugeOpts(docWebhookCallerAuthorizationDisabled)),
 	}
 	// MustRegister only fails on duplicate or inconsistent descriptors, a
 	// programming error that every test run would catch.
@@ -109,6 +113,7 @@ func New() *Metrics {
 		m.leaseOperations,
 		m.certificateExpiry,
 		m.certificateWrites,
+		m.webhookAuthorizationDisabled,
 	)
 	for _, operation := range knownLeaseOperations {
 		m.leaseOperations.WithLabelValues(string(operation))
@@ -122,6 +127,16 @@ func gaugeOpts(doc MetricDoc) prometheus.GaugeOpts {
 
 func counterOpts(doc MetricDoc) prometheus.CounterOpts {
 	return prometheus.CounterOpts{Name: doc.Name, Help: doc.Help}
+}
+
+// SetWebhookCallerAuthorizationDisabled records whether the webhook paths
+// are served without authorization (--webhook-authorization=Disabled).
+func (m *Metrics) SetWebhookCallerAuthorizationDisabled(disabled bool) {
+	value := 0.0
+	if disabled {
+		value = 1
+	}
+	m.webhookAuthorizationDisabled.Set(value)
 }
 
 // Registry returns the registry, for tests and for callers that want to add

@@ -170,3 +170,14 @@ func TestDeletePoolRemovesAllItsSeries(t *testing.T) {
 		`kmp_allocation_duration_seconds_count{pool="kept",result="exhausted"} 1`,
 	)
 }
+
+func TestWebhookCallerAuthorizationDisabledGauge(t *testing.T) {
+	m := New()
+	// Exposed from the start, so that an alert on 1 never waits for a
+	// first change.
+	assertContains(t, scrape(t, m), "# TYPE kmp_webhook_caller_authorization_disabled gauge", "kmp_webhook_caller_authorization_disabled 0")
+	m.SetWebhookCallerAuthorizationDisabled(true)
+	assertContains(t, scrape(t, m), "kmp_webhook_caller_authorization_disabled 1")
+	m.SetWebhookCallerAuthorizationDisabled(false)
+	assertContains(t, scrape(t, m), "kmp_webhook_caller_authorization_disabled 0")
+}

@@ -13,9 +13,11 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -244,7 +246,7 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 	It("grant the server the RBAC of artifacts/local and the user roles of artifacts/rbac", func() {
 		rendered := renderKustomization(filepath.Join(deployDir(), "base"))
 		var mirrored []*unstructured.Unstructured
-		for _, file := range []string{"local/40-generic-apiserver.yaml", "local/50-controller.yaml", "local/60-certificates.yaml", "rbac/aggregated-roles.yaml"} {
+		for _, file := range []string{"local/40-generic-apiserver.yaml", "local/50-controller.yaml", "local/60-certificates.yaml", "local/70-webhook-caller.yaml", "rbac/aggregated-roles.yaml"} {
 			mirrored = append(mirrored, readManifests(filepath.Join(artifactsDir, file))...)
 		}
 		for _, want := range mirrored {
@@ -276,6 +278,31 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		reader := &rbacv1.ClusterRole{}
 		decodeInto(objectOf(rendered, "ClusterRole", "kubemacpool-metrics-reader"), reader)
 		Expect(reader.Rules).To(ConsistOf(rbacv1.PolicyRule{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}))
+	})
+
+	It("let only the API port and, from the monitoring namespaces, the metrics port reach the server's Pods", func() {
+		rendered := renderKustomization(deployDir())
+		deployment := deploymentOf(rendered)
+		ingress := map[int32][]networkingv1.NetworkPolicyPeer{}
+		for _, name := range []string{"kubemacpool-allow-ingress-to-webhook", "kubemacpool-allow-ingress-to-metrics-endpoint"} {
+			policy := &networkingv1.NetworkPolicy{}
+			decodeInto(objectOf(rendered, "NetworkPolicy", name), policy)
+			Expect(policy.Spec.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress), name)
+			for key, value := range policy.Spec.PodSelector.MatchLabels {
+				Expect(deployment.Spec.Template.Labels).To(HaveKeyWithValue(key, value), name)
+			}
+			for _, rule := range policy.Spec.Ingress {
+				Expect(rule.Ports).To(HaveLen(1), name)
+				ingress[rule.Ports[0].Port.IntVal] = rule.From
+			}
+		}
+		Expect(ingress).To(HaveLen(2))
+		// kube-apiserver on the host network cannot be selected portably;
+		// the server authorizes every call on this port itself.
+		Expect(ingress).To(HaveKeyWithValue(int32(8000), BeEmpty()))
+		Expect(ingress[8443]).To(ConsistOf(HaveField("NamespaceSelector.MatchExpressions", ConsistOf(metav1.LabelSelectorRequirement{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{"monitoring", "openshift-monitoring"},
+		}))))
 	})
 
 	It("ship the original's KubemacpoolMACCollisionDetected alert in the monitoring overlay", func() {

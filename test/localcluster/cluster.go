@@ -97,6 +97,9 @@ func (c *Cluster) prepare() error {
 	if c.pki, err = loadOrCreatePKI(c.layout); err != nil {
 		return fmt.Errorf("preparing PKI in %s: %w", c.layout.pkiDir(), err)
 	}
+	if err := c.writeWebhookAuthentication(); err != nil {
+		return err
+	}
 	// Rewritten on every start: the kube-apiserver port may have changed.
 	admin := kubeconfigCredentials{user: "kubernetes-admin", clientKey: c.pki.admin}
 	if err := c.writeKubeconfig(c.layout.adminKubeconfig(), admin); err != nil {

@@ -48,6 +48,9 @@ func (c *Cluster) kubeAPIServerArgs() []string {
 		// No controller-manager creates the default ServiceAccount of a
 		// namespace, and this admission plugin rejects pods without one.
 		"--disable-admission-plugins=ServiceAccount",
+		// kube-apiserver presents WebhookCallerUser to kubemacpool's
+		// webhooks, which serve nobody else.
+		"--admission-control-config-file=" + c.layout.admissionConfig(),
 		"--enable-priority-and-fairness=false",
 		// There is no kubelet or node: never publish endpoints for the
 		// kubernetes Service.

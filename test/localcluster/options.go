@@ -110,7 +110,14 @@ func (l layout) controllerManagerKubeconfig() string {
 func (l layout) kubemacpoolKubeconfig() string {
 	return filepath.Join(l.root, "kubemacpool-apiserver.kubeconfig")
 }
-func (l layout) pki(name string) string { return filepath.Join(l.pkiDir(), name) }
+
+// webhookClientKubeconfig holds the credentials kube-apiserver presents to
+// kubemacpool's webhooks; admissionConfig points kube-apiserver at it.
+func (l layout) webhookClientKubeconfig() string {
+	return filepath.Join(l.root, "webhook-client.kubeconfig")
+}
+func (l layout) admissionConfig() string { return filepath.Join(l.root, "admission-config.yaml") }
+func (l layout) pki(name string) string  { return filepath.Join(l.pkiDir(), name) }
 func (l layout) log(component string) string {
 	return filepath.Join(l.logDir(), component+".log")
 }

@@ -12,6 +12,11 @@ const (
 	kubemacpoolServiceName    = "kubemacpool-apiserver"
 	kubemacpoolServiceAccount = "kubemacpool-apiserver"
 	frontProxyClientName      = "front-proxy-client"
+	// WebhookCallerUser is the user kube-apiserver authenticates as when it
+	// calls kubemacpool's admission webhooks (its AdmissionConfiguration
+	// kubeConfigFile). artifacts/local binds ClusterRole
+	// kubemacpool-webhook-caller to it, and nobody else may call them.
+	WebhookCallerUser = "system:kube-apiserver:webhook-client"
 )
 
 // clusterPKI is every certificate and key the control plane needs. Each one is
@@ -26,6 +31,9 @@ type clusterPKI struct {
 	controllerManager *keyPair
 	frontProxyCA      *keyPair // aggregated servers trust request headers signed by it
 	frontProxyClient  *keyPair
+	// webhookClient is what kube-apiserver presents to the webhooks; an
+	// older RootDir without it gets one on its next start.
+	webhookClient     *keyPair
 	serviceAccountKey string // RSA key file that signs and verifies SA tokens
 }
 
@@ -79,6 +87,11 @@ func loadOrCreatePKI(l layout) (*clusterPKI, error) {
 		commonName:    "system:kube-controller-manager",
 		organizations: []string{"system:masters"},
 		usage:         x509.ExtKeyUsageClientAuth,
+	})
+	// No group: the identity may do nothing but call the webhooks.
+	p.webhookClient = leaf("webhook-client", p.clientCA, leafSpec{
+		commonName: WebhookCallerUser,
+		usage:      x509.ExtKeyUsageClientAuth,
 	})
 	p.frontProxyCA = ca("front-proxy-ca", "kubemacpool-local-front-proxy-ca")
 	p.frontProxyClient = leaf("front-proxy-client", p.frontProxyCA, leafSpec{

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -40,6 +41,9 @@ type Options struct {
 	ReservationTTL time.Duration
 	Controller     *ControllerOptions
 	Certificates   *CertificateOptions
+	// WebhookAuthorization decides whether the webhook paths are
+	// authorized like every other request (the default) or open to anyone.
+	WebhookAuthorization *WebhookAuthorizationOptions
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
 	// ShutdownWatchTerminationGracePeriod bounds how long a stopping
@@ -57,13 +61,14 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions(out, errOut io.Writer) *Options {
 	o := &Options{
-		RecommendedOptions: genericoptions.NewRecommendedOptions(etcdPathPrefix, apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
-		EmbeddedEtcd:       embeddedetcd.NewOptions(),
-		DefaultPool:        NewDefaultPoolOptions(),
-		ReservationTTL:     apiserver.DefaultReservationTTL,
-		Controller:         NewControllerOptions(),
-		Certificates:       NewCertificateOptions(),
-		MetricAddr:         metrics.DefaultAddr,
+		RecommendedOptions:   genericoptions.NewRecommendedOptions(etcdPathPrefix, apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		EmbeddedEtcd:         embeddedetcd.NewOptions(),
+		DefaultPool:          NewDefaultPoolOptions(),
+		ReservationTTL:       apiserver.DefaultReservationTTL,
+		Controller:           NewControllerOptions(),
+		Certificates:         NewCertificateOptions(),
+		WebhookAuthorization: NewWebhookAuthorizationOptions(),
+		MetricAddr:           metrics.DefaultAddr,
 		// Without it, watches that kube-apiserver proxies to this server
 		// (the garbage collector's, the namespace controller's, users')
 		// keep the HTTP server open until the 60 s request timeout, longer
@@ -72,7 +77,6 @@ func NewOptions(out, errOut io.Writer) *Options {
 		StdOut:                              out,
 		StdErr:                              errOut,
 	}
-	o.RecommendedOptions.Authorization.AlwaysAllowPaths = append(o.RecommendedOptions.Authorization.AlwaysAllowPaths, apiserver.WebhookPaths...)
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion,
 		schema.GroupKind{Group: v1alpha1.GroupName})
 	return o
@@ -85,6 +89,7 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 	o.DefaultPool.AddFlags(flags)
 	o.Controller.AddFlags(flags)
 	o.Certificates.AddFlags(flags)
+	o.WebhookAuthorization.AddFlags(flags)
 	flags.StringVar(&o.MetricAddr, "metric-addr", o.MetricAddr,
 		"Address of the plain-HTTP Prometheus endpoint /metrics (the original's flag). Secure it with the kube-rbac-proxy sidecar; \"0\" disables it.")
 	flags.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
@@ -99,6 +104,7 @@ func (o *Options) Complete() error {
 		o.runEmbeddedEtcd = true
 		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{o.EmbeddedEtcd.ClientURL}
 	}
+	o.WebhookAuthorization.ApplyTo(o.RecommendedOptions.Authorization)
 	return nil
 }
 
@@ -110,6 +116,7 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, o.DefaultPool.Validate()...)
 	errs = append(errs, o.Controller.Validate()...)
+	errs = append(errs, o.WebhookAuthorization.Validate(o.RecommendedOptions.Authorization)...)
 	if o.manageCertificates() {
 		errs = append(errs, o.Certificates.Validate()...)
 	}
@@ -155,6 +162,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	}
 	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 	serverMetrics := metrics.New()
+	serverMetrics.SetWebhookCallerAuthorizationDisabled(o.WebhookAuthorization.Disabled())
 	var certificates *certificate.Manager
 	if serving != nil {
 		var err error
@@ -200,6 +208,10 @@ func (o *Options) Run(ctx context.Context) error {
 	config, err := o.Config()
 	if err != nil {
 		return err
+	}
+	if o.WebhookAuthorization.Disabled() {
+		klog.Warningf("Webhook caller authorization is disabled (--webhook-authorization=%s): anyone who reaches the secure port can POST an AdmissionReview to %s and make this server lease MACs in any namespace. Configure kube-apiserver to authenticate to the webhooks and use --webhook-authorization=%s (docs/deployment.md).",
+			WebhookAuthorizationDisabled, strings.Join(apiserver.WebhookPaths, " and "), WebhookAuthorizationRequired)
 	}
 	if certificates := config.ExtraConfig.Certificates; certificates != nil {
 		if err := certificates.Bootstrap(ctx); err != nil {
