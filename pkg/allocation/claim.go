@@ -38,9 +38,9 @@ type Claim struct {
 // claim reports what would happen and leases nothing.
 func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, iface string, address mac.Address, dryRun bool) (Claim, error) {
 	if !s.HasSynced() {
-		return Claim{}, fmt.Errorf("the MAC allocator is still loading existing leases; try again shortly")
+		return Claim{}, errLoading
 	}
-	selected, err := s.poolFor(namespace)
+	selected, err := s.poolFor(ctx, namespace)
 	if err != nil {
 		return Claim{}, err
 	}

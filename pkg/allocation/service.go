@@ -8,10 +8,12 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -37,8 +39,11 @@ type Owner struct {
 
 // Service allocates addresses. It is safe for concurrent use.
 type Service struct {
-	client         versioned.Interface
-	namespaces     corelisters.NamespaceLister
+	client     versioned.Interface
+	namespaces corelisters.NamespaceLister
+	// liveNamespaces reads a namespace the informer has not seen yet: a
+	// namespace created a moment before its first pod.
+	liveNamespaces typedcorev1.NamespacesGetter
 	reservationTTL time.Duration
 	synced         []cache.InformerSynced
 
@@ -63,12 +68,13 @@ type pool struct {
 // their names, which are the MACs. The informers are started by the caller;
 // Allocate waits until they have synced.
 func New(client versioned.Interface, leases cache.SharedIndexInformer, pools macinformers.MacPoolInformer,
-	namespaces corelisters.NamespaceLister, namespacesSynced cache.InformerSynced, reservationTTL time.Duration,
-	metrics *metrics.Metrics) (*Service, error) {
+	namespaces corelisters.NamespaceLister, namespacesSynced cache.InformerSynced, liveNamespaces typedcorev1.NamespacesGetter,
+	reservationTTL time.Duration, metrics *metrics.Metrics) (*Service, error) {
 	s := &Service{
 		metrics:        metrics,
 		client:         client,
 		namespaces:     namespaces,
+		liveNamespaces: liveNamespaces,
 		reservationTTL: reservationTTL,
 		taken:          allocator.NewTakenSet(),
 		pools:          map[string]*pool{},
@@ -180,13 +186,47 @@ func (s *Service) forgetPool(obj interface{}) {
 	}
 }
 
+// NotReadyError is a temporary inability to answer: the allocator is still
+// loading, or kube-apiserver could not be asked about the namespace. The
+// same request may succeed a moment later.
+type NotReadyError struct {
+	Reason string
+}
+
+func (e *NotReadyError) Error() string { return e.Reason + "; try again" }
+
+// errLoading is the answer before every lease and pool is in the index.
+var errLoading = &NotReadyError{Reason: "the MAC allocator is still loading existing leases and pools"}
+
+// namespace reads a namespace from the informer or, when the informer has
+// not seen it yet, from kube-apiserver: a namespace created just before its
+// first pod is no reason to deny the pod.
+func (s *Service) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	ns, err := s.namespaces.Get(name)
+	if err == nil {
+		return ns, nil
+	}
+	if !apierrors.IsNotFound(err) || s.liveNamespaces == nil {
+		return nil, &NotReadyError{Reason: fmt.Sprintf("reading namespace %q to choose its MAC pool: %v", name, err)}
+	}
+	ns, err = s.liveNamespaces.Namespaces().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return ns, nil
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("namespace %q does not exist: %w", name, err)
+	default:
+		return nil, &NotReadyError{Reason: fmt.Sprintf("reading namespace %q to choose its MAC pool: %v", name, err)}
+	}
+}
+
 // poolFor picks the pool of a namespace: the one whose selector matches its
 // labels, else the default pool. Two matching pools are a configuration
 // error that must be fixed, not guessed around.
-func (s *Service) poolFor(namespace string) (*pool, error) {
-	ns, err := s.namespaces.Get(namespace)
+func (s *Service) poolFor(ctx context.Context, namespace string) (*pool, error) {
+	ns, err := s.namespace(ctx, namespace)
 	if err != nil {
-		return nil, fmt.Errorf("reading namespace %q to choose its MAC pool: %w", namespace, err)
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -213,9 +253,9 @@ func (s *Service) poolFor(namespace string) (*pool, error) {
 // dry-run allocation picks an address and leases nothing.
 func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, iface string, dryRun bool) (mac.Address, error) {
 	if !s.HasSynced() {
-		return 0, fmt.Errorf("the MAC allocator is still loading existing leases; try again shortly")
+		return 0, errLoading
 	}
-	selected, err := s.poolFor(namespace)
+	selected, err := s.poolFor(ctx, namespace)
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package allocation
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/klog/v2"
 
@@ -76,11 +77,21 @@ func (t *Transaction) Request(ctx context.Context, iface string, address mac.Add
 // Warnings are the admission warnings collected so far.
 func (t *Transaction) Warnings() []string { return t.warnings }
 
-// Abort releases the leases the transaction created.
+// abortTimeout bounds the cleanup of a failed admission. The cleanup does
+// not share the request's deadline: a request that failed because it was
+// cancelled or timed out must still delete what it created.
+const abortTimeout = 10 * time.Second
+
+// Abort releases the leases the transaction created. It runs on its own
+// deadline, detached from ctx's cancellation: kube-apiserver cancels the
+// request context when it gives up on the webhook, which is exactly when
+// the leases must go.
 func (t *Transaction) Abort(ctx context.Context) {
 	if len(t.created) == 0 {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
 	if err := t.service.Release(ctx, t.namespace, t.created); err != nil {
 		// The reservations expire on their own; this only delays reuse.
 		klog.ErrorS(err, "Releasing the leases of a denied admission", "namespace", t.namespace, "owner", t.owner.Name)

@@ -62,8 +62,10 @@ func (p *Pool) Ranges() []mac.Range {
 
 // SetRanges replaces the pool's ranges (a day-2 edit). New allocations come
 // from the new ranges at once because the cursor is re-randomised over them.
-// Addresses leased outside the new ranges stay in the shared TakenSet: their
-// leases still exist and no other pool may hand them out.
+// The same ranges again (every MacPool status write delivers the pool anew)
+// keep the cursor: re-randomising it would hand a just-freed address straight
+// back. Addresses leased outside the new ranges stay in the shared TakenSet:
+// their leases still exist and no other pool may hand them out.
 func (p *Pool) SetRanges(ranges []mac.Range) error {
 	var total, capacity uint64
 	for i, r := range ranges {
@@ -81,6 +83,9 @@ func (p *Pool) SetRanges(ranges []mac.Range) error {
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.ranges != nil && slices.Equal(p.ranges, ranges) {
+		return nil
+	}
 	index, at := 0, mac.Address(0)
 	if total > 0 {
 		offset, err := randomBelow(p.random, total)

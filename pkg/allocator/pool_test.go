@@ -315,3 +315,33 @@ func TestRandomBelowIsUniform(t *testing.T) {
 type failingReader struct{}
 
 func (*failingReader) Read([]byte) (int, error) { return 0, errors.New("no entropy") }
+
+// Every MacPool status write delivers the pool anew to every replica; the
+// same ranges must keep the cursor, or a just-freed address comes straight
+// back and allocations stop moving forward.
+func TestSetRangesKeepsTheCursorForTheSameRanges(t *testing.T) {
+	r := rng("02:00:00:00:00:00", "02:00:00:00:ff:ff")
+	p := newPool(t, "default", NewTakenSet(), r)
+	first := mustCandidate(t, p)
+	for i := 0; i < 5; i++ {
+		if err := p.SetRanges([]mac.Range{r}); err != nil {
+			t.Fatalf("SetRanges: %v", err)
+		}
+	}
+	want := first + 1
+	if want > r.End {
+		want = r.Start
+	}
+	if got := mustCandidate(t, p); got != want {
+		t.Fatalf("after SetRanges with the same ranges, Candidate = %s, want %s (the cursor moved)", got, want)
+	}
+
+	// A real change of the ranges moves the cursor into the new ones.
+	moved := rng("0a:00:00:00:00:00", "0a:00:00:00:00:ff")
+	if err := p.SetRanges([]mac.Range{moved}); err != nil {
+		t.Fatalf("SetRanges: %v", err)
+	}
+	if got := mustCandidate(t, p); !moved.Contains(got) {
+		t.Fatalf("after a range change, Candidate = %s, want one in %s", got, moved)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -54,13 +55,14 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 	if err != nil {
 		return fmt.Errorf("building the loopback client of the lease controller: %w", err)
 	}
-	kubeVirt := kubeVirtInstalled(kube.Discovery())
 	controllerConfig := leasecontroller.Config{
 		Leases:   leases,
 		Kube:     kube,
 		Dynamic:  dynamicClient,
 		Metadata: metadataClient,
-		KubeVirt: kubeVirt,
+		// Asked again and again: KubeVirt may come after the server, go,
+		// and come back.
+		KubeVirt: func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
 		Metrics:  config.ExtraConfig.Metrics,
 		LeaseListWatch: versionedListWatch(storageListWatch(leaseStorage), Scheme,
 			func() runtime.Object { return &v1alpha1.MacLeaseList{} },
@@ -76,8 +78,9 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		// Only the original Kubemacpool's VirtualMachines carry its
 		// finalizer; without KubeVirt there is nothing to watch. Under the
 		// same leader election as the lease controller, so that replicas
-		// do not patch the same VirtualMachine at once.
-		if kubeVirt {
+		// do not patch the same VirtualMachine at once. Those VMs predate
+		// this server, so KubeVirt is there at the start of a term.
+		if kubeVirt, _ := kubeVirtInstalled(kube.Discovery()); kubeVirt {
 			go runLegacyFinalizer(ctx, metadataClient, workers)
 		}
 		// Built for each term: a stopped informer and a shut-down queue
@@ -137,18 +140,21 @@ func runLegacyFinalizer(ctx context.Context, client metadata.Interface, workers 
 	}
 }
 
-// kubeVirtInstalled reports whether kubevirt.io/v1 serves VirtualMachines.
-// Without KubeVirt the controller handles Pods only.
-func kubeVirtInstalled(client discovery.DiscoveryInterface) bool {
+// kubeVirtInstalled reports whether kubevirt.io/v1 serves VirtualMachines
+// and VirtualMachineInstances. A group that is not served is a plain "no";
+// any other discovery failure is an error, so that a hiccup is not taken
+// for a removal.
+func kubeVirtInstalled(client discovery.DiscoveryInterface) (bool, error) {
 	resources, err := client.ServerResourcesForGroupVersion("kubevirt.io/v1")
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
 	if err != nil {
-		klog.InfoS("KubeVirt is not installed: handling Pods only", "err", err)
-		return false
+		return false, fmt.Errorf("discovering kubevirt.io/v1: %w", err)
 	}
+	served := map[string]bool{}
 	for _, resource := range resources.APIResources {
-		if resource.Name == "virtualmachines" {
-			return true
-		}
+		served[resource.Name] = true
 	}
-	return false
+	return served["virtualmachines"] && served["virtualmachineinstances"], nil
 }

@@ -9,6 +9,7 @@ import (
 
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/pods"
@@ -37,9 +38,14 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	informers := externalversions.NewSharedInformerFactory(client, informerResync)
 	namespaces := config.GenericConfig.SharedInformerFactory.Core().V1().Namespaces()
 	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
+	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
+	if err != nil {
+		return fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
+	}
 	allocations, err := allocation.New(client,
 		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
-		namespaces.Lister(), namespaces.Informer().HasSynced, config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)
+		namespaces.Lister(), namespaces.Informer().HasSynced, kube.CoreV1(),
+		config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)
 	if err != nil {
 		return err
 	}

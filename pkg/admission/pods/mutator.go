@@ -9,6 +9,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
@@ -85,29 +86,64 @@ func skip(pod *corev1.Pod) bool {
 	return wired
 }
 
+// assign leases the MACs the pod asks for, then allocates the missing ones.
+// Requested MACs go first so that their leases are in the index before
+// anything is allocated: an allocated MAC can then never be one the same pod
+// asks for on a later network. A MAC asked for on two networks of one pod is
+// refused, as for the interfaces of a VirtualMachine.
 func assign(ctx context.Context, networks *podnetworks.Networks, transaction *allocation.Transaction) error {
+	requestedOn := map[mac.Address]string{}
 	for i := 0; i < networks.Len(); i++ {
 		network := networks.Element(i)
-		key := networks.Key(i)
-		if network.MAC != "" {
-			requested, err := mac.ParseUnicast(network.MAC)
-			if err != nil {
-				return fmt.Errorf("network %s: %w", key, err)
-			}
-			if err := transaction.Request(ctx, key, requested); err != nil {
-				return err
-			}
+		if network.MAC == "" {
 			continue
 		}
+		key := networks.Key(i)
+		requested, err := mac.ParseUnicast(network.MAC)
+		if err != nil {
+			return fmt.Errorf("network %s: %w", key, err)
+		}
+		if first, repeated := requestedOn[requested]; repeated {
+			return &duplicateError{address: requested, first: first, second: key}
+		}
+		requestedOn[requested] = key
+	}
+	for i := 0; i < networks.Len(); i++ {
+		if network := networks.Element(i); network.MAC != "" {
+			requested, _ := mac.ParseUnicast(network.MAC)
+			if err := transaction.Request(ctx, networks.Key(i), requested); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < networks.Len(); i++ {
+		if networks.Element(i).MAC != "" {
+			continue
+		}
+		key := networks.Key(i)
 		address, err := transaction.Allocate(ctx, key)
 		if err != nil {
 			return err
+		}
+		if other, repeated := requestedOn[address]; repeated {
+			// Only a dry run, which leases nothing, can get here.
+			return fmt.Errorf("network %s: the allocated MAC %s is the one requested for %s", key, address, other)
 		}
 		if err := networks.SetMAC(i, address); err != nil {
 			return fmt.Errorf("network %s: %w", key, err)
 		}
 	}
 	return nil
+}
+
+// duplicateError is a MAC asked for on two networks of one pod.
+type duplicateError struct {
+	address       mac.Address
+	first, second string
+}
+
+func (e *duplicateError) Error() string {
+	return fmt.Sprintf("duplicate MAC address %s found on networks: %s and %s", e.address, e.first, e.second)
 }
 
 // annotationPatch replaces the networks annotation alone; "~1" escapes the
@@ -129,14 +165,19 @@ func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
 	var exhausted *allocator.ExhaustedError
 	var unavailable *allocation.StorageUnavailableError
+	var notReady *allocation.NotReadyError
 	switch {
 	case errors.As(err, &conflict):
 		return webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	case errors.As(err, &exhausted):
 		return webhook.Deny(http.StatusConflict, "%v", err)
-	case errors.As(err, &unavailable):
+	case errors.As(err, &unavailable), errors.As(err, &notReady):
 		// A temporary failure: the same request may succeed later.
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
+	case apierrors.IsNotFound(err):
+		// The namespace is gone (or not there yet): nothing to blame on
+		// the object.
+		return webhook.Deny(http.StatusNotFound, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}

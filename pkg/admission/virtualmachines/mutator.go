@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
@@ -93,12 +94,17 @@ func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
 	var exhausted *allocator.ExhaustedError
 	var unavailable *allocation.StorageUnavailableError
+	var notReady *allocation.NotReadyError
 	switch {
 	case errors.As(err, &conflict), errors.As(err, &exhausted):
 		return webhook.Deny(http.StatusConflict, "%v", err)
-	case errors.As(err, &unavailable):
+	case errors.As(err, &unavailable), errors.As(err, &notReady):
 		// A temporary failure: the same request may succeed later.
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
+	case apierrors.IsNotFound(err):
+		// The namespace is gone (or not there yet): nothing to blame on
+		// the object.
+		return webhook.Deny(http.StatusNotFound, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
 	}

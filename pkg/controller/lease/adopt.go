@@ -75,7 +75,7 @@ func (c *Controller) adopt(ctx context.Context, key objectKey) error {
 func (c *Controller) currentHolder(key objectKey) *holder {
 	indexer := c.pods
 	if key.kind == kindVirtualMachine {
-		indexer = c.vms
+		indexer, _ = c.vmCaches()
 	}
 	if indexer == nil {
 		return nil
@@ -90,6 +90,8 @@ func (c *Controller) currentHolder(key objectKey) *holder {
 // holderOf reads a holder from an informer object of either kind.
 func holderOf(obj interface{}) *holder {
 	switch typed := obj.(type) {
+	case *corev1.Pod:
+		return podHolder(podMetadata(typed))
 	case *metav1.PartialObjectMetadata:
 		return podHolder(typed)
 	case *unstructured.Unstructured:

@@ -7,18 +7,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -44,11 +40,20 @@ type Config struct {
 	Kube     kubernetes.Interface
 	Dynamic  dynamic.Interface
 	Metadata metadata.Interface
-	// KubeVirt says whether the VirtualMachine and VirtualMachineInstance
-	// resources exist; without them only Pods are handled.
-	KubeVirt bool
-	Metrics  *metrics.Metrics
+	// KubeVirt tells whether the VirtualMachine and VirtualMachineInstance
+	// resources are served right now; nil means never. The controller asks
+	// every KubeVirtInterval and starts or stops watching them, so KubeVirt
+	// may be installed after the server, removed, and installed again.
+	KubeVirt         KubeVirtProbe
+	KubeVirtInterval time.Duration
+	Metrics          *metrics.Metrics
 }
+
+// KubeVirtProbe reports whether KubeVirt's resources are served.
+type KubeVirtProbe func(context.Context) (bool, error)
+
+// defaultKubeVirtInterval is how often KubeVirt's presence is checked.
+const defaultKubeVirtInterval = 10 * time.Second
 
 // Controller reconciles leases with their owners.
 type Controller struct {
@@ -57,15 +62,21 @@ type Controller struct {
 
 	leaseInformer cache.SharedIndexInformer
 	kubeInformers informers.SharedInformerFactory
-	podInformers  metadatainformer.SharedInformerFactory
-	vmInformers   dynamicinformer.DynamicSharedInformerFactory
+	podInformers  informers.SharedInformerFactory
 
 	leases     cache.Indexer
 	pods       cache.Indexer
-	vms        cache.Indexer
 	namespaces cache.Indexer
-	webhooks   cache.Indexer
-	synced     []cache.InformerSynced
+
+	// kubeVirtMu guards kubeVirt, the VM and VMI caches while they are
+	// watched and synced; nil otherwise. Until then no VM lease is released
+	// or expired: the controller cannot tell whether its VM exists.
+	kubeVirtMu sync.RWMutex
+	kubeVirt   *kubeVirtWatch
+	// kubeVirtStarting is a watch whose caches are still syncing.
+	kubeVirtStarting *kubeVirtWatch
+	webhooks         cache.Indexer
+	synced           []cache.InformerSynced
 
 	leaseQueue workqueue.TypedRateLimitingInterface[string]
 	adoptQueue workqueue.TypedRateLimitingInterface[objectKey]
@@ -92,8 +103,10 @@ func New(config Config) (*Controller, error) {
 		config:        config,
 		now:           time.Now,
 		kubeInformers: informers.NewSharedInformerFactory(config.Kube, 0),
-		podInformers:  metadatainformer.NewSharedInformerFactory(config.Metadata, 0),
-		vmInformers:   dynamicinformer.NewDynamicSharedInformerFactory(config.Dynamic, 0),
+		// Typed Pods slimmed to their metadata and phase: the MACs are in
+		// annotations, the phase tells a finished pod, and the rest of a
+		// Pod would cost far more memory on large clusters.
+		podInformers: informers.NewSharedInformerFactoryWithOptions(config.Kube, 0, informers.WithTransform(slimPod)),
 		leaseQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubemacpool-leases"}),
 		adoptQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[objectKey](),
@@ -119,10 +132,15 @@ func New(config Config) (*Controller, error) {
 	}
 	c.leases = leaseInformer.GetIndexer()
 
-	podInformer := c.podInformers.ForResource(pods).Informer()
-	if err := podInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
-		return indexHolder(podHolder(obj.(*metav1.PartialObjectMetadata))), nil
-	}}); err != nil {
+	podInformer := c.podInformers.Core().V1().Pods().Informer()
+	if err := podInformer.AddIndexers(cache.Indexers{
+		macIndex: func(obj interface{}) ([]string, error) {
+			return indexHolder(podHolder(podMetadata(obj.(*corev1.Pod)))), nil
+		},
+		reportedIndex: func(obj interface{}) ([]string, error) {
+			return indexReported(obj), nil
+		},
+	}); err != nil {
 		return nil, fmt.Errorf("indexing Pods: %w", err)
 	}
 	if err := c.handle(podInformer, c.onPod); err != nil {
@@ -135,27 +153,6 @@ func New(config Config) (*Controller, error) {
 	c.namespaces, c.webhooks = namespaceInformer.GetIndexer(), webhookInformer.GetIndexer()
 	c.synced = []cache.InformerSynced{leaseInformer.HasSynced, podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
 
-	if config.KubeVirt {
-		vmInformer := c.vmInformers.ForResource(virtualMachines).Informer()
-		if err := vmInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
-			h, err := vmHolder(obj.(*unstructured.Unstructured))
-			if err != nil {
-				return nil, nil
-			}
-			return indexHolder(h), nil
-		}}); err != nil {
-			return nil, fmt.Errorf("indexing VirtualMachines: %w", err)
-		}
-		if err := c.handle(vmInformer, c.onVM); err != nil {
-			return nil, err
-		}
-		c.vms = vmInformer.GetIndexer()
-		vmiInformer := c.vmInformers.ForResource(virtualMachineInstances).Informer()
-		if err := c.handle(vmiInformer, c.onVMI); err != nil {
-			return nil, err
-		}
-		c.synced = append(c.synced, vmInformer.HasSynced, vmiInformer.HasSynced)
-	}
 	return c, nil
 }
 
@@ -187,14 +184,15 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer c.broadcast.Shutdown()
 
 	go c.leaseInformer.RunWithContext(ctx)
-	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start, c.vmInformers.Start} {
+	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start} {
 		start(ctx.Done())
 	}
 	klog.InfoS("Lease controller waiting for informers")
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("lease controller: informers did not sync: %w", ctx.Err())
 	}
-	klog.InfoS("Lease controller started", "kubevirt", c.config.KubeVirt)
+	go c.followKubeVirt(ctx)
+	klog.InfoS("Lease controller started")
 	for i := 0; i < workers; i++ {
 		go wait.UntilWithContext(ctx, func(ctx context.Context) { drain(ctx, c.leaseQueue, c.syncLease) }, time.Second)
 		go wait.UntilWithContext(ctx, func(ctx context.Context) { drain(ctx, c.adoptQueue, c.adopt) }, time.Second)

@@ -1,7 +1,7 @@
 package lease
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 
@@ -9,8 +9,11 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
-func (c *Controller) onLease(_, obj interface{}) {
+func (c *Controller) onLease(old, obj interface{}) {
 	if obj == nil {
+		if lease, ok := old.(*v1alpha1.MacLease); ok {
+			c.queueHoldersOf(lease)
+		}
 		return
 	}
 	if key, err := cache.MetaNamespaceKeyFunc(obj.(*v1alpha1.MacLease)); err == nil {
@@ -18,19 +21,48 @@ func (c *Controller) onLease(_, obj interface{}) {
 	}
 }
 
+// queueHoldersOf queues for adoption every object in a deleted lease's
+// namespace that still carries its MAC: a lease deleted by hand, or expired
+// while another object took the MAC, is leased again at once rather than
+// when that object next changes.
+func (c *Controller) queueHoldersOf(lease *v1alpha1.MacLease) {
+	vms, _ := c.vmCaches()
+	key := indexKey(lease.Namespace, lease.Spec.MACAddress)
+	for _, indexer := range []cache.Indexer{c.pods, vms} {
+		if indexer == nil {
+			continue
+		}
+		objects, err := indexer.ByIndex(macIndex, key)
+		if err != nil {
+			continue
+		}
+		for _, obj := range objects {
+			if h := holderOf(obj); h != nil {
+				c.adoptQueue.Add(objectKey{kind: h.kind, namespace: h.namespace, name: h.name})
+			}
+		}
+	}
+}
+
 func (c *Controller) onPod(old, obj interface{}) {
 	var before, after *holder
 	if old != nil {
-		before = podHolder(old.(*metav1.PartialObjectMetadata))
+		before = podHolder(podMetadata(old.(*corev1.Pod)))
 	}
 	if obj != nil {
-		pod := obj.(*metav1.PartialObjectMetadata)
-		after = podHolder(pod)
-		c.observePodCollisions(pod, after)
+		pod := obj.(*corev1.Pod)
+		after = podHolder(podMetadata(pod))
+		if finished(pod) {
+			// Its network is torn down: no longer a collision.
+			c.forgetCollisions(podMetadata(pod))
+		} else {
+			c.observePodCollisions(podMetadata(pod), after)
+		}
 	} else if old != nil {
-		c.forgetCollisions(old.(*metav1.PartialObjectMetadata))
+		c.forgetCollisions(podMetadata(old.(*corev1.Pod)))
 	}
 	c.holderChanged(before, after)
+	c.queueReported(old, obj)
 }
 
 func (c *Controller) onVM(old, obj interface{}) {
@@ -45,6 +77,7 @@ func (c *Controller) onVM(old, obj interface{}) {
 }
 
 func (c *Controller) onVMI(old, obj interface{}) {
+	c.queueReported(old, obj)
 	if obj == nil {
 		c.forgetCollisions(old.(*unstructured.Unstructured))
 		return

@@ -97,11 +97,11 @@ func indexHolder(h *holder) []string {
 }
 
 // ownedBy reports whether h is the object a lease names: the same kind,
-// and the same name or, for a Pod admitted with generateName, a name with
-// that prefix.
+// and the same name or, for an object admitted with generateName (a Pod or
+// a VirtualMachine), a name with that prefix.
 func (h *holder) ownedBy(kind, name string) bool {
 	if h.kind != kind || name == "" {
 		return false
 	}
-	return h.name == name || (kind == "Pod" && strings.HasPrefix(h.name, name))
+	return h.name == name || strings.HasPrefix(h.name, name)
 }

@@ -45,3 +45,27 @@ func TestVMHolderIgnoresWhatTheOriginalLeft(t *testing.T) {
 		t.Errorf("interfaces = %v, want %v", h.interfaces, want)
 	}
 }
+
+// A lease made by the webhook for an object created with generateName names
+// the prefix; the object it binds to has the full name. VirtualMachines are
+// created with generateName too.
+func TestOwnedBy(t *testing.T) {
+	tests := []struct {
+		holderKind, holderName string
+		kind, name             string
+		want                   bool
+	}{
+		{"Pod", "web-x7k2p", "Pod", "web-", true},
+		{"VirtualMachine", "vm-q8z4m", "VirtualMachine", "vm-", true},
+		{"VirtualMachine", "vm", "VirtualMachine", "vm", true},
+		{"VirtualMachine", "other", "VirtualMachine", "vm-", false},
+		{"Pod", "vm-q8z4m", "VirtualMachine", "vm-", false},
+		{"VirtualMachine", "vm", "VirtualMachine", "", false},
+	}
+	for _, tt := range tests {
+		h := &holder{kind: tt.holderKind, name: tt.holderName}
+		if got := h.ownedBy(tt.kind, tt.name); got != tt.want {
+			t.Errorf("%s %s ownedBy(%s, %q) = %v, want %v", tt.holderKind, tt.holderName, tt.kind, tt.name, got, tt.want)
+		}
+	}
+}

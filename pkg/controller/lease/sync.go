@@ -28,8 +28,25 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		// A static reservation stays until an administrator removes it.
 		return nil
 	}
+	if owner.Kind == kindVirtualMachine {
+		if vms, _ := c.vmCaches(); vms == nil {
+			// VMs are not watched (KubeVirt not installed yet, gone, or
+			// its caches still syncing): whether the VM exists is unknown,
+			// so the lease stays, past its TTL if need be. Watching VMs
+			// queues it again.
+			klog.V(2).InfoS("Keeping a VirtualMachine lease while VirtualMachines are not watched", "lease", key)
+			return nil
+		}
+	}
 	if holder := c.ownerCarrying(lease); holder != nil {
 		return c.bind(ctx, lease, holder)
+	}
+	if c.stillReported(lease.Namespace, lease.Spec.MACAddress) {
+		// The owner is gone or dropped the MAC, but a VMI or virt-launcher
+		// pod still runs with it (a grace period). Its going queues the
+		// lease again.
+		klog.V(2).InfoS("Keeping a lease whose MAC a VMI or virt-launcher pod still reports", "lease", key)
+		return nil
 	}
 	if lease.Status.Phase == v1alpha1.MacLeasePhaseBound {
 		return c.remove(ctx, lease, metrics.LeaseRelease, "its owner is gone or no longer carries the address")
@@ -51,7 +68,8 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 // namespace and carries the lease's MAC.
 func (c *Controller) ownerCarrying(lease *v1alpha1.MacLease) *holder {
 	key := indexKey(lease.Namespace, lease.Spec.MACAddress)
-	for _, indexer := range []cache.Indexer{c.pods, c.vms} {
+	vms, _ := c.vmCaches()
+	for _, indexer := range []cache.Indexer{c.pods, vms} {
 		if indexer == nil {
 			continue
 		}

@@ -1,0 +1,141 @@
+package pods
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
+	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
+	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
+)
+
+// newService is an allocation service over fakes whose default pool holds
+// the two addresses 02:00:00:00:00:00 and 02:00:00:00:00:01.
+func newService(t *testing.T, synced bool) *allocation.Service {
+	t.Helper()
+	client := versionedfake.NewSimpleClientset(&v1alpha1.MacPool{
+		ObjectMeta: metav1.ObjectMeta{Name: allocation.DefaultPoolName},
+		Spec:       v1alpha1.MacPoolSpec{Ranges: []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:01"}}},
+	})
+	factory := externalversions.NewSharedInformerFactory(client, 0)
+	namespaces := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
+		t.Fatal(err)
+	}
+	service, err := allocation.New(client, factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
+		corelisters.NewNamespaceLister(namespaces), func() bool { return synced }, kubefake.NewClientset().CoreV1(), time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	if synced && !cache.WaitForCacheSync(ctx.Done(), service.HasSynced) {
+		t.Fatal("the service did not sync")
+	}
+	return service
+}
+
+func podRequest(t *testing.T, networks string) *admissionv1.AdmissionRequest {
+	t.Helper()
+	pod := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Annotations: map[string]string{podnetworks.NetworksAnnotation: networks}},
+	}
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &admissionv1.AdmissionRequest{
+		Operation: admissionv1.Create, Namespace: "ns",
+		Kind:   metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Object: runtime.RawExtension{Raw: raw},
+	}
+}
+
+// patchedMACs reads the MACs of the networks annotation the patch writes.
+func patchedMACs(t *testing.T, patch []byte) []string {
+	t.Helper()
+	var operations []struct {
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal(patch, &operations); err != nil || len(operations) != 1 {
+		t.Fatalf("patch %s: %v", patch, err)
+	}
+	var networks []struct {
+		MAC string `json:"mac"`
+	}
+	if err := json.Unmarshal([]byte(operations[0].Value), &networks); err != nil {
+		t.Fatal(err)
+	}
+	macs := make([]string, 0, len(networks))
+	for _, network := range networks {
+		macs = append(macs, network.MAC)
+	}
+	return macs
+}
+
+func TestMutateMACsWithinOnePod(t *testing.T) {
+	tests := []struct {
+		name        string
+		networks    string
+		wantCode    int32
+		wantMessage string
+		wantMACs    []string
+	}{{
+		name:        "the same MAC requested on two networks",
+		networks:    `[{"name":"a","mac":"02:00:00:00:00:07"},{"name":"b","mac":"02-00-00-00-00-07"}]`,
+		wantCode:    http.StatusUnprocessableEntity,
+		wantMessage: "duplicate MAC address 02:00:00:00:00:07 found on networks: ns/a and ns/b",
+	}, {
+		// The first network would be allocated 02:00:00:00:00:00, the one
+		// the second network asks for, if allocation came first.
+		name:     "an allocated MAC is never one requested later in the pod",
+		networks: `[{"name":"a"},{"name":"b","mac":"02:00:00:00:00:00"}]`,
+		wantMACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:00"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Mutator{Allocations: newService(t, true)}
+			response := m.Mutate(context.Background(), podRequest(t, tt.networks))
+			if tt.wantCode != 0 {
+				if response.Allowed || response.Result.Code != tt.wantCode || !strings.Contains(response.Result.Message, tt.wantMessage) {
+					t.Fatalf("response = %+v, want %d with %q", response.Result, tt.wantCode, tt.wantMessage)
+				}
+				return
+			}
+			if !response.Allowed {
+				t.Fatalf("denied: %+v", response.Result)
+			}
+			if got := patchedMACs(t, response.Patch); strings.Join(got, ",") != strings.Join(tt.wantMACs, ",") {
+				t.Fatalf("MACs = %v, want %v", got, tt.wantMACs)
+			}
+		})
+	}
+}
+
+// An allocator still loading is temporary: 503 and "try again", never a
+// 422 blamed on the annotation.
+func TestMutateWhileTheAllocatorLoads(t *testing.T) {
+	m := &Mutator{Allocations: newService(t, false)}
+	response := m.Mutate(context.Background(), podRequest(t, `[{"name":"a"}]`))
+	if response.Allowed || response.Result.Code != http.StatusServiceUnavailable || !strings.Contains(response.Result.Message, "try again") ||
+		strings.Contains(response.Result.Message, podnetworks.NetworksAnnotation) {
+		t.Fatalf("response = %+v, want 503 that says try again", response.Result)
+	}
+}

@@ -1,0 +1,145 @@
+package allocation
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	"kubemacpool.io/kubemacpool/pkg/allocator"
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+func mustParse(t *testing.T, text string) mac.Address {
+	t.Helper()
+	a, err := mac.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// testService is a synced service with the default pool over ranges, whose
+// namespace informer holds the given namespaces.
+func testService(t *testing.T, client versioned.Interface, live *kubefake.Clientset, synced bool, namespaces ...*corev1.Namespace) *Service {
+	t.Helper()
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, ns := range namespaces {
+		if err := indexer.Add(ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	taken := allocator.NewTakenSet()
+	r := mac.Range{Start: mustParse(t, "02:00:00:00:00:00"), End: mustParse(t, "02:00:00:00:00:ff")}
+	state, err := allocator.NewPool(DefaultPoolName, []mac.Range{r}, taken, strings.NewReader(strings.Repeat("\x00", 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{
+		client:         client,
+		namespaces:     corelisters.NewNamespaceLister(indexer),
+		reservationTTL: time.Minute,
+		taken:          taken,
+		pools:          map[string]*pool{DefaultPoolName: {state: state}},
+		synced:         []cache.InformerSynced{func() bool { return synced }},
+	}
+	if live != nil {
+		s.liveNamespaces = live.CoreV1()
+	}
+	return s
+}
+
+// A namespace created a moment before its first pod may not be in the
+// informer yet: the service asks kube-apiserver instead of denying the pod.
+// Temporary trouble is a *NotReadyError, which the webhooks answer with 503.
+func TestAllocateNamespaceNotInTheInformer(t *testing.T) {
+	fresh := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fresh"}}
+	tests := []struct {
+		name         string
+		synced       bool
+		live         *kubefake.Clientset
+		wantNotReady bool
+		wantNotFound bool
+	}{
+		{name: "the namespace exists in kube-apiserver", synced: true, live: kubefake.NewClientset(fresh)},
+		{name: "the namespace does not exist", synced: true, live: kubefake.NewClientset(), wantNotFound: true},
+		{name: "the allocator is still loading", synced: false, live: kubefake.NewClientset(fresh), wantNotReady: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := testService(t, versionedfake.NewSimpleClientset(), tt.live, tt.synced)
+			owner := Owner{APIVersion: "v1", Kind: "Pod", Name: "p"}
+			_, allocateErr := s.Allocate(context.Background(), "fresh", owner, "net1", false)
+			_, claimErr := s.Claim(context.Background(), "fresh", owner, "net2", mustParse(t, "02:00:00:00:00:10"), false)
+			for _, err := range []error{allocateErr, claimErr} {
+				var notReady *NotReadyError
+				switch {
+				case tt.wantNotReady:
+					if !errors.As(err, &notReady) || !strings.Contains(err.Error(), "try again") {
+						t.Errorf("error = %v, want a *NotReadyError that says try again", err)
+					}
+				case tt.wantNotFound:
+					if err == nil || errors.As(err, &notReady) || !strings.Contains(err.Error(), `namespace "fresh" does not exist`) {
+						t.Errorf("error = %v, want namespace \"fresh\" does not exist", err)
+					}
+				case err != nil:
+					t.Errorf("error = %v, want none", err)
+				}
+			}
+		})
+	}
+}
+
+// The cleanup of a failed admission must run even when the request's
+// context is already cancelled: kube-apiserver cancels it exactly when it
+// gives up on the webhook.
+func TestAbortWithACancelledContext(t *testing.T) {
+	var mu sync.Mutex
+	var deleted []string
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodDelete {
+			http.Error(w, "unexpected", http.StatusMethodNotAllowed)
+			return
+		}
+		mu.Lock()
+		deleted = append(deleted, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Success"}`))
+	}))
+	defer server.Close()
+	client, err := versioned.NewForConfig(&restclient.Config{Host: server.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{client: client}
+	transaction := s.Begin("ns", Owner{Kind: "Pod", Name: "p"}, false)
+	transaction.created = []mac.Address{mustParse(t, "02:00:00:00:00:01"), mustParse(t, "02:00:00:00:00:02")}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	transaction.Abort(ctx)
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		"/apis/macpool.kubemacpool.io/v1alpha1/namespaces/ns/macleases/02-00-00-00-00-01",
+		"/apis/macpool.kubemacpool.io/v1alpha1/namespaces/ns/macleases/02-00-00-00-00-02",
+	}
+	if strings.Join(deleted, ",") != strings.Join(want, ",") {
+		t.Fatalf("deleted %v, want %v", deleted, want)
+	}
+}

@@ -1,0 +1,316 @@
+package lease
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
+)
+
+const testNamespace = "ns"
+
+// harness runs a controller against client-go fakes.
+type harness struct {
+	t          *testing.T
+	controller *Controller
+	leases     *versionedfake.Clientset
+	kube       *kubefake.Clientset
+	dynamic    *dynamicfake.FakeDynamicClient
+	// kubeVirt is what the KubeVirt probe answers; probed counts its calls.
+	kubeVirt atomic.Bool
+	probed   atomic.Int32
+}
+
+func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []runtime.Object, kubeVirtObjects ...runtime.Object) *harness {
+	t.Helper()
+	h := &harness{t: t}
+	h.kubeVirt.Store(kubeVirt)
+	h.leases = versionedfake.NewSimpleClientset(leases...)
+	h.kube = kubefake.NewClientset(append(kube, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}})...)
+	h.dynamic = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		virtualMachines:         "VirtualMachineList",
+		virtualMachineInstances: "VirtualMachineInstanceList",
+	}, kubeVirtObjects...)
+	controller, err := New(Config{
+		Leases: h.leases, Kube: h.kube, Dynamic: h.dynamic, Metrics: metrics.New(),
+		KubeVirt: func(context.Context) (bool, error) {
+			h.probed.Add(1)
+			return h.kubeVirt.Load(), nil
+		},
+		KubeVirtInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.controller = controller
+	return h
+}
+
+// run starts the controller with one worker, so that leases are handled in
+// the order they are queued, and returns once its caches have synced.
+func (h *harness) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := h.controller.Run(ctx, 1); err != nil {
+			h.t.Error(err)
+		}
+	}()
+	h.t.Cleanup(func() { cancel(); <-done })
+	h.eventually("the controller to sync", func() bool { return h.probed.Load() > 0 })
+}
+
+func (h *harness) eventually(what string, condition func() bool) {
+	h.t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return condition(), nil })
+	if err != nil {
+		h.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// consistently fails if condition turns false within a second.
+func (h *harness) consistently(what string, condition func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if !condition() {
+			h.t.Fatalf("%s changed", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (h *harness) lease(name string) *v1alpha1.MacLease {
+	lease, err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return lease
+}
+
+func testLease(address, kind, name string, phase v1alpha1.MacLeasePhase, expiresAt *metav1.Time) *v1alpha1.MacLease {
+	parsed := mustMAC(address)
+	return &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: parsed.Name(), Namespace: testNamespace, UID: types.UID("lease-" + parsed.Name())},
+		Spec: v1alpha1.MacLeaseSpec{MACAddress: parsed.String(),
+			Owner: &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: kind, Name: name}},
+		Status: v1alpha1.MacLeaseStatus{Phase: phase, ExpiresAt: expiresAt},
+	}
+}
+
+func testVM(t *testing.T, name, address string) *unstructured.Unstructured {
+	t.Helper()
+	vm := &kubevirtv1.VirtualMachine{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNamespace, UID: types.UID("vm-" + name)},
+		Spec: kubevirtv1.VirtualMachineSpec{Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{
+			Spec: kubevirtv1.VirtualMachineInstanceSpec{
+				Domain: kubevirtv1.DomainSpec{Devices: kubevirtv1.Devices{Interfaces: []kubevirtv1.Interface{{
+					Name: "default", MacAddress: address,
+					InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Masquerade: &kubevirtv1.InterfaceMasquerade{}},
+				}}}},
+				Networks: []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}},
+			},
+		}},
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &unstructured.Unstructured{Object: content}
+}
+
+func testVMI(name, address string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]interface{}{
+		"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+		"metadata": map[string]interface{}{"name": name, "namespace": testNamespace, "uid": "vmi-" + name},
+		"status": map[string]interface{}{"phase": "Running",
+			"interfaces": []interface{}{map[string]interface{}{"name": "default", "mac": address}}},
+	}}
+}
+
+func testPod(name, address string, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNamespace, UID: types.UID("pod-" + name),
+			Annotations: map[string]string{
+				podnetworks.NetworksAnnotation:      `[{"name":"net1","mac":"` + address + `"}]`,
+				podnetworks.NetworkStatusAnnotation: `[{"name":"net1","mac":"` + address + `"}]`,
+			}},
+		Status: corev1.PodStatus{Phase: phase},
+	}
+}
+
+func past() *metav1.Time { t := metav1.NewTime(time.Now().Add(-time.Hour)); return &t }
+
+// KubeVirt installed after the server: until the controller watches VMs, a
+// VM lease is not expired, even past its TTL; once it does, the VM's lease
+// is bound.
+func TestVMLeaseWaitsForKubeVirt(t *testing.T) {
+	const vmMAC, podMAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+	vmLease := testLease(vmMAC, kindVirtualMachine, "vm-", v1alpha1.MacLeasePhaseReserved, past())
+	vmLease.Spec.Owner.APIVersion = "kubevirt.io/v1"
+	h := newHarness(t, false, []runtime.Object{vmLease}, nil, testVM(t, "vm-abcde", vmMAC))
+	h.run()
+
+	// A Pod lease queued after the VM lease: once it expired, the VM
+	// lease was looked at too.
+	if _, err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Create(context.Background(),
+		testLease(podMAC, kindPod, "never", v1alpha1.MacLeasePhaseReserved, past()), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the Pod lease to expire", func() bool { return h.lease(mustMAC(podMAC).Name()) == nil })
+	h.consistently("the VM lease", func() bool {
+		lease := h.lease(vmLease.Name)
+		return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseReserved
+	})
+
+	h.kubeVirt.Store(true)
+	h.eventually("the VM lease to be bound to vm-abcde", func() bool {
+		lease := h.lease(vmLease.Name)
+		return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Spec.Owner.Name == "vm-abcde" &&
+			len(lease.OwnerReferences) == 1 && lease.OwnerReferences[0].Kind == kindVirtualMachine
+	})
+
+	// KubeVirt gone: VM leases are left alone, even with the VM deleted.
+	h.kubeVirt.Store(false)
+	h.eventually("the controller to stop watching VMs", func() bool { vms, _ := h.controller.vmCaches(); return vms == nil })
+	if err := h.dynamic.Resource(virtualMachines).Namespace(testNamespace).Delete(context.Background(), "vm-abcde", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.controller.leaseQueue.Add(testNamespace + "/" + vmLease.Name)
+	h.consistently("the VM lease", func() bool { return h.lease(vmLease.Name) != nil })
+
+	// Back again: the VM is gone for real, and its lease is released.
+	h.kubeVirt.Store(true)
+	h.eventually("the VM lease to be released", func() bool { return h.lease(vmLease.Name) == nil })
+}
+
+// A lease deleted by hand while its Pod still carries the MAC is leased
+// again at once, without waiting for the Pod to change.
+func TestDeletedLeaseIsAdoptedAgain(t *testing.T) {
+	const address = "02:00:00:00:00:0c"
+	lease := testLease(address, kindPod, "p", v1alpha1.MacLeasePhaseBound, nil)
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{testPod("p", address, corev1.PodRunning)})
+	h.run()
+	h.eventually("the lease to be bound", func() bool {
+		l := h.lease(lease.Name)
+		return l != nil && len(l.OwnerReferences) == 1
+	})
+	if err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Delete(context.Background(), lease.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the lease to be adopted again", func() bool {
+		l := h.lease(lease.Name)
+		return l != nil && l.Status.Phase == v1alpha1.MacLeasePhaseBound && l.Spec.Owner.Name == "p"
+	})
+}
+
+// A VM deleted while its VMI still runs with its MAC keeps the lease until
+// the VMI is gone too.
+func TestVMLeaseKeptWhileItsVMIReportsTheMAC(t *testing.T) {
+	const kept, released = "02:00:00:00:00:0d", "02:00:00:00:00:0e"
+	keptLease := testLease(kept, kindVirtualMachine, "vm1", v1alpha1.MacLeasePhaseBound, nil)
+	releasedLease := testLease(released, kindVirtualMachine, "vm2", v1alpha1.MacLeasePhaseBound, nil)
+	h := newHarness(t, true, []runtime.Object{keptLease, releasedLease}, nil,
+		testVM(t, "vm1", kept), testVM(t, "vm2", released), testVMI("vm1", kept))
+	h.run()
+	h.eventually("both leases to be bound", func() bool {
+		a, b := h.lease(keptLease.Name), h.lease(releasedLease.Name)
+		return a != nil && b != nil && len(a.OwnerReferences) == 1 && len(b.OwnerReferences) == 1
+	})
+	vms := h.dynamic.Resource(virtualMachines).Namespace(testNamespace)
+	for _, name := range []string{"vm1", "vm2"} {
+		if err := vms.Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eventually("the lease of vm2, which no VMI reports, to be released", func() bool { return h.lease(releasedLease.Name) == nil })
+	h.consistently("the lease of vm1", func() bool { return h.lease(keptLease.Name) != nil })
+
+	if err := h.dynamic.Resource(virtualMachineInstances).Namespace(testNamespace).Delete(context.Background(), "vm1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the lease of vm1 to be released once its VMI is gone", func() bool { return h.lease(keptLease.Name) == nil })
+}
+
+// A Pod that finished (Succeeded or Failed) is off the network: sharing a
+// MAC with it is no collision.
+func TestFinishedPodsAreNoCollision(t *testing.T) {
+	const address = "02:00:00:00:00:0f"
+	tests := []struct {
+		phase corev1.PodPhase
+		want  int
+	}{
+		{corev1.PodRunning, 1},
+		{corev1.PodSucceeded, 0},
+		{corev1.PodFailed, 0},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.phase), func(t *testing.T) {
+			h := newHarness(t, false, nil, nil)
+			if err := h.controller.namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}}); err != nil {
+				t.Fatal(err)
+			}
+			running, other := testPod("running", address, corev1.PodRunning), testPod("other", address, corev1.PodRunning)
+			h.controller.onPod(nil, running)
+			h.controller.onPod(nil, other)
+			if got := len(h.controller.collisions.Collisions()); got != 1 {
+				t.Fatalf("two running pods: %d collisions, want 1", got)
+			}
+			done := other.DeepCopy()
+			done.Status.Phase = tt.phase
+			h.controller.onPod(other, done)
+			if got := len(h.controller.collisions.Collisions()); got != tt.want {
+				t.Fatalf("after the other pod became %s: %d collisions, want %d", tt.phase, got, tt.want)
+			}
+		})
+	}
+}
+
+// The Pod informer keeps only metadata and phase.
+func TestSlimPod(t *testing.T) {
+	pod := testPod("p", "02:00:00:00:00:01", corev1.PodSucceeded)
+	pod.Spec.Containers = []corev1.Container{{Name: "c", Image: "i"}}
+	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "m"}}
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c"}}
+	obj, err := slimPod(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slim := obj.(*corev1.Pod)
+	if len(slim.Spec.Containers) != 0 || slim.ManagedFields != nil || slim.Status.ContainerStatuses != nil ||
+		slim.Status.Phase != corev1.PodSucceeded || slim.Annotations[podnetworks.NetworksAnnotation] == "" {
+		t.Fatalf("slimPod kept %+v", slim)
+	}
+}
+
+func mustMAC(text string) mac.Address {
+	address, err := mac.Parse(text)
+	if err != nil {
+		panic(err)
+	}
+	return address
+}

@@ -1,0 +1,155 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+)
+
+// kubeVirtWatch is one generation of VirtualMachine and
+// VirtualMachineInstance informers. KubeVirt removed and installed again
+// needs a new one: a stopped informer cannot be started again.
+type kubeVirtWatch struct {
+	vms, vmis cache.Indexer
+	synced    []cache.InformerSynced
+	cancel    context.CancelFunc
+}
+
+// followKubeVirt asks whether KubeVirt is served, until ctx is done, and
+// starts or stops watching VMs to match. Operators often install KubeVirt
+// after Kubemacpool, and discovery may fail once at start; a decision taken
+// once would leave every VM lease to expire.
+func (c *Controller) followKubeVirt(ctx context.Context) {
+	defer c.stopKubeVirt()
+	if c.config.KubeVirt == nil {
+		return
+	}
+	interval := c.config.KubeVirtInterval
+	if interval <= 0 {
+		interval = defaultKubeVirtInterval
+	}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		present, err := c.config.KubeVirt(ctx)
+		if err != nil {
+			// Keep what is running: a discovery hiccup is not a removal.
+			klog.ErrorS(err, "Checking whether KubeVirt is installed, will retry")
+			return
+		}
+		c.kubeVirtMu.RLock()
+		running := c.kubeVirt != nil || c.kubeVirtStarting != nil
+		c.kubeVirtMu.RUnlock()
+		switch {
+		case present && !running:
+			if err := c.startKubeVirt(ctx); err != nil {
+				klog.ErrorS(err, "Watching VirtualMachines failed, will retry")
+			}
+		case !present && running:
+			klog.InfoS("KubeVirt is gone: no longer watching VirtualMachines; VM leases are kept until it returns")
+			c.stopKubeVirt()
+		}
+	}, interval)
+}
+
+// startKubeVirt starts a new generation of VM and VMI informers. Once they
+// have synced, the controller uses them and looks at every lease again.
+func (c *Controller) startKubeVirt(ctx context.Context) error {
+	factory := dynamicinformer.NewDynamicSharedInformerFactory(c.config.Dynamic, 0)
+	vmInformer := factory.ForResource(virtualMachines).Informer()
+	if err := vmInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
+		h, err := vmHolder(obj.(*unstructured.Unstructured))
+		if err != nil {
+			return nil, nil
+		}
+		return indexHolder(h), nil
+	}}); err != nil {
+		return fmt.Errorf("indexing VirtualMachines: %w", err)
+	}
+	if err := c.handle(vmInformer, c.onVM); err != nil {
+		return err
+	}
+	vmiInformer := factory.ForResource(virtualMachineInstances).Informer()
+	if err := vmiInformer.AddIndexers(cache.Indexers{reportedIndex: func(obj interface{}) ([]string, error) {
+		return indexReported(obj), nil
+	}}); err != nil {
+		return fmt.Errorf("indexing VirtualMachineInstances: %w", err)
+	}
+	if err := c.handle(vmiInformer, c.onVMI); err != nil {
+		return err
+	}
+	watchCtx, cancel := context.WithCancel(ctx)
+	watch := &kubeVirtWatch{
+		vms: vmInformer.GetIndexer(), vmis: vmiInformer.GetIndexer(),
+		synced: []cache.InformerSynced{vmInformer.HasSynced, vmiInformer.HasSynced},
+		cancel: cancel,
+	}
+	c.kubeVirtMu.Lock()
+	c.kubeVirtStarting = watch
+	c.kubeVirtMu.Unlock()
+	factory.Start(watchCtx.Done())
+	klog.InfoS("KubeVirt is installed: watching VirtualMachines")
+	go func() {
+		if !cache.WaitForCacheSync(watchCtx.Done(), watch.synced...) {
+			return
+		}
+		c.kubeVirtMu.Lock()
+		if c.kubeVirtStarting != watch {
+			c.kubeVirtMu.Unlock()
+			return
+		}
+		c.kubeVirt, c.kubeVirtStarting = watch, nil
+		c.kubeVirtMu.Unlock()
+		klog.InfoS("VirtualMachine informers synced: VM leases are reconciled again")
+		c.queueVMLeases()
+		// The informers' first events came while the caches were not in
+		// use yet; adopt what they delivered now.
+		for _, obj := range watch.vms.List() {
+			vm := obj.(*unstructured.Unstructured)
+			c.adoptQueue.Add(objectKey{kind: kindVirtualMachine, namespace: vm.GetNamespace(), name: vm.GetName()})
+		}
+	}()
+	return nil
+}
+
+// stopKubeVirt stops watching VMs. VM leases are then left as they are.
+func (c *Controller) stopKubeVirt() {
+	c.kubeVirtMu.Lock()
+	defer c.kubeVirtMu.Unlock()
+	for _, watch := range []*kubeVirtWatch{c.kubeVirt, c.kubeVirtStarting} {
+		if watch != nil {
+			watch.cancel()
+		}
+	}
+	c.kubeVirt, c.kubeVirtStarting = nil, nil
+}
+
+// vmCaches returns the synced VM and VMI caches, or nils while VMs are not
+// watched.
+func (c *Controller) vmCaches() (vms, vmis cache.Indexer) {
+	c.kubeVirtMu.RLock()
+	defer c.kubeVirtMu.RUnlock()
+	if c.kubeVirt == nil {
+		return nil, nil
+	}
+	return c.kubeVirt.vms, c.kubeVirt.vmis
+}
+
+// queueVMLeases queues every lease of a VirtualMachine: they waited while
+// VMs were not watched.
+func (c *Controller) queueVMLeases() {
+	for _, obj := range c.leases.List() {
+		lease := obj.(*v1alpha1.MacLease)
+		if lease.Spec.Owner == nil || lease.Spec.Owner.Kind != kindVirtualMachine {
+			continue
+		}
+		if key, err := cache.MetaNamespaceKeyFunc(lease); err == nil {
+			c.leaseQueue.Add(key)
+		}
+	}
+}

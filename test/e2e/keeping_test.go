@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Issue 8 §3: no path frees a lease while an object still carries its MAC.
+var _ = Describe("Keeping a lease while its MAC is in use", func() {
+	var namespace string
+
+	BeforeEach(func(ctx context.Context) {
+		namespace = createNamespace(ctx, "keeping")
+	})
+
+	It("binds a VirtualMachine created with generateName", func(ctx context.Context) {
+		vm := newVM("", vmInterface{name: "default", masquerade: true})
+		vm.GenerateName = "gen-vm-"
+		created, err := createVM(ctx, namespace, vm, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		owners := eventuallyBound(ctx, namespace, 1)
+		for _, owner := range owners {
+			Expect(owner).To(Equal("VirtualMachine/" + created.Name))
+		}
+	})
+
+	It("leases a running pod's MAC again when its lease is deleted by hand", func(ctx context.Context) {
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("keeper", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		eventuallyBound(ctx, namespace, 1)
+		var name string
+		var uid string
+		for _, lease := range leasesOf(ctx, namespace) {
+			name, uid = lease.Name, string(lease.UID)
+		}
+		mustKubectl("delete", "maclease", "-n", namespace, name)
+		Eventually(func(g Gomega) {
+			lease, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, name, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(string(lease.UID)).NotTo(Equal(uid), "a new lease")
+			g.Expect(lease.Status.Phase).To(BeEquivalentTo("Bound"))
+			g.Expect(lease.OwnerReferences).To(HaveLen(1))
+			g.Expect(lease.OwnerReferences[0].UID).To(Equal(pod.UID))
+		}).WithContext(ctx).Should(Succeed())
+	})
+
+	It("keeps a deleted VM's lease while its VMI still reports the MAC, and releases it once the VMI is gone", func(ctx context.Context) {
+		created, err := createVM(ctx, namespace, newVM("graceful", vmInterface{name: "default", masquerade: true}), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		eventuallyBound(ctx, namespace, 1)
+		address := vmMACs(created)["default"]
+		// Nothing runs KubeVirt here: the VMI and its status are written
+		// as virt-controller and virt-handler would.
+		runVMI(ctx, namespace, "graceful", address)
+		Expect(dynamicClient.Resource(vmResource).Namespace(namespace).Delete(ctx, "graceful", metav1.DeleteOptions{})).To(Succeed())
+		Consistently(func(g Gomega) {
+			_, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, leaseName(address), metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+		}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
+		Expect(dynamicClient.Resource(vmiResource).Namespace(namespace).Delete(ctx, "graceful", metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() bool {
+			_, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, leaseName(address), metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		}).WithContext(ctx).Should(BeTrue())
+	})
+
+	It("denies a pod that asks for one MAC on two networks, naming both", func(ctx context.Context) {
+		address := nextMAC()
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx,
+			newPod("twice", `[{"name":"br1","mac":"`+address+`"},{"name":"br2","mac":"`+strings.ToUpper(address)+`"}]`), metav1.CreateOptions{})
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("duplicate MAC address " + address + " found on networks: " + namespace + "/br1 and " + namespace + "/br2"))
+		var status apierrors.APIStatus
+		Expect(errors.As(err, &status)).To(BeTrue())
+		Expect(status.Status().Code).To(BeEquivalentTo(http.StatusUnprocessableEntity))
+		Expect(leasesOf(ctx, namespace)).To(BeEmpty())
+	})
+
+	It("counts no collision with a pod that finished", func(ctx context.Context) {
+		shared := nextMAC()
+		for _, name := range []string{"done", "running"} {
+			pod := newPod(name, `[{"name":"br1","mac":"`+shared+`"}]`)
+			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		done, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "done", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		done.Status.Phase = corev1.PodSucceeded
+		_, err = kubeClient.CoreV1().Pods(namespace).UpdateStatus(ctx, done, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		// network-status says multus wired both pods.
+		for _, name := range []string{"done", "running"} {
+			_, err := kubeClient.CoreV1().Pods(namespace).Patch(ctx, name, "application/merge-patch+json",
+				[]byte(`{"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"[]"}}}`), metav1.PatchOptions{})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		Consistently(scrapeMetrics).WithContext(ctx).WithTimeout(10 * time.Second).ShouldNot(ContainSubstring(`kmp_mac_collisions{mac="` + shared + `"}`))
+		events, err := kubeClient.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "reason=MACCollision"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(events.Items).To(BeEmpty())
+	})
+})
+
+// Deleting KubeVirt's CRDs affects every spec that uses VMs: nothing else
+// runs meanwhile, and the CRDs are back before the next spec.
+var _ = Describe("KubeVirt removed and installed again while the server runs", Serial, Ordered, func() {
+	It("keeps watching VirtualMachines: a VM created afterwards keeps its lease Bound through several TTLs", func(ctx context.Context) {
+		crds := []string{"virtualmachines.kubevirt.io", "virtualmachineinstances.kubevirt.io"}
+		artifacts, err := filepath.Abs("../../artifacts/crds")
+		Expect(err).NotTo(HaveOccurred())
+		restore := func() {
+			for _, file := range []string{"kubevirt.io_virtualmachines.yaml", "kubevirt.io_virtualmachineinstances.yaml"} {
+				mustKubectl("apply", "-f", filepath.Join(artifacts, file))
+			}
+			mustKubectl(append([]string{"wait", "--for=condition=Established", "--timeout=60s", "crd"}, crds...)...)
+		}
+		DeferCleanup(restore)
+		mustKubectl(append([]string{"delete", "crd", "--wait=true", "--timeout=120s"}, crds...)...)
+		Eventually(func() bool {
+			_, err := kubeClient.Discovery().ServerResourcesForGroupVersion("kubevirt.io/v1")
+			return apierrors.IsNotFound(err)
+		}).WithContext(ctx).Should(BeTrue())
+		// Long enough for the server to notice KubeVirt is gone.
+		Consistently(func() bool {
+			_, err := kubeClient.Discovery().ServerResourcesForGroupVersion("kubevirt.io/v1")
+			return apierrors.IsNotFound(err)
+		}).WithContext(ctx).WithTimeout(15 * time.Second).Should(BeTrue())
+		restore()
+
+		namespace := createNamespace(ctx, "kubevirt-back")
+		var created string
+		Eventually(func() error {
+			vm, err := createVM(ctx, namespace, newVM("returning", vmInterface{name: "default", masquerade: true}), metav1.CreateOptions{})
+			if err == nil {
+				created = vm.Name
+			}
+			return err
+		}).WithContext(ctx).Should(Succeed())
+		eventuallyBound(ctx, namespace, 1)
+		Consistently(func(g Gomega) {
+			leases := leasesOf(ctx, namespace)
+			g.Expect(leases).To(HaveLen(1))
+			for _, lease := range leases {
+				g.Expect(lease.Status.Phase).To(BeEquivalentTo("Bound"))
+				g.Expect(lease.Spec.Owner.Name).To(Equal(created))
+			}
+		}).WithContext(ctx).WithTimeout(3 * reservationTTL).WithPolling(time.Second).Should(Succeed())
+	})
+})
