@@ -49,7 +49,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}
 
-	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name}
+	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, Request: request.UID}
 	if owner.Name == "" {
 		owner.Name = pod.GenerateName
 	}
