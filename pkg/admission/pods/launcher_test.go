@@ -89,4 +89,3 @@ func TestLaunchersUnavailable(t *testing.T) {
 		t.Fatalf("got %v, want an UnavailableError: a failed check must not skip the pod", err)
 	}
 }
-
