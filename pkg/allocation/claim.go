@@ -17,8 +17,9 @@ type ClaimOutcome int
 const (
 	// Leased: the address was free and is now leased to the owner.
 	Leased ClaimOutcome = iota
-	// AlreadyOwned: the namespace already leases the address to this owner
-	// and interface, as on a repeated admission.
+	// AlreadyOwned: the namespace already leases the address to this
+	// object and interface (an UPDATE), or to this very admission (a call
+	// kube-apiserver retried).
 	AlreadyOwned
 	// StaticReservation: a lease without owner in the same namespace keeps
 	// the address for workloads there that ask for it.
@@ -84,9 +85,30 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 	return claim, nil
 }
 
+// ownedBy reports whether lease is already the owner's own. Kind and name
+// are not enough: the replicas of a ReplicaSet share a generateName prefix,
+// and each one asking for a fixed MAC must count as another object, or
+// conflictPolicy Reject admits them all.
 func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string) bool {
 	held := lease.Spec.Owner
-	return held.Kind == owner.Kind && held.Name == owner.Name && lease.Spec.Interface == iface
+	if held.Kind != owner.Kind || lease.Spec.Interface != iface {
+		return false
+	}
+	if ownAttempt(lease, string(owner.Request), iface) {
+		return true
+	}
+	if owner.UID == "" {
+		return false
+	}
+	for _, reference := range lease.OwnerReferences {
+		if reference.UID == owner.UID {
+			return true
+		}
+	}
+	// Not bound yet: a reservation for this name can only have been made
+	// by the create of this object, since it exists (it is being updated)
+	// and names are unique in a namespace.
+	return len(lease.OwnerReferences) == 0 && held.Name == owner.Name
 }
 
 // Release deletes leases this admission created before it failed, so that a

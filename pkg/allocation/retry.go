@@ -16,12 +16,14 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
-// AttemptAnnotation carries a random token that one allocation writes into
-// the lease it creates. When a create's outcome is unknown (the storage
-// answered 5xx, timed out, or the connection broke while an etcd member
-// died), the create is repeated; an AlreadyExists answer whose lease carries
-// our own token means the earlier attempt went through after all, and anybody
-// else's lease means the address is taken.
+// AttemptAnnotation carries a token that one allocation writes into the
+// lease it creates: the admission request's UID, or a random one without
+// it. When a create's outcome is unknown (the storage answered 5xx, timed
+// out, or the connection broke while an etcd member died), the create is
+// repeated; an AlreadyExists answer whose lease carries our own token (and
+// interface) means the earlier attempt went through after all, and anybody
+// else's lease means the address is taken. The request UID also tells a
+// call kube-apiserver retried from another object asking for the same MAC.
 const AttemptAnnotation = "macpool.kubemacpool.io/allocation-attempt"
 
 const (
@@ -71,9 +73,12 @@ func outcomeUnknown(err error) bool {
 // the lease is ours, an AlreadyExists error when someone else holds it, a
 // *StorageUnavailableError when storage never answered, or the refusal.
 func (s *Service) createLeaseReliably(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface string) error {
-	token, err := attemptToken()
-	if err != nil {
-		return err
+	token := string(owner.Request)
+	if token == "" {
+		var err error
+		if token, err = attemptToken(); err != nil {
+			return err
+		}
 	}
 	deadline := time.Now().Add(storageRetryBudget)
 	if d, ok := ctx.Deadline(); ok {
@@ -90,7 +95,7 @@ func (s *Service) createLeaseReliably(ctx context.Context, namespace string, add
 			if !uncertain {
 				return err
 			}
-			mine, getErr := s.leaseIsOurs(ctx, deadline, namespace, address, token)
+			mine, getErr := s.leaseIsOurs(ctx, deadline, namespace, address, token, iface)
 			switch {
 			case getErr == nil && mine:
 				klog.InfoS("A lease create with an unknown outcome had gone through", "lease", address.Name(), "namespace", namespace, "tries", tries)
@@ -132,8 +137,9 @@ func (s *Service) createOnce(ctx context.Context, deadline time.Time, namespace 
 }
 
 // leaseIsOurs reads the lease of address in namespace and tells whether it
-// carries token. A lease in another namespace reads as NotFound: not ours.
-func (s *Service) leaseIsOurs(ctx context.Context, deadline time.Time, namespace string, address mac.Address, token string) (bool, error) {
+// carries token for iface. A lease in another namespace reads as NotFound:
+// not ours.
+func (s *Service) leaseIsOurs(ctx context.Context, deadline time.Time, namespace string, address mac.Address, token, iface string) (bool, error) {
 	attemptDeadline := time.Now().Add(storageAttemptTimeout)
 	if deadline.Before(attemptDeadline) {
 		attemptDeadline = deadline
@@ -147,11 +153,11 @@ func (s *Service) leaseIsOurs(ctx context.Context, deadline time.Time, namespace
 	case err != nil:
 		return false, err
 	}
-	return ownAttempt(existing, token), nil
+	return ownAttempt(existing, token, iface), nil
 }
 
-func ownAttempt(lease *v1alpha1.MacLease, token string) bool {
-	return lease.Annotations[AttemptAnnotation] == token
+func ownAttempt(lease *v1alpha1.MacLease, token, iface string) bool {
+	return token != "" && lease.Annotations[AttemptAnnotation] == token && lease.Spec.Interface == iface
 }
 
 func attemptToken() (string, error) {

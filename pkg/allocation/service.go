@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -29,12 +30,19 @@ import (
 // DefaultPoolName is the pool of namespaces that no other pool selects.
 const DefaultPoolName = "default"
 
-// Owner is the object a lease is made for.
+// Owner is the object a lease is made for, and the admission that makes it.
 type Owner struct {
 	APIVersion string
 	Kind       string
 	// Name, or the generateName prefix while the object has no name yet.
 	Name string
+	// UID of the object when it has one (an UPDATE); a CREATE's object
+	// has none yet.
+	UID types.UID
+	// Request is the UID of the admission request. kube-apiserver keeps it
+	// when it retries a call, so a lease that carries it (see
+	// AttemptAnnotation) is this admission's own.
+	Request types.UID
 }
 
 // Service allocates addresses. It is safe for concurrent use.

@@ -30,6 +30,9 @@ type ExtraConfig struct {
 	Metrics        *metrics.Metrics
 	// KubeClientConfig reaches kube-apiserver (--kubeconfig or in-cluster).
 	KubeClientConfig *restclient.Config
+	// KubeVirtIdentity is the user KubeVirt creates virt-launcher pods as;
+	// the Pod webhook leaves only its launcher pods of VMs alone.
+	KubeVirtIdentity string
 	// Certificates, when set, supplies the serving certificate: it must
 	// have been bootstrapped before the server starts serving.
 	Certificates *certificate.Manager

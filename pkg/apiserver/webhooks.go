@@ -10,6 +10,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/pods"
@@ -50,8 +51,15 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 		return err
 	}
 
+	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity}
+	if config.ExtraConfig.KubeClientConfig != nil {
+		if launchers.KubeVirt, err = dynamic.NewForConfig(config.ExtraConfig.KubeClientConfig); err != nil {
+			return fmt.Errorf("building the client that proves virt-launcher pods: %w", err)
+		}
+	}
+
 	observe := countAdmissions(config.ExtraConfig.Metrics)
-	server.Handler.NonGoRestfulMux.Handle(pods.Path, webhook.Handler(&pods.Mutator{Allocations: allocations}, observe))
+	server.Handler.NonGoRestfulMux.Handle(pods.Path, webhook.Handler(&pods.Mutator{Allocations: allocations, Launchers: launchers}, observe))
 	server.Handler.NonGoRestfulMux.Handle(virtualmachines.Path, webhook.Handler(&virtualmachines.Mutator{Allocations: allocations}, observe))
 
 	if err := server.AddPostStartHook("kubemacpool-allocator-informers", func(ctx genericapiserver.PostStartHookContext) error {

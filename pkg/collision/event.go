@@ -1,6 +1,7 @@
 package collision
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -17,11 +18,34 @@ const EventReason = "MACCollision"
 //	MAC 02:00:00:00:cc:01: Collision between pod/ns/p, vmi/ns/v
 //
 // keys are listed sorted, so the message of a collision does not depend on
-// the order its holders were seen and identical events aggregate.
+// the order its holders were seen and identical events aggregate. It names
+// every holder, whatever its namespace: it is for cluster administrators
+// only (the MacPool's event, logs).
 func EventMessage(address string, keys []string) string {
 	if canonical, err := mac.Canonical(address); err == nil {
 		address = canonical
 	}
 	sorted := slices.Sorted(slices.Values(keys))
 	return "MAC " + address + ": Collision between " + strings.Join(sorted, ", ")
+}
+
+// NamespaceEventMessage is the message of a collision event recorded in
+// namespace, which its users read: the original's format, naming only the
+// holders in namespace and counting the others,
+//
+//	MAC 02:00:00:00:cc:01: Collision between pod/ns/p, vmi/ns/v and 1 object(s) in other namespaces
+//
+// so that a tenant learns that its MAC is in use elsewhere, but not by whom.
+func NamespaceEventMessage(address string, keys []string, namespace string) string {
+	var own []string
+	for _, key := range keys {
+		if KeyNamespace(key) == namespace {
+			own = append(own, key)
+		}
+	}
+	message := EventMessage(address, own)
+	if others := len(keys) - len(own); others > 0 {
+		message += fmt.Sprintf(" and %d object(s) in other namespaces", others)
+	}
+	return message
 }

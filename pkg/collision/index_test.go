@@ -421,3 +421,20 @@ func checkInvariants(t *testing.T, ix *Index) {
 		}
 	}
 }
+
+func TestNamespaceEventMessage(t *testing.T) {
+	keys := []string{"vmi/tenant-b/v", "pod/tenant-a/p", "pod/tenant-a/q", "pod/tenant-c/r"}
+	cases := map[string]string{
+		"tenant-a": "MAC 02:00:00:00:cc:01: Collision between pod/tenant-a/p, pod/tenant-a/q and 2 object(s) in other namespaces",
+		"tenant-b": "MAC 02:00:00:00:cc:01: Collision between vmi/tenant-b/v and 3 object(s) in other namespaces",
+	}
+	for namespace, want := range cases {
+		if got := NamespaceEventMessage("02-00-00-00-CC-01", keys, namespace); got != want {
+			t.Errorf("in %s: got %q, want %q", namespace, got, want)
+		}
+	}
+	same := []string{"vmi/ns/v", "pod/ns/p"}
+	if got, want := NamespaceEventMessage("02:00:00:00:cc:01", same, "ns"), EventMessage("02:00:00:00:cc:01", same); got != want {
+		t.Errorf("within one namespace: got %q, want the original's %q", got, want)
+	}
+}

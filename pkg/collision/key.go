@@ -19,3 +19,12 @@ func VMIKey(namespace, name string) string { return vmiPrefix + namespace + "/" 
 // isVMI reports whether key names a VirtualMachineInstance. Only VMIs can
 // be halves of a live migration; a Pod claiming migration IDs is ignored.
 func isVMI(key string) bool { return strings.HasPrefix(key, vmiPrefix) }
+
+// KeyNamespace is the namespace in a key of PodKey or VMIKey.
+func KeyNamespace(key string) string {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) != 3 {
+		return ""
+	}
+	return parts[1]
+}

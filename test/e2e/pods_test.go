@@ -159,21 +159,15 @@ spec:
 		Expect(leasesOf(ctx, namespace)).To(BeEmpty())
 	})
 
-	It("leaves pods without the annotation, virt-launcher pods and opted-out namespaces alone", func(ctx context.Context) {
+	It("leaves pods without the annotation and opted-out namespaces alone", func(ctx context.Context) {
 		plain := newPod("plain", "")
 		delete(plain.Annotations, networksAnnotation)
 		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, plain, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 
-		launcher := newPod("virt-launcher-vm", `[{"name":"br1"}]`)
-		launcher.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
-		created, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, launcher, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(created.Annotations[networksAnnotation]).To(Equal(`[{"name":"br1"}]`))
-
 		ignored := createNamespace(ctx, "pods-ignored")
 		labelNamespace(ctx, ignored, "mutatepods.kubemacpool.io", "ignore")
-		created, err = kubeClient.CoreV1().Pods(ignored).Create(ctx, newPod("ignored", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		created, err := kubeClient.CoreV1().Pods(ignored).Create(ctx, newPod("ignored", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(created.Annotations[networksAnnotation]).To(Equal(`[{"name":"br1"}]`))
 		Expect(leasesOf(ctx, namespace)).To(BeEmpty())

@@ -21,13 +21,12 @@ import (
 // Path is where kube-apiserver calls the webhook.
 const Path = "/mutate-pods"
 
-// virtLauncherLabel marks the pods KubeVirt runs VMs in: their MACs are the
-// VM's, assigned by the VirtualMachine webhook.
-const virtLauncherLabel = "kubevirt.io"
-
 // Mutator assigns MACs to the multus networks of Pods.
 type Mutator struct {
 	Allocations *allocation.Service
+	// Launchers proves virt-launcher pods of VirtualMachines, which are
+	// left alone; nil treats every pod as a regular one.
+	Launchers *Launchers
 }
 
 var _ webhook.Mutator = &Mutator{}
@@ -42,7 +41,17 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusBadRequest, "kubemacpool: the object is not a Pod: %v", err)
 	}
 	annotation, found := pod.Annotations[podnetworks.NetworksAnnotation]
-	if !found || skip(pod) {
+	if !found {
+		return webhook.Allow(nil, nil)
+	}
+	// A network-status annotation is no reason to skip: multus writes it
+	// after creation, so on a CREATE it is the creator's own text.
+	launcher, err := m.Launchers.ofVirtualMachine(ctx, request, pod)
+	if err != nil {
+		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
+	}
+	if launcher {
+		// Its MACs are the VirtualMachine's, leased by that webhook.
 		return webhook.Allow(nil, nil)
 	}
 	networks, err := podnetworks.Parse(annotation, request.Namespace)
@@ -50,7 +59,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}
 
-	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name}
+	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, Request: request.UID}
 	if owner.Name == "" {
 		owner.Name = pod.GenerateName
 	}
@@ -69,21 +78,6 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}
 	return webhook.Allow(patch, transaction.Warnings())
-}
-
-// skip reports pods whose networks are not ours to assign: virt-launcher
-// pods, and pods that multus has already wired (network-status is set).
-func skip(pod *corev1.Pod) bool {
-	if pod.Labels[virtLauncherLabel] == "virt-launcher" {
-		return true
-	}
-	for _, owner := range pod.OwnerReferences {
-		if owner.Kind == "VirtualMachineInstance" {
-			return true
-		}
-	}
-	_, wired := pod.Annotations[podnetworks.NetworkStatusAnnotation]
-	return wired
 }
 
 // assign leases the MACs the pod asks for, then allocates the missing ones.

@@ -52,7 +52,11 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	if name == "" {
 		name = vm.GenerateName
 	}
-	owner := allocation.Owner{APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: "VirtualMachine", Name: name}
+	owner := allocation.Owner{APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: "VirtualMachine", Name: name, Request: request.UID}
+	if old != nil {
+		// An UPDATE: the MACs leased to this very VM are its own.
+		owner.UID = old.UID
+	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
 	patch, err := assign(ctx, plan, transaction)

@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
+	"kubemacpool.io/kubemacpool/pkg/admission/pods"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/apiserver"
 	"kubemacpool.io/kubemacpool/pkg/certificate"
@@ -39,8 +40,10 @@ type Options struct {
 	DefaultPool        *DefaultPoolOptions
 	// ReservationTTL bounds how long an admitted lease waits for its owner.
 	ReservationTTL time.Duration
-	Controller     *ControllerOptions
-	Certificates   *CertificateOptions
+	// KubeVirtIdentity is the user KubeVirt creates virt-launcher pods as.
+	KubeVirtIdentity string
+	Controller       *ControllerOptions
+	Certificates     *CertificateOptions
 	// WebhookAuthorization decides whether the webhook paths are
 	// authorized like every other request (the default) or open to anyone.
 	WebhookAuthorization *WebhookAuthorizationOptions
@@ -65,6 +68,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		EmbeddedEtcd:         embeddedetcd.NewOptions(),
 		DefaultPool:          NewDefaultPoolOptions(),
 		ReservationTTL:       apiserver.DefaultReservationTTL,
+		KubeVirtIdentity:     pods.DefaultKubeVirtIdentity,
 		Controller:           NewControllerOptions(),
 		Certificates:         NewCertificateOptions(),
 		WebhookAuthorization: NewWebhookAuthorizationOptions(),
@@ -96,6 +100,8 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 		"On SIGTERM, how long open watches get to drain before the server ends them; their clients reconnect to another replica. 0 waits for the request timeout instead.")
 	flags.DurationVar(&o.ReservationTTL, "reservation-ttl", o.ReservationTTL,
 		"How long a MacLease created at admission stays Reserved waiting for its owner (a Pod or VirtualMachine that a later admission step may still reject) before it is released.")
+	flags.StringVar(&o.KubeVirtIdentity, "kubevirt-identity", o.KubeVirtIdentity,
+		"The user KubeVirt creates virt-launcher pods as. Only its launcher pods of VirtualMachines skip the Pod webhook, and only when their VMI and VM exist; empty accepts any creator of such a pod.")
 }
 
 // Complete decides what the flags leave open.
@@ -178,6 +184,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			Controller:       o.Controller.Config(),
 			Metrics:          serverMetrics,
 			KubeClientConfig: serverConfig.ClientConfig,
+			KubeVirtIdentity: o.KubeVirtIdentity,
 			Certificates:     certificates,
 		},
 	}, nil

@@ -8,21 +8,24 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/collision"
+	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
 // eventComponent is the event source of the original Kubemacpool.
 const eventComponent = "kubemacpool"
 
-// observePodCollisions tracks a Pod while it is on the network: multus has
-// wired it (network-status is set) and it is not being deleted. Phases are
-// not in a Pod's metadata, and the metadata-only informer is what keeps the
-// controller small on clusters with many pods.
+// observePodCollisions tracks a Pod from its creation until it is deleted.
+// Phases are not in a Pod's metadata, and the metadata-only informer is
+// what keeps the controller small on clusters with many pods. The
+// network-status annotation is no sign of being on the network: the pod's
+// owner can write or remove it, and removing it must not hide a collision.
+// A virt-launcher pod is left to its VMI, whose status reports the MACs, but
+// only when that VMI exists with the UID the pod's owner reference names.
 func (c *Controller) observePodCollisions(pod *metav1.PartialObjectMetadata, h *holder) {
 	key := collision.PodKey(pod.Namespace, pod.Name)
-	_, wired := pod.Annotations[podnetworks.NetworkStatusAnnotation]
-	if h == nil || !wired || pod.DeletionTimestamp != nil || !c.managed(kindPod, pod.Namespace) {
+	if h == nil || pod.DeletionTimestamp != nil || c.provenLauncher(pod) || !c.managed(kindPod, pod.Namespace) {
 		c.untrack(key, pod.UID)
 		return
 	}
@@ -87,8 +90,10 @@ func (c *Controller) untrack(key string, uid types.UID) {
 	c.report(change)
 }
 
-// report updates the gauges and warns, on every object involved, about
-// collisions that started or gained a participant.
+// report updates the gauges and warns about collisions that started or
+// gained a participant. The event on each object names only the objects of
+// its own namespace, which its users may read; the whole set goes to the
+// MacPool of the MAC (cluster-scoped: administrators) and to the log.
 func (c *Controller) report(change collision.Change) {
 	if change.Empty() {
 		return
@@ -96,15 +101,37 @@ func (c *Controller) report(change collision.Change) {
 	c.config.Metrics.SetCollisions(c.collisions.Counts())
 	for _, transitions := range [][]collision.Transition{change.Started, change.Changed} {
 		for _, transition := range transitions {
-			message := collision.EventMessage(transition.MAC, transition.Keys)
+			full := collision.EventMessage(transition.MAC, transition.Keys)
+			klog.InfoS("MAC collision", "mac", transition.MAC, "objects", transition.Keys)
+			c.recorder.Event(c.poolOf(transition.MAC), corev1.EventTypeWarning, collision.EventReason, full)
 			for _, key := range transition.Keys {
 				if ref, ok := c.references.Load(key); ok {
+					message := collision.NamespaceEventMessage(transition.MAC, transition.Keys, collision.KeyNamespace(key))
 					c.recorder.Event(ref.(runtime.Object), corev1.EventTypeWarning, collision.EventReason, message)
 				}
 			}
 		}
 	}
 }
+
+// poolOf is the MacPool a collision event for address is recorded on: the
+// pool of its lease, or the default pool for an address without one.
+func (c *Controller) poolOf(address string) *corev1.ObjectReference {
+	pool := defaultPoolName
+	if parsed, err := mac.Parse(address); err == nil {
+		if leases, err := c.leases.ByIndex(leaseNameIndex, parsed.Name()); err == nil {
+			for _, obj := range leases {
+				if name := obj.(*v1alpha1.MacLease).Spec.Pool; name != "" {
+					pool = name
+				}
+			}
+		}
+	}
+	return &corev1.ObjectReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "MacPool", Name: pool}
+}
+
+// defaultPoolName is the pool of addresses outside every other.
+const defaultPoolName = "default"
 
 // reference is what an event is recorded on.
 func reference(apiVersion, kind, namespace, name string, uid types.UID) *corev1.ObjectReference {

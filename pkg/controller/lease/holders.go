@@ -30,12 +30,12 @@ type holder struct {
 	interfaces map[string]string
 }
 
-// podHolder reads the MACs of a Pod from its metadata. virt-launcher pods
-// carry the MACs of their VirtualMachine and are not holders of their own.
+// podHolder reads the MACs of a Pod from its metadata. The kubevirt.io
+// label and owner references are the pod creator's to write, so a
+// virt-launcher pod is a holder like any other: the MACs of a
+// VirtualMachine's launcher are leased to the VM already (nothing to bind or
+// adopt), and a standalone VMI's launcher owns its leases, as in the original.
 func podHolder(pod *metav1.PartialObjectMetadata) *holder {
-	if isVirtLauncher(pod) {
-		return nil
-	}
 	annotation, found := pod.Annotations[podnetworks.NetworksAnnotation]
 	if !found {
 		return nil
@@ -53,12 +53,22 @@ func podHolder(pod *metav1.PartialObjectMetadata) *holder {
 	return h
 }
 
-func isVirtLauncher(pod *metav1.PartialObjectMetadata) bool {
-	if pod.Labels["kubevirt.io"] == "virt-launcher" {
-		return true
+// provenLauncher reports whether pod is a virt-launcher pod: one whose owner
+// reference names a VirtualMachineInstance that the VMI informer holds with
+// that very UID. A label or a reference to a VMI that does not exist is
+// anybody's to write and proves nothing.
+func (c *Controller) provenLauncher(pod *metav1.PartialObjectMetadata) bool {
+	if !c.config.KubeVirt {
+		return false
 	}
+	vmis := c.vmInformers.ForResource(virtualMachineInstances).Informer().GetIndexer()
 	for _, owner := range pod.OwnerReferences {
-		if owner.Kind == "VirtualMachineInstance" {
+		group, err := schema.ParseGroupVersion(owner.APIVersion)
+		if err != nil || group.Group != virtualMachineInstances.Group || owner.Kind != kindVMInstance {
+			continue
+		}
+		obj, exists, err := vmis.GetByKey(pod.Namespace + "/" + owner.Name)
+		if err == nil && exists && obj.(metav1.Object).GetUID() == owner.UID {
 			return true
 		}
 	}

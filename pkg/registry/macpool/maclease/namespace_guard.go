@@ -2,11 +2,9 @@ package maclease
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -50,9 +48,9 @@ func (g namespaceGuard) Get(ctx context.Context, key string, opts storage.GetOpt
 		return err
 	}
 	if belongsElsewhere(ctx, out) {
-		if opts.IgnoreNotFound {
-			return clearObject(out)
-		}
+		// Even with IgnoreNotFound: the only caller that sets it is a
+		// dry-run update, and an empty object would let it run the
+		// object's preconditions (a 409 instead of a 404) or create it.
 		return storage.NewKeyNotFoundError(key, 0)
 	}
 	return nil
@@ -68,31 +66,52 @@ func (g namespaceGuard) Watch(ctx context.Context, key string, opts storage.List
 	return g.Interface.Watch(ctx, key, opts)
 }
 
+// GuaranteedUpdate hides a lease of another namespace behind the answers an
+// absent key gets. The preconditions are checked here, after the namespace:
+// checked first (as storage does), a UID precondition on another
+// namespace's lease answers 409 with that lease's UID in the message.
+// An update that may create (server-side apply, create-on-update) runs up to
+// the create and is then refused as AlreadyExists, like any create of a key
+// held elsewhere; one that may not answers NotFound.
 func (g namespaceGuard) GuaranteedUpdate(ctx context.Context, key string, destination runtime.Object, ignoreNotFound bool,
 	preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc, cachedExistingObject runtime.Object) error {
 	guardedUpdate := func(existing runtime.Object, res storage.ResponseMeta) (runtime.Object, *uint64, error) {
 		if belongsElsewhere(ctx, existing) {
-			return nil, nil, storage.NewKeyNotFoundError(key, 0)
+			if !ignoreNotFound {
+				return nil, nil, storage.NewKeyNotFoundError(key, 0)
+			}
+			if _, _, err := tryUpdate(emptyLike(existing), storage.ResponseMeta{}); err != nil {
+				return nil, nil, err
+			}
+			return nil, nil, storage.NewKeyExistsError(key, 0)
+		}
+		if err := preconditions.Check(key, existing); err != nil {
+			return nil, nil, err
 		}
 		return tryUpdate(existing, res)
 	}
-	return g.Interface.GuaranteedUpdate(ctx, key, destination, ignoreNotFound, preconditions, guardedUpdate, cachedExistingObject)
+	return g.Interface.GuaranteedUpdate(ctx, key, destination, ignoreNotFound, nil, guardedUpdate, cachedExistingObject)
 }
 
+// Delete checks the namespace inside the delete transaction (the
+// validateDeletion callback runs on the object as stored), so the check
+// cannot race with a re-create in another namespace. Preconditions are
+// checked after it, for the reason given at GuaranteedUpdate.
 func (g namespaceGuard) Delete(ctx context.Context, key string, out runtime.Object, preconditions *storage.Preconditions,
 	validateDeletion storage.ValidateObjectFunc, cachedExistingObject runtime.Object, opts storage.DeleteOptions) error {
-	// validateDeletion runs inside the delete transaction on the object as
-	// stored, so the check cannot race with a re-create in another namespace.
 	guardedValidation := func(ctx context.Context, existing runtime.Object) error {
 		if belongsElsewhere(ctx, existing) {
 			return storage.NewKeyNotFoundError(key, 0)
+		}
+		if err := preconditions.Check(key, existing); err != nil {
+			return err
 		}
 		if validateDeletion == nil {
 			return nil
 		}
 		return validateDeletion(ctx, existing)
 	}
-	return g.Interface.Delete(ctx, key, out, preconditions, guardedValidation, cachedExistingObject, opts)
+	return g.Interface.Delete(ctx, key, out, nil, guardedValidation, cachedExistingObject, opts)
 }
 
 // confineToNamespace adds metadata.namespace=<request namespace> to the field
@@ -111,13 +130,8 @@ func confineToNamespace(ctx context.Context, predicate storage.SelectionPredicat
 	return predicate
 }
 
-// clearObject resets out to its zero value, as storage does for a missing
-// key when IgnoreNotFound is set.
-func clearObject(out runtime.Object) error {
-	value, err := conversion.EnforcePtr(out)
-	if err != nil {
-		return fmt.Errorf("clearing %T: %w", out, err)
-	}
-	value.Set(reflect.Zero(value.Type()))
-	return nil
+// emptyLike returns a new, empty object of obj's type: what storage hands
+// an update of a key that does not exist.
+func emptyLike(obj runtime.Object) runtime.Object {
+	return reflect.New(reflect.TypeOf(obj).Elem()).Interface().(runtime.Object)
 }

@@ -5,11 +5,16 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	storeerr "k8s.io/apiserver/pkg/storage/errors"
+	"k8s.io/apiserver/pkg/util/dryrun"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/registry/status"
@@ -18,6 +23,10 @@ import (
 // REST is the storage of the main resource.
 type REST struct {
 	*genericregistry.Store
+	// unguarded is the storage below namespaceGuard. A dry run never
+	// writes, so the key's atomic create cannot refuse a key held
+	// elsewhere; this is where a dry run looks instead.
+	unguarded storage.Interface
 }
 
 var (
@@ -67,7 +76,54 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("completing storage of %s: %w", resource, err)
 	}
-	store.Storage.Storage = namespaceGuard{Interface: store.Storage.Storage}
+	unguarded := store.Storage.Storage
+	store.Storage.Storage = namespaceGuard{Interface: unguarded}
 
-	return &REST{Store: store}, status.NewREST(store, NewStatusStrategy(strategy)), nil
+	return &REST{Store: store, unguarded: unguarded}, status.NewREST(store, NewStatusStrategy(strategy)), nil
+}
+
+// Create refuses a dry-run create of a key that another namespace holds,
+// as the real create does: 409 AlreadyExists with the name alone.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	if options != nil && dryrun.IsDryRun(options.DryRun) {
+		if accessor, err := meta.Accessor(obj); err == nil && accessor.GetName() != "" {
+			if err := r.refuseHeldElsewhere(ctx, accessor.GetName()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r.Store.Create(ctx, obj, createValidation, options)
+}
+
+// Update refuses a dry-run update that would create (server-side apply of
+// a lease this namespace does not have) a key that another namespace holds;
+// namespaceGuard does the same for the real one.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	if options != nil && dryrun.IsDryRun(options.DryRun) && (forceAllowCreate || r.UpdateStrategy.AllowCreateOnUpdate(ctx)) {
+		if err := r.refuseHeldElsewhere(ctx, name); err != nil {
+			return nil, false, err
+		}
+	}
+	return r.Store.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+}
+
+// refuseHeldElsewhere answers AlreadyExists, naming only the lease, when
+// another namespace than the request's holds name.
+func (r *REST) refuseHeldElsewhere(ctx context.Context, name string) error {
+	key, err := r.KeyFunc(ctx, name)
+	if err != nil {
+		return err
+	}
+	existing := r.NewFunc()
+	err = r.unguarded.Get(ctx, key, storage.GetOptions{}, existing)
+	switch {
+	case storage.IsNotFound(err):
+		return nil
+	case err != nil:
+		return storeerr.InterpretGetError(err, r.DefaultQualifiedResource, name)
+	case belongsElsewhere(ctx, existing):
+		return errors.NewAlreadyExists(r.DefaultQualifiedResource, name)
+	}
+	return nil
 }

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+)
+
+// kubeVirtIdentity is the server's default --kubevirt-identity.
+const kubeVirtIdentity = "system:serviceaccount:kubevirt:kubevirt-controller"
+
+var _ = Describe("The namespace guard", func() {
+	It("answers a PUT with the holder's or a guessed UID NotFound, without naming the UID", func(ctx context.Context) {
+		holder, intruder := createNamespace(ctx, "guard-holder"), createNamespace(ctx, "guard-intruder")
+		held := createLease(ctx, holder, newLease(nextMAC(), "owner"))
+		for _, uid := range []types.UID{held.UID, "00000000-0000-0000-0000-000000000000"} {
+			forged := held.DeepCopy()
+			forged.Namespace, forged.UID, forged.ResourceVersion = intruder, uid, ""
+			_, err := macClient.MacpoolV1alpha1().MacLeases(intruder).Update(ctx, forged, metav1.UpdateOptions{})
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "uid %s: %v", uid, err)
+			Expect(err.Error()).NotTo(ContainSubstring(string(held.UID)))
+		}
+	})
+
+	It("answers a create of a held MAC AlreadyExists without the holder, dry-run, applied or not", func(ctx context.Context) {
+		holder, intruder := createNamespace(ctx, "guard-holder"), createNamespace(ctx, "guard-intruder")
+		address := nextMAC()
+		createLease(ctx, holder, newLease(address, "owner"))
+		for _, dryRun := range [][]string{nil, {metav1.DryRunAll}} {
+			_, err := macClient.MacpoolV1alpha1().MacLeases(intruder).Create(ctx, newLease(address, "copy"), metav1.CreateOptions{DryRun: dryRun})
+			Expect(apierrors.IsAlreadyExists(err)).To(BeTrue(), "create, dry-run %v: %v", dryRun, err)
+			Expect(err.Error()).NotTo(ContainSubstring(holder))
+		}
+		manifest := `apiVersion: macpool.kubemacpool.io/v1alpha1
+kind: MacLease
+metadata:
+  name: ` + leaseName(address) + `
+spec:
+  owner: {apiVersion: v1, kind: Pod, name: copy}
+`
+		for _, extra := range [][]string{nil, {"--dry-run=server"}} {
+			args := append([]string{"apply", "--server-side", "-n", intruder, "-f", "-"}, extra...)
+			output, err := kubectlWithInput(manifest, args...)
+			Expect(err).To(HaveOccurred(), "apply %v: %s", extra, output)
+			Expect(err.Error()).To(ContainSubstring("already exists"))
+			Expect(err.Error()).NotTo(ContainSubstring(holder))
+		}
+		Expect(leasesOf(ctx, intruder)).To(BeEmpty())
+		Expect(leaseView(ctx, holder)).To(HaveKeyWithValue(address, v1alpha1MacLeaseView{Owner: "Pod/owner", Interface: "default/bridge-net"}))
+	})
+})
+
+var _ = Describe("Under conflictPolicy Reject", func() {
+	It("denies the second of two replicas (same generateName) that ask for the same fixed MAC", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "replicas")
+		createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
+			Ranges:         []v1alpha1.MACRange{{Start: "0e:00:00:05:00:00", End: "0e:00:00:05:00:ff"}},
+			ConflictPolicy: v1alpha1.ConflictPolicyReject,
+		})
+		fixed := nextMAC()
+		replica := func() (*corev1.Pod, error) {
+			pod := newPod("", `[{"name":"br1","mac":"`+fixed+`"}]`)
+			pod.GenerateName = "web-"
+			return kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+		}
+		_, err := replica()
+		Expect(err).NotTo(HaveOccurred())
+		_, err = replica()
+		Expect(err).To(MatchError(ContainSubstring("MAC address " + fixed + " requested for " + namespace + "/br1 is already in use by another object")))
+	})
+})
+
+var _ = Describe("Pods that look like KubeVirt's", func() {
+	var namespace string
+
+	BeforeEach(func(ctx context.Context) {
+		namespace = createNamespace(ctx, "launchers")
+	})
+
+	It("get leases when the virt-launcher label and VMI owner are forged, or network-status is written at creation", func(ctx context.Context) {
+		forged := newPod("virt-launcher-fake", `[{"name":"br1"}]`)
+		forged.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
+		forged.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "fake", UID: "00000000-0000-0000-0000-000000000001"}}
+		created, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, forged, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		forgedMAC, _ := podNetworks(created)[0]["mac"].(string)
+		Expect(forgedMAC).NotTo(BeEmpty())
+
+		wired := newPod("wired", `[{"name":"br1"}]`)
+		wired.Annotations["k8s.v1.cni.cncf.io/network-status"] = `[]`
+		created, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, wired, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		wiredMAC, _ := podNetworks(created)[0]["mac"].(string)
+		Expect(wiredMAC).NotTo(BeEmpty())
+
+		// Leased at admission. (The garbage collector deletes the pod
+		// whose owner does not exist soon after, and its lease with it.)
+		view := leaseView(ctx, namespace)
+		Expect(view).To(HaveKeyWithValue(forgedMAC, HaveField("Owner", "Pod/virt-launcher-fake")))
+		Expect(view).To(HaveKeyWithValue(wiredMAC, HaveField("Owner", "Pod/wired")))
+	})
+
+	It("are denied under Reject when the forged launcher asks for a held MAC", func(ctx context.Context) {
+		holder := createNamespace(ctx, "holder")
+		held := nextMAC()
+		createLease(ctx, holder, newLease(held, "holder"))
+		createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
+			Ranges:         []v1alpha1.MACRange{{Start: "0e:00:00:06:00:00", End: "0e:00:00:06:00:ff"}},
+			ConflictPolicy: v1alpha1.ConflictPolicyReject,
+		})
+		forged := newPod("virt-launcher-fake", `[{"name":"br1","mac":"`+held+`"}]`)
+		forged.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
+		forged.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "fake", UID: "00000000-0000-0000-0000-000000000001"}}
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, forged, metav1.CreateOptions{})
+		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
+	})
+
+	It("give the launcher of a standalone VMI a MAC and a lease, and leave a VM's launcher created by KubeVirt alone", func(ctx context.Context) {
+		standalone := createVMI(ctx, namespace, "lonely", nil)
+		launcher := newPod("", `[{"name":"br1"}]`)
+		launcher.GenerateName = "virt-launcher-lonely-"
+		launcher.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
+		launcher.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "lonely", UID: standalone.GetUID()}}
+		created, err := kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		address, _ := podNetworks(created)[0]["mac"].(string)
+		Expect(address).NotTo(BeEmpty())
+		Expect(eventuallyBound(ctx, namespace, 1)).To(Equal(map[string]string{address: "Pod/" + created.Name}))
+
+		vm, err := createVM(ctx, namespace, newVM("owned", vmInterface{name: "red"}), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		owned := createVMI(ctx, namespace, "owned", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "owned", UID: vm.UID}})
+		vmLauncher := newPod("", `[{"name":"red-net","mac":"`+vmMACs(vm)["red"]+`"}]`)
+		vmLauncher.GenerateName = "virt-launcher-owned-"
+		vmLauncher.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "owned", UID: owned.GetUID()}}
+		created, err = kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, vmLauncher, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(created.Annotations[networksAnnotation]).To(Equal(vmLauncher.Annotations[networksAnnotation]), "not re-encoded: the webhook left it alone")
+		Expect(eventuallyBound(ctx, namespace, 2)).To(HaveKeyWithValue(vmMACs(vm)["red"], "VirtualMachine/owned"))
+
+		// The same pod from a tenant is no launcher: it asks for a MAC
+		// that its VM holds, and gets the warning of any other pod.
+		tenantCopy := vmLauncher.DeepCopy()
+		tenantCopy.GenerateName = "copy-"
+		result := kubeClient.CoreV1().RESTClient().Post().Namespace(namespace).Resource("pods").Body(tenantCopy).Do(ctx)
+		Expect(result.Error()).NotTo(HaveOccurred())
+		Expect(result.Warnings()).To(ContainElement(HaveField("Text", ContainSubstring("already leased to another object"))))
+	})
+})
+
+var _ = Describe("MACCollision events", func() {
+	It("name only the objects of their namespace; the MacPool's event names both", func(ctx context.Context) {
+		first, second := createNamespace(ctx, "collide-a"), createNamespace(ctx, "collide-b")
+		shared := nextMAC()
+		_, err := kubeClient.CoreV1().Pods(first).Create(ctx, newPod("alpha", `[{"name":"br1","mac":"`+shared+`"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = kubeClient.CoreV1().Pods(second).Create(ctx, newPod("beta", `[{"name":"br1","mac":"`+shared+`"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		for _, side := range []struct{ own, other, name string }{{first, second, "alpha"}, {second, first, "beta"}} {
+			want := "MAC " + shared + ": Collision between pod/" + side.own + "/" + side.name + " and 1 object(s) in other namespaces"
+			Eventually(func() []string { return collisionEvents(ctx, side.own, side.name) }).WithContext(ctx).Should(ContainElement(want))
+			for _, message := range collisionEvents(ctx, side.own, side.name) {
+				Expect(message).NotTo(ContainSubstring(side.other))
+			}
+		}
+		full := "MAC " + shared + ": Collision between " + strings.Join([]string{"pod/" + first + "/alpha", "pod/" + second + "/beta"}, ", ")
+		Eventually(func() []string { return collisionEvents(ctx, metav1.NamespaceDefault, "default") }).WithContext(ctx).Should(ContainElement(full))
+	})
+})
+
+// collisionEvents are the messages of the MACCollision events on the object
+// named name in namespace.
+func collisionEvents(ctx context.Context, namespace, name string) []string {
+	GinkgoHelper()
+	events, err := kubeClient.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	Expect(err).NotTo(HaveOccurred())
+	var messages []string
+	for _, event := range events.Items {
+		if event.Reason == "MACCollision" {
+			messages = append(messages, event.Message)
+		}
+	}
+	return messages
+}
+
+// createVMI creates a VirtualMachineInstance; nothing runs it.
+func createVMI(ctx context.Context, namespace, name string, owners []metav1.OwnerReference) *unstructured.Unstructured {
+	GinkgoHelper()
+	vmi := &unstructured.Unstructured{Object: map[string]interface{}{
+		"apiVersion": "kubevirt.io/v1",
+		"kind":       "VirtualMachineInstance",
+		"metadata":   map[string]interface{}{"name": name, "namespace": namespace},
+		"spec":       map[string]interface{}{"domain": map[string]interface{}{"devices": map[string]interface{}{}}},
+	}}
+	vmi.SetOwnerReferences(owners)
+	created, err := dynamicClient.Resource(vmiResource).Namespace(namespace).Create(ctx, vmi, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	return created
+}
+
+// kubeVirtClient acts as virt-controller does: as KubeVirt's service
+// account (with the cluster admin's rights, so no RBAC is needed here).
+func kubeVirtClient() kubernetes.Interface {
+	config := cluster.RESTConfig()
+	config.Impersonate.UserName = kubeVirtIdentity
+	config.Impersonate.Groups = []string{"system:masters", "system:authenticated"}
+	return kubernetes.NewForConfigOrDie(config)
+}
