@@ -58,10 +58,10 @@ func podHolder(pod *metav1.PartialObjectMetadata) *holder {
 // that very UID. A label or a reference to a VMI that does not exist is
 // anybody's to write and proves nothing.
 func (c *Controller) provenLauncher(pod *metav1.PartialObjectMetadata) bool {
-	if !c.config.KubeVirt {
+	_, vmis := c.vmCaches()
+	if vmis == nil {
 		return false
 	}
-	vmis := c.vmInformers.ForResource(virtualMachineInstances).Informer().GetIndexer()
 	for _, owner := range pod.OwnerReferences {
 		group, err := schema.ParseGroupVersion(owner.APIVersion)
 		if err != nil || group.Group != virtualMachineInstances.Group || owner.Kind != kindVMInstance {

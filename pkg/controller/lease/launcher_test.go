@@ -10,6 +10,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
+	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 )
@@ -22,7 +23,6 @@ func TestProvenLauncher(t *testing.T) {
 		Kube:     kubefake.NewSimpleClientset(),
 		Dynamic:  dynamicfake.NewSimpleDynamicClient(runtime.NewScheme()),
 		Metadata: metadatafake.NewSimpleMetadataClient(scheme),
-		KubeVirt: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -33,9 +33,12 @@ func TestProvenLauncher(t *testing.T) {
 	vmi.SetNamespace("tenant")
 	vmi.SetName("vm")
 	vmi.SetUID("uid-vmi")
-	if err := c.vmInformers.ForResource(virtualMachineInstances).Informer().GetIndexer().Add(vmi); err != nil {
+	// The VMI cache of a synced generation of KubeVirt informers.
+	vmis := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := vmis.Add(vmi); err != nil {
 		t.Fatal(err)
 	}
+	c.kubeVirt = &kubeVirtWatch{vms: cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}), vmis: vmis}
 	ownedBy := func(apiVersion, name string, uid types.UID) []metav1.OwnerReference {
 		return []metav1.OwnerReference{{APIVersion: apiVersion, Kind: "VirtualMachineInstance", Name: name, UID: uid}}
 	}

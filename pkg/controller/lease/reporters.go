@@ -51,7 +51,7 @@ func reportedMACs(obj interface{}) (string, []string) {
 		}
 	case *corev1.Pod:
 		meta := podMetadata(typed)
-		if !isVirtLauncher(meta) {
+		if !claimsLauncher(meta) {
 			return "", nil
 		}
 		namespace = typed.Namespace
@@ -127,4 +127,21 @@ func (c *Controller) queueReported(old, obj interface{}) {
 // podMetadata is the metadata of a Pod as the holder functions read it.
 func podMetadata(pod *corev1.Pod) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: pod.ObjectMeta}
+}
+
+// claimsLauncher reports whether a pod says it is a virt-launcher pod, by
+// KubeVirt's label or an owner reference to a VirtualMachineInstance. A
+// claim is not proof (see provenLauncher), but here it only keeps a lease of
+// the pod's own namespace a little longer, which is the safe side: a MAC
+// still reported by a pod must not be handed out again.
+func claimsLauncher(pod *metav1.PartialObjectMetadata) bool {
+	if pod.Labels["kubevirt.io"] == "virt-launcher" {
+		return true
+	}
+	for _, owner := range pod.OwnerReferences {
+		if owner.Kind == kindVMInstance {
+			return true
+		}
+	}
+	return false
 }
