@@ -40,6 +40,8 @@ type Options struct {
 	ReservationTTL time.Duration
 	Controller     *ControllerOptions
 	Certificates   *CertificateOptions
+	// Compat accepts the original Kubemacpool's flags.
+	Compat *CompatOptions
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
 	// ShutdownWatchTerminationGracePeriod bounds how long a stopping
@@ -63,6 +65,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ReservationTTL:     apiserver.DefaultReservationTTL,
 		Controller:         NewControllerOptions(),
 		Certificates:       NewCertificateOptions(),
+		Compat:             NewCompatOptions(),
 		MetricAddr:         metrics.DefaultAddr,
 		// Without it, watches that kube-apiserver proxies to this server
 		// (the garbage collector's, the namespace controller's, users')
@@ -91,6 +94,7 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 		"On SIGTERM, how long open watches get to drain before the server ends them; their clients reconnect to another replica. 0 waits for the request timeout instead.")
 	flags.DurationVar(&o.ReservationTTL, "reservation-ttl", o.ReservationTTL,
 		"How long a MacLease created at admission stays Reserved waiting for its owner (a Pod or VirtualMachine that a later admission step may still reject) before it is released.")
+	o.Compat.AddFlags(flags, &o.MetricAddr)
 }
 
 // Complete decides what the flags leave open.
@@ -99,6 +103,7 @@ func (o *Options) Complete() error {
 		o.runEmbeddedEtcd = true
 		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{o.EmbeddedEtcd.ClientURL}
 	}
+	o.Compat.ApplyTo(&o.ReservationTTL)
 	return nil
 }
 
@@ -110,6 +115,7 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, o.DefaultPool.Validate()...)
 	errs = append(errs, o.Controller.Validate()...)
+	errs = append(errs, o.Compat.Validate()...)
 	if o.manageCertificates() {
 		errs = append(errs, o.Certificates.Validate()...)
 	}
