@@ -62,6 +62,7 @@ type Server struct {
 // Complete fills in the fields of the generic configuration that are derived
 // from others. It changes the receiver.
 func (c *Config) Complete() CompletedConfig {
+	c.GenericConfig.BuildHandlerChainFunc = withCanonicalLeaseNames(c.GenericConfig.BuildHandlerChainFunc)
 	return CompletedConfig{&completedConfig{
 		GenericConfig: c.GenericConfig.Complete(),
 		ExtraConfig:   &c.ExtraConfig,

@@ -27,5 +27,6 @@ single-member etcd when --etcd-servers is empty, an external etcd cluster otherw
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	AddVerbosityFlag(cmd.PersistentFlags(), o.StdErr)
 	return cmd
 }

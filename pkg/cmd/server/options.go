@@ -47,6 +47,8 @@ type Options struct {
 	// WebhookAuthorization decides whether the webhook paths are
 	// authorized like every other request (the default) or open to anyone.
 	WebhookAuthorization *WebhookAuthorizationOptions
+	// Compat accepts the original Kubemacpool's flags.
+	Compat *CompatOptions
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
 	// ShutdownWatchTerminationGracePeriod bounds how long a stopping
@@ -72,6 +74,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		Controller:           NewControllerOptions(),
 		Certificates:         NewCertificateOptions(),
 		WebhookAuthorization: NewWebhookAuthorizationOptions(),
+		Compat:               NewCompatOptions(),
 		MetricAddr:           metrics.DefaultAddr,
 		// Without it, watches that kube-apiserver proxies to this server
 		// (the garbage collector's, the namespace controller's, users')
@@ -102,6 +105,7 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 		"How long a MacLease created at admission stays Reserved waiting for its owner (a Pod or VirtualMachine that a later admission step may still reject) before it is released.")
 	flags.StringVar(&o.KubeVirtIdentity, "kubevirt-identity", o.KubeVirtIdentity,
 		"The user KubeVirt creates virt-launcher pods as. Only its launcher pods of VirtualMachines skip the Pod webhook, and only when their VMI and VM exist; empty accepts any creator of such a pod.")
+	o.Compat.AddFlags(flags, &o.MetricAddr)
 }
 
 // Complete decides what the flags leave open.
@@ -111,6 +115,7 @@ func (o *Options) Complete() error {
 		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{o.EmbeddedEtcd.ClientURL}
 	}
 	o.WebhookAuthorization.ApplyTo(o.RecommendedOptions.Authorization)
+	o.Compat.ApplyTo(&o.ReservationTTL)
 	return nil
 }
 
@@ -123,6 +128,7 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.DefaultPool.Validate()...)
 	errs = append(errs, o.Controller.Validate()...)
 	errs = append(errs, o.WebhookAuthorization.Validate(o.RecommendedOptions.Authorization)...)
+	errs = append(errs, o.Compat.Validate()...)
 	if o.manageCertificates() {
 		errs = append(errs, o.Certificates.Validate()...)
 	}
