@@ -3,7 +3,8 @@
 
 SHELL := /usr/bin/env bash -o errexit -o nounset -o pipefail
 BIN_DIR := _output/bin
-GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/...
+GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/... ./test/integration/...
+COVERAGE := _output/coverage.out
 E2E_TIMEOUT ?= 40m
 
 .PHONY: all
@@ -30,8 +31,10 @@ verify: ## gofmt, go vet and generated-code drift.
 	hack/verify-codegen.sh
 
 .PHONY: test-unit
-test-unit: ## Unit tests of the pure logic, with the race detector.
-	go test -race -count=1 $(GO_PACKAGES)
+test-unit: ## Unit, registry-on-etcd and in-process server tests, with the race detector; prints coverage.
+	@mkdir -p $(dir $(COVERAGE))
+	go test -race -count=1 -coverprofile=$(COVERAGE) $(GO_PACKAGES)
+	@go tool cover -func=$(COVERAGE) | tail -n 1
 
 .PHONY: test-e2e
 test-e2e: tools build ## End-to-end tests against a real local control plane.

@@ -1,0 +1,237 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
+	restclient "k8s.io/client-go/rest"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/cmd/server"
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+)
+
+// startServer runs kubemacpool-apiserver in process, through the same
+// command and options as the binary, until the test ends. It returns a
+// client authenticated as a member of system:masters.
+//
+// There is no kube-apiserver. The flags make that possible:
+//   - --client-ca-file with --authentication-skip-lookup: the test's client
+//     certificate is verified locally, no TokenReview, no ConfigMap lookup;
+//   - system:masters is always allowed by the delegated authorizer, so no
+//     SubjectAccessReview is sent either;
+//   - --kubeconfig names an address that refuses connections: the lease
+//     controller (not leader-elected here) and the webhooks' namespace
+//     informer are built and started but never sync, which nothing below
+//     needs (the webhooks are not called; /readyz stays false for that
+//     reason, so the test waits for the default pool instead);
+//   - the generic admission plugins and priority and fairness, which need
+//     kube-apiserver's objects, are off; the certificate manager (which
+//     writes a Secret and caBundles in kube-apiserver) is off and the
+//     serving certificate is self-signed.
+func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
+	t.Helper()
+	_, etcdConfig := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
+	dir := t.TempDir()
+	credentials := newClientCredentials(t, dir)
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening on loopback: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	options := server.NewOptions(io.Discard, io.Discard)
+	options.RecommendedOptions.SecureServing.Listener = listener
+	command := server.NewCommand(ctx, options)
+	kubeconfig := unreachableKubeconfig(t, dir)
+	command.SetArgs(append([]string{
+		"--etcd-servers=" + strings.Join(etcdConfig.Transport.ServerList, ","),
+		"--cert-dir=" + dir,
+		"--client-ca-file=" + credentials.caFile,
+		"--authentication-skip-lookup",
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,MutatingAdmissionPolicy,ValidatingAdmissionPolicy",
+		"--enable-priority-and-fairness=false",
+		"--manage-certificates=false",
+		"--leader-elect=false",
+		"--metric-addr=0",
+		"--shutdown-watch-termination-grace-period=0",
+		// The object-count poller starts inside the MacLease store's
+		// CompleteWithOptions and reads store.Storage while NewStorage
+		// still wraps it in the namespace guard: a data race the race
+		// detector reports (pkg/registry/macpool/maclease/storage.go,
+		// reported; to be fixed there, then this line goes).
+		"--etcd-count-metric-poll-period=0",
+	}, extraArgs...))
+	command.SetOut(io.Discard)
+	command.SetErr(io.Discard)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- command.Execute() }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Errorf("server stopped with an error: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("server did not stop within 30s")
+		}
+	})
+
+	config := &restclient.Config{
+		Host: "https://" + listener.Addr().String(),
+		TLSClientConfig: restclient.TLSClientConfig{
+			// The server writes its self-signed serving certificate,
+			// with its CA, into --cert-dir while it starts.
+			CAFile:   filepath.Join(dir, "apiserver.crt"),
+			CertData: credentials.certPEM,
+			KeyData:  credentials.keyPEM,
+		},
+		QPS:   -1,
+		Burst: -1,
+	}
+	// The default pool is created by a post-start hook through the
+	// server's own API: once it is there, storage, serving,
+	// authentication and authorization all work.
+	var client versioned.Interface
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		select {
+		case err := <-stopped:
+			stopped <- err
+			return false, errors.Join(errors.New("server stopped before it served"), err)
+		default:
+		}
+		if client == nil {
+			if _, err := os.Stat(config.CAFile); err != nil {
+				return false, nil
+			}
+			if client, err = versioned.NewForConfig(config); err != nil {
+				return false, fmt.Errorf("building the client: %w", err)
+			}
+		}
+		_, err := client.MacpoolV1alpha1().MacPools().Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the default MacPool: %v", err)
+	}
+	return client
+}
+
+func TestServerOnEtcd(t *testing.T) {
+	client := startServer(t, "--range-start=0a:00:00:00:00:00", "--range-end=0a:00:00:00:FF:FF")
+	ctx := context.Background()
+	leases := func(namespace string) interface {
+		Create(context.Context, *v1alpha1.MacLease, metav1.CreateOptions) (*v1alpha1.MacLease, error)
+		Get(context.Context, string, metav1.GetOptions) (*v1alpha1.MacLease, error)
+		List(context.Context, metav1.ListOptions) (*v1alpha1.MacLeaseList, error)
+		Delete(context.Context, string, metav1.DeleteOptions) error
+	} {
+		return client.MacpoolV1alpha1().MacLeases(namespace)
+	}
+
+	t.Run("default pool from the flags", func(t *testing.T) {
+		pool, err := client.MacpoolV1alpha1().MacPools().Get(ctx, "default", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []v1alpha1.MACRange{{Start: "0a:00:00:00:00:00", End: "0a:00:00:00:ff:ff"}}
+		if len(pool.Spec.Ranges) != 1 || pool.Spec.Ranges[0] != want[0] || pool.Spec.ConflictPolicy != v1alpha1.ConflictPolicyWarn {
+			t.Errorf("default pool spec = %+v, want ranges %v (canonical) and policy Warn", pool.Spec, want)
+		}
+		pools, err := client.MacpoolV1alpha1().MacPools().List(ctx, metav1.ListOptions{})
+		if err != nil || len(pools.Items) != 1 {
+			t.Errorf("pools = %+v, %v; want the default pool alone", pools, err)
+		}
+	})
+
+	const name, address = "02-00-00-00-00-0a", "02:00:00:00:00:0a"
+	t.Run("create, get and list a static reservation", func(t *testing.T) {
+		created, err := leases("tenant-a").Create(ctx, &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("creating %s in tenant-a: %v", name, err)
+		}
+		if created.Spec.MACAddress != address || created.Namespace != "tenant-a" || created.UID == "" {
+			t.Errorf("created lease = %+v, want spec.macAddress %s filled in from the name", created, address)
+		}
+		got, err := leases("tenant-a").Get(ctx, name, metav1.GetOptions{})
+		if err != nil || got.UID != created.UID {
+			t.Errorf("get = %+v, %v", got, err)
+		}
+		for _, namespace := range []string{"tenant-a", metav1.NamespaceAll} {
+			list, err := leases(namespace).List(ctx, metav1.ListOptions{})
+			if err != nil || len(list.Items) != 1 || list.Items[0].Name != name {
+				t.Errorf("list in %q = %+v, %v; want the one lease", namespace, list, err)
+			}
+		}
+		list, err := leases("tenant-b").List(ctx, metav1.ListOptions{})
+		if err != nil || len(list.Items) != 0 {
+			t.Errorf("list in tenant-b = %+v, %v; want nothing from tenant-a", list, err)
+		}
+		selected, err := leases(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.macAddress=" + address + ",spec.owner.kind="})
+		if err != nil || len(selected.Items) != 1 {
+			t.Errorf("list by field selector = %+v, %v; want the reservation", selected, err)
+		}
+	})
+
+	t.Run("the same MAC from another namespace is a conflict that names no holder", func(t *testing.T) {
+		_, err := leases("tenant-b").Create(ctx, &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("second lease of %s from tenant-b: err = %v, want 409 AlreadyExists", name, err)
+		}
+		if strings.Contains(err.Error(), "tenant-a") {
+			t.Errorf("the refusal leaks the holder's namespace: %v", err)
+		}
+		// The colon form of the same address is the same address.
+		_, err = leases("tenant-b").Create(ctx, &v1alpha1.MacLease{Spec: v1alpha1.MacLeaseSpec{MACAddress: "02:00:00:00:00:0A"}}, metav1.CreateOptions{})
+		if !apierrors.IsAlreadyExists(err) {
+			t.Errorf("second lease by spec.macAddress in upper case: err = %v, want 409 AlreadyExists", err)
+		}
+	})
+
+	t.Run("another namespace sees nothing", func(t *testing.T) {
+		_, err := leases("tenant-b").Get(ctx, name, metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("get of tenant-a's lease through tenant-b: err = %v, want NotFound", err)
+		}
+		if err := leases("tenant-b").Delete(ctx, name, metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("delete of tenant-a's lease through tenant-b: err = %v, want NotFound", err)
+		}
+		if _, err := leases("tenant-a").Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("tenant-a's lease after tenant-b's delete: %v", err)
+		}
+	})
+
+	t.Run("invalid lease is a 422 naming the field", func(t *testing.T) {
+		_, err := leases("tenant-a").Create(ctx, &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: "01-00-5e-00-00-01"}}, metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.macAddress") {
+			t.Errorf("multicast lease: err = %v, want Invalid on spec.macAddress", err)
+		}
+	})
+
+	t.Run("release and lease again elsewhere", func(t *testing.T) {
+		if err := leases("tenant-a").Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("delete in tenant-a: %v", err)
+		}
+		if _, err := leases("tenant-b").Create(ctx, &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Errorf("lease of the released %s in tenant-b: %v", name, err)
+		}
+	})
+}
