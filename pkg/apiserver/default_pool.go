@@ -38,7 +38,7 @@ func (h defaultPoolHook) run(ctx genericapiserver.PostStartHookContext) error {
 
 	// Several replicas may start at once: AlreadyExists means another one won.
 	// Until storage answers, keep trying; /readyz reports this hook meanwhile.
-	return wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := client.MacpoolV1alpha1().MacPools().Create(ctx, pool, metav1.CreateOptions{})
 		switch {
 		case err == nil:
@@ -53,4 +53,11 @@ func (h defaultPoolHook) run(ctx genericapiserver.PostStartHookContext) error {
 			return false, nil
 		}
 	})
+	// A stop before the pool exists is a shutdown, not a failed start: the
+	// generic server would exit hard on a failed hook instead of draining.
+	if err != nil && ctx.Err() != nil {
+		klog.InfoS("Stopped before the default MacPool was created")
+		return nil
+	}
+	return err
 }
