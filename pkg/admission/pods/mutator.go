@@ -9,6 +9,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
@@ -27,6 +28,8 @@ const virtLauncherLabel = "kubevirt.io"
 // Mutator assigns MACs to the multus networks of Pods.
 type Mutator struct {
 	Allocations *allocation.Service
+	// MaxMACs caps the networks of one pod (--max-macs-per-object).
+	MaxMACs int
 }
 
 var _ webhook.Mutator = &Mutator{}
@@ -47,6 +50,9 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	networks, err := podnetworks.Parse(annotation, request.Namespace)
 	if err != nil {
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
+	}
+	if denied := tooManyNetworks(networks, m.MaxMACs); denied != nil {
+		return denied
 	}
 
 	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name}
@@ -137,6 +143,9 @@ func denial(err error) *admissionv1.AdmissionResponse {
 	case errors.As(err, &unavailable):
 		// A temporary failure: the same request may succeed later.
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
+	case apierrors.IsForbidden(err):
+		// The lease create was refused: a ResourceQuota of the namespace.
+		return webhook.Deny(http.StatusForbidden, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
@@ -22,6 +23,8 @@ const Path = "/mutate-virtualmachines"
 // Mutator assigns MACs to the interfaces of VirtualMachines.
 type Mutator struct {
 	Allocations *allocation.Service
+	// MaxMACs caps the managed interfaces of one VM (--max-macs-per-object).
+	MaxMACs int
 }
 
 var _ webhook.Mutator = &Mutator{}
@@ -41,6 +44,9 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		if err := json.Unmarshal(request.OldObject.Raw, old); err != nil {
 			return webhook.Deny(http.StatusBadRequest, "kubemacpool: the old object is not a VirtualMachine: %v", err)
 		}
+	}
+	if denied := tooManyInterfaces(vm, old, m.MaxMACs); denied != nil {
+		return denied
 	}
 	plan, err := vminterfaces.PlanMutation(vm, old)
 	if err != nil {
@@ -99,6 +105,9 @@ func denial(err error) *admissionv1.AdmissionResponse {
 	case errors.As(err, &unavailable):
 		// A temporary failure: the same request may succeed later.
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
+	case apierrors.IsForbidden(err):
+		// The lease create was refused: a ResourceQuota of the namespace.
+		return webhook.Deny(http.StatusForbidden, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
 	}
