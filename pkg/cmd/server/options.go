@@ -24,6 +24,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/apiserver"
 	"kubemacpool.io/kubemacpool/pkg/certificate"
 	"kubemacpool.io/kubemacpool/pkg/embeddedetcd"
+	macinformers "kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	generatedopenapi "kubemacpool.io/kubemacpool/pkg/generated/openapi"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
@@ -42,6 +43,8 @@ type Options struct {
 	Certificates   *CertificateOptions
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
+	// MaxMACsPerObject caps the MACs one Pod or VirtualMachine may lease.
+	MaxMACsPerObject int
 	// ShutdownWatchTerminationGracePeriod bounds how long a stopping
 	// server lets open watches drain.
 	ShutdownWatchTerminationGracePeriod time.Duration
@@ -49,6 +52,9 @@ type Options struct {
 	// runEmbeddedEtcd is decided by Complete: no --etcd-servers means the
 	// server brings its own etcd.
 	runEmbeddedEtcd bool
+	// macInformers feed the admission plugins; built with the admission
+	// chain, started with the server.
+	macInformers macinformers.SharedInformerFactory
 
 	StdOut io.Writer
 	StdErr io.Writer
@@ -64,6 +70,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		Controller:         NewControllerOptions(),
 		Certificates:       NewCertificateOptions(),
 		MetricAddr:         metrics.DefaultAddr,
+		MaxMACsPerObject:   DefaultMaxMACsPerObject,
 		// Without it, watches that kube-apiserver proxies to this server
 		// (the garbage collector's, the namespace controller's, users')
 		// keep the HTTP server open until the 60 s request timeout, longer
@@ -73,6 +80,8 @@ func NewOptions(out, errOut io.Writer) *Options {
 		StdErr:                              errOut,
 	}
 	o.RecommendedOptions.Authorization.AlwaysAllowPaths = append(o.RecommendedOptions.Authorization.AlwaysAllowPaths, apiserver.WebhookPaths...)
+	registerAdmissionPlugins(o.RecommendedOptions.Admission)
+	o.RecommendedOptions.ExtraAdmissionInitializers = o.admissionInitializers
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion,
 		schema.GroupKind{Group: v1alpha1.GroupName})
 	return o
@@ -91,6 +100,8 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 		"On SIGTERM, how long open watches get to drain before the server ends them; their clients reconnect to another replica. 0 waits for the request timeout instead.")
 	flags.DurationVar(&o.ReservationTTL, "reservation-ttl", o.ReservationTTL,
 		"How long a MacLease created at admission stays Reserved waiting for its owner (a Pod or VirtualMachine that a later admission step may still reject) before it is released.")
+	flags.IntVar(&o.MaxMACsPerObject, "max-macs-per-object", o.MaxMACsPerObject,
+		"The most MAC addresses one Pod (networks) or VirtualMachine (managed interfaces) may get; the webhooks deny an object above it before leasing anything.")
 }
 
 // Complete decides what the flags leave open.
@@ -115,6 +126,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ShutdownWatchTerminationGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, got %s", o.ShutdownWatchTerminationGracePeriod))
+	}
+	if o.MaxMACsPerObject < 1 {
+		errs = append(errs, fmt.Errorf("--max-macs-per-object must be at least 1, got %d", o.MaxMACsPerObject))
 	}
 	if o.ReservationTTL <= 0 {
 		errs = append(errs, fmt.Errorf("--reservation-ttl must be positive, got %s", o.ReservationTTL))
@@ -167,6 +181,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		ExtraConfig: apiserver.ExtraConfig{
 			DefaultPool:      o.DefaultPool.Spec(),
 			ReservationTTL:   o.ReservationTTL,
+			MaxMACsPerObject: o.MaxMACsPerObject,
+			MacInformers:     o.macInformers,
 			Controller:       o.Controller.Config(),
 			Metrics:          serverMetrics,
 			KubeClientConfig: serverConfig.ClientConfig,
