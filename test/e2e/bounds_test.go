@@ -79,7 +79,7 @@ var _ = Describe("Bounded reservations", func() {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(quota.Status.Hard).To(HaveKey(leaseQuota))
 			g.Expect(quota.Status.Used).To(HaveKey(leaseQuota))
-		}).WithContext(ctx).Should(Succeed())
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
 
 		first := nextMAC()
 		createLease(ctx, namespace, staticLease(first))

@@ -36,6 +36,10 @@ func (c *Cluster) controllerManagerArgs() []string {
 		// Nothing scrapes it; serving would need its own certificates.
 		"--secure-port=0",
 		"--use-service-account-credentials=false",
+		// A quota created before the controller discovered MacLeases
+		// (within 30 s of the start) is recounted only at this period;
+		// the default 5m would stall the first quota of a fresh cluster.
+		"--resource-quota-sync-period=15s",
 	}
 }
 
