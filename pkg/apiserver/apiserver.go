@@ -12,6 +12,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/certificate"
+	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 	macpoolstorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/macpool"
@@ -26,8 +27,14 @@ type ExtraConfig struct {
 	// ReservationTTL is how long a lease created at admission stays
 	// Reserved before it is released if its owner never appears.
 	ReservationTTL time.Duration
-	Controller     ControllerConfig
-	Metrics        *metrics.Metrics
+	// MaxMACsPerObject caps the MACs the webhooks give one Pod or
+	// VirtualMachine.
+	MaxMACsPerObject int
+	// MacInformers are the informers on this server's objects that the
+	// admission plugins read; the server starts them.
+	MacInformers externalversions.SharedInformerFactory
+	Controller   ControllerConfig
+	Metrics      *metrics.Metrics
 	// KubeClientConfig reaches kube-apiserver (--kubeconfig or in-cluster).
 	KubeClientConfig *restclient.Config
 	// KubeVirtIdentity is the user KubeVirt creates virt-launcher pods as;

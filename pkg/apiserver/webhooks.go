@@ -36,7 +36,11 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
 	}
-	informers := externalversions.NewSharedInformerFactory(client, informerResync)
+	// Shared with the admission plugins, which read pools too.
+	informers := config.ExtraConfig.MacInformers
+	if informers == nil {
+		informers = externalversions.NewSharedInformerFactory(client, informerResync)
+	}
 	namespaces := config.GenericConfig.SharedInformerFactory.Core().V1().Namespaces()
 	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
@@ -59,8 +63,10 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	}
 
 	observe := countAdmissions(config.ExtraConfig.Metrics)
-	server.Handler.NonGoRestfulMux.Handle(pods.Path, webhook.Handler(&pods.Mutator{Allocations: allocations, Launchers: launchers}, observe))
-	server.Handler.NonGoRestfulMux.Handle(virtualmachines.Path, webhook.Handler(&virtualmachines.Mutator{Allocations: allocations}, observe))
+	server.Handler.NonGoRestfulMux.Handle(pods.Path, webhook.Handler(&pods.Mutator{
+		Allocations: allocations, Launchers: launchers, MaxMACs: config.ExtraConfig.MaxMACsPerObject}, observe))
+	server.Handler.NonGoRestfulMux.Handle(virtualmachines.Path, webhook.Handler(&virtualmachines.Mutator{
+		Allocations: allocations, MaxMACs: config.ExtraConfig.MaxMACsPerObject}, observe))
 
 	if err := server.AddPostStartHook("kubemacpool-allocator-informers", func(ctx genericapiserver.PostStartHookContext) error {
 		informers.Start(ctx.Done())

@@ -14,13 +14,18 @@ import (
 // on: ClusterRole aggregation puts kubemacpool's rules into the built-in
 // view/edit/admin roles, the namespace controller empties deleted
 // namespaces (including their MacLeases, through discovery), the garbage
-// collector honours ownerReferences, and the serviceaccount controller makes
-// the default ServiceAccount of each namespace. Nothing that needs nodes runs.
+// collector honours ownerReferences, the serviceaccount controller makes
+// the default ServiceAccount of each namespace, and the resource quota
+// controller computes the usage of ResourceQuotas, MacLeases included
+// (count/macleases.macpool.kubemacpool.io, found through discovery), which
+// kubemacpool-apiserver's quota admission starts from. Nothing that needs
+// nodes runs.
 var controllersToRun = []string{
 	"clusterrole-aggregation-controller",
 	"namespace-controller",
 	"garbage-collector-controller",
 	"serviceaccount-controller",
+	"resourcequota-controller",
 }
 
 func (c *Cluster) controllerManagerArgs() []string {
@@ -31,6 +36,10 @@ func (c *Cluster) controllerManagerArgs() []string {
 		// Nothing scrapes it; serving would need its own certificates.
 		"--secure-port=0",
 		"--use-service-account-credentials=false",
+		// A quota created before the controller discovered MacLeases
+		// (within 30 s of the start) is recounted only at this period;
+		// the default 5m would stall the first quota of a fresh cluster.
+		"--resource-quota-sync-period=15s",
 	}
 }
 

@@ -27,6 +27,8 @@ type Mutator struct {
 	// Launchers proves virt-launcher pods of VirtualMachines, which are
 	// left alone; nil treats every pod as a regular one.
 	Launchers *Launchers
+	// MaxMACs caps the networks of one pod (--max-macs-per-object).
+	MaxMACs int
 }
 
 var _ webhook.Mutator = &Mutator{}
@@ -57,6 +59,9 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	networks, err := podnetworks.Parse(annotation, request.Namespace)
 	if err != nil {
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
+	}
+	if denied := tooManyNetworks(networks, m.MaxMACs); denied != nil {
+		return denied
 	}
 
 	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, Request: request.UID}
@@ -172,6 +177,9 @@ func denial(err error) *admissionv1.AdmissionResponse {
 		// The namespace is gone (or not there yet): nothing to blame on
 		// the object.
 		return webhook.Deny(http.StatusNotFound, "%v", err)
+	case apierrors.IsForbidden(err):
+		// The lease create was refused: a ResourceQuota of the namespace.
+		return webhook.Deny(http.StatusForbidden, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}

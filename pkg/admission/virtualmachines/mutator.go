@@ -23,6 +23,8 @@ const Path = "/mutate-virtualmachines"
 // Mutator assigns MACs to the interfaces of VirtualMachines.
 type Mutator struct {
 	Allocations *allocation.Service
+	// MaxMACs caps the managed interfaces of one VM (--max-macs-per-object).
+	MaxMACs int
 }
 
 var _ webhook.Mutator = &Mutator{}
@@ -42,6 +44,9 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		if err := json.Unmarshal(request.OldObject.Raw, old); err != nil {
 			return webhook.Deny(http.StatusBadRequest, "kubemacpool: the old object is not a VirtualMachine: %v", err)
 		}
+	}
+	if denied := tooManyInterfaces(vm, old, m.MaxMACs); denied != nil {
+		return denied
 	}
 	plan, err := vminterfaces.PlanMutation(vm, old)
 	if err != nil {
@@ -109,6 +114,9 @@ func denial(err error) *admissionv1.AdmissionResponse {
 		// The namespace is gone (or not there yet): nothing to blame on
 		// the object.
 		return webhook.Deny(http.StatusNotFound, "%v", err)
+	case apierrors.IsForbidden(err):
+		// The lease create was refused: a ResourceQuota of the namespace.
+		return webhook.Deny(http.StatusForbidden, "%v", err)
 	default:
 		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
 	}

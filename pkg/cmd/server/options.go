@@ -26,6 +26,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/apiserver"
 	"kubemacpool.io/kubemacpool/pkg/certificate"
 	"kubemacpool.io/kubemacpool/pkg/embeddedetcd"
+	macinformers "kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	generatedopenapi "kubemacpool.io/kubemacpool/pkg/generated/openapi"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
@@ -51,6 +52,8 @@ type Options struct {
 	Compat *CompatOptions
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
+	// MaxMACsPerObject caps the MACs one Pod or VirtualMachine may lease.
+	MaxMACsPerObject int
 	// ShutdownWatchTerminationGracePeriod bounds how long a stopping
 	// server lets open watches drain.
 	ShutdownWatchTerminationGracePeriod time.Duration
@@ -58,6 +61,9 @@ type Options struct {
 	// runEmbeddedEtcd is decided by Complete: no --etcd-servers means the
 	// server brings its own etcd.
 	runEmbeddedEtcd bool
+	// macInformers feed the admission plugins; built with the admission
+	// chain, started with the server.
+	macInformers macinformers.SharedInformerFactory
 
 	StdOut io.Writer
 	StdErr io.Writer
@@ -76,6 +82,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		WebhookAuthorization: NewWebhookAuthorizationOptions(),
 		Compat:               NewCompatOptions(),
 		MetricAddr:           metrics.DefaultAddr,
+		MaxMACsPerObject:     DefaultMaxMACsPerObject,
 		// Without it, watches that kube-apiserver proxies to this server
 		// (the garbage collector's, the namespace controller's, users')
 		// keep the HTTP server open until the 60 s request timeout, longer
@@ -84,6 +91,8 @@ func NewOptions(out, errOut io.Writer) *Options {
 		StdOut:                              out,
 		StdErr:                              errOut,
 	}
+	registerAdmissionPlugins(o.RecommendedOptions.Admission)
+	o.RecommendedOptions.ExtraAdmissionInitializers = o.admissionInitializers
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v1alpha1.SchemeGroupVersion,
 		schema.GroupKind{Group: v1alpha1.GroupName})
 	return o
@@ -106,6 +115,8 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.KubeVirtIdentity, "kubevirt-identity", o.KubeVirtIdentity,
 		"The user KubeVirt creates virt-launcher pods as. Only its launcher pods of VirtualMachines skip the Pod webhook, and only when their VMI and VM exist; empty accepts any creator of such a pod.")
 	o.Compat.AddFlags(flags, &o.MetricAddr)
+	flags.IntVar(&o.MaxMACsPerObject, "max-macs-per-object", o.MaxMACsPerObject,
+		"The most MAC addresses one Pod (networks) or VirtualMachine (managed interfaces) may get; the webhooks deny an object above it before leasing anything.")
 }
 
 // Complete decides what the flags leave open.
@@ -134,6 +145,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ShutdownWatchTerminationGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, got %s", o.ShutdownWatchTerminationGracePeriod))
+	}
+	if o.MaxMACsPerObject < 1 {
+		errs = append(errs, fmt.Errorf("--max-macs-per-object must be at least 1, got %d", o.MaxMACsPerObject))
 	}
 	if o.ReservationTTL <= 0 {
 		errs = append(errs, fmt.Errorf("--reservation-ttl must be positive, got %s", o.ReservationTTL))
@@ -187,6 +201,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		ExtraConfig: apiserver.ExtraConfig{
 			DefaultPool:      o.DefaultPool.Spec(),
 			ReservationTTL:   o.ReservationTTL,
+			MaxMACsPerObject: o.MaxMACsPerObject,
+			MacInformers:     o.macInformers,
 			Controller:       o.Controller.Config(),
 			Metrics:          serverMetrics,
 			KubeClientConfig: serverConfig.ClientConfig,

@@ -1,0 +1,214 @@
+package reservationscope
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+	genericadmissioninitializer "k8s.io/apiserver/pkg/admission/initializer"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	macinformers "kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
+	maclisters "kubemacpool.io/kubemacpool/pkg/generated/listers/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+// PluginName is the name to enable or disable the plugin with
+// (--enable-admission-plugins, --disable-admission-plugins).
+const PluginName = "MacLeaseReservationScope"
+
+// DefaultPoolName is the pool of namespaces no other pool selects, as in
+// pkg/allocation.
+const DefaultPoolName = "default"
+
+// Register registers the plugin.
+func Register(plugins *admission.Plugins) {
+	plugins.Register(PluginName, func(io.Reader) (admission.Interface, error) {
+		return New(), nil
+	})
+}
+
+// WantsMacInformerFactory is a plugin that reads this server's own objects.
+type WantsMacInformerFactory interface {
+	SetMacInformerFactory(macinformers.SharedInformerFactory)
+	admission.InitializationValidator
+}
+
+// Plugin is the admission plugin.
+type Plugin struct {
+	*admission.Handler
+	pools           maclisters.MacPoolLister
+	poolsSynced     func() bool
+	namespaces      corelisters.NamespaceLister
+	namespaceSynced func() bool
+	kube            kubernetes.Interface
+}
+
+var (
+	_ admission.ValidationInterface                                = &Plugin{}
+	_ WantsMacInformerFactory                                      = &Plugin{}
+	_ genericadmissioninitializer.WantsExternalKubeInformerFactory = &Plugin{}
+	_ genericadmissioninitializer.WantsExternalKubeClientSet       = &Plugin{}
+)
+
+// New returns a plugin whose informers are set by the initializers.
+func New() *Plugin {
+	// Only creates: a lease's address is its name, which never changes.
+	return &Plugin{Handler: admission.NewHandler(admission.Create)}
+}
+
+// SetMacInformerFactory reads MacPools through f.
+func (p *Plugin) SetMacInformerFactory(f macinformers.SharedInformerFactory) {
+	pools := f.Macpool().V1alpha1().MacPools()
+	p.pools, p.poolsSynced = pools.Lister(), pools.Informer().HasSynced
+}
+
+// SetExternalKubeInformerFactory reads namespaces through f.
+func (p *Plugin) SetExternalKubeInformerFactory(f informers.SharedInformerFactory) {
+	namespaces := f.Core().V1().Namespaces()
+	p.namespaces, p.namespaceSynced = namespaces.Lister(), namespaces.Informer().HasSynced
+}
+
+// SetExternalKubeClientSet reads a namespace the informer has not seen yet.
+func (p *Plugin) SetExternalKubeClientSet(client kubernetes.Interface) { p.kube = client }
+
+// ValidateInitialization checks that every initializer ran.
+func (p *Plugin) ValidateInitialization() error {
+	switch {
+	case p.pools == nil:
+		return fmt.Errorf("%s: missing the MacPool informer", PluginName)
+	case p.namespaces == nil:
+		return fmt.Errorf("%s: missing the namespace informer", PluginName)
+	case p.kube == nil:
+		return fmt.Errorf("%s: missing the Kubernetes client", PluginName)
+	}
+	return nil
+}
+
+// Validate refuses a lease of an address inside a pool that does not serve
+// the lease's namespace.
+func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	if a.GetResource().GroupResource() != macpool.Resource("macleases") || a.GetSubresource() != "" {
+		return nil
+	}
+	if madeByServer(a.GetUserInfo()) {
+		return nil
+	}
+	lease, ok := a.GetObject().(*macpool.MacLease)
+	if !ok {
+		return apierrors.NewBadRequest(fmt.Sprintf("%s: unexpected object of type %T", PluginName, a.GetObject()))
+	}
+	address, err := mac.Parse(lease.Spec.MACAddress)
+	if err != nil {
+		// Validation has refused it already; nothing to check here.
+		return nil
+	}
+	if !p.poolsSynced() || !p.namespaceSynced() {
+		return apierrors.NewServiceUnavailable("the MacPool and Namespace caches are still loading; try again shortly")
+	}
+	namespaceLabels, err := p.namespaceLabels(ctx, a.GetNamespace())
+	if err != nil {
+		return err
+	}
+	pools, err := p.pools.List(labels.Everything())
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("listing MacPools: %w", err))
+	}
+	if reason := outOfScope(pools, a.GetNamespace(), namespaceLabels, address); reason != "" {
+		return admission.NewForbidden(a, fmt.Errorf("spec.macAddress: %s", reason))
+	}
+	return nil
+}
+
+// madeByServer tells the server's own loopback client, which the webhooks
+// and the lease controller use: only this process holds its token.
+func madeByServer(u user.Info) bool {
+	return u != nil && u.GetName() == user.APIServerUser && slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup)
+}
+
+// namespaceLabels reads the namespace from the cache, or from kube-apiserver
+// when it was created too recently to be there.
+func (p *Plugin) namespaceLabels(ctx context.Context, name string) (labels.Set, error) {
+	namespace, err := p.namespaces.Get(name)
+	if apierrors.IsNotFound(err) {
+		namespace, err = p.kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, name)
+	case err != nil:
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("reading namespace %q to find its MacPool: %v; try again", name, err))
+	}
+	return namespace.Labels, nil
+}
+
+// outOfScope returns why address may not be reserved in namespace, or "" if
+// it may: it lies outside every pool, or inside one that serves namespace.
+func outOfScope(pools []*v1alpha1.MacPool, namespace string, namespaceLabels labels.Set, address mac.Address) string {
+	serving := servingPools(pools, namespaceLabels)
+	var foreign []string
+	for _, pool := range pools {
+		if !contains(pool, address) || slices.Contains(serving, pool.Name) {
+			continue
+		}
+		foreign = append(foreign, pool.Name)
+	}
+	if len(foreign) == 0 {
+		return ""
+	}
+	slices.Sort(foreign)
+	own := "no pool"
+	if len(serving) > 0 {
+		own = fmt.Sprintf("%q", strings.Join(serving, `", "`))
+	}
+	return fmt.Sprintf("%s is inside MacPool %q, which does not serve namespace %q; "+
+		"a namespace may reserve an address only inside the pool that serves it (%s) or outside every pool",
+		address, strings.Join(foreign, `", "`), namespace, own)
+}
+
+// servingPools are the pools whose namespaceSelector matches, or the
+// default pool when none does: the pools the allocator would pick from.
+func servingPools(pools []*v1alpha1.MacPool, namespaceLabels labels.Set) []string {
+	var matched []string
+	for _, pool := range pools {
+		if pool.Spec.NamespaceSelector == nil {
+			continue
+		}
+		selector, err := metav1.LabelSelectorAsSelector(pool.Spec.NamespaceSelector)
+		if err != nil {
+			// Validation refuses invalid selectors; such a pool serves
+			// nobody, as in the allocator.
+			continue
+		}
+		if selector.Matches(namespaceLabels) {
+			matched = append(matched, pool.Name)
+		}
+	}
+	if len(matched) == 0 {
+		return []string{DefaultPoolName}
+	}
+	slices.Sort(matched)
+	return matched
+}
+
+func contains(pool *v1alpha1.MacPool, address mac.Address) bool {
+	for _, r := range pool.Spec.Ranges {
+		parsed, err := mac.ParseRange(r.Start, r.End)
+		if err == nil && parsed.Contains(address) {
+			return true
+		}
+	}
+	return false
+}

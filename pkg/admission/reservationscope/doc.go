@@ -1,0 +1,12 @@
+// Package reservationscope is an admission plugin of kubemacpool-apiserver
+// that keeps a namespace's MacLeases out of other tenants' pools. A lease
+// created by anyone but the server itself may hold an address only inside a
+// MacPool that serves the lease's namespace (the pool whose namespaceSelector
+// matches it, or "default" when none does) or outside every pool. Without
+// it, a namespace admin could reserve the addresses of a pool dedicated to
+// another namespace and exhaust it.
+//
+// Leases the server creates itself (the admission webhooks and the lease
+// controller, through the loopback client) are not checked: they follow the
+// allocation rules of pkg/allocation.
+package reservationscope
