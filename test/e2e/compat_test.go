@@ -63,7 +63,10 @@ var _ = Describe("The original's command line and what the webhooks never see", 
 
 	It("starts with --metrics-addr, --wait-time=30 and --v=debug, applies each and says it is deprecated", func(ctx context.Context) {
 		By("serving metrics where --metrics-addr says")
-		Expect(httpGet(ctx, metricsURL)).To(ContainSubstring("kmp_pool_capacity"))
+		// The pool gauges appear once the allocator has loaded the pools.
+		Eventually(func() bool {
+			return strings.Contains(httpGet(ctx, metricsURL), `kmp_pool_capacity{pool="default"}`)
+		}).WithContext(ctx).Should(BeTrue(), "kmp_pool_capacity at %s", metricsURL)
 
 		By("warning about each of the original's flags, and logging at debug verbosity")
 		log := readFile(filepath.Join(own.LogDir(), "kubemacpool-apiserver.log"))
