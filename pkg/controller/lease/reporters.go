@@ -2,6 +2,7 @@ package lease
 
 import (
 	"encoding/json"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -127,4 +128,32 @@ func (c *Controller) queueReported(old, obj interface{}) {
 // podMetadata is the metadata of a Pod as the holder functions read it.
 func podMetadata(pod *corev1.Pod) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: pod.ObjectMeta}
+}
+
+// reporterReferences are owner references to the VMIs and virt-launcher
+// pods in namespace that report address, sorted by UID so that the list is
+// stable.
+func (c *Controller) reporterReferences(namespace, address string) []metav1.OwnerReference {
+	_, vmis := c.vmCaches()
+	key := indexKey(namespace, address)
+	var references []metav1.OwnerReference
+	for _, indexer := range []cache.Indexer{c.pods, vmis} {
+		if indexer == nil {
+			continue
+		}
+		objects, err := indexer.ByIndex(reportedIndex, key)
+		if err != nil {
+			continue
+		}
+		for _, obj := range objects {
+			switch typed := obj.(type) {
+			case *corev1.Pod:
+				references = append(references, metav1.OwnerReference{APIVersion: "v1", Kind: kindPod, Name: typed.Name, UID: typed.UID})
+			case *unstructured.Unstructured:
+				references = append(references, metav1.OwnerReference{APIVersion: "kubevirt.io/v1", Kind: kindVMInstance, Name: typed.GetName(), UID: typed.GetUID()})
+			}
+		}
+	}
+	sort.Slice(references, func(i, j int) bool { return references[i].UID < references[j].UID })
+	return references
 }
