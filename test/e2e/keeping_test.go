@@ -62,6 +62,13 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 		// Nothing runs KubeVirt here: the VMI and its status are written
 		// as virt-controller and virt-handler would.
 		runVMI(ctx, namespace, "graceful", address)
+		// The VMI owns the lease too, so that the garbage collector keeps
+		// it when the VM goes.
+		Eventually(func(g Gomega) {
+			lease, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, leaseName(address), metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(lease.OwnerReferences).To(HaveLen(2))
+		}).WithContext(ctx).Should(Succeed())
 		Expect(dynamicClient.Resource(vmResource).Namespace(namespace).Delete(ctx, "graceful", metav1.DeleteOptions{})).To(Succeed())
 		Consistently(func(g Gomega) {
 			_, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, leaseName(address), metav1.GetOptions{})

@@ -237,9 +237,11 @@ func TestVMLeaseKeptWhileItsVMIReportsTheMAC(t *testing.T) {
 	h := newHarness(t, true, []runtime.Object{keptLease, releasedLease}, nil,
 		testVM(t, "vm1", kept), testVM(t, "vm2", released), testVMI("vm1", kept))
 	h.run()
-	h.eventually("both leases to be bound", func() bool {
+	// The VMI owns the lease too, so that the garbage collector keeps it.
+	h.eventually("both leases to be bound, vm1's owned by its VMI too", func() bool {
 		a, b := h.lease(keptLease.Name), h.lease(releasedLease.Name)
-		return a != nil && b != nil && len(a.OwnerReferences) == 1 && len(b.OwnerReferences) == 1
+		return a != nil && b != nil && len(a.OwnerReferences) == 2 && a.OwnerReferences[1].Kind == kindVMInstance &&
+			len(b.OwnerReferences) == 1
 	})
 	vms := h.dynamic.Resource(virtualMachines).Namespace(testNamespace)
 	for _, name := range []string{"vm1", "vm2"} {

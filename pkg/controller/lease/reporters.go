@@ -2,6 +2,7 @@ package lease
 
 import (
 	"encoding/json"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -144,4 +145,32 @@ func claimsLauncher(pod *metav1.PartialObjectMetadata) bool {
 		}
 	}
 	return false
+}
+
+// reporterReferences are owner references to the VMIs and virt-launcher
+// pods in namespace that report address, sorted by UID so that the list is
+// stable.
+func (c *Controller) reporterReferences(namespace, address string) []metav1.OwnerReference {
+	_, vmis := c.vmCaches()
+	key := indexKey(namespace, address)
+	var references []metav1.OwnerReference
+	for _, indexer := range []cache.Indexer{c.pods, vmis} {
+		if indexer == nil {
+			continue
+		}
+		objects, err := indexer.ByIndex(reportedIndex, key)
+		if err != nil {
+			continue
+		}
+		for _, obj := range objects {
+			switch typed := obj.(type) {
+			case *corev1.Pod:
+				references = append(references, metav1.OwnerReference{APIVersion: "v1", Kind: kindPod, Name: typed.Name, UID: typed.UID})
+			case *unstructured.Unstructured:
+				references = append(references, metav1.OwnerReference{APIVersion: "kubevirt.io/v1", Kind: kindVMInstance, Name: typed.GetName(), UID: typed.GetUID()})
+			}
+		}
+	}
+	sort.Slice(references, func(i, j int) bool { return references[i].UID < references[j].UID })
+	return references
 }

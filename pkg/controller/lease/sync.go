@@ -93,14 +93,18 @@ func (c *Controller) ownerCarrying(lease *v1alpha1.MacLease) *holder {
 // Bound phase.
 func (c *Controller) bind(ctx context.Context, lease *v1alpha1.MacLease, h *holder) error {
 	reference := metav1.OwnerReference{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name, UID: types.UID(h.uid)}
+	// The VMIs and virt-launcher pods that report the MAC own the lease
+	// too: the garbage collector then keeps it after the VM is deleted,
+	// until the last of them is gone (their grace period).
+	references := append([]metav1.OwnerReference{reference}, c.reporterReferences(lease.Namespace, lease.Spec.MACAddress)...)
 	leases := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace)
-	if lease.Spec.Owner.Name != h.name || !hasOwnerReference(lease, reference) {
+	if lease.Spec.Owner.Name != h.name || !sameOwnerReferences(lease.OwnerReferences, references) {
 		updated := lease.DeepCopy()
 		updated.Spec.Owner.Name = h.name
 		if iface := h.interfaces[lease.Spec.MACAddress]; iface != "" {
 			updated.Spec.Interface = iface
 		}
-		updated.OwnerReferences = []metav1.OwnerReference{reference}
+		updated.OwnerReferences = references
 		var err error
 		if lease, err = leases.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
 			return ignoreConflict(fmt.Errorf("binding lease %s/%s to %s %s: %w", updated.Namespace, updated.Name, h.kind, h.name, err))
@@ -128,13 +132,18 @@ func ignoreConflict(err error) error {
 	return err
 }
 
-func hasOwnerReference(lease *v1alpha1.MacLease, reference metav1.OwnerReference) bool {
-	for _, existing := range lease.OwnerReferences {
-		if existing.UID == reference.UID {
-			return true
+// sameOwnerReferences compares owner references by UID, in order: the
+// owner comes first.
+func sameOwnerReferences(a, b []metav1.OwnerReference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].UID != b[i].UID {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // remove deletes a lease, but only the version this decision was made on:
