@@ -8,13 +8,17 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 	storeerr "k8s.io/apiserver/pkg/storage/errors"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/apiserver/pkg/storage/storagebackend/factory"
 	"k8s.io/apiserver/pkg/util/dryrun"
+	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/registry/status"
@@ -73,13 +77,40 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 
 		TableConvertor: tableConvertor,
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	guarded := &guardedOptions{RESTOptionsGetter: optsGetter}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: guarded, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("completing storage of %s: %w", resource, err)
 	}
-	unguarded := store.Storage.Storage
-	store.Storage.Storage = namespaceGuard{Interface: unguarded}
+	return &REST{Store: store, unguarded: guarded.unguarded}, status.NewREST(store, NewStatusStrategy(strategy)), nil
+}
 
-	return &REST{Store: store, unguarded: unguarded}, status.NewREST(store, NewStatusStrategy(strategy)), nil
+// guardedOptions puts namespaceGuard around the storage the store is built
+// on, inside CompleteWithOptions. Swapping it in afterwards would race with
+// what that call already started on the storage (the object-count poller),
+// and leave a moment in which the store is not guarded.
+type guardedOptions struct {
+	generic.RESTOptionsGetter
+	// unguarded is the storage below the guard, once the store is built.
+	unguarded storage.Interface
+}
+
+func (g *guardedOptions) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
+	options, err := g.RESTOptionsGetter.GetRESTOptions(resource, example)
+	if err != nil {
+		return options, err
+	}
+	decorate := options.Decorator
+	options.Decorator = func(config *storagebackend.ConfigForResource, resourcePrefix string, keyFunc func(runtime.Object) (string, error),
+		newFunc, newListFunc func() runtime.Object, attrs storage.AttrFunc, triggers storage.IndexerFuncs,
+		indexers *cache.Indexers) (storage.Interface, factory.DestroyFunc, error) {
+		underlying, destroy, err := decorate(config, resourcePrefix, keyFunc, newFunc, newListFunc, attrs, triggers, indexers)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.unguarded = underlying
+		return namespaceGuard{Interface: underlying}, destroy, nil
+	}
+	return options, nil
 }
 
 // Create refuses a dry-run create of a key that another namespace holds,
