@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/admission"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	"kubemacpool.io/kubemacpool/pkg/apiserver"
 )
@@ -84,6 +86,10 @@ func TestWebhookAuthorizationMetric(t *testing.T) {
 			o.RecommendedOptions.Authorization = nil
 			o.RecommendedOptions.CoreAPI = nil
 			o.RecommendedOptions.Admission = nil
+			// No secure port, so no loopback client for the plugins' informers.
+			o.RecommendedOptions.ExtraAdmissionInitializers = func(*genericapiserver.RecommendedConfig) ([]admission.PluginInitializer, error) {
+				return nil, nil
+			}
 			o.RecommendedOptions.Features.EnablePriorityAndFairness = false
 			o.Certificates.Manage = false
 			o.RecommendedOptions.SecureServing.BindPort = 0
