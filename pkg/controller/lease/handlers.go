@@ -26,21 +26,8 @@ func (c *Controller) onLease(old, obj interface{}) {
 // while another object took the MAC, is leased again at once rather than
 // when that object next changes.
 func (c *Controller) queueHoldersOf(lease *v1alpha1.MacLease) {
-	vms, _ := c.vmCaches()
-	key := indexKey(lease.Namespace, lease.Spec.MACAddress)
-	for _, indexer := range []cache.Indexer{c.pods, vms} {
-		if indexer == nil {
-			continue
-		}
-		objects, err := indexer.ByIndex(macIndex, key)
-		if err != nil {
-			continue
-		}
-		for _, obj := range objects {
-			if h := holderOf(obj); h != nil {
-				c.adoptQueue.Add(objectKey{kind: h.kind, namespace: h.namespace, name: h.name})
-			}
-		}
+	for _, h := range c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress) {
+		c.adoptQueue.Add(objectKey{kind: h.kind, namespace: h.namespace, name: h.name})
 	}
 }
 

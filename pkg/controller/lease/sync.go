@@ -67,8 +67,20 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 // ownerCarrying returns the lease's owner if it exists in the lease's
 // namespace and carries the lease's MAC.
 func (c *Controller) ownerCarrying(lease *v1alpha1.MacLease) *holder {
-	key := indexKey(lease.Namespace, lease.Spec.MACAddress)
+	for _, h := range c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress) {
+		if h.ownedBy(lease.Spec.Owner.Kind, lease.Spec.Owner.Name) {
+			return h
+		}
+	}
+	return nil
+}
+
+// holdersCarrying returns the Pods and, while VMs are watched, the
+// VirtualMachines of namespace that carry address.
+func (c *Controller) holdersCarrying(namespace, address string) []*holder {
+	key := indexKey(namespace, address)
 	vms, _ := c.vmCaches()
+	var holders []*holder
 	for _, indexer := range []cache.Indexer{c.pods, vms} {
 		if indexer == nil {
 			continue
@@ -78,13 +90,12 @@ func (c *Controller) ownerCarrying(lease *v1alpha1.MacLease) *holder {
 			continue
 		}
 		for _, obj := range objects {
-			h := holderOf(obj)
-			if h != nil && h.ownedBy(lease.Spec.Owner.Kind, lease.Spec.Owner.Name) {
-				return h
+			if h := holderOf(obj); h != nil {
+				holders = append(holders, h)
 			}
 		}
 	}
-	return nil
+	return holders
 }
 
 // bind records the owner that carries the MAC: its full name (the webhook
