@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
@@ -96,7 +97,15 @@ func eventuallyBound(ctx context.Context, namespace string, count int) map[strin
 		g.Expect(leases).To(HaveLen(count))
 		for address, lease := range leases {
 			g.Expect(lease.Status.Phase).To(BeEquivalentTo("Bound"), "lease %s", address)
-			g.Expect(lease.OwnerReferences).To(HaveLen(1))
+			// The owner first; VMIs and launcher pods that report the MAC
+			// may follow, each once.
+			g.Expect(lease.OwnerReferences).NotTo(BeEmpty())
+			g.Expect(lease.OwnerReferences[0]).To(SatisfyAll(HaveField("Kind", lease.Spec.Owner.Kind), HaveField("Name", lease.Spec.Owner.Name)))
+			uids := map[types.UID]bool{}
+			for _, reference := range lease.OwnerReferences {
+				g.Expect(uids).NotTo(HaveKey(reference.UID), "owner references of lease %s", address)
+				uids[reference.UID] = true
+			}
 			owners[address] = lease.Spec.Owner.Kind + "/" + lease.Spec.Owner.Name
 		}
 	}).WithContext(ctx).Should(Succeed())

@@ -39,6 +39,10 @@ func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
 	SetDefaultEventuallyTimeout(time.Minute)
 	SetDefaultEventuallyPollingInterval(250 * time.Millisecond)
+	// An Eventually given the spec's context and no timeout of its own
+	// would otherwise wait for the whole suite's timeout: fail it at the
+	// default instead, so one stuck spec cannot hang the run.
+	EnforceDefaultTimeoutsWhenUsingContexts()
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.Timeout = 30 * time.Minute
 	RunSpecs(t, "kubemacpool end-to-end", suiteConfig, reporterConfig)

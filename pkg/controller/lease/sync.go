@@ -107,7 +107,14 @@ func (c *Controller) bind(ctx context.Context, lease *v1alpha1.MacLease, h *hold
 	// The VMIs and virt-launcher pods that report the MAC own the lease
 	// too: the garbage collector then keeps it after the VM is deleted,
 	// until the last of them is gone (their grace period).
-	references := append([]metav1.OwnerReference{reference}, c.reporterReferences(lease.Namespace, lease.Spec.MACAddress)...)
+	// The owner may report the MAC itself (a virt-launcher pod holding a
+	// Pod lease): it is listed once.
+	references := []metav1.OwnerReference{reference}
+	for _, reporter := range c.reporterReferences(lease.Namespace, lease.Spec.MACAddress) {
+		if reporter.UID != reference.UID {
+			references = append(references, reporter)
+		}
+	}
 	leases := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace)
 	if lease.Spec.Owner.Name != h.name || !sameOwnerReferences(lease.OwnerReferences, references) {
 		updated := lease.DeepCopy()
