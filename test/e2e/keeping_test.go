@@ -95,15 +95,16 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 
 	It("counts no collision with a pod that finished", func(ctx context.Context) {
 		shared := nextMAC()
-		for _, name := range []string{"done", "running"} {
-			pod := newPod(name, `[{"name":"br1","mac":"`+shared+`"}]`)
-			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
-			Expect(err).NotTo(HaveOccurred())
-		}
+		// The pod that finished first; the controller sees its phase before
+		// the second pod, since both come on one watch of Pods, in order.
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("done", `[{"name":"br1","mac":"`+shared+`"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
 		done, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "done", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		done.Status.Phase = corev1.PodSucceeded
 		_, err = kubeClient.CoreV1().Pods(namespace).UpdateStatus(ctx, done, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("running", `[{"name":"br1","mac":"`+shared+`"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		// network-status says multus wired both pods.
 		for _, name := range []string{"done", "running"} {
@@ -115,6 +116,14 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 		events, err := kubeClient.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "reason=MACCollision"})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(events.Items).To(BeEmpty())
+
+		By("checking that the same two pods collide while both run")
+		other := nextMAC()
+		for _, name := range []string{"first", "second"} {
+			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod(name, `[{"name":"br1","mac":"`+other+`"}]`), metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		Eventually(scrapeMetrics).WithContext(ctx).Should(ContainSubstring(`kmp_mac_collisions{mac="` + other + `"}`))
 	})
 })
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"context"
 	"io"
 	"net/http"
@@ -160,9 +161,20 @@ func expectCollision(ctx context.Context, address string, keys ...string) {
 	GinkgoHelper()
 	Eventually(scrapeMetrics).WithContext(ctx).Should(ContainSubstring(`kmp_mac_collisions{mac="` + address + `"} 2`))
 	Expect(scrapeMetrics()).To(MatchRegexp(`kubevirt_kmp_duplicate_macs [1-9]`))
-	message := "MAC " + address + ": Collision between " + strings.Join(keys, ", ")
 	for _, key := range keys {
 		parts := strings.SplitN(key, "/", 3)
+		// An event in a namespace names only that namespace's objects and
+		// counts the others.
+		var own []string
+		for _, other := range keys {
+			if strings.SplitN(other, "/", 3)[1] == parts[1] {
+				own = append(own, other)
+			}
+		}
+		message := "MAC " + address + ": Collision between " + strings.Join(own, ", ")
+		if elsewhere := len(keys) - len(own); elsewhere > 0 {
+			message += fmt.Sprintf(" and %d object(s) in other namespaces", elsewhere)
+		}
 		Eventually(func() []string {
 			events, err := kubeClient.CoreV1().Events(parts[1]).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + parts[2]})
 			Expect(err).NotTo(HaveOccurred())

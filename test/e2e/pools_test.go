@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
@@ -71,7 +72,9 @@ var _ = Describe("MacPools", func() {
 		Expect(metrics).To(ContainSubstring(`kmp_pool_allocated{pool="` + pool + `"} 2`))
 		Expect(metrics).To(MatchRegexp(`kmp_allocation_duration_seconds_count\{pool="` + pool + `",result="exhausted"\} [1-9]`))
 
-		Expect(macClient.MacpoolV1alpha1().MacLeases(namespace).Delete(ctx, leaseName(firstMAC.(string)), metav1.DeleteOptions{})).To(Succeed())
+		// Deleting the lease alone frees nothing while the pod carries the
+		// MAC (the controller leases it again); deleting the pod does.
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "first", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})).To(Succeed())
 		Eventually(func() error {
 			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("fourth", `[{"name":"br1"}]`), metav1.CreateOptions{})
 			return err
