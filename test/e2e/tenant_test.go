@@ -88,9 +88,15 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 	})
 
 	It("get leases when the virt-launcher label and VMI owner are forged, or network-status is written at creation", func(ctx context.Context) {
+		// The owner chain is real (a VMI of a VM, so the garbage collector
+		// leaves the pod alone); what is forged is the creator: a tenant,
+		// not KubeVirt, with KubeVirt's label.
+		vm, err := createVM(ctx, namespace, newVM("real", vmInterface{name: "red"}), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		vmi := createVMI(ctx, namespace, "real", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "real", UID: vm.UID}})
 		forged := newPod("virt-launcher-fake", `[{"name":"br1"}]`)
 		forged.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
-		forged.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "fake", UID: "00000000-0000-0000-0000-000000000001"}}
+		forged.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "real", UID: vmi.GetUID()}}
 		created, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, forged, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		forgedMAC, _ := podNetworks(created)[0]["mac"].(string)
@@ -103,8 +109,7 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 		wiredMAC, _ := podNetworks(created)[0]["mac"].(string)
 		Expect(wiredMAC).NotTo(BeEmpty())
 
-		// Leased at admission. (The garbage collector deletes the pod
-		// whose owner does not exist soon after, and its lease with it.)
+		// Leased at admission, like any pod's.
 		view := leaseView(ctx, namespace)
 		Expect(view).To(HaveKeyWithValue(forgedMAC, HaveField("Owner", "Pod/virt-launcher-fake")))
 		Expect(view).To(HaveKeyWithValue(wiredMAC, HaveField("Owner", "Pod/wired")))
