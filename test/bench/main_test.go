@@ -38,6 +38,11 @@ type env struct {
 	kube    kubernetes.Interface
 	mac     versioned.Interface
 	dynamic dynamic.Interface
+	// repoRoot is the repository; outDir its _output/bench, where the
+	// cluster lives and the bench writes its chart and profiles.
+	repoRoot, outDir string
+	// profiles is nil unless KMP_BENCH_PROFILE=1.
+	profiles *profiler
 }
 
 var (
@@ -105,7 +110,7 @@ func start() (*env, error) {
 	// No client-side rate limit: the server is what is measured.
 	config.QPS, config.Burst = 1e6, 1e6
 	config.Timeout = time.Minute
-	e := &env{cluster: cluster}
+	e := &env{cluster: cluster, repoRoot: repoRoot, outDir: root}
 	if e.kube, err = kubernetes.NewForConfig(config); err != nil {
 		return nil, err
 	}
@@ -120,6 +125,11 @@ func start() (*env, error) {
 		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 		if _, err := e.kube.CoreV1().Namespaces().Create(ctx, namespace, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("creating namespace %s: %w", name, err)
+		}
+	}
+	if os.Getenv("KMP_BENCH_PROFILE") == "1" {
+		if e.profiles, err = newProfiler(filepath.Join(root, "profiles"), cluster.KubemacpoolReplicaConfig(0)); err != nil {
+			return nil, err
 		}
 	}
 	// The namespace informers of kubemacpool-apiserver must see the

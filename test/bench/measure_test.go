@@ -27,6 +27,9 @@ type side struct {
 	// in the background (lease binding) is done, so that its CPU time is
 	// counted with this side and not the next round.
 	settle func(ctx context.Context) error
+	// profile, if set, records a CPU profile of kubemacpool-apiserver
+	// while this side's rounds (settling included) run, and only then.
+	profile *cpuProfile
 
 	ops       int
 	wall      time.Duration // time the operations took, settling excluded
@@ -41,10 +44,11 @@ type side struct {
 var opSequence atomic.Int64
 
 // compare runs n operations of each side with the given number of
-// concurrent clients, in alternating rounds (base, subject, subject, base,
-// ...) so that a machine that gets busier or quieter during the run affects
-// both sides alike.
-func compare(ctx context.Context, b *testing.B, e *env, clients, n int, base, subject *side) {
+// concurrent clients, in alternating rounds (first, ..., last, then last,
+// ..., first, ...; for a baseline and a subject: base, subject, subject,
+// base, ...) so that a machine that gets busier or quieter during the run
+// affects every side alike.
+func compare(ctx context.Context, b *testing.B, e *env, clients, n int, sides ...*side) {
 	b.Helper()
 	rounds := 4
 	if n < rounds*clients {
@@ -55,9 +59,9 @@ func compare(ctx context.Context, b *testing.B, e *env, clients, n int, base, su
 		if r == rounds-1 {
 			count = n - count*(rounds-1)
 		}
-		order := []*side{base, subject}
+		order := slices.Clone(sides)
 		if r%2 == 1 {
-			order = []*side{subject, base}
+			slices.Reverse(order)
 		}
 		for _, s := range order {
 			if err := s.run(ctx, e, clients, count); err != nil {
@@ -78,6 +82,9 @@ func (s *side) run(ctx context.Context, e *env, clients, count int) error {
 	var failure error
 	var failureOnce sync.Once
 	var wg sync.WaitGroup
+	// The profile's own cost falls on this side's counters, never on a
+	// baseline's: end waits until the last window is over.
+	s.profile.begin(ctx)
 	started := time.Now()
 	for w := 0; w < clients; w++ {
 		wg.Add(1)
@@ -101,20 +108,26 @@ func (s *side) run(ctx context.Context, e *env, clients, count int) error {
 	wg.Wait()
 	wall := time.Since(started)
 	if failure != nil {
+		_ = s.profile.end()
 		return failure
 	}
 	if s.settle != nil {
 		t := time.Now()
 		if err := s.settle(ctx); err != nil {
+			_ = s.profile.end()
 			return err
 		}
 		s.settled += time.Since(t)
 	}
+	kmpTicks, kasTicks := cpuTicks(kmp)-kmp0, cpuTicks(kas)-kas0
+	if err := s.profile.end(); err != nil {
+		return fmt.Errorf("profiling kubemacpool-apiserver: %w", err)
+	}
 	if kmp != e.cluster.KubemacpoolPID() {
 		return fmt.Errorf("kubemacpool-apiserver restarted during the measurement")
 	}
-	s.kmpTicks += cpuTicks(kmp) - kmp0
-	s.kasTicks += cpuTicks(kas) - kas0
+	s.kmpTicks += kmpTicks
+	s.kasTicks += kasTicks
 	s.ops += count
 	s.wall += wall
 	s.latencies = append(s.latencies, latencies...)

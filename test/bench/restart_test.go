@@ -111,7 +111,7 @@ func measureRestart(e *env, leases, apiFill int) (restartResult, error) {
 
 	var err error
 	progress("restarting kubemacpool-apiserver before the leases exist")
-	if result.empty, err = restart(ctx, e); err != nil {
+	if result.empty, err = restart(ctx, e, nil); err != nil {
 		return result, err
 	}
 
@@ -139,7 +139,16 @@ func measureRestart(e *env, leases, apiFill int) (restartResult, error) {
 	}
 
 	progress("restarting kubemacpool-apiserver with %d leases", leases)
-	if result.full, err = restart(ctx, e); err != nil {
+	// With KMP_BENCH_PROFILE=1: the CPU from the moment the server serves
+	// its secure port until /readyz passes, and the heap once settled.
+	start := e.profiles.cpuProfile()
+	if result.full, err = restart(ctx, e, start); err != nil {
+		return result, err
+	}
+	if err := start.save("BenchmarkRestart-start.cpu"); err != nil {
+		return result, err
+	}
+	if err := e.profiles.heap(ctx, "BenchmarkRestart-full.heap"); err != nil {
 		return result, err
 	}
 	// Proof that the restarted server has every lease: the allocator's
@@ -157,8 +166,10 @@ func measureRestart(e *env, leases, apiFill int) (restartResult, error) {
 // moment of the start, in parallel with StartKubemacpool's own wait) and
 // until StartKubemacpool returns, which it does once the aggregator reports
 // the APIService Available and discovery lists the group. Then it waits
-// settleTime and reads the memory of the new process.
-func restart(ctx context.Context, e *env) (restartFigures, error) {
+// settleTime and reads the memory of the new process. A profile, if not
+// nil, records the CPU of the start until /readyz passes: from when the
+// server first answers, since there is nothing to ask before.
+func restart(ctx context.Context, e *env, profile *cpuProfile) (restartFigures, error) {
 	var f restartFigures
 	readyz := e.cluster.KubemacpoolReadyzCheck()
 	t := time.Now()
@@ -170,7 +181,11 @@ func restart(ctx context.Context, e *env) (restartFigures, error) {
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
 	readyAt := make(chan time.Duration, 1)
+	if profile != nil {
+		profile.untilServed = true
+	}
 	started := time.Now()
+	profile.begin(ctx)
 	go func() {
 		for pollCtx.Err() == nil {
 			checkCtx, cancel := context.WithTimeout(pollCtx, time.Second)
@@ -189,13 +204,18 @@ func restart(ctx context.Context, e *env) (restartFigures, error) {
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if err := e.cluster.StartKubemacpool(startCtx); err != nil {
+		_ = profile.end()
 		return f, err
 	}
 	f.served = time.Since(started)
 	select {
 	case f.readyz = <-readyAt:
 	case <-time.After(10 * time.Second):
+		_ = profile.end()
 		return f, fmt.Errorf("/readyz did not pass although StartKubemacpool returned")
+	}
+	if err := profile.end(); err != nil {
+		return f, err
 	}
 
 	time.Sleep(settleTime)
