@@ -38,10 +38,15 @@ func newLease(mac, owner string) *v1alpha1.MacLease {
 
 // BenchmarkLeaseCreate compares MacLeases created through the whole API path
 // (client -> kube-apiserver -> aggregator proxy -> kubemacpool-apiserver ->
-// its embedded etcd) with what that etcd does alone: the same atomic create
-// (a transaction "create if the key does not exist", as the API server's
-// storage issues) of a value the size of a stored lease, from a client on
-// the same machine. b.N is the number of creates on each side.
+// its embedded etcd) with two baselines:
+//   - what that etcd does alone, the physical limit (%-of-etcd): the same
+//     atomic create (a transaction "create if the key does not exist", as the
+//     API server's storage issues) of a value the size of a stored lease,
+//     from a client on the same machine;
+//   - what a user would pick instead (%-of-crd): the same object created as
+//     a CustomResource served by kube-apiserver (testdata/).
+//
+// b.N is the number of creates on each side.
 func BenchmarkLeaseCreate(b *testing.B) {
 	for _, clients := range []int{1, 32} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchmarkLeaseCreate(b, clients) })
@@ -64,11 +69,23 @@ func benchmarkLeaseCreate(b *testing.B, clients int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := installCRDBaseline(ctx, e); err != nil {
+		b.Fatal(err)
+	}
 	leases := e.mac.MacpoolV1alpha1().MacLeases(nsLeases)
+	crdLeases := e.dynamic.Resource(crdLeaseResource).Namespace(nsLeases)
 
 	subject := &side{op: func(ctx context.Context, i int) error {
 		mac := macAddress(0x0e, i)
 		_, err := leases.Create(ctx, newLease(mac, fmt.Sprintf("owner-%d", i)), metav1.CreateOptions{})
+		return err
+	}, profile: e.profiles.cpuProfile()}
+	crd := &side{op: func(ctx context.Context, i int) error {
+		lease, err := crdLease(macAddress(0x0e, i), fmt.Sprintf("owner-%d", i))
+		if err != nil {
+			return err
+		}
+		_, err = crdLeases.Create(ctx, lease, metav1.CreateOptions{})
 		return err
 	}}
 	base := &side{op: func(ctx context.Context, i int) error {
@@ -83,8 +100,11 @@ func benchmarkLeaseCreate(b *testing.B, clients int) {
 		return err
 	}}
 	b.ResetTimer()
-	compare(ctx, b, e, clients, b.N, base, subject)
+	compare(ctx, b, e, clients, b.N, base, crd, subject)
 	b.StopTimer()
+	if err := subject.profile.save(b.Name() + ".cpu"); err != nil {
+		b.Fatal(err)
+	}
 
 	b.ReportMetric(float64(subject.wall.Nanoseconds())/float64(subject.ops), "ns/op")
 	b.ReportMetric(subject.rate(), "leases/s")
@@ -98,8 +118,16 @@ func benchmarkLeaseCreate(b *testing.B, clients int) {
 	b.ReportMetric(cpuMsPerOp(base.kmpTicks, base.ops), "kmp-cpu-ms/etcd-create")
 	b.ReportMetric(cpuMsPerOp(subject.kasTicks, subject.ops), "kas-cpu-ms/lease")
 	b.ReportMetric(float64(len(payload)), "B/object")
+	b.ReportMetric(crd.rate(), "crd-creates/s")
+	b.ReportMetric(100*subject.rate()/crd.rate(), "%-of-crd")
+	b.ReportMetric(crd.percentileMs(50), "crd-p50-ms")
+	b.ReportMetric(crd.percentileMs(99), "crd-p99-ms")
+	b.ReportMetric(cpuMsPerOp(crd.kasTicks, crd.ops), "kas-cpu-ms/crd-create")
 
 	if err := leases.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := crdLeases.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := etcd.Delete(ctx, rawKeyPrefix, clientv3.WithPrefix()); err != nil {
