@@ -54,7 +54,9 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora under
 bench: tools build ## Benchmarks (about 10 min); figures go to docs/benchmarks.md. BENCH_OPS: operations per side (800).
 	go test -run '^$$' -bench . -benchmem ./pkg/...
 	@# One local control plane in _output/bench; KMP_BENCH_LEASES (100000) and
-	@# KMP_BENCH_API_FILL (5000) size the restart benchmark.
+	@# KMP_BENCH_API_FILL (5000) size the restart benchmark. KMP_BENCH_PROFILE=1
+	@# writes pprof profiles to _output/bench/profiles; the pods/s chart goes to
+	@# _output/bench/pods-by-clients.svg (and docs/images with KMP_BENCH_RECORD=1).
 	go test -run '^$$' -bench . -benchtime=$${BENCH_OPS:-800}x -timeout 30m ./test/bench/
 
 .PHONY: local-up
