@@ -18,6 +18,10 @@ build: ## Build kubemacpool-apiserver into _output/bin.
 tools: ## Build the pinned etcd, kube-apiserver, kube-controller-manager and kubectl (cached).
 	hack/build-tools.sh
 
+.PHONY: helm
+helm: ## Build the pinned helm into _output/bin (cached; the first build takes a few minutes).
+	hack/build-helm.sh
+
 .PHONY: generate
 generate: ## Regenerate deepcopy, conversion, defaults, OpenAPI, clients, listers, informers.
 	hack/update-codegen.sh
@@ -37,12 +41,26 @@ test-unit: ## Unit, registry-on-etcd and in-process server tests, with the race 
 	@go tool cover -func=$(COVERAGE) | tail -n 1
 
 .PHONY: test-e2e
-test-e2e: tools build ## End-to-end tests against a real local control plane.
+test-e2e: tools build helm ## End-to-end tests against a real local control plane.
 	go test -count=1 -timeout 10m ./test/localcluster/...
 	go test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/... -ginkgo.v
 
+# The chart's values files under charts/kubemacpool/ci, one per profile.
+CHART_PROFILES := $(wildcard charts/kubemacpool/ci/*-values.yaml)
+
+.PHONY: test-chart
+test-chart: tools helm ## Lint and render charts/kubemacpool for every profile; fail when it and the kustomize install drift apart.
+	$(BIN_DIR)/helm lint --strict charts/kubemacpool
+	$(BIN_DIR)/helm template kubemacpool charts/kubemacpool >/dev/null
+	@for values in $(CHART_PROFILES); do \
+	  echo "helm lint --strict and helm template with $$values"; \
+	  $(BIN_DIR)/helm lint --strict charts/kubemacpool --values $$values && \
+	  $(BIN_DIR)/helm template kubemacpool charts/kubemacpool --values $$values >/dev/null || exit 1; \
+	done
+	go test -count=1 ./test/chart/...
+
 .PHONY: test
-test: verify test-unit test-e2e ## Everything CI runs.
+test: verify test-unit test-chart test-e2e ## Everything CI runs.
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora under testdata/ also run in test-unit.

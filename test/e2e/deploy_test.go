@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -50,6 +51,65 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 			Expect(output).To(ContainSubstring("mutatingwebhookconfiguration.admissionregistration.k8s.io/kubemacpool-mutator"))
 		})
 	}
+
+	// The chart renders what the kustomize install does (test/chart
+	// compares the two); here the API server has the last word on its
+	// output, as on the overlays' above.
+	for _, profile := range chartProfiles {
+		It("pass a server-side dry-run of kubectl apply of helm template charts/kubemacpool with the "+profile.name+" values", func() {
+			output, err := kubectlWithInput(helmTemplate(nil, profile.valuesFiles...), "apply", "--dry-run=server", "-f", "-")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(output).To(ContainSubstring("deployment.apps/kubemacpool-apiserver"))
+			Expect(output).To(ContainSubstring("apiservice.apiregistration.k8s.io/v1alpha1.macpool.kubemacpool.io"))
+			Expect(output).To(ContainSubstring("mutatingwebhookconfiguration.admissionregistration.k8s.io/kubemacpool-mutator"))
+			for _, want := range profile.objects {
+				Expect(output).To(ContainSubstring(want))
+			}
+		})
+	}
+
+	It("install the chart into another namespace, every reference with it, in a server-side dry-run", func(ctx SpecContext) {
+		// A namespace that exists, so that the dry-run of its objects has
+		// somewhere to go; the chart's Namespace object is dry-run too.
+		namespace := createNamespace(ctx, "kmp-chart")
+		rendered := helmTemplate([]string{"namespace.name=" + namespace}, "ci/monitoring-values.yaml")
+		output, err := kubectlWithInput(rendered, "apply", "--dry-run=server", "-o", "yaml", "-f", "-")
+		Expect(err).NotTo(HaveOccurred())
+		var applied []*unstructured.Unstructured
+		for _, object := range decodeManifests([]byte(output)) {
+			if object.IsList() {
+				list, err := object.ToList()
+				Expect(err).NotTo(HaveOccurred())
+				for i := range list.Items {
+					applied = append(applied, &list.Items[i])
+				}
+				continue
+			}
+			applied = append(applied, object)
+		}
+		Expect(objectOf(applied, "Namespace", namespace)).NotTo(BeNil())
+		for _, kind := range []string{"Deployment", "Service", "ServiceAccount", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "PersistentVolumeClaim"} {
+			Expect(hasKind(applied, kind)).To(BeTrue(), kind)
+		}
+		for _, object := range applied {
+			if object.GetNamespace() != "" {
+				Expect(object.GetNamespace()).To(Equal(namespace), "%s %s", object.GetKind(), object.GetName())
+			}
+		}
+		apiService := &apiregistrationv1.APIService{}
+		decodeInto(objectOf(applied, "APIService", "v1alpha1.macpool.kubemacpool.io"), apiService)
+		Expect(apiService.Spec.Service).To(HaveValue(HaveField("Namespace", namespace)))
+		webhooks := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		decodeInto(objectOf(applied, "MutatingWebhookConfiguration", "kubemacpool-mutator"), webhooks)
+		for _, webhook := range webhooks.Webhooks {
+			Expect(webhook.ClientConfig.Service).To(HaveValue(HaveField("Namespace", namespace)), webhook.Name)
+		}
+		for _, name := range []string{"kubemacpool-apiserver:generic-apiserver", "kubemacpool-apiserver:extension-apiserver-authentication-reader"} {
+			binding := &rbacv1.ClusterRoleBinding{}
+			decodeInto(objectOf(applied, "ClusterRoleBinding", name), binding)
+			Expect(binding.Subjects).To(ConsistOf(rbacv1.Subject{Kind: "ServiceAccount", Name: "kubemacpool-apiserver", Namespace: namespace}), name)
+		}
+	})
 
 	It("combine the ha profile with the opt-in and monitoring components in a kustomization that passes a server-side dry-run", func() {
 		dir := GinkgoT().TempDir()
@@ -341,6 +401,43 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		}
 	})
 })
+
+// chartProfiles are the values files of charts/kubemacpool that match the
+// kustomize overlays, and the objects only that profile has.
+var chartProfiles = []struct {
+	name        string
+	valuesFiles []string
+	objects     []string
+}{
+	{name: "default", objects: []string{"persistentvolumeclaim/kubemacpool-etcd"}},
+	{name: "opt-in", valuesFiles: []string{"ci/opt-in-values.yaml"}},
+	{name: "ha", valuesFiles: []string{"ci/ha-values.yaml"},
+		objects: []string{"poddisruptionbudget.policy/kubemacpool-apiserver", "configmap/kubemacpool-etcd"}},
+	{name: "monitoring", valuesFiles: []string{"ci/monitoring-values.yaml"},
+		objects: []string{"servicemonitor.monitoring.coreos.com/kubemacpool-metrics-monitor", "prometheusrule.monitoring.coreos.com/kubemacpool-prometheus-rule"}},
+}
+
+// helmTemplate runs the pinned helm (make helm) on charts/kubemacpool with
+// the --set values and the values files of the chart, and returns its
+// output.
+func helmTemplate(sets []string, valuesFiles ...string) string {
+	GinkgoHelper()
+	repoRoot, err := filepath.Abs("../..")
+	Expect(err).NotTo(HaveOccurred())
+	chart := filepath.Join(repoRoot, "charts", "kubemacpool")
+	args := []string{"template", "kubemacpool", chart}
+	for _, file := range valuesFiles {
+		args = append(args, "--values", filepath.Join(chart, file))
+	}
+	for _, set := range sets {
+		args = append(args, "--set", set)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "helm"), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	Expect(cmd.Run()).To(Succeed(), "helm %s (make helm builds it): %s", strings.Join(args, " "), stderr.String())
+	return stdout.String()
+}
 
 // renderKustomization runs kubectl kustomize on dir and returns its objects.
 func renderKustomization(dir string) []*unstructured.Unstructured {
