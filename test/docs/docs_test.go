@@ -63,6 +63,8 @@ var otherPrograms = map[string]string{
 	"--endpoints":                     "etcdctl",
 	"--watch":                         "kubectl",
 	"--field-selector":                "kubectl",
+	"--context":                       "kubectl and kubectl macpool",
+	"--as":                            "kubectl and kubectl macpool",
 	"--config":                        "kubeadm",
 	"--root":                          "test/localcluster/cmd",
 	"--bin-dir":                       "test/localcluster/cmd",
