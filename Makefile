@@ -3,7 +3,7 @@
 
 SHELL := /usr/bin/env bash -o errexit -o nounset -o pipefail
 BIN_DIR := _output/bin
-GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/... ./test/integration/...
+GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/... ./test/integration/... ./test/docs/...
 COVERAGE := _output/coverage.out
 E2E_TIMEOUT ?= 40m
 
@@ -11,8 +11,9 @@ E2E_TIMEOUT ?= 40m
 all: build
 
 .PHONY: build
-build: ## Build kubemacpool-apiserver into _output/bin.
+build: ## Build kubemacpool-apiserver and the kubectl plugin kubectl-macpool into _output/bin.
 	go build -o $(BIN_DIR)/kubemacpool-apiserver ./cmd/kubemacpool-apiserver
+	go build -o $(BIN_DIR)/kubectl-macpool ./cmd/kubectl-macpool
 
 .PHONY: tools
 tools: ## Build the pinned etcd, kube-apiserver, kube-controller-manager and kubectl (cached).
@@ -83,7 +84,7 @@ local-up: ## Start etcd, kube-apiserver, kube-controller-manager and kubemacpool
 
 .PHONY: clean
 clean:
-	rm -rf _output/local _output/e2e $(BIN_DIR)/kubemacpool-apiserver
+	rm -rf _output/local _output/e2e $(BIN_DIR)/kubemacpool-apiserver $(BIN_DIR)/kubectl-macpool
 
 .PHONY: help
 help:

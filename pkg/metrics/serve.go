@@ -11,8 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// DefaultAddr is where the original Kubemacpool served metrics; the
-// --metric-addr flag defaults to it.
+// DefaultAddr is where the original Kubemacpool's README says its plain
+// metrics endpoint listens (its code defaulted --metrics-addr to :8443);
+// the --metric-addr flag defaults to it.
 const DefaultAddr = ":8080"
 
 // Path is the URL path of the exposition endpoint.
