@@ -69,6 +69,9 @@ var otherPrograms = map[string]string{
 	"--root":                          "test/localcluster/cmd",
 	"--bin-dir":                       "test/localcluster/cmd",
 	"--artifacts":                     "test/localcluster/cmd",
+	"--take-ownership":                "helm",
+	"--create-namespace":              "helm",
+	"--namespace":                     "helm and kubectl",
 }
 
 // document is one Markdown file: its path relative to the repository, and
