@@ -70,6 +70,8 @@ var _ = Describe("The aggregated API", func() {
 		Expect(pool.Spec.ConflictPolicy).To(Equal(v1alpha1.ConflictPolicyWarn))
 		output := mustKubectl("get", "macpools")
 		Expect(strings.Fields(strings.SplitN(output, "\n", 2)[0])).To(Equal([]string{"NAME", "RANGES", "CAPACITY", "ALLOCATED", "FREE", "AGE"}))
-		Expect(output).To(MatchRegexp(`default\s+` + start + "-" + end + `\s+16777216\s`))
+		// The capacity is the allocator's, written into status shortly after start.
+		Eventually(func() string { return mustKubectl("get", "macpool", "default") }).WithContext(ctx).
+			Should(MatchRegexp(`default\s+` + start + "-" + end + `\s+16777216\s`))
 	})
 })
