@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
@@ -25,14 +26,20 @@ const (
 	// the address for workloads there that ask for it.
 	StaticReservation
 	// HeldElsewhere: another object or namespace holds the address. The
-	// pool's conflict policy says whether that is a warning or a denial.
+	// pool's conflict policy says whether that is a warning, a denial or a
+	// reassignment.
 	HeldElsewhere
+	// Excluded: the address is in spec.exclude of the namespace's pool and
+	// no static reservation of the namespace holds it; nothing was leased.
+	Excluded
 )
 
 // Claim is the answer to a requested address.
 type Claim struct {
 	Outcome        ClaimOutcome
 	ConflictPolicy v1alpha1.ConflictPolicy
+	// Pool is the name of the namespace's pool.
+	Pool string
 }
 
 // Claim leases a requested address to owner if nobody holds it. A dry-run
@@ -45,9 +52,12 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 	if err != nil {
 		return Claim{}, err
 	}
-	claim := Claim{ConflictPolicy: selected.conflictPolicy}
+	claim := Claim{ConflictPolicy: selected.conflictPolicy, Pool: selected.state.Name()}
+	if allocator.Excluded(address, selected.exclude) {
+		return s.claimExcluded(ctx, namespace, owner, iface, address, claim)
+	}
 	poolName := ""
-	for _, r := range selected.state.Ranges() {
+	for _, r := range selected.ranges {
 		if r.Contains(address) {
 			poolName = selected.state.Name()
 		}
@@ -81,6 +91,27 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = HeldElsewhere
+	}
+	return claim, nil
+}
+
+// claimExcluded answers a request for an address in the pool's
+// spec.exclude. It leases nothing: an excluded address is the
+// administrator's to give, through a static reservation in the namespace
+// (or a lease the object already holds, when it is updated).
+func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Owner, iface string, address mac.Address, claim Claim) (Claim, error) {
+	existing, err := s.client.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, address.Name(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		claim.Outcome = Excluded
+	case err != nil:
+		return Claim{}, fmt.Errorf("reading the lease of the requested MAC %s: %w", address, err)
+	case existing.Spec.Owner == nil:
+		claim.Outcome = StaticReservation
+	case ownedBy(existing, owner, iface):
+		claim.Outcome = AlreadyOwned
+	default:
+		claim.Outcome = Excluded
 	}
 	return claim, nil
 }

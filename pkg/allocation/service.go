@@ -69,6 +69,9 @@ type pool struct {
 	state          *allocator.Pool
 	selector       labels.Selector // nil for a pool without namespaceSelector
 	conflictPolicy v1alpha1.ConflictPolicy
+	// ranges are the pool's spec.ranges and exclude its spec.exclude; state
+	// allocates from ranges without exclude.
+	ranges, exclude []mac.Range
 }
 
 // New builds the service and registers its informer handlers. leases may hold
@@ -144,15 +147,17 @@ func (s *Service) observePool(obj interface{}) {
 	if !ok {
 		return
 	}
-	ranges := make([]mac.Range, 0, len(macPool.Spec.Ranges))
-	for _, r := range macPool.Spec.Ranges {
-		parsed, err := mac.ParseRange(r.Start, r.End)
-		if err != nil {
-			klog.ErrorS(err, "Ignoring a MacPool with an invalid range", "pool", macPool.Name)
-			return
-		}
-		ranges = append(ranges, parsed)
+	ranges, err := parseRanges(macPool.Spec.Ranges)
+	if err != nil {
+		klog.ErrorS(err, "Ignoring a MacPool with an invalid range", "pool", macPool.Name)
+		return
 	}
+	exclude, err := parseRanges(macPool.Spec.Exclude)
+	if err != nil {
+		klog.ErrorS(err, "Ignoring a MacPool with an invalid excluded range", "pool", macPool.Name)
+		return
+	}
+	allocatable := allocator.WithoutExcluded(ranges, exclude)
 	var selector labels.Selector
 	if macPool.Spec.NamespaceSelector != nil {
 		var err error
@@ -165,19 +170,40 @@ func (s *Service) observePool(obj interface{}) {
 	defer s.mu.Unlock()
 	existing, found := s.pools[macPool.Name]
 	if found {
-		if err := existing.state.SetRanges(ranges); err != nil {
+		if err := existing.state.SetRanges(allocatable); err != nil {
 			klog.ErrorS(err, "Keeping the old ranges of a MacPool", "pool", macPool.Name)
 			return
 		}
 		existing.selector, existing.conflictPolicy = selector, macPool.Spec.ConflictPolicy
+		existing.ranges, existing.exclude = ranges, exclude
 		return
 	}
-	state, err := allocator.NewPool(macPool.Name, ranges, s.taken, rand.Reader)
+	state, err := allocator.NewPool(macPool.Name, allocatable, s.taken, rand.Reader)
 	if err != nil {
 		klog.ErrorS(err, "Ignoring a MacPool", "pool", macPool.Name)
 		return
 	}
-	s.pools[macPool.Name] = &pool{state: state, selector: selector, conflictPolicy: macPool.Spec.ConflictPolicy}
+	s.pools[macPool.Name] = &pool{state: state, selector: selector, conflictPolicy: macPool.Spec.ConflictPolicy, ranges: ranges, exclude: exclude}
+}
+
+// snapshot copies the fields a pool update replaces, so that a request
+// reads one consistent version of them without holding the lock; state is
+// shared, it has a lock of its own.
+func (p *pool) snapshot() *pool {
+	copied := *p
+	return &copied
+}
+
+func parseRanges(ranges []v1alpha1.MACRange) ([]mac.Range, error) {
+	parsed := make([]mac.Range, 0, len(ranges))
+	for _, r := range ranges {
+		addressRange, err := mac.ParseRange(r.Start, r.End)
+		if err != nil {
+			return nil, err
+		}
+		parsed = append(parsed, addressRange)
+	}
+	return parsed, nil
 }
 
 func (s *Service) forgetPool(obj interface{}) {
@@ -247,11 +273,11 @@ func (s *Service) poolFor(ctx context.Context, namespace string) (*pool, error) 
 	switch len(matched) {
 	case 0:
 		if defaultPool, ok := s.pools[DefaultPoolName]; ok {
-			return defaultPool, nil
+			return defaultPool.snapshot(), nil
 		}
 		return nil, fmt.Errorf("no MacPool selects namespace %q and there is no %q MacPool", namespace, DefaultPoolName)
 	case 1:
-		return s.pools[matched[0]], nil
+		return s.pools[matched[0]].snapshot(), nil
 	default:
 		return nil, fmt.Errorf("namespace %q is selected by more than one MacPool (%v): make their namespaceSelectors exclusive", namespace, matched)
 	}

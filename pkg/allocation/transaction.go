@@ -22,6 +22,33 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("MAC address %s requested for %s is already in use by another object, and the MAC pool's conflictPolicy is Reject", e.Address, e.Interface)
 }
 
+// ExcludedError is a requested address inside spec.exclude of the
+// namespace's pool, which no workload gets unless a static reservation in
+// its namespace holds it.
+type ExcludedError struct {
+	Address   mac.Address
+	Interface string
+	Pool      string
+}
+
+func (e *ExcludedError) Error() string {
+	return fmt.Sprintf("MAC address %s requested for %s is in spec.exclude of MacPool %q: excluded addresses are never leased to workloads, unless a static reservation (a MacLease without owner) in this namespace holds the address", e.Address, e.Interface, e.Pool)
+}
+
+// Reassignment is a requested address that another object holds, replaced
+// under conflictPolicy Reassign.
+type Reassignment struct {
+	Interface string
+	Requested mac.Address
+	Assigned  mac.Address
+}
+
+// Message says what happened without naming the holder: the requester may
+// learn that the address is taken, never by whom (another namespace).
+func (r Reassignment) Message() string {
+	return fmt.Sprintf("MAC address %s requested for %s is already in use by another object; conflictPolicy Reassign replaced it with %s", r.Requested, r.Interface, r.Assigned)
+}
+
 // Transaction is the addresses one admission request assigns. If the
 // request fails half-way, Abort releases the leases it created, so a denied
 // object leaves no lease behind.
@@ -32,6 +59,8 @@ type Transaction struct {
 	dryRun    bool
 	created   []mac.Address
 	warnings  []string
+	// reassigned are the requested addresses replaced under Reassign.
+	reassigned []Reassignment
 }
 
 // Begin starts the assignments of one admission request.
@@ -51,28 +80,48 @@ func (t *Transaction) Allocate(ctx context.Context, iface string) (mac.Address, 
 	return address, nil
 }
 
-// Request leases the address the workload asked for on iface. An address
-// held by another object is admitted with a warning (the collision detector
-// reports it if both run) or refused with a ConflictError, as the pool says.
-func (t *Transaction) Request(ctx context.Context, iface string, address mac.Address) error {
+// Request leases the address the workload asked for on iface and returns
+// the address iface ends with. An address held by another object is, as
+// the pool says, admitted with a warning (the collision detector reports it
+// if both run), refused with a ConflictError, or replaced by a fresh address
+// of the pool (Reassign, with a warning; see Reassigned). An address in the
+// pool's spec.exclude is refused with an ExcludedError unless a static
+// reservation in the namespace holds it.
+func (t *Transaction) Request(ctx context.Context, iface string, address mac.Address) (mac.Address, error) {
 	claim, err := t.service.Claim(ctx, t.namespace, t.owner, iface, address, t.dryRun)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	switch claim.Outcome {
 	case Leased:
 		if !t.dryRun {
 			t.created = append(t.created, address)
 		}
+	case Excluded:
+		return 0, &ExcludedError{Address: address, Interface: iface, Pool: claim.Pool}
 	case HeldElsewhere:
-		if claim.ConflictPolicy == v1alpha1.ConflictPolicyReject {
-			return &ConflictError{Address: address, Interface: iface}
+		switch claim.ConflictPolicy {
+		case v1alpha1.ConflictPolicyReject:
+			return 0, &ConflictError{Address: address, Interface: iface}
+		case v1alpha1.ConflictPolicyReassign:
+			assigned, err := t.Allocate(ctx, iface)
+			if err != nil {
+				return 0, fmt.Errorf("replacing the MAC address %s requested for %s, which another object holds: %w", address, iface, err)
+			}
+			reassignment := Reassignment{Interface: iface, Requested: address, Assigned: assigned}
+			t.reassigned = append(t.reassigned, reassignment)
+			t.warnings = append(t.warnings, reassignment.Message())
+			return assigned, nil
 		}
 		t.warnings = append(t.warnings, fmt.Sprintf(
 			"MAC address %s requested for %s is already leased to another object; if both run on the same L2 network they collide", address, iface))
 	}
-	return nil
+	return address, nil
 }
+
+// Reassigned are the requested addresses that conflictPolicy Reassign
+// replaced, for the events the webhook emits once the object is admitted.
+func (t *Transaction) Reassigned() []Reassignment { return t.reassigned }
 
 // Warnings are the admission warnings collected so far.
 func (t *Transaction) Warnings() []string { return t.warnings }

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
@@ -22,7 +23,8 @@ import (
 type ExtraConfig struct {
 	// DefaultPool is the spec of the pool named "default", created at start
 	// when it does not exist. An existing pool is never overwritten: day-2
-	// edits made with kubectl win over flags.
+	// edits made with kubectl win over flags. Without ranges the pool gets
+	// the cluster's own (ClusterRange).
 	DefaultPool macpool.MacPoolSpec
 	// ReservationTTL is how long a lease created at admission stays
 	// Reserved before it is released if its owner never appears.
@@ -115,6 +117,13 @@ func (c completedConfig) New() (*Server, error) {
 	}
 
 	ensureDefaultPool := defaultPoolHook{spec: c.ExtraConfig.DefaultPool}
+	if c.ExtraConfig.KubeClientConfig != nil {
+		kube, err := kubernetes.NewForConfig(c.ExtraConfig.KubeClientConfig)
+		if err != nil {
+			return nil, fmt.Errorf("building the client that reads the cluster's identity: %w", err)
+		}
+		ensureDefaultPool.namespaces = kube.CoreV1()
+	}
 	if err := genericServer.AddPostStartHook("kubemacpool-default-pool", ensureDefaultPool.run); err != nil {
 		return nil, fmt.Errorf("adding the default pool hook: %w", err)
 	}

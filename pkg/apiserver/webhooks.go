@@ -1,17 +1,22 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"net/http"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/pods"
 	"kubemacpool.io/kubemacpool/pkg/admission/virtualmachines"
@@ -22,6 +27,9 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
+
+// webhookEventComponent is the source of the webhooks' events.
+const webhookEventComponent = "kubemacpool-mutator"
 
 // informerResync is zero: the allocator's index follows events, and a
 // periodic resync would only replay them.
@@ -62,13 +70,23 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 		}
 	}
 
+	// Events of conflictPolicy Reassign go to kube-apiserver, in the
+	// namespace of the object whose MAC was replaced.
+	events := record.NewBroadcaster(record.WithContext(context.Background()))
+	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: webhookEventComponent})
+
 	observe := countAdmissions(config.ExtraConfig.Metrics)
 	server.Handler.NonGoRestfulMux.Handle(pods.Path, webhook.Handler(&pods.Mutator{
-		Allocations: allocations, Launchers: launchers, MaxMACs: config.ExtraConfig.MaxMACsPerObject}, observe))
+		Allocations: allocations, Launchers: launchers, MaxMACs: config.ExtraConfig.MaxMACsPerObject, Events: recorder}, observe))
 	server.Handler.NonGoRestfulMux.Handle(virtualmachines.Path, webhook.Handler(&virtualmachines.Mutator{
-		Allocations: allocations, MaxMACs: config.ExtraConfig.MaxMACsPerObject}, observe))
+		Allocations: allocations, MaxMACs: config.ExtraConfig.MaxMACsPerObject, Events: recorder}, observe))
 
 	if err := server.AddPostStartHook("kubemacpool-allocator-informers", func(ctx genericapiserver.PostStartHookContext) error {
+		events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+		go func() {
+			<-ctx.Done()
+			events.Shutdown()
+		}()
 		informers.Start(ctx.Done())
 		go leaseInformer.RunWithContext(ctx)
 		go allocations.RunStatusUpdates(ctx)

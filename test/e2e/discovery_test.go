@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"strings"
 	"time"
 
@@ -55,13 +57,21 @@ var _ = Describe("The aggregated API", func() {
 		Expect(ranges).To(ContainSubstring("end"))
 	})
 
-	It("creates the default pool at start from the range flags", func(ctx context.Context) {
+	It("creates the default pool at start with the cluster's own range, from the kube-system UID, shown by kubectl get macpools", func(ctx context.Context) {
+		kubeSystem, err := kubeClient.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		sum := sha256.Sum256([]byte(kubeSystem.UID))
+		start := fmt.Sprintf("02:%02x:%02x:00:00:00", sum[0], sum[1])
+		end := fmt.Sprintf("02:%02x:%02x:ff:ff:ff", sum[0], sum[1])
+
 		pool, err := macClient.MacpoolV1alpha1().MacPools().Get(ctx, "default", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(pool.Spec.Ranges).To(Equal([]v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:ff:ff:ff:ff:ff"}}))
+		Expect(pool.Spec.Ranges).To(Equal([]v1alpha1.MACRange{{Start: start, End: end}}))
 		Expect(pool.Spec.ConflictPolicy).To(Equal(v1alpha1.ConflictPolicyWarn))
 		output := mustKubectl("get", "macpools")
 		Expect(strings.Fields(strings.SplitN(output, "\n", 2)[0])).To(Equal([]string{"NAME", "RANGES", "CAPACITY", "ALLOCATED", "FREE", "AGE"}))
-		Expect(output).To(ContainSubstring("02:00:00:00:00:00-02:ff:ff:ff:ff:ff"))
+		// The capacity is the allocator's, written into status shortly after start.
+		Eventually(func() string { return mustKubectl("get", "macpool", "default") }).WithContext(ctx).
+			Should(MatchRegexp(`default\s+` + start + "-" + end + `\s+16777216\s`))
 	})
 })

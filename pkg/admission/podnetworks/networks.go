@@ -110,6 +110,18 @@ func (n *Networks) Changed() bool { return n.changed }
 // the user's choice, and the webhook must reserve or reject it instead. A
 // MAC set earlier by SetMAC may be replaced, so allocation can be retried.
 func (n *Networks) SetMAC(i int, address mac.Address) error {
+	return n.setMAC(i, address, false)
+}
+
+// ReplaceRequestedMAC gives element i the MAC address in place of the one
+// the user requested: the deliberate replacement of conflictPolicy
+// Reassign, which SetMAC refuses so that no other path can do it by
+// mistake. The element counts as requested no more.
+func (n *Networks) ReplaceRequestedMAC(i int, address mac.Address) error {
+	return n.setMAC(i, address, true)
+}
+
+func (n *Networks) setMAC(i int, address mac.Address, replaceRequested bool) error {
 	if i < 0 || i >= len(n.elements) {
 		return fmt.Errorf("SetMAC: element index %d out of range: the annotation has %d elements", i, len(n.elements))
 	}
@@ -124,7 +136,7 @@ func (n *Networks) SetMAC(i int, address mac.Address) error {
 	if e.network.MAC == text {
 		return nil
 	}
-	if e.requested {
+	if e.requested && !replaceRequested {
 		return fmt.Errorf("SetMAC: element %d (network %q) already requests mac %s; refusing to replace it with %s", i+1, e.network.Name, e.network.MAC, text)
 	}
 	replacement := member{name: "mac", key: json.RawMessage(`"mac"`), value: quote(text)}
@@ -135,6 +147,7 @@ func (n *Networks) SetMAC(i int, address mac.Address) error {
 		e.macMember = len(e.members) - 1
 	}
 	e.network.MAC = text
+	e.requested = false
 	n.changed = true
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
@@ -29,6 +30,9 @@ type Mutator struct {
 	Launchers *Launchers
 	// MaxMACs caps the networks of one pod (--max-macs-per-object).
 	MaxMACs int
+	// Events records the MACs that conflictPolicy Reassign replaced; nil
+	// records none.
+	Events record.EventRecorder
 }
 
 var _ webhook.Mutator = &Mutator{}
@@ -82,6 +86,9 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		transaction.Abort(ctx)
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	}
+	if !dryRun {
+		webhook.RecordReassignments(m.Events, owner.APIVersion, owner.Kind, request.Namespace, owner.Name, "", transaction.Reassigned())
+	}
 	return webhook.Allow(patch, transaction.Warnings())
 }
 
@@ -110,8 +117,21 @@ func assign(ctx context.Context, networks *podnetworks.Networks, transaction *al
 	for i := 0; i < networks.Len(); i++ {
 		if network := networks.Element(i); network.MAC != "" {
 			requested, _ := mac.ParseUnicast(network.MAC)
-			if err := transaction.Request(ctx, networks.Key(i), requested); err != nil {
+			got, err := transaction.Request(ctx, networks.Key(i), requested)
+			if err != nil {
 				return err
+			}
+			if got == requested {
+				continue
+			}
+			// conflictPolicy Reassign replaced it.
+			key := networks.Key(i)
+			if other, repeated := requestedOn[got]; repeated {
+				// Only a dry run, which leases nothing, can get here.
+				return fmt.Errorf("network %s: the MAC %s that replaced the requested one is the one requested for %s", key, got, other)
+			}
+			if err := networks.ReplaceRequestedMAC(i, got); err != nil {
+				return fmt.Errorf("network %s: %w", key, err)
 			}
 		}
 	}
@@ -162,6 +182,7 @@ func annotationPatch(networks *podnetworks.Networks) ([]byte, error) {
 // denial maps an assignment failure to a 4xx answer that says what is wrong.
 func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
+	var excluded *allocation.ExcludedError
 	var exhausted *allocator.ExhaustedError
 	var unavailable *allocation.StorageUnavailableError
 	var notReady *allocation.NotReadyError
@@ -170,6 +191,8 @@ func denial(err error) *admissionv1.AdmissionResponse {
 		return webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	case errors.As(err, &exhausted):
 		return webhook.Deny(http.StatusConflict, "%v", err)
+	case errors.As(err, &excluded):
+		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
 	case errors.As(err, &unavailable), errors.As(err, &notReady):
 		// A temporary failure: the same request may succeed later.
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)

@@ -27,10 +27,20 @@ import (
 // the two addresses 02:00:00:00:00:00 and 02:00:00:00:00:01.
 func newService(t *testing.T, synced bool) *allocation.Service {
 	t.Helper()
-	client := versionedfake.NewSimpleClientset(&v1alpha1.MacPool{
+	service, _ := newServiceWith(t, synced, v1alpha1.MacPoolSpec{})
+	return service
+}
+
+// newServiceWith is newService with the default pool's conflict policy and
+// exclusions from spec, and the given leases stored; it returns the client
+// too, to look at the leases a request left.
+func newServiceWith(t *testing.T, synced bool, spec v1alpha1.MacPoolSpec, leases ...runtime.Object) (*allocation.Service, *versionedfake.Clientset) {
+	t.Helper()
+	spec.Ranges = []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:01"}}
+	client := versionedfake.NewSimpleClientset(append(leases, &v1alpha1.MacPool{
 		ObjectMeta: metav1.ObjectMeta{Name: allocation.DefaultPoolName},
-		Spec:       v1alpha1.MacPoolSpec{Ranges: []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:01"}}},
-	})
+		Spec:       spec,
+	})...)
 	factory := externalversions.NewSharedInformerFactory(client, 0)
 	namespaces := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 	if err := namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
@@ -48,7 +58,7 @@ func newService(t *testing.T, synced bool) *allocation.Service {
 	if synced && !cache.WaitForCacheSync(ctx.Done(), service.HasSynced) {
 		t.Fatal("the service did not sync")
 	}
-	return service
+	return service, client
 }
 
 func podRequest(t *testing.T, networks string) *admissionv1.AdmissionRequest {

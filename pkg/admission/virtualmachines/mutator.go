@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
@@ -25,6 +27,9 @@ type Mutator struct {
 	Allocations *allocation.Service
 	// MaxMACs caps the managed interfaces of one VM (--max-macs-per-object).
 	MaxMACs int
+	// Events records the MACs that conflictPolicy Reassign replaced; nil
+	// records none.
+	Events record.EventRecorder
 }
 
 var _ webhook.Mutator = &Mutator{}
@@ -64,24 +69,32 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
-	patch, err := assign(ctx, plan, transaction)
+	patch, err := assign(ctx, vm, plan, transaction)
 	if err != nil {
 		transaction.Abort(ctx)
 		return denial(err)
+	}
+	if !dryRun {
+		webhook.RecordReassignments(m.Events, owner.APIVersion, owner.Kind, request.Namespace, name, owner.UID, transaction.Reassigned())
 	}
 	return webhook.Allow(patch, transaction.Warnings())
 }
 
 // assign leases the requested MACs, allocates the missing ones and returns
-// the patch that writes allocated and kept MACs into the VM.
-func assign(ctx context.Context, plan *vminterfaces.Plan, transaction *allocation.Transaction) ([]byte, error) {
+// the patch that writes allocated, kept and reassigned MACs into the VM.
+func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, plan *vminterfaces.Plan, transaction *allocation.Transaction) ([]byte, error) {
+	reassigned := map[int]mac.Address{}
 	for _, requested := range plan.Requested {
 		address, err := mac.ParseUnicast(requested.MAC)
 		if err != nil {
 			return nil, err
 		}
-		if err := transaction.Request(ctx, requested.Name, address); err != nil {
+		got, err := transaction.Request(ctx, requested.Name, address)
+		if err != nil {
 			return nil, err
+		}
+		if got != address {
+			reassigned[requested.Index] = got
 		}
 	}
 	allocated := make([]string, 0, len(plan.NeedAllocation))
@@ -96,15 +109,52 @@ func assign(ctx context.Context, plan *vminterfaces.Plan, transaction *allocatio
 	if err != nil {
 		return nil, err
 	}
+	if err := addReassigned(vm, assignments, reassigned); err != nil {
+		return nil, err
+	}
 	return vminterfaces.Patch(assignments)
+}
+
+// addReassigned writes the MACs Reassign gave into assignments, after
+// checking that none of them is a MAC the VM ends with on another
+// interface: the pool knows only leased MACs, not those of unmanaged
+// interfaces, and a dry run leases nothing.
+func addReassigned(vm *kubevirtv1.VirtualMachine, assignments map[int]string, reassigned map[int]mac.Address) error {
+	if len(reassigned) == 0 {
+		return nil
+	}
+	interfaces := vm.Spec.Template.Spec.Domain.Devices.Interfaces
+	final := map[mac.Address]int{}
+	for i, iface := range interfaces {
+		text := iface.MacAddress
+		if assigned, ok := assignments[i]; ok {
+			text = assigned
+		}
+		if address, err := mac.Parse(text); err == nil {
+			if _, replaced := reassigned[i]; !replaced {
+				final[address] = i
+			}
+		}
+	}
+	for i, address := range reassigned {
+		if other, taken := final[address]; taken {
+			return fmt.Errorf("the MAC %s that replaced the one requested for interface %s is used by interface %s; try again", address, interfaces[i].Name, interfaces[other].Name)
+		}
+		final[address] = i
+		assignments[i] = address.String()
+	}
+	return nil
 }
 
 func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
+	var excluded *allocation.ExcludedError
 	var exhausted *allocator.ExhaustedError
 	var unavailable *allocation.StorageUnavailableError
 	var notReady *allocation.NotReadyError
 	switch {
+	case errors.As(err, &excluded):
+		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
 	case errors.As(err, &conflict), errors.As(err, &exhausted):
 		return webhook.Deny(http.StatusConflict, "%v", err)
 	case errors.As(err, &unavailable), errors.As(err, &notReady):

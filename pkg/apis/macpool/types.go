@@ -90,6 +90,10 @@ const (
 	ConflictPolicyWarn ConflictPolicy = "Warn"
 	// ConflictPolicyReject denies the workload.
 	ConflictPolicyReject ConflictPolicy = "Reject"
+	// ConflictPolicyReassign replaces the requested address with a free one
+	// of the pool and says so in a warning and an event (cloned and restored
+	// VMs that carry their source's MACs).
+	ConflictPolicyReassign ConflictPolicy = "Reassign"
 )
 
 // MacPoolSpec is the configuration of a pool.
@@ -99,6 +103,8 @@ type MacPoolSpec struct {
 	// pool selects use the pool named "default".
 	NamespaceSelector *metav1.LabelSelector
 	ConflictPolicy    ConflictPolicy
+	// Exclude are ranges that are never handed out, nor leased on request.
+	Exclude []MACRange
 }
 
 // MACRange is an inclusive range of unicast addresses.

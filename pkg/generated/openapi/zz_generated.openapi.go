@@ -3141,10 +3141,28 @@ func schema_pkg_apis_macpool_v1alpha1_MacPoolSpec(ref common.ReferenceCallback) 
 					},
 					"conflictPolicy": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ConflictPolicy is Warn (the default: admit with a warning and report the collision) or Reject (deny) for a requested address that another object holds.\n\nPossible enum values:\n - `\"Reject\"` denies the workload.\n - `\"Warn\"` admits the workload with an admission warning and leaves the conflict to collision detection, so that migrations between namespaces keep working.",
+							Description: "ConflictPolicy is Warn (the default: admit with a warning and report the collision), Reject (deny) or Reassign (replace it with a free address of the pool) for a requested address that another object holds.\n\nPossible enum values:\n - `\"Reassign\"` replaces the requested address with a free address of the pool, and says so in an admission warning and an event in the workload's namespace. Meant for cloned and restored VirtualMachines that carry the MACs of their source.\n - `\"Reject\"` denies the workload.\n - `\"Warn\"` admits the workload with an admission warning and leaves the conflict to collision detection, so that migrations between namespaces keep working.",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Reject", "Warn"},
+							Enum:        []interface{}{"Reassign", "Reject", "Warn"},
+						},
+					},
+					"exclude": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Exclude lists ranges, inclusive at both ends, that this pool never hands out, for example the MACs of physical hosts on the same L2 network. A workload that asks for an excluded address is denied, unless a static reservation in its namespace holds it. Excluded ranges may lie partly or wholly outside spec.ranges (where they change nothing) and may overlap each other. Status capacity does not count excluded addresses.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.MACRange{}.OpenAPIModelName()),
+									},
+								},
+							},
 						},
 					},
 				},
@@ -3164,7 +3182,7 @@ func schema_pkg_apis_macpool_v1alpha1_MacPoolStatus(ref common.ReferenceCallback
 				Properties: map[string]spec.Schema{
 					"capacity": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Capacity is the number of addresses in the ranges.",
+							Description: "Capacity is the number of addresses in the ranges, less the excluded ones.",
 							Type:        []string{"integer"},
 							Format:      "int64",
 						},

@@ -30,17 +30,22 @@ func SetDefaults_MacLease(lease *MacLease) {
 }
 
 // SetDefaults_MacPoolSpec defaults the conflict policy and canonicalises the
-// range ends.
+// ends of the ranges and of the excluded ranges.
 func SetDefaults_MacPoolSpec(spec *MacPoolSpec) {
 	if spec.ConflictPolicy == "" {
 		spec.ConflictPolicy = ConflictPolicyWarn
 	}
-	for i := range spec.Ranges {
-		if canonical, err := mac.Canonical(spec.Ranges[i].Start); err == nil {
-			spec.Ranges[i].Start = canonical
+	canonicalRanges(spec.Ranges)
+	canonicalRanges(spec.Exclude)
+}
+
+func canonicalRanges(ranges []MACRange) {
+	for i := range ranges {
+		if canonical, err := mac.Canonical(ranges[i].Start); err == nil {
+			ranges[i].Start = canonical
 		}
-		if canonical, err := mac.Canonical(spec.Ranges[i].End); err == nil {
-			spec.Ranges[i].End = canonical
+		if canonical, err := mac.Canonical(ranges[i].End); err == nil {
+			ranges[i].End = canonical
 		}
 	}
 }

@@ -123,6 +123,11 @@ const (
 	ConflictPolicyWarn ConflictPolicy = "Warn"
 	// ConflictPolicyReject denies the workload.
 	ConflictPolicyReject ConflictPolicy = "Reject"
+	// ConflictPolicyReassign replaces the requested address with a free
+	// address of the pool, and says so in an admission warning and an event
+	// in the workload's namespace. Meant for cloned and restored
+	// VirtualMachines that carry the MACs of their source.
+	ConflictPolicyReassign ConflictPolicy = "Reassign"
 )
 
 // MacPoolSpec is the configuration of a pool.
@@ -138,10 +143,21 @@ type MacPoolSpec struct {
 	// +optional
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 	// ConflictPolicy is Warn (the default: admit with a warning and report
-	// the collision) or Reject (deny) for a requested address that another
-	// object holds.
+	// the collision), Reject (deny) or Reassign (replace it with a free
+	// address of the pool) for a requested address that another object
+	// holds.
 	// +optional
 	ConflictPolicy ConflictPolicy `json:"conflictPolicy,omitempty"`
+	// Exclude lists ranges, inclusive at both ends, that this pool never
+	// hands out, for example the MACs of physical hosts on the same L2
+	// network. A workload that asks for an excluded address is denied,
+	// unless a static reservation in its namespace holds it. Excluded
+	// ranges may lie partly or wholly outside spec.ranges (where they
+	// change nothing) and may overlap each other. Status capacity does not
+	// count excluded addresses.
+	// +listType=atomic
+	// +optional
+	Exclude []MACRange `json:"exclude,omitempty"`
 }
 
 // MACRange is an inclusive range of unicast MAC addresses.
@@ -154,7 +170,7 @@ type MACRange struct {
 
 // MacPoolStatus is reported by the allocator.
 type MacPoolStatus struct {
-	// Capacity is the number of addresses in the ranges.
+	// Capacity is the number of addresses in the ranges, less the excluded ones.
 	// +optional
 	Capacity int64 `json:"capacity,omitempty"`
 	// Allocated is the number of leased addresses inside the ranges.

@@ -234,6 +234,11 @@ func (in *MacPoolSpec) DeepCopyInto(out *MacPoolSpec) {
 		*out = new(v1.LabelSelector)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.Exclude != nil {
+		in, out := &in.Exclude, &out.Exclude
+		*out = make([]MACRange, len(*in))
+		copy(*out, *in)
+	}
 	return
 }
 

@@ -143,8 +143,9 @@ func ValidateMacPoolStatusUpdate(pool, old *macpool.MacPool) field.ErrorList {
 	return allErrs
 }
 
-// ParseRanges turns the ranges of a pool spec into address ranges; the
-// allocator uses it after validation has accepted the spec.
+// ParseRanges turns the ranges (or the excluded ranges) of a pool spec into
+// address ranges; the allocator uses it after validation has accepted the
+// spec.
 func ParseRanges(ranges []macpool.MACRange) ([]mac.Range, error) {
 	parsed := make([]mac.Range, 0, len(ranges))
 	for i, r := range ranges {
@@ -194,14 +195,40 @@ func validatePoolSpec(spec *macpool.MacPoolSpec, path *field.Path) field.ErrorLi
 				fmt.Sprintf("overlaps spec.ranges[%d] (%s)", parsed[i-1].index, parsed[i-1].Range)))
 		}
 	}
+	allErrs = append(allErrs, validateExclude(spec.Exclude, path.Child("exclude"))...)
 	if spec.NamespaceSelector != nil {
 		allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NamespaceSelector, metav1validation.LabelSelectorValidationOptions{}, path.Child("namespaceSelector"))...)
 	}
 	switch spec.ConflictPolicy {
-	case macpool.ConflictPolicyWarn, macpool.ConflictPolicyReject:
+	case macpool.ConflictPolicyWarn, macpool.ConflictPolicyReject, macpool.ConflictPolicyReassign:
 	default:
 		allErrs = append(allErrs, field.NotSupported(path.Child("conflictPolicy"), spec.ConflictPolicy,
-			[]string{string(macpool.ConflictPolicyWarn), string(macpool.ConflictPolicyReject)}))
+			[]string{string(macpool.ConflictPolicyWarn), string(macpool.ConflictPolicyReject), string(macpool.ConflictPolicyReassign)}))
+	}
+	return allErrs
+}
+
+// validateExclude checks the excluded ranges. They need not lie inside
+// spec.ranges: an administrator lists the MACs of physical hosts once and
+// may move the pool's ranges later. They may overlap each other, since
+// excluding an address twice excludes it once. Multicast ends are refused
+// like in spec.ranges: a range whose ends are unicast is what every
+// other range of the API is.
+func validateExclude(exclude []macpool.MACRange, path *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, r := range exclude {
+		itemPath := path.Index(i)
+		start, startErr := mac.ParseUnicast(r.Start)
+		if startErr != nil {
+			allErrs = append(allErrs, field.Invalid(itemPath.Child("start"), r.Start, startErr.Error()))
+		}
+		end, endErr := mac.ParseUnicast(r.End)
+		if endErr != nil {
+			allErrs = append(allErrs, field.Invalid(itemPath.Child("end"), r.End, endErr.Error()))
+		}
+		if startErr == nil && endErr == nil && start > end {
+			allErrs = append(allErrs, field.Invalid(itemPath, fmt.Sprintf("%s-%s", r.Start, r.End), "start must not be after end"))
+		}
 	}
 	return allErrs
 }

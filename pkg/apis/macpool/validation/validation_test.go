@@ -293,6 +293,27 @@ func TestValidateMacPool(t *testing.T) {
 			want: []string{notSupported + " spec.conflictPolicy"}},
 		{name: "conflict policy unknown", mutate: func(p *macpool.MacPool) { p.Spec.ConflictPolicy = "reject" },
 			want: []string{notSupported + " spec.conflictPolicy"}},
+		{name: "reassign policy", mutate: func(p *macpool.MacPool) { p.Spec.ConflictPolicy = macpool.ConflictPolicyReassign }},
+
+		// Excluded ranges may lie outside spec.ranges and overlap each
+		// other: the MACs of physical hosts are listed once, whatever the
+		// pool's ranges become.
+		{name: "exclude inside, outside and overlapping", mutate: func(p *macpool.MacPool) {
+			p.Spec.Exclude = []macpool.MACRange{
+				{Start: "02:00:00:00:00:10", End: "02:00:00:00:00:20"},
+				{Start: "02:00:00:00:00:18", End: "02:00:00:00:00:18"},
+				{Start: "0e:00:00:00:00:00", End: "0e:00:00:00:00:ff"},
+			}
+		}},
+		{name: "exclude start after end", mutate: func(p *macpool.MacPool) {
+			p.Spec.Exclude = []macpool.MACRange{{Start: "02:00:00:00:00:20", End: "02:00:00:00:00:10"}}
+		}, want: []string{invalid + " spec.exclude[0]"}},
+		{name: "exclude malformed and multicast ends", mutate: func(p *macpool.MacPool) {
+			p.Spec.Exclude = []macpool.MACRange{
+				{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:01"},
+				{Start: "02:00:00:00:00", End: "03:00:00:00:00:00"},
+			}
+		}, want: []string{invalid + " spec.exclude[1].start", invalid + " spec.exclude[1].end"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,12 @@
 package macpool
 
 import (
+	"context"
 	"fmt"
+
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -47,6 +52,15 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("completing storage of macpools: %w", err)
+	}
+	// The overlap warnings read the other pools from the watch cache
+	// (resourceVersion 0): pools are few and rarely written.
+	*strategy.others = func(ctx context.Context) ([]macpool.MacPool, error) {
+		listed, err := store.List(genericapirequest.WithNamespace(ctx, metav1.NamespaceNone), &metainternalversion.ListOptions{ResourceVersion: "0"})
+		if err != nil {
+			return nil, err
+		}
+		return listed.(*macpool.MacPoolList).Items, nil
 	}
 	return &REST{Store: store}, status.NewREST(store, NewStatusStrategy(strategy)), nil
 }

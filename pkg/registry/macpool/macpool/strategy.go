@@ -23,11 +23,23 @@ import (
 type poolStrategy struct {
 	runtime.ObjectTyper
 	names.NameGenerator
+	// others lists the stored pools for the overlap warnings; nil skips
+	// that check. A pointer, because the store is built after the
+	// strategy and the lister reads the store.
+	others *PoolLister
 }
 
 // NewStrategy returns the strategy of the main resource.
 func NewStrategy(typer runtime.ObjectTyper) poolStrategy {
-	return poolStrategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
+	return poolStrategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, others: new(PoolLister)}
+}
+
+func (s poolStrategy) warnings(ctx context.Context, pool *macpool.MacPool) []string {
+	var others PoolLister
+	if s.others != nil {
+		others = *s.others
+	}
+	return rangeWarnings(ctx, pool, others)
 }
 
 func (poolStrategy) NamespaceScoped() bool { return false }
@@ -50,7 +62,11 @@ func (poolStrategy) Validate(ctx context.Context, obj runtime.Object) field.Erro
 	return validation.ValidateMacPool(obj.(*macpool.MacPool))
 }
 
-func (poolStrategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
+// WarningsOnCreate says why a range is risky: not locally administered, or
+// overlapping another pool's.
+func (s poolStrategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string {
+	return s.warnings(ctx, obj.(*macpool.MacPool))
+}
 
 func (poolStrategy) AllowCreateOnUpdate(ctx context.Context) bool { return false }
 
@@ -62,8 +78,10 @@ func (poolStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object)
 	return validation.ValidateMacPoolUpdate(obj.(*macpool.MacPool), old.(*macpool.MacPool))
 }
 
-func (poolStrategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
-	return nil
+// WarningsOnUpdate warns like WarningsOnCreate, so an edit that makes a
+// range risky is told so.
+func (s poolStrategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
+	return s.warnings(ctx, obj.(*macpool.MacPool))
 }
 
 // statusStrategy lets the status subresource change status only.
@@ -85,6 +103,12 @@ func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Obj
 	newPool.Spec = oldPool.Spec
 	newPool.Labels = oldPool.Labels
 	newPool.Annotations = oldPool.Annotations
+}
+
+// WarningsOnUpdate is empty: a status write changes no range, and the
+// allocator writes status often.
+func (statusStrategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
+	return nil
 }
 
 func (statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {

@@ -18,21 +18,27 @@ var tableConvertor = table.Convertor[*macpool.MacPool, *macpool.MacPoolList]{
 		{Name: "Allocated", Type: "integer", Description: "Leased addresses inside the ranges."},
 		{Name: "Free", Type: "integer", Description: "Addresses left to allocate."},
 		{Name: "Conflict-Policy", Type: "string", Priority: 1, Description: "What happens to a requested address that another object holds."},
+		{Name: "Exclude", Type: "string", Priority: 1, Description: "Address ranges the pool never hands out."},
 		table.AgeColumn,
 	},
 	Cells: func(pool *macpool.MacPool) []interface{} {
-		ranges := make([]string, len(pool.Spec.Ranges))
-		for i, r := range pool.Spec.Ranges {
-			ranges[i] = r.Start + "-" + r.End
-		}
 		return []interface{}{
 			pool.Name,
-			table.OrNone(strings.Join(ranges, ",")),
+			table.OrNone(joinRanges(pool.Spec.Ranges)),
 			pool.Status.Capacity,
 			pool.Status.Allocated,
 			pool.Status.Free,
 			string(pool.Spec.ConflictPolicy),
+			table.OrNone(joinRanges(pool.Spec.Exclude)),
 			table.Age(pool.CreationTimestamp),
 		}
 	},
+}
+
+func joinRanges(ranges []macpool.MACRange) string {
+	texts := make([]string, len(ranges))
+	for i, r := range ranges {
+		texts[i] = r.Start + "-" + r.End
+	}
+	return strings.Join(texts, ",")
 }

@@ -36,9 +36,18 @@ type MacPoolSpecApplyConfiguration struct {
 	// Namespaces that no pool selects use the pool named "default".
 	NamespaceSelector *v1.LabelSelectorApplyConfiguration `json:"namespaceSelector,omitempty"`
 	// ConflictPolicy is Warn (the default: admit with a warning and report
-	// the collision) or Reject (deny) for a requested address that another
-	// object holds.
+	// the collision), Reject (deny) or Reassign (replace it with a free
+	// address of the pool) for a requested address that another object
+	// holds.
 	ConflictPolicy *macpoolv1alpha1.ConflictPolicy `json:"conflictPolicy,omitempty"`
+	// Exclude lists ranges, inclusive at both ends, that this pool never
+	// hands out, for example the MACs of physical hosts on the same L2
+	// network. A workload that asks for an excluded address is denied,
+	// unless a static reservation in its namespace holds it. Excluded
+	// ranges may lie partly or wholly outside spec.ranges (where they
+	// change nothing) and may overlap each other. Status capacity does not
+	// count excluded addresses.
+	Exclude []MACRangeApplyConfiguration `json:"exclude,omitempty"`
 }
 
 // MacPoolSpecApplyConfiguration constructs a declarative configuration of the MacPoolSpec type for use with
@@ -73,5 +82,18 @@ func (b *MacPoolSpecApplyConfiguration) WithNamespaceSelector(value *v1.LabelSel
 // If called multiple times, the ConflictPolicy field is set to the value of the last call.
 func (b *MacPoolSpecApplyConfiguration) WithConflictPolicy(value macpoolv1alpha1.ConflictPolicy) *MacPoolSpecApplyConfiguration {
 	b.ConflictPolicy = &value
+	return b
+}
+
+// WithExclude adds the given value to the Exclude field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Exclude field.
+func (b *MacPoolSpecApplyConfiguration) WithExclude(values ...*MACRangeApplyConfiguration) *MacPoolSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithExclude")
+		}
+		b.Exclude = append(b.Exclude, *values[i])
+	}
 	return b
 }

@@ -27,7 +27,7 @@ import (
 //
 // MacPoolStatus is reported by the allocator.
 type MacPoolStatusApplyConfiguration struct {
-	// Capacity is the number of addresses in the ranges.
+	// Capacity is the number of addresses in the ranges, less the excluded ones.
 	Capacity *int64 `json:"capacity,omitempty"`
 	// Allocated is the number of leased addresses inside the ranges.
 	Allocated *int64 `json:"allocated,omitempty"`
