@@ -22,6 +22,7 @@ import (
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
 // ControllerConfig says how the lease controller runs.
@@ -38,7 +39,7 @@ type ControllerConfig struct {
 
 // startController runs the lease controller, under leader election, for as
 // long as the server runs.
-func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage listerWatcher) error {
+func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage *macleasestorage.REST) error {
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the lease controller: %w", err)
@@ -57,6 +58,7 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 	}
 	controllerConfig := leasecontroller.Config{
 		Leases:   leases,
+		Binder:   newInProcessLeases(leaseStorage, config.GenericConfig.AdmissionControl, Scheme),
 		Kube:     kube,
 		Dynamic:  dynamicClient,
 		Metadata: metadataClient,

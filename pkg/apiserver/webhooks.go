@@ -21,6 +21,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
+	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
 // informerResync is zero: the allocator's index follows events, and a
@@ -31,7 +32,7 @@ const informerResync = 0
 // an allocation service that reads leases straight from their storage, pools
 // through this server's own API (the loopback client) and namespaces from
 // kube-apiserver.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases listerWatcher) error {
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST) error {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
@@ -47,7 +48,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
 	}
-	allocations, err := allocation.New(client,
+	allocations, err := allocation.New(client, newInProcessLeases(leases, config.GenericConfig.AdmissionControl, Scheme),
 		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
 		namespaces.Lister(), namespaces.Informer().HasSynced, kube.CoreV1(),
 		config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)

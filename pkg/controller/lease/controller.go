@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -31,6 +32,9 @@ import (
 type Config struct {
 	// Leases reaches this server's own API (the loopback client).
 	Leases versioned.Interface
+	// Binder writes a bind in one update; nil means two writes through
+	// Leases (an update, then the status).
+	Binder Binder
 	// LeaseListWatch lists and watches v1alpha1 MacLeases for the
 	// informer; nil means through Leases. The server passes its storage,
 	// in process, so that a start with many leases does not decode them
@@ -47,6 +51,28 @@ type Config struct {
 	KubeVirt         KubeVirtProbe
 	KubeVirtInterval time.Duration
 	Metrics          *metrics.Metrics
+}
+
+// Binder binds a lease in one write: the owner's full name and interface,
+// the owner references and the Bound status of lease are stored together,
+// if lease is still the version it was read at (else a Conflict).
+type Binder interface {
+	Bind(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error)
+}
+
+// clientBinder binds through the API, where spec and status are written by
+// two requests.
+type clientBinder struct{ client versioned.Interface }
+
+func (b clientBinder) Bind(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	leases := b.client.MacpoolV1alpha1().MacLeases(lease.Namespace)
+	status := lease.Status
+	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	updated.Status = status
+	return leases.UpdateStatus(ctx, updated, metav1.UpdateOptions{})
 }
 
 // KubeVirtProbe reports whether KubeVirt's resources are served.
@@ -99,6 +125,9 @@ const leaseNameIndex = "name"
 
 // New builds the controller and its informers; Run starts them.
 func New(config Config) (*Controller, error) {
+	if config.Binder == nil {
+		config.Binder = clientBinder{config.Leases}
+	}
 	c := &Controller{
 		config:        config,
 		now:           time.Now,

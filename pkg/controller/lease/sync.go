@@ -115,26 +115,21 @@ func (c *Controller) bind(ctx context.Context, lease *v1alpha1.MacLease, h *hold
 			references = append(references, reporter)
 		}
 	}
-	leases := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace)
-	if lease.Spec.Owner.Name != h.name || !sameOwnerReferences(lease.OwnerReferences, references) {
-		updated := lease.DeepCopy()
-		updated.Spec.Owner.Name = h.name
-		if iface := h.interfaces[lease.Spec.MACAddress]; iface != "" {
-			updated.Spec.Interface = iface
-		}
-		updated.OwnerReferences = references
-		var err error
-		if lease, err = leases.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
-			return ignoreConflict(fmt.Errorf("binding lease %s/%s to %s %s: %w", updated.Namespace, updated.Name, h.kind, h.name, err))
-		}
+	bound := lease.DeepCopy()
+	bound.Spec.Owner.Name = h.name
+	if iface := h.interfaces[lease.Spec.MACAddress]; iface != "" {
+		bound.Spec.Interface = iface
 	}
-	if lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
+	bound.OwnerReferences = references
+	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	if bound.Spec.Owner.Name == lease.Spec.Owner.Name && bound.Spec.Interface == lease.Spec.Interface &&
+		sameOwnerReferences(lease.OwnerReferences, references) &&
+		lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
 		return nil
 	}
-	bound := lease.DeepCopy()
-	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
-	if _, err := leases.UpdateStatus(ctx, bound, metav1.UpdateOptions{}); err != nil {
-		return ignoreConflict(fmt.Errorf("marking lease %s/%s Bound: %w", lease.Namespace, lease.Name, err))
+	// One write: binding is the only work a Pod costs after its create.
+	if _, err := c.config.Binder.Bind(ctx, bound); err != nil {
+		return ignoreConflict(fmt.Errorf("binding lease %s/%s to %s %s: %w", lease.Namespace, lease.Name, h.kind, h.name, err))
 	}
 	klog.V(2).InfoS("Bound MacLease", "lease", klog.KObj(lease), "owner", h.kind+"/"+h.name)
 	c.config.Metrics.CountLeaseOperation(metrics.LeaseBind)
