@@ -131,26 +131,19 @@ func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) er
 // Bind writes lease, as the lease controller prepared it (owner name,
 // owner references, Bound status), in one update of the version it read: a
 // lease changed since is a conflict, as through the API.
-func (l *inProcessLeases) Bind(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+func (l *inProcessLeases) Bind(ctx context.Context, lease *macpool.MacLease) error {
 	ctx = requestContext(ctx, "update", lease.Namespace, lease.Name)
-	internal := &macpool.MacLease{}
-	if err := l.scheme.Convert(lease, internal, nil); err != nil {
-		return nil, fmt.Errorf("converting lease %s/%s: %w", lease.Namespace, lease.Name, err)
-	}
 	options := &metav1.UpdateOptions{}
-	attributes := admission.NewAttributesRecord(internal, nil, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
+	attributes := admission.NewAttributesRecord(lease, nil, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
 		admission.Update, options, false, loopbackUser)
 	admitUpdate := func(ctx context.Context, updated, old runtime.Object) (runtime.Object, error) {
 		final := admission.NewAttributesRecord(updated, old, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
 			admission.Update, options, false, loopbackUser)
 		return updated, l.mutate(ctx, final)
 	}
-	updated, _, err := l.binding.Update(ctx, lease.Name, rest.DefaultUpdatedObjectInfo(internal, admitUpdate),
+	_, _, err := l.binding.Update(ctx, lease.Name, rest.DefaultUpdatedObjectInfo(lease, admitUpdate),
 		rest.ValidateAllObjectFunc, rest.AdmissionToValidateObjectUpdateFunc(l.admit, attributes, l.objects), false, options)
-	if err != nil {
-		return nil, err
-	}
-	return l.toVersioned(updated)
+	return err
 }
 
 // mutate runs the mutating half of the admission chain, as the create and

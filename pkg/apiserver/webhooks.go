@@ -17,7 +17,6 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/admission/virtualmachines"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
@@ -32,7 +31,7 @@ const informerResync = 0
 // an allocation service that reads leases straight from their storage, pools
 // through this server's own API (the loopback client) and namespaces from
 // kube-apiserver.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST) error {
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) error {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
@@ -43,7 +42,6 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 		informers = externalversions.NewSharedInformerFactory(client, informerResync)
 	}
 	namespaces := config.GenericConfig.SharedInformerFactory.Core().V1().Namespaces()
-	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
