@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -75,7 +74,7 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 	}
 	// Through the namespace, a lease of another namespace is NotFound: that
 	// is all this namespace may learn about it.
-	existing, err := s.client.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, address.Name(), metav1.GetOptions{})
+	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
 	case apierrors.IsNotFound(err):
 		if dryRun && !s.taken.Contains(address) {
@@ -148,7 +147,7 @@ func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string) bool {
 func (s *Service) Release(ctx context.Context, namespace string, addresses []mac.Address) error {
 	var failed []error
 	for _, address := range addresses {
-		err := s.client.MacpoolV1alpha1().MacLeases(namespace).Delete(ctx, address.Name(), metav1.DeleteOptions{})
+		err := s.leases.Delete(ctx, namespace, address.Name())
 		if err != nil && !apierrors.IsNotFound(err) {
 			failed = append(failed, fmt.Errorf("releasing %s: %w", address, err))
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -146,7 +145,7 @@ func (s *Service) leaseIsOurs(ctx context.Context, deadline time.Time, namespace
 	}
 	ctx, cancel := context.WithDeadline(ctx, attemptDeadline)
 	defer cancel()
-	existing, err := s.client.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, address.Name(), metav1.GetOptions{})
+	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil

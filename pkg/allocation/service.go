@@ -47,7 +47,9 @@ type Owner struct {
 
 // Service allocates addresses. It is safe for concurrent use.
 type Service struct {
+	// client updates pool status; leases go through leases.
 	client     versioned.Interface
+	leases     Leases
 	namespaces corelisters.NamespaceLister
 	// liveNamespaces reads a namespace the informer has not seen yet: a
 	// namespace created a moment before its first pod.
@@ -78,12 +80,13 @@ type pool struct {
 // MacLeases of any version, or only their metadata: the index needs only
 // their names, which are the MACs. The informers are started by the caller;
 // Allocate waits until they have synced.
-func New(client versioned.Interface, leases cache.SharedIndexInformer, pools macinformers.MacPoolInformer,
+func New(client versioned.Interface, leaseWriter Leases, leases cache.SharedIndexInformer, pools macinformers.MacPoolInformer,
 	namespaces corelisters.NamespaceLister, namespacesSynced cache.InformerSynced, liveNamespaces typedcorev1.NamespacesGetter,
 	reservationTTL time.Duration, metrics *metrics.Metrics) (*Service, error) {
 	s := &Service{
 		metrics:        metrics,
 		client:         client,
+		leases:         leaseWriter,
 		namespaces:     namespaces,
 		liveNamespaces: liveNamespaces,
 		reservationTTL: reservationTTL,
@@ -343,5 +346,5 @@ func (s *Service) createLease(ctx context.Context, namespace string, address mac
 		},
 		Status: v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseReserved, ExpiresAt: &expiresAt},
 	}
-	return s.client.MacpoolV1alpha1().MacLeases(namespace).Create(ctx, lease, metav1.CreateOptions{})
+	return s.leases.Create(ctx, lease)
 }

@@ -50,6 +50,7 @@ func testService(t *testing.T, client versioned.Interface, live *kubefake.Client
 	}
 	s := &Service{
 		client:         client,
+		leases:         ClientLeases(client),
 		namespaces:     corelisters.NewNamespaceLister(indexer),
 		reservationTTL: time.Minute,
 		taken:          taken,
@@ -125,7 +126,7 @@ func TestAbortWithACancelledContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{client: client}
+	s := &Service{client: client, leases: ClientLeases(client)}
 	transaction := s.Begin("ns", Owner{Kind: "Pod", Name: "p"}, false)
 	transaction.created = []mac.Address{mustParse(t, "02:00:00:00:00:01"), mustParse(t, "02:00:00:00:00:02")}
 

@@ -9,6 +9,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -106,12 +107,16 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("installing the %s API group: %w", macpool.GroupName, err)
 	}
 
-	if err := installWebhooks(genericServer, c, leases); err != nil {
+	// One informer holds every lease, as stored (internal objects shared
+	// with the watch cache): the allocator's index and the lease controller
+	// both follow it, so a lease is decoded and held once.
+	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
+	if err := installWebhooks(genericServer, c, leases, leaseInformer); err != nil {
 		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
 	}
 
 	if err := genericServer.AddPostStartHook("kubemacpool-lease-controller", func(ctx genericapiserver.PostStartHookContext) error {
-		return startController(ctx, c, leases)
+		return startController(ctx, c, leases, leaseInformer)
 	}); err != nil {
 		return nil, fmt.Errorf("adding the lease controller hook: %w", err)
 	}

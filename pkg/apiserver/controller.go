@@ -7,21 +7,21 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
 // ControllerConfig says how the lease controller runs.
@@ -38,7 +38,7 @@ type ControllerConfig struct {
 
 // startController runs the lease controller, under leader election, for as
 // long as the server runs.
-func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage listerWatcher) error {
+func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) error {
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the lease controller: %w", err)
@@ -57,16 +57,15 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 	}
 	controllerConfig := leasecontroller.Config{
 		Leases:   leases,
+		Binder:   newInProcessLeases(leaseStorage, config.GenericConfig.AdmissionControl, Scheme),
 		Kube:     kube,
 		Dynamic:  dynamicClient,
 		Metadata: metadataClient,
 		// Asked again and again: KubeVirt may come after the server, go,
 		// and come back.
-		KubeVirt: func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
-		Metrics:  config.ExtraConfig.Metrics,
-		LeaseListWatch: versionedListWatch(storageListWatch(leaseStorage), Scheme,
-			func() runtime.Object { return &v1alpha1.MacLeaseList{} },
-			func() runtime.Object { return &v1alpha1.MacLease{} }),
+		KubeVirt:      func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
+		Metrics:       config.ExtraConfig.Metrics,
+		LeaseInformer: leaseInformer,
 	}
 	// Fail the start on a configuration error rather than at the first
 	// term; each term builds its own controller below.

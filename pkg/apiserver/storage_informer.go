@@ -3,10 +3,12 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"time"
 
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -17,7 +19,12 @@ import (
 type listerWatcher interface {
 	rest.Lister
 	rest.Watcher
+	// ReadinessCheck fails until the watch cache has loaded.
+	ReadinessCheck() error
 }
+
+// cacheReadyPoll is how often a list waits for the watch cache.
+const cacheReadyPoll = 50 * time.Millisecond
 
 // storageListWatch lists and watches this server's own storage in process:
 // the watch cache serves internal objects, with no HTTP and no
@@ -40,6 +47,15 @@ func storageListWatch(storage listerWatcher) *listThenWatch {
 			internal, err := convert(options)
 			if err != nil {
 				return nil, err
+			}
+			// Until the watch cache has loaded, a list is delegated to
+			// etcd and every lease decoded a second time, while the cache
+			// decodes them too: at a start with many leases, waiting for
+			// the cache and listing from it costs half the CPU.
+			if err := wait.PollUntilContextCancel(ctx, cacheReadyPoll, true, func(context.Context) (bool, error) {
+				return storage.ReadinessCheck() == nil, nil
+			}); err != nil {
+				return nil, fmt.Errorf("waiting for the MacLease watch cache: %w", err)
 			}
 			return storage.List(inProcess(ctx), internal)
 		},
@@ -72,41 +88,3 @@ type listThenWatch struct{ *cache.ListWatch }
 
 // IsWatchListSemanticsUnSupported tells client-go's reflector to list first.
 func (listThenWatch) IsWatchListSemanticsUnSupported() bool { return true }
-
-// versionedListWatch converts what internal lists and watches into the
-// versioned types newList and newObject return, for code written against the
-// versioned API. A conversion costs a fraction of a JSON round trip.
-func versionedListWatch(internal *listThenWatch, scheme *runtime.Scheme, newList, newObject func() runtime.Object) *listThenWatch {
-	return &listThenWatch{&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			list, err := internal.ListWithContext(ctx, options)
-			if err != nil {
-				return nil, err
-			}
-			out := newList()
-			if err := scheme.Convert(list, out, nil); err != nil {
-				return nil, fmt.Errorf("converting a %T: %w", list, err)
-			}
-			return out, nil
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			w, err := internal.WatchWithContext(ctx, options)
-			if err != nil {
-				return nil, err
-			}
-			return watch.Filter(w, func(event watch.Event) (watch.Event, bool) {
-				if event.Type == watch.Error {
-					return event, true
-				}
-				out := newObject()
-				if err := scheme.Convert(event.Object, out, nil); err != nil {
-					return watch.Event{Type: watch.Error, Object: &metav1.Status{
-						Status: metav1.StatusFailure, Code: 500, Message: fmt.Sprintf("converting a %T: %v", event.Object, err),
-					}}, true
-				}
-				event.Object = out
-				return event, true
-			}), nil
-		},
-	}}
-}

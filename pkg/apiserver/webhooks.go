@@ -22,10 +22,10 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/admission/virtualmachines"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
+	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
 // webhookEventComponent is the source of the webhooks' events.
@@ -39,7 +39,7 @@ const informerResync = 0
 // an allocation service that reads leases straight from their storage, pools
 // through this server's own API (the loopback client) and namespaces from
 // kube-apiserver.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases listerWatcher) error {
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) error {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
@@ -50,12 +50,11 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 		informers = externalversions.NewSharedInformerFactory(client, informerResync)
 	}
 	namespaces := config.GenericConfig.SharedInformerFactory.Core().V1().Namespaces()
-	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
 	}
-	allocations, err := allocation.New(client,
+	allocations, err := allocation.New(client, newInProcessLeases(leases, config.GenericConfig.AdmissionControl, Scheme),
 		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
 		namespaces.Lister(), namespaces.Informer().HasSynced, kube.CoreV1(),
 		config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/collision"
 	"kubemacpool.io/kubemacpool/pkg/mac"
@@ -121,7 +122,7 @@ func (c *Controller) poolOf(address string) *corev1.ObjectReference {
 	if parsed, err := mac.Parse(address); err == nil {
 		if leases, err := c.leases.ByIndex(leaseNameIndex, parsed.Name()); err == nil {
 			for _, obj := range leases {
-				if name := obj.(*v1alpha1.MacLease).Spec.Pool; name != "" {
+				if name := obj.(*macpool.MacLease).Spec.Pool; name != "" {
 					pool = name
 				}
 			}

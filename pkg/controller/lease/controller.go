@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -20,10 +21,10 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/collision"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
-	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
@@ -31,11 +32,15 @@ import (
 type Config struct {
 	// Leases reaches this server's own API (the loopback client).
 	Leases versioned.Interface
-	// LeaseListWatch lists and watches v1alpha1 MacLeases for the
-	// informer; nil means through Leases. The server passes its storage,
-	// in process, so that a start with many leases does not decode them
-	// all from JSON.
-	LeaseListWatch cache.ListerWatcher
+	// Binder writes a bind in one update; nil means two writes through
+	// Leases (an update, then the status).
+	Binder Binder
+	// LeaseInformer holds every MacLease, as the internal type: the
+	// informer the allocator follows too, shared so that each lease is
+	// decoded and held once. The caller runs it for as long as the server
+	// runs; each controller adds its handler and removes it when its term
+	// ends.
+	LeaseInformer cache.SharedIndexInformer
 	// Kube, Dynamic and Metadata reach kube-apiserver.
 	Kube     kubernetes.Interface
 	Dynamic  dynamic.Interface
@@ -49,6 +54,33 @@ type Config struct {
 	Metrics          *metrics.Metrics
 }
 
+// Binder binds a lease in one write: the owner's full name and interface,
+// the owner references and the Bound status of lease are stored together,
+// if lease is still the version it was read at (else a Conflict).
+type Binder interface {
+	Bind(ctx context.Context, lease *macpool.MacLease) error
+}
+
+// clientBinder binds through the API, where spec and status are written by
+// two requests.
+type clientBinder struct{ client versioned.Interface }
+
+func (b clientBinder) Bind(ctx context.Context, lease *macpool.MacLease) error {
+	versioned := &v1alpha1.MacLease{}
+	if err := v1alpha1.Convert_macpool_MacLease_To_v1alpha1_MacLease(lease, versioned, nil); err != nil {
+		return fmt.Errorf("converting lease %s/%s: %w", lease.Namespace, lease.Name, err)
+	}
+	leases := b.client.MacpoolV1alpha1().MacLeases(lease.Namespace)
+	status := versioned.Status
+	updated, err := leases.Update(ctx, versioned, metav1.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	updated.Status = status
+	_, err = leases.UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	return err
+}
+
 // KubeVirtProbe reports whether KubeVirt's resources are served.
 type KubeVirtProbe func(context.Context) (bool, error)
 
@@ -60,9 +92,9 @@ type Controller struct {
 	config Config
 	now    func() time.Time
 
-	leaseInformer cache.SharedIndexInformer
-	kubeInformers informers.SharedInformerFactory
-	podInformers  informers.SharedInformerFactory
+	leaseRegistration cache.ResourceEventHandlerRegistration
+	kubeInformers     informers.SharedInformerFactory
+	podInformers      informers.SharedInformerFactory
 
 	leases     cache.Indexer
 	pods       cache.Indexer
@@ -99,6 +131,9 @@ const leaseNameIndex = "name"
 
 // New builds the controller and its informers; Run starts them.
 func New(config Config) (*Controller, error) {
+	if config.Binder == nil {
+		config.Binder = clientBinder{config.Leases}
+	}
 	c := &Controller{
 		config:        config,
 		now:           time.Now,
@@ -116,20 +151,23 @@ func New(config Config) (*Controller, error) {
 	c.broadcast = record.NewBroadcaster()
 	c.recorder = c.broadcast.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventComponent})
 
-	if config.LeaseListWatch != nil {
-		c.leaseInformer = cache.NewSharedIndexInformer(config.LeaseListWatch, &v1alpha1.MacLease{}, 0, cache.Indexers{})
-	} else {
-		c.leaseInformer = externalversions.NewSharedInformerFactory(config.Leases, 0).Macpool().V1alpha1().MacLeases().Informer()
+	if config.LeaseInformer == nil {
+		return nil, fmt.Errorf("the lease controller needs the MacLease informer")
 	}
-	leaseInformer := c.leaseInformer
-	if err := leaseInformer.AddIndexers(cache.Indexers{leaseNameIndex: func(obj interface{}) ([]string, error) {
-		return []string{obj.(*v1alpha1.MacLease).Name}, nil
-	}}); err != nil {
-		return nil, fmt.Errorf("indexing MacLeases: %w", err)
+	leaseInformer := config.LeaseInformer
+	// The informer outlives a term: its index stays from the first one.
+	if _, indexed := leaseInformer.GetIndexer().GetIndexers()[leaseNameIndex]; !indexed {
+		if err := leaseInformer.AddIndexers(cache.Indexers{leaseNameIndex: func(obj interface{}) ([]string, error) {
+			return []string{obj.(*macpool.MacLease).Name}, nil
+		}}); err != nil {
+			return nil, fmt.Errorf("indexing MacLeases: %w", err)
+		}
 	}
-	if err := c.handle(leaseInformer, c.onLease); err != nil {
+	leaseRegistration, err := c.handle(leaseInformer, c.onLease)
+	if err != nil {
 		return nil, err
 	}
+	c.leaseRegistration = leaseRegistration
 	c.leases = leaseInformer.GetIndexer()
 
 	podInformer := c.podInformers.Core().V1().Pods().Informer()
@@ -143,7 +181,7 @@ func New(config Config) (*Controller, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("indexing Pods: %w", err)
 	}
-	if err := c.handle(podInformer, c.onPod); err != nil {
+	if _, err := c.handle(podInformer, c.onPod); err != nil {
 		return nil, err
 	}
 	c.pods = podInformer.GetIndexer()
@@ -151,15 +189,15 @@ func New(config Config) (*Controller, error) {
 	namespaceInformer := c.kubeInformers.Core().V1().Namespaces().Informer()
 	webhookInformer := c.kubeInformers.Admissionregistration().V1().MutatingWebhookConfigurations().Informer()
 	c.namespaces, c.webhooks = namespaceInformer.GetIndexer(), webhookInformer.GetIndexer()
-	c.synced = []cache.InformerSynced{leaseInformer.HasSynced, podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
+	c.synced = []cache.InformerSynced{leaseRegistration.HasSynced, podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
 
 	return c, nil
 }
 
 // handle calls onChange with the old and new object of every event; a
 // deletion has a nil new object, a creation a nil old one.
-func (c *Controller) handle(informer cache.SharedIndexInformer, onChange func(old, new interface{})) error {
-	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+func (c *Controller) handle(informer cache.SharedIndexInformer, onChange func(old, new interface{})) (cache.ResourceEventHandlerRegistration, error) {
+	registration, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj interface{}) { onChange(nil, obj) },
 		UpdateFunc: func(old, obj interface{}) { onChange(old, obj) },
 		DeleteFunc: func(obj interface{}) {
@@ -170,9 +208,9 @@ func (c *Controller) handle(informer cache.SharedIndexInformer, onChange func(ol
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("adding an event handler: %w", err)
+		return nil, fmt.Errorf("adding an event handler: %w", err)
 	}
-	return nil
+	return registration, nil
 }
 
 // Run reconciles until ctx is done.
@@ -183,7 +221,12 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	c.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.config.Kube.CoreV1().Events("")})
 	defer c.broadcast.Shutdown()
 
-	go c.leaseInformer.RunWithContext(ctx)
+	// The lease informer is shared and runs on; this term's handler goes.
+	defer func() {
+		if err := c.config.LeaseInformer.RemoveEventHandler(c.leaseRegistration); err != nil {
+			klog.ErrorS(err, "Removing the lease controller's MacLease handler")
+		}
+	}()
 	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start} {
 		start(ctx.Done())
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
@@ -32,8 +33,10 @@ type harness struct {
 	t          *testing.T
 	controller *Controller
 	leases     *versionedfake.Clientset
-	kube       *kubefake.Clientset
-	dynamic    *dynamicfake.FakeDynamicClient
+	// leaseInformer is shared like the server's; run starts it.
+	leaseInformer cache.SharedIndexInformer
+	kube          *kubefake.Clientset
+	dynamic       *dynamicfake.FakeDynamicClient
 	// kubeVirt is what the KubeVirt probe answers; probed counts its calls.
 	kubeVirt atomic.Bool
 	probed   atomic.Int32
@@ -49,8 +52,9 @@ func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []run
 		virtualMachines:         "VirtualMachineList",
 		virtualMachineInstances: "VirtualMachineInstanceList",
 	}, kubeVirtObjects...)
+	h.leaseInformer = internalLeaseInformer(h.leases)
 	controller, err := New(Config{
-		Leases: h.leases, Kube: h.kube, Dynamic: h.dynamic, Metrics: metrics.New(),
+		Leases: h.leases, LeaseInformer: h.leaseInformer, Kube: h.kube, Dynamic: h.dynamic, Metrics: metrics.New(),
 		KubeVirt: func(context.Context) (bool, error) {
 			h.probed.Add(1)
 			return h.kubeVirt.Load(), nil
@@ -69,6 +73,7 @@ func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []run
 func (h *harness) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	go h.leaseInformer.RunWithContext(ctx)
 	go func() {
 		defer close(done)
 		if err := h.controller.Run(ctx, 1); err != nil {

@@ -5,18 +5,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
 func (c *Controller) onLease(old, obj interface{}) {
 	if obj == nil {
-		if lease, ok := old.(*v1alpha1.MacLease); ok {
+		if lease, ok := old.(*macpool.MacLease); ok {
 			c.queueHoldersOf(lease)
 		}
 		return
 	}
-	if key, err := cache.MetaNamespaceKeyFunc(obj.(*v1alpha1.MacLease)); err == nil {
+	if key, err := cache.MetaNamespaceKeyFunc(obj.(*macpool.MacLease)); err == nil {
 		c.leaseQueue.Add(key)
 	}
 }
@@ -25,7 +25,7 @@ func (c *Controller) onLease(old, obj interface{}) {
 // namespace that still carries its MAC: a lease deleted by hand, or expired
 // while another object took the MAC, is leased again at once rather than
 // when that object next changes.
-func (c *Controller) queueHoldersOf(lease *v1alpha1.MacLease) {
+func (c *Controller) queueHoldersOf(lease *macpool.MacLease) {
 	for _, h := range c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress) {
 		c.adoptQueue.Add(objectKey{kind: h.kind, namespace: h.namespace, name: h.name})
 	}

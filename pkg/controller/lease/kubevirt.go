@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
 
 // kubeVirtWatch is one generation of VirtualMachine and
@@ -71,7 +71,7 @@ func (c *Controller) startKubeVirt(ctx context.Context) error {
 	}}); err != nil {
 		return fmt.Errorf("indexing VirtualMachines: %w", err)
 	}
-	if err := c.handle(vmInformer, c.onVM); err != nil {
+	if _, err := c.handle(vmInformer, c.onVM); err != nil {
 		return err
 	}
 	vmiInformer := factory.ForResource(virtualMachineInstances).Informer()
@@ -80,7 +80,7 @@ func (c *Controller) startKubeVirt(ctx context.Context) error {
 	}}); err != nil {
 		return fmt.Errorf("indexing VirtualMachineInstances: %w", err)
 	}
-	if err := c.handle(vmiInformer, c.onVMI); err != nil {
+	if _, err := c.handle(vmiInformer, c.onVMI); err != nil {
 		return err
 	}
 	watchCtx, cancel := context.WithCancel(ctx)
@@ -144,7 +144,7 @@ func (c *Controller) vmCaches() (vms, vmis cache.Indexer) {
 // VMs were not watched.
 func (c *Controller) queueVMLeases() {
 	for _, obj := range c.leases.List() {
-		lease := obj.(*v1alpha1.MacLease)
+		lease := obj.(*macpool.MacLease)
 		if lease.Spec.Owner == nil || lease.Spec.Owner.Kind != kindVirtualMachine {
 			continue
 		}

@@ -18,11 +18,13 @@ import (
 func TestProvenLauncher(t *testing.T) {
 	scheme := runtime.NewScheme()
 	metav1.AddMetaToScheme(scheme)
+	leases := fake.NewSimpleClientset()
 	c, err := New(Config{
-		Leases:   fake.NewSimpleClientset(),
-		Kube:     kubefake.NewSimpleClientset(),
-		Dynamic:  dynamicfake.NewSimpleDynamicClient(runtime.NewScheme()),
-		Metadata: metadatafake.NewSimpleMetadataClient(scheme),
+		Leases:        leases,
+		LeaseInformer: internalLeaseInformer(leases),
+		Kube:          kubefake.NewSimpleClientset(),
+		Dynamic:       dynamicfake.NewSimpleDynamicClient(runtime.NewScheme()),
+		Metadata:      metadatafake.NewSimpleMetadataClient(scheme),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
@@ -22,7 +22,7 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 	if err != nil || !exists {
 		return err
 	}
-	lease := obj.(*v1alpha1.MacLease)
+	lease := obj.(*macpool.MacLease)
 	owner := lease.Spec.Owner
 	if owner == nil {
 		// A static reservation stays until an administrator removes it.
@@ -48,7 +48,7 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		klog.V(2).InfoS("Keeping a lease whose MAC a VMI or virt-launcher pod still reports", "lease", key)
 		return nil
 	}
-	if lease.Status.Phase == v1alpha1.MacLeasePhaseBound {
+	if lease.Status.Phase == macpool.MacLeasePhaseBound {
 		return c.remove(ctx, lease, metrics.LeaseRelease, "its owner is gone or no longer carries the address")
 	}
 	expiresAt := lease.Status.ExpiresAt
@@ -66,7 +66,7 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 
 // ownerCarrying returns the lease's owner if it exists in the lease's
 // namespace and carries the lease's MAC.
-func (c *Controller) ownerCarrying(lease *v1alpha1.MacLease) *holder {
+func (c *Controller) ownerCarrying(lease *macpool.MacLease) *holder {
 	for _, h := range c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress) {
 		if h.ownedBy(lease.Spec.Owner.Kind, lease.Spec.Owner.Name) {
 			return h
@@ -102,7 +102,7 @@ func (c *Controller) holdersCarrying(namespace, address string) []*holder {
 // saw only the generateName prefix of some Pods), its UID as an owner
 // reference so that the garbage collector releases the lease too, and the
 // Bound phase.
-func (c *Controller) bind(ctx context.Context, lease *v1alpha1.MacLease, h *holder) error {
+func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holder) error {
 	reference := metav1.OwnerReference{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name, UID: types.UID(h.uid)}
 	// The VMIs and virt-launcher pods that report the MAC own the lease
 	// too: the garbage collector then keeps it after the VM is deleted,
@@ -115,26 +115,21 @@ func (c *Controller) bind(ctx context.Context, lease *v1alpha1.MacLease, h *hold
 			references = append(references, reporter)
 		}
 	}
-	leases := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace)
-	if lease.Spec.Owner.Name != h.name || !sameOwnerReferences(lease.OwnerReferences, references) {
-		updated := lease.DeepCopy()
-		updated.Spec.Owner.Name = h.name
-		if iface := h.interfaces[lease.Spec.MACAddress]; iface != "" {
-			updated.Spec.Interface = iface
-		}
-		updated.OwnerReferences = references
-		var err error
-		if lease, err = leases.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
-			return ignoreConflict(fmt.Errorf("binding lease %s/%s to %s %s: %w", updated.Namespace, updated.Name, h.kind, h.name, err))
-		}
+	bound := lease.DeepCopy()
+	bound.Spec.Owner.Name = h.name
+	if iface := h.interfaces[lease.Spec.MACAddress]; iface != "" {
+		bound.Spec.Interface = iface
 	}
-	if lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
+	bound.OwnerReferences = references
+	bound.Status = macpool.MacLeaseStatus{Phase: macpool.MacLeasePhaseBound}
+	if bound.Spec.Owner.Name == lease.Spec.Owner.Name && bound.Spec.Interface == lease.Spec.Interface &&
+		sameOwnerReferences(lease.OwnerReferences, references) &&
+		lease.Status.Phase == macpool.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
 		return nil
 	}
-	bound := lease.DeepCopy()
-	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
-	if _, err := leases.UpdateStatus(ctx, bound, metav1.UpdateOptions{}); err != nil {
-		return ignoreConflict(fmt.Errorf("marking lease %s/%s Bound: %w", lease.Namespace, lease.Name, err))
+	// One write: binding is the only work a Pod costs after its create.
+	if err := c.config.Binder.Bind(ctx, bound); err != nil {
+		return ignoreConflict(fmt.Errorf("binding lease %s/%s to %s %s: %w", lease.Namespace, lease.Name, h.kind, h.name, err))
 	}
 	klog.V(2).InfoS("Bound MacLease", "lease", klog.KObj(lease), "owner", h.kind+"/"+h.name)
 	c.config.Metrics.CountLeaseOperation(metrics.LeaseBind)
@@ -166,7 +161,7 @@ func sameOwnerReferences(a, b []metav1.OwnerReference) bool {
 
 // remove deletes a lease, but only the version this decision was made on:
 // a lease re-created or re-bound meanwhile is left alone.
-func (c *Controller) remove(ctx context.Context, lease *v1alpha1.MacLease, operation metrics.LeaseOperation, why string) error {
+func (c *Controller) remove(ctx context.Context, lease *macpool.MacLease, operation metrics.LeaseOperation, why string) error {
 	uid, version := lease.UID, lease.ResourceVersion
 	err := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace).Delete(ctx, lease.Name, metav1.DeleteOptions{
 		Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &version},

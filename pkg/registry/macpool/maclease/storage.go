@@ -31,6 +31,8 @@ type REST struct {
 	// writes, so the key's atomic create cannot refuse a key held
 	// elsewhere; this is where a dry run looks instead.
 	unguarded storage.Interface
+	// bind is the in-process storage of a one-write bind.
+	bind *status.REST
 }
 
 var (
@@ -81,8 +83,14 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: guarded, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("completing storage of %s: %w", resource, err)
 	}
-	return &REST{Store: store, unguarded: guarded.unguarded}, status.NewREST(store, NewStatusStrategy(strategy)), nil
+	main := &REST{Store: store, unguarded: guarded.unguarded, bind: status.NewREST(store, NewBindStrategy(strategy))}
+	return main, status.NewREST(store, NewStatusStrategy(strategy)), nil
 }
+
+// Binding is the storage of a bind: an update that may change the owner,
+// the owner references and the status at once (see bindStrategy). It shares
+// the main resource's guarded storage and is never installed in the API.
+func (r *REST) Binding() rest.Updater { return r.bind }
 
 // guardedOptions puts namespaceGuard around the storage the store is built
 // on, inside CompleteWithOptions. Swapping it in afterwards would race with

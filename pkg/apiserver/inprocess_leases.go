@@ -1,0 +1,164 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/audit"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
+	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
+)
+
+// leaseStorage is the part of the MacLease registry written in process.
+type leaseStorage interface {
+	rest.Creater
+	rest.Getter
+	rest.GracefulDeleter
+}
+
+// inProcessLeases writes the webhooks' leases straight into the MacLease
+// registry. Through the loopback client every lease cost TLS, authentication,
+// authorization, JSON both ways and managed fields, for a request this server
+// made to itself; most of an admission's CPU went there.
+//
+// It keeps what the HTTP path guarantees: the registry's strategy validates
+// and the namespace guard confines the call to the lease's namespace (both
+// sit under rest.Creater), and the server's admission chain (namespace
+// lifecycle, admission webhooks and policies, MacLeaseReservationScope,
+// ResourceQuota) runs with the same attributes and the same identity, the
+// loopback user, as a request through the loopback client.
+type inProcessLeases struct {
+	storage leaseStorage
+	// binding updates owner, owner references and status in one write.
+	binding rest.Updater
+	admit   admission.Interface
+	scheme  *runtime.Scheme
+	objects admission.ObjectInterfaces
+}
+
+var (
+	_ allocation.Leases      = &inProcessLeases{}
+	_ leasecontroller.Binder = &inProcessLeases{}
+)
+
+func newInProcessLeases(storage *macleasestorage.REST, admit admission.Interface, scheme *runtime.Scheme) *inProcessLeases {
+	return &inProcessLeases{storage: storage, binding: storage.Binding(), admit: admit, scheme: scheme,
+		objects: admission.NewObjectInterfacesFromScheme(scheme)}
+}
+
+var (
+	leaseKind     = v1alpha1.SchemeGroupVersion.WithKind("MacLease")
+	leaseResource = v1alpha1.SchemeGroupVersion.WithResource("macleases")
+	// loopbackUser is who the loopback client authenticates as.
+	loopbackUser = &user.DefaultInfo{Name: user.APIServerUser, Groups: []string{user.SystemPrivilegedGroup, user.AllAuthenticated}}
+)
+
+// requestContext is ctx as the handler chain would have made it for a
+// loopback request on the lease: its namespace, user and request info. The
+// audit context of the webhook call, if any, stays: the lease writes are
+// recorded as annotations of that event.
+func requestContext(ctx context.Context, verb, namespace, name string) context.Context {
+	ctx = genericapirequest.WithNamespace(ctx, namespace)
+	ctx = genericapirequest.WithUser(ctx, loopbackUser)
+	return genericapirequest.WithRequestInfo(ctx, &genericapirequest.RequestInfo{
+		IsResourceRequest: true,
+		Verb:              verb,
+		APIPrefix:         "apis",
+		APIGroup:          leaseResource.Group,
+		APIVersion:        leaseResource.Version,
+		Namespace:         namespace,
+		Resource:          leaseResource.Resource,
+		Name:              name,
+	})
+}
+
+func (l *inProcessLeases) Create(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	ctx = requestContext(ctx, "create", lease.Namespace, lease.Name)
+	versioned := lease.DeepCopy()
+	l.scheme.Default(versioned)
+	internal := &macpool.MacLease{}
+	if err := l.scheme.Convert(versioned, internal, nil); err != nil {
+		return nil, fmt.Errorf("converting lease %s/%s: %w", lease.Namespace, lease.Name, err)
+	}
+	options := &metav1.CreateOptions{}
+	attributes := admission.NewAttributesRecord(internal, nil, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
+		admission.Create, options, false, loopbackUser)
+	if err := l.mutate(ctx, attributes); err != nil {
+		return nil, err
+	}
+	created, err := l.storage.Create(ctx, internal, rest.AdmissionToValidateObjectFunc(l.admit, attributes, l.objects), options)
+	if err != nil {
+		return nil, err
+	}
+	audit.AddAuditAnnotation(ctx, "macpool.kubemacpool.io/lease-created", lease.Namespace+"/"+lease.Name)
+	return l.toVersioned(created)
+}
+
+func (l *inProcessLeases) Get(ctx context.Context, namespace, name string) (*v1alpha1.MacLease, error) {
+	ctx = requestContext(ctx, "get", namespace, name)
+	obj, err := l.storage.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.toVersioned(obj)
+}
+
+func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) error {
+	ctx = requestContext(ctx, "delete", namespace, name)
+	options := &metav1.DeleteOptions{}
+	attributes := admission.NewAttributesRecord(nil, nil, leaseKind, namespace, name, leaseResource, "",
+		admission.Delete, options, false, loopbackUser)
+	if err := l.mutate(ctx, attributes); err != nil {
+		return err
+	}
+	if _, _, err := l.storage.Delete(ctx, name, rest.AdmissionToValidateObjectDeleteFunc(l.admit, attributes, l.objects), options); err != nil {
+		return err
+	}
+	audit.AddAuditAnnotation(ctx, "macpool.kubemacpool.io/lease-deleted", namespace+"/"+name)
+	return nil
+}
+
+// Bind writes lease, as the lease controller prepared it (owner name,
+// owner references, Bound status), in one update of the version it read: a
+// lease changed since is a conflict, as through the API.
+func (l *inProcessLeases) Bind(ctx context.Context, lease *macpool.MacLease) error {
+	ctx = requestContext(ctx, "update", lease.Namespace, lease.Name)
+	options := &metav1.UpdateOptions{}
+	attributes := admission.NewAttributesRecord(lease, nil, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
+		admission.Update, options, false, loopbackUser)
+	admitUpdate := func(ctx context.Context, updated, old runtime.Object) (runtime.Object, error) {
+		final := admission.NewAttributesRecord(updated, old, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
+			admission.Update, options, false, loopbackUser)
+		return updated, l.mutate(ctx, final)
+	}
+	_, _, err := l.binding.Update(ctx, lease.Name, rest.DefaultUpdatedObjectInfo(lease, admitUpdate),
+		rest.ValidateAllObjectFunc, rest.AdmissionToValidateObjectUpdateFunc(l.admit, attributes, l.objects), false, options)
+	return err
+}
+
+// mutate runs the mutating half of the admission chain, as the create and
+// delete handlers do before they call the registry.
+func (l *inProcessLeases) mutate(ctx context.Context, attributes admission.Attributes) error {
+	if mutating, ok := l.admit.(admission.MutationInterface); ok && mutating.Handles(attributes.GetOperation()) {
+		return mutating.Admit(ctx, attributes, l.objects)
+	}
+	return nil
+}
+
+func (l *inProcessLeases) toVersioned(obj runtime.Object) (*v1alpha1.MacLease, error) {
+	out := &v1alpha1.MacLease{}
+	if err := l.scheme.Convert(obj, out, nil); err != nil {
+		return nil, fmt.Errorf("converting a stored %T: %w", obj, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,203 @@
+package apiserver
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apiserver/pkg/admission"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
+)
+
+// etcdOptions serves the registry's storage options from a test etcd, with
+// the watch cache the server runs.
+type etcdOptions struct{ config *storagebackend.Config }
+
+func (o etcdOptions) GetRESTOptions(resource schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
+	return generic.RESTOptions{
+		StorageConfig:  o.config.ForResource(resource),
+		Decorator:      genericregistry.StorageWithCacher(),
+		ResourcePrefix: resource.Group + "/" + resource.Resource,
+	}, nil
+}
+
+// recordingAdmission is an admission chain that records what it is asked
+// and refuses creates of one name.
+type recordingAdmission struct {
+	refuse string
+	calls  []admission.Attributes
+}
+
+func (a *recordingAdmission) Handles(admission.Operation) bool { return true }
+
+func (a *recordingAdmission) Admit(ctx context.Context, attributes admission.Attributes, _ admission.ObjectInterfaces) error {
+	a.calls = append(a.calls, attributes)
+	return nil
+}
+
+func (a *recordingAdmission) Validate(ctx context.Context, attributes admission.Attributes, _ admission.ObjectInterfaces) error {
+	a.calls = append(a.calls, attributes)
+	if attributes.GetOperation() == admission.Create && attributes.GetName() == a.refuse {
+		return admission.NewForbidden(attributes, apierrors.NewForbidden(leaseResource.GroupResource(), attributes.GetName(), nil))
+	}
+	return nil
+}
+
+func newTestLeases(t *testing.T) (*inProcessLeases, *recordingAdmission) {
+	t.Helper()
+	_, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
+	config.EventsHistoryWindow = storagebackend.DefaultEventsHistoryWindow
+	config.Codec = Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
+	storage, _, err := macleasestorage.NewStorage(Scheme, etcdOptions{config})
+	if err != nil {
+		t.Fatalf("building the lease storage: %v", err)
+	}
+	t.Cleanup(func() { storage.Store.DestroyFunc() })
+	admit := &recordingAdmission{refuse: "02-00-00-00-00-09"}
+	return newInProcessLeases(storage, admit, Scheme), admit
+}
+
+func toInternal(t *testing.T, lease *v1alpha1.MacLease) *macpool.MacLease {
+	t.Helper()
+	out := &macpool.MacLease{}
+	if err := Scheme.Convert(lease, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func reservation(namespace, mac string) *v1alpha1.MacLease {
+	return &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(mac, ":", "-"), Namespace: namespace},
+		Spec: v1alpha1.MacLeaseSpec{MACAddress: mac, Pool: "default",
+			Owner: &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "secret-owner"}},
+		Status: v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseReserved},
+	}
+}
+
+// TestInProcessLeases checks that the webhooks' and the controller's writes,
+// which no longer go through HTTP, keep what the API guarantees: the
+// admission chain runs as the loopback user, the namespace guard confines
+// every verb to the lease's namespace without leaking the holder, and a
+// refusal stores nothing.
+func TestInProcessLeases(t *testing.T) {
+	leases, admit := newTestLeases(t)
+	ctx := context.Background()
+	held, err := leases.Create(ctx, reservation("holder-zebra", "02:00:00:00:00:01"))
+	if err != nil {
+		t.Fatalf("creating a lease: %v", err)
+	}
+	if held.Status.Phase != v1alpha1.MacLeasePhaseReserved || held.UID == "" {
+		t.Errorf("created lease: phase %q, UID %q; want Reserved with a UID", held.Status.Phase, held.UID)
+	}
+	if len(admit.calls) != 2 {
+		t.Fatalf("admission was asked %d times for a create, want mutate and validate", len(admit.calls))
+	}
+	for _, call := range admit.calls {
+		if call.GetOperation() != admission.Create || call.GetResource() != leaseResource || call.GetNamespace() != "holder-zebra" ||
+			call.GetUserInfo().GetName() != loopbackUser.Name {
+			t.Errorf("admission attributes: %s %v in %q as %q", call.GetOperation(), call.GetResource(), call.GetNamespace(), call.GetUserInfo().GetName())
+		}
+	}
+
+	noLeak := func(t *testing.T, err error) {
+		t.Helper()
+		for _, secret := range []string{"holder-zebra", string(held.UID), "secret-owner"} {
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("the answer %q names %q of the holder", err, secret)
+			}
+		}
+	}
+	t.Run("another namespace cannot create the same MAC", func(t *testing.T) {
+		_, err := leases.Create(ctx, reservation("intruder", "02:00:00:00:00:01"))
+		if !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("got %v, want AlreadyExists", err)
+		}
+		noLeak(t, err)
+	})
+	t.Run("another namespace cannot read it", func(t *testing.T) {
+		_, err := leases.Get(ctx, "intruder", held.Name)
+		if !apierrors.IsNotFound(err) {
+			t.Fatalf("got %v, want NotFound", err)
+		}
+		noLeak(t, err)
+	})
+	t.Run("another namespace cannot bind it", func(t *testing.T) {
+		forged := toInternal(t, held)
+		forged.Namespace = "intruder"
+		forged.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "x", UID: types.UID("x")}}
+		err := leases.Bind(ctx, forged)
+		if !apierrors.IsNotFound(err) {
+			t.Fatalf("got %v, want NotFound", err)
+		}
+		noLeak(t, err)
+	})
+	t.Run("another namespace cannot delete it", func(t *testing.T) {
+		err := leases.Delete(ctx, "intruder", held.Name)
+		if !apierrors.IsNotFound(err) {
+			t.Fatalf("got %v, want NotFound", err)
+		}
+		noLeak(t, err)
+		if _, err := leases.Get(ctx, "holder-zebra", held.Name); err != nil {
+			t.Fatalf("the lease is gone after a foreign delete: %v", err)
+		}
+	})
+	t.Run("a create the admission chain refuses stores nothing", func(t *testing.T) {
+		_, err := leases.Create(ctx, reservation("holder-zebra", "02:00:00:00:00:09"))
+		if !apierrors.IsForbidden(err) {
+			t.Fatalf("got %v, want Forbidden", err)
+		}
+		if _, err := leases.Get(ctx, "holder-zebra", "02-00-00-00-00-09"); !apierrors.IsNotFound(err) {
+			t.Fatalf("a refused lease was stored: %v", err)
+		}
+	})
+	t.Run("an invalid lease is refused with the field", func(t *testing.T) {
+		invalid := reservation("holder-zebra", "02:00:00:00:00:03")
+		invalid.Spec.MACAddress = "02:00:00:00:00:04"
+		_, err := leases.Create(ctx, invalid)
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.macAddress") {
+			t.Fatalf("got %v, want Invalid naming spec.macAddress", err)
+		}
+	})
+	t.Run("the holder binds it in one write", func(t *testing.T) {
+		bound := toInternal(t, held)
+		bound.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "web-0", UID: types.UID("pod-uid")}}
+		bound.Spec.Owner.Name = "web-0"
+		bound.Status = macpool.MacLeaseStatus{Phase: macpool.MacLeasePhaseBound}
+		if err := leases.Bind(ctx, bound); err != nil {
+			t.Fatalf("binding: %v", err)
+		}
+		got, err := leases.Get(ctx, "holder-zebra", held.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase != v1alpha1.MacLeasePhaseBound || got.Spec.Owner.Name != "web-0" || len(got.OwnerReferences) != 1 ||
+			got.ResourceVersion == held.ResourceVersion {
+			t.Errorf("after the bind: %+v", got)
+		}
+		if err := leases.Bind(ctx, bound); !apierrors.IsConflict(err) {
+			t.Errorf("a second bind of the version read before: got %v, want Conflict", err)
+		}
+	})
+	t.Run("the holder deletes it", func(t *testing.T) {
+		if err := leases.Delete(genericapirequest.NewContext(), "holder-zebra", held.Name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := leases.Get(ctx, "holder-zebra", held.Name); !apierrors.IsNotFound(err) {
+			t.Fatalf("after the delete: %v", err)
+		}
+	})
+}
