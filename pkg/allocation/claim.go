@@ -99,7 +99,7 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 // administrator's to give, through a static reservation in the namespace
 // (or a lease the object already holds, when it is updated).
 func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Owner, iface string, address mac.Address, claim Claim) (Claim, error) {
-	existing, err := s.client.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, address.Name(), metav1.GetOptions{})
+	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
 	case apierrors.IsNotFound(err):
 		claim.Outcome = Excluded

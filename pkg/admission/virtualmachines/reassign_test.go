@@ -47,7 +47,7 @@ func reassignService(t *testing.T) *allocation.Service {
 	if err := namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
 		t.Fatal(err)
 	}
-	service, err := allocation.New(client, factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
+	service, err := allocation.New(client, allocation.ClientLeases(client), factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
 		corelisters.NewNamespaceLister(namespaces), func() bool { return true }, kubefake.NewClientset().CoreV1(), time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
