@@ -87,6 +87,9 @@ type Controller struct {
 	references sync.Map
 	recorder   record.EventRecorder
 	broadcast  record.EventBroadcaster
+	// leaseTracker counts this term's leases by phase for the metrics;
+	// set by Run before the lease informer starts.
+	leaseTracker *metrics.LeaseTracker
 }
 
 // objectKey names a holder to consider for adoption.
@@ -183,6 +186,12 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	c.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.config.Kube.CoreV1().Events("")})
 	defer c.broadcast.Shutdown()
 
+	if c.config.Metrics != nil {
+		// Only the leader watches every lease; a former leader withdraws
+		// its counts rather than freeze them.
+		c.leaseTracker = c.config.Metrics.TrackLeases()
+		defer c.leaseTracker.Stop()
+	}
 	go c.leaseInformer.RunWithContext(ctx)
 	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start} {
 		start(ctx.Done())
