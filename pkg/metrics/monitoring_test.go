@@ -48,9 +48,9 @@ var (
 	// Parts of a PromQL expression that hold no metric name: strings,
 	// label matchers, range and subquery durations, and the label lists
 	// of by, without, on, ignoring, group_left and group_right.
-	promqlStrings  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
-	promqlMatchers = regexp.MustCompile(`\{[^}]*\}|\[[^\]]*\]`)
-	promqlLabels   = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
+	promqlStrings    = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
+	promqlMatchers   = regexp.MustCompile(`\{[^}]*\}|\[[^\]]*\]`)
+	promqlLabels     = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
 	promqlIdentifier = regexp.MustCompile(`[A-Za-z_:][A-Za-z0-9_:]*`)
 	promqlKeywords   = map[string]bool{"and": true, "or": true, "unless": true, "bool": true, "offset": true, "inf": true, "nan": true}
 )
@@ -83,8 +83,8 @@ func TestMetricNamesOfAnExpression(t *testing.T) {
 	for expr, want := range map[string][]string{
 		`count(kmp_mac_collisions > 1) > 0`: {"kmp_mac_collisions"},
 		`sum by (namespace, pool) (rate(kmp_a_total{job="x", result=~"e|f"}[5m])) / on () group_left (pool) kmp_b offset 5m > 1.6e9`: {"kmp_a_total", "kmp_b"},
-		`absent(up{job="x"} == 1) and on () count(up) > 0`: {"up", "up"},
-		`histogram_quantile(0.99, sum by (le) (rate(kmp_c_bucket[$__rate_interval]))) or vector(0)`: {"kmp_c_bucket"},
+		`absent(up{job="x"} == 1) and on () count(up) > 0`:                                                                           {"up", "up"},
+		`histogram_quantile(0.99, sum by (le) (rate(kmp_c_bucket[$__rate_interval]))) or vector(0)`:                                  {"kmp_c_bucket"},
 	} {
 		if got := metricNames(expr); !slices.Equal(got, want) {
 			t.Errorf("metricNames(%q) = %v, want %v", expr, got, want)
