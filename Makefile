@@ -37,7 +37,7 @@ test-unit: ## Unit, registry-on-etcd and in-process server tests, with the race 
 	@go tool cover -func=$(COVERAGE) | tail -n 1
 
 .PHONY: test-monitoring
-test-monitoring: ## promtool check and unit tests of the shipped alerts (builds promtool the first time, a few minutes).
+test-monitoring: ## promtool check and unit tests of the shipped alerts (builds promtool the first time, 10 minutes or more).
 	hack/test-monitoring.sh
 
 .PHONY: test-e2e

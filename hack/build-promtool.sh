@@ -25,7 +25,7 @@ rm -f "${stamp}"
 
 version=$(cd hack/tools/promtool && go list -m -f '{{.Version}}' github.com/prometheus/prometheus)
 echo "build-promtool: building promtool (github.com/prometheus/prometheus ${version}) into _output/bin from hack/tools/promtool"
-echo "build-promtool: the first build takes a few minutes (downloading and compiling Prometheus); later runs are cached"
+echo "build-promtool: the first build downloads and compiles Prometheus: 10 minutes or more on 2 cores (about an hour on a busy machine); later runs are cached"
 started=${SECONDS}
 
 cd hack/tools/promtool

@@ -3,7 +3,7 @@
 # tests (test/monitoring/rules_test.yaml). The rules are taken from the
 # PrometheusRule manifest itself (hack/rulespec writes its spec to
 # _output/monitoring), so the tests cannot drift from what is installed.
-# The first run builds promtool (a few minutes, hack/build-promtool.sh).
+# The first run builds promtool (10 minutes or more, hack/build-promtool.sh).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
