@@ -41,6 +41,10 @@ test-unit: ## Unit, registry-on-etcd and in-process server tests, with the race 
 	go test -race -count=1 -coverprofile=$(COVERAGE) $(GO_PACKAGES)
 	@go tool cover -func=$(COVERAGE) | tail -n 1
 
+.PHONY: test-monitoring
+test-monitoring: ## promtool check and unit tests of the shipped alerts (builds promtool the first time, 10 minutes or more).
+	hack/test-monitoring.sh
+
 .PHONY: test-e2e
 test-e2e: tools build helm ## End-to-end tests against a real local control plane.
 	go test -count=1 -timeout 10m ./test/localcluster/...
@@ -61,7 +65,7 @@ test-chart: tools helm ## Lint and render charts/kubemacpool for every profile; 
 	go test -count=1 ./test/chart/...
 
 .PHONY: test
-test: verify test-unit test-chart test-e2e ## Everything CI runs.
+test: verify test-unit test-monitoring test-chart test-e2e ## Everything CI runs.
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora under testdata/ also run in test-unit.

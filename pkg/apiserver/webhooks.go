@@ -113,9 +113,10 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 // Only --webhook-authorization=Disabled adds them to the always-allowed paths.
 var WebhookPaths = []string{pods.Path, virtualmachines.Path}
 
-// countAdmissions feeds kmp_admission_requests_total.
+// countAdmissions feeds kmp_admission_requests_total and
+// kmp_admission_duration_seconds.
 func countAdmissions(m *metrics.Metrics) webhook.Observer {
-	return func(request *admissionv1.AdmissionRequest, response *admissionv1.AdmissionResponse) {
+	return func(request *admissionv1.AdmissionRequest, response *admissionv1.AdmissionResponse, elapsed time.Duration) {
 		resource := metrics.ResourcePods
 		if request.Resource.Resource == "virtualmachines" {
 			resource = metrics.ResourceVirtualMachines
@@ -130,6 +131,7 @@ func countAdmissions(m *metrics.Metrics) webhook.Observer {
 			result = metrics.AdmissionMutated
 		}
 		m.CountAdmission(resource, string(request.Operation), result)
+		m.ObserveAdmission(resource, string(request.Operation), elapsed)
 	}
 }
 

@@ -15,9 +15,14 @@ const (
 	NamePoolAllocated      = "kmp_pool_allocated"
 	NameAllocationDuration = "kmp_allocation_duration_seconds"
 	NameAdmissionRequests  = "kmp_admission_requests_total"
+	NameAdmissionDuration  = "kmp_admission_duration_seconds"
 	NameLeaseOperations    = "kmp_lease_operations_total"
-	NameCertificateExpiry  = "kmp_certificate_expiry_timestamp_seconds"
-	NameCertificateWrites  = "kmp_certificate_writes_total"
+	NameLeases             = "kmp_leases"
+	// NameOldestReservationExpiry is the earliest status.expiresAt of the
+	// Reserved leases: a value long past means reservations are stuck.
+	NameOldestReservationExpiry = "kmp_lease_reservation_oldest_expiry_timestamp_seconds"
+	NameCertificateExpiry       = "kmp_certificate_expiry_timestamp_seconds"
+	NameCertificateWrites       = "kmp_certificate_writes_total"
 	// NameWebhookCallerAuthorizationDisabled is 1 while anyone who reaches
 	// the secure port may call the admission webhooks.
 	NameWebhookCallerAuthorizationDisabled = "kmp_webhook_caller_authorization_disabled"
@@ -32,6 +37,7 @@ const (
 	LabelOperation   = "operation"
 	LabelCertificate = "certificate"
 	LabelAction      = "action"
+	LabelPhase       = "phase"
 )
 
 // Metric types as written in the documentation; they match the lower-case
@@ -87,11 +93,31 @@ var (
 		Help:   "Admission requests handled by the MAC webhook, by resource (pods, virtualmachines), lower-case operation and result (allowed, mutated, denied, error).",
 		Labels: []string{LabelResource, LabelOperation, LabelResult},
 	}
+	docAdmissionDuration = MetricDoc{
+		Name:   NameAdmissionDuration,
+		Type:   TypeHistogram,
+		Help:   "Time the MAC webhook took to answer an admission request, from reading the review to the decision, by resource (pods, virtualmachines) and lower-case operation. kube-apiserver gives up after the webhook's timeoutSeconds (10).",
+		Labels: []string{LabelResource, LabelOperation},
+	}
 	docLeaseOperations = MetricDoc{
 		Name:   NameLeaseOperations,
 		Type:   TypeCounter,
 		Help:   "MacLease changes made by the lease controller, by operation (bind, expire, release, adopt).",
 		Labels: []string{LabelOperation},
+	}
+)
+
+var (
+	docLeases = MetricDoc{
+		Name:   NameLeases,
+		Type:   TypeGauge,
+		Help:   "Number of MacLeases by phase: Reserved (waiting for its owner), Bound, Pending (an owner but no phase yet, made by hand) and Static (no owner: a static reservation). Exported by the replica that leads the lease controller only.",
+		Labels: []string{LabelPhase},
+	}
+	docOldestReservationExpiry = MetricDoc{
+		Name: NameOldestReservationExpiry,
+		Type: TypeGauge,
+		Help: "The earliest status.expiresAt among Reserved leases, as a Unix time; absent while no Reserved lease has one. The lease controller binds or expires a reservation by then, so a time long past means leases are stuck un-bound. Exported by the replica that leads the lease controller only.",
 	}
 )
 
@@ -127,7 +153,10 @@ func Describe() []MetricDoc {
 		docPoolAllocated,
 		docAllocationDuration,
 		docAdmissionRequests,
+		docAdmissionDuration,
 		docLeaseOperations,
+		docLeases,
+		docOldestReservationExpiry,
 		docCertificateExpiry,
 		docCertificateWrites,
 		docWebhookCallerAuthorizationDisabled,
@@ -151,4 +180,12 @@ var allocationBuckets = []float64{
 	0.01, 0.025, 0.05,
 	0.1, 0.25, 0.5,
 	1, 2.5, 5,
+}
+
+// admissionBuckets reach the webhook's 10s timeout: a review slower than
+// that has already failed in kube-apiserver (failurePolicy Fail).
+var admissionBuckets = []float64{
+	0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5,
+	1, 2.5, 5, 10,
 }

@@ -19,8 +19,21 @@ together with the standard ` + "`go_*`" + ` and ` + "`process_*`" + ` metrics.
 |------|------|--------|-------------|
 `
 
+// markdownFooter says where the alerts and the dashboard are and which
+// metrics of the generic API server they use besides ours.
+const markdownFooter = `
+## Alerts and dashboard
+
+The monitoring component (` + "`artifacts/deploy/components/monitoring`" + `, [deployment.md](deployment.md#alerts-and-dashboard)) ships a PrometheusRule whose
+alerts each link to a runbook in [runbooks/](runbooks/README.md), and a Grafana dashboard
+(` + "`dashboards/kubemacpool.json`" + `, also as ConfigMap ` + "`kubemacpool-grafana-dashboard`" + `). Besides the metrics above they use
+these metrics of k8s.io/apiserver and its etcd client, which the server serves on its secure port at ` + "`/metrics`" + `
+(the ServiceMonitor's ` + "`https`" + ` endpoint):
+
+`
+
 // WriteMarkdown writes docs/metrics.md: a table of every metric in
-// Describe, sorted by name.
+// Describe, sorted by name, then where the alerts and the dashboard are.
 func WriteMarkdown(w io.Writer) error {
 	var text strings.Builder
 	text.WriteString(markdownHeader)
@@ -31,6 +44,10 @@ func WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&text, "| `%s` | %s | %s | %s |\n",
 			doc.Name, doc.Type, strings.Join(labels, ", "), escapeCell(doc.Help))
+	}
+	text.WriteString(markdownFooter)
+	for _, name := range GenericServerMetrics {
+		fmt.Fprintf(&text, "* `%s`\n", name)
 	}
 	if _, err := io.WriteString(w, text.String()); err != nil {
 		return fmt.Errorf("metrics: write markdown: %w", err)

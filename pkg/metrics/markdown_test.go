@@ -25,8 +25,8 @@ func TestWriteMarkdownListsEveryMetricSorted(t *testing.T) {
 
 	names := []string{
 		NameMACCollisions, NameDuplicateMACs, NamePoolCapacity, NamePoolAllocated,
-		NameAllocationDuration, NameAdmissionRequests, NameLeaseOperations,
-		NameCertificateExpiry, NameCertificateWrites, NameWebhookCallerAuthorizationDisabled,
+		NameAllocationDuration, NameAdmissionRequests, NameAdmissionDuration, NameLeaseOperations,
+		NameLeases, NameOldestReservationExpiry, NameCertificateExpiry, NameCertificateWrites, NameWebhookCallerAuthorizationDisabled,
 	}
 	var rows []string
 	for _, line := range strings.Split(text, "\n") {
@@ -62,6 +62,8 @@ func TestDescribeMatchesRegistry(t *testing.T) {
 	m.SetPoolAllocated("p", 1)
 	m.ObserveAllocation("p", AllocationSuccess, time.Millisecond)
 	m.CountAdmission(ResourcePods, "CREATE", AdmissionAllowed)
+	m.ObserveAdmission(ResourcePods, "CREATE", time.Millisecond)
+	m.TrackLeases().Update("ns/02-00-00-00-00-01", nil, &LeaseState{Phase: LeasePhaseReserved, ExpiresAt: time.Now()})
 	m.SetCertificateExpiry("ca", time.Now())
 	m.CountCertificateWrite("regenerate")
 

@@ -64,6 +64,7 @@ type Metrics struct {
 	poolAllocated      *prometheus.GaugeVec
 	allocationDuration *prometheus.HistogramVec
 	admissionRequests  *prometheus.CounterVec
+	admissionDuration  *prometheus.HistogramVec
 	leaseOperations    *prometheus.CounterVec
 	certificateExpiry  *prometheus.GaugeVec
 	certificateWrites  *prometheus.CounterVec
@@ -75,6 +76,11 @@ type Metrics struct {
 	collisionMu sync.Mutex
 	// colliding maps each MAC with a kmp_mac_collisions series to its value.
 	colliding map[string]int
+
+	// leasesMu guards leases, the tracker of the current lease controller
+	// term; nil while this replica does not lead.
+	leasesMu sync.Mutex
+	leases   *LeaseTracker
 }
 
 // New creates the collectors and registers them, together with the standard
@@ -92,6 +98,11 @@ func New() *Metrics {
 			Buckets: allocationBuckets,
 		}, docAllocationDuration.Labels),
 		admissionRequests: prometheus.NewCounterVec(counterOpts(docAdmissionRequests), docAdmissionRequests.Labels),
+		admissionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    docAdmissionDuration.Name,
+			Help:    docAdmissionDuration.Help,
+			Buckets: admissionBuckets,
+		}, docAdmissionDuration.Labels),
 		leaseOperations:   prometheus.NewCounterVec(counterOpts(docLeaseOperations), docLeaseOperations.Labels),
 		certificateExpiry: prometheus.NewGaugeVec(gaugeOpts(docCertificateExpiry), docCertificateExpiry.Labels),
 		certificateWrites: prometheus.NewCounterVec(counterOpts(docCertificateWrites), docCertificateWrites.Labels),
@@ -110,7 +121,9 @@ func New() *Metrics {
 		m.poolAllocated,
 		m.allocationDuration,
 		m.admissionRequests,
+		m.admissionDuration,
 		m.leaseOperations,
+		newLeaseCollector(m),
 		m.certificateExpiry,
 		m.certificateWrites,
 		m.webhookAuthorizationDisabled,
@@ -225,6 +238,12 @@ func (m *Metrics) ObserveAllocation(pool string, result AllocationResult, durati
 // label values.
 func (m *Metrics) CountAdmission(resource AdmissionResource, operation string, result AdmissionResult) {
 	m.admissionRequests.WithLabelValues(string(resource), strings.ToLower(operation), string(result)).Inc()
+}
+
+// ObserveAdmission records how long the webhook took to answer one
+// admission request; operation is lower-cased as in CountAdmission.
+func (m *Metrics) ObserveAdmission(resource AdmissionResource, operation string, duration time.Duration) {
+	m.admissionDuration.WithLabelValues(string(resource), strings.ToLower(operation)).Observe(duration.Seconds())
 }
 
 // CountLeaseOperation counts one action of the lease controller.

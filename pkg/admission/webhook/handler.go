@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,12 +24,14 @@ type Mutator interface {
 	Mutate(ctx context.Context, request *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse
 }
 
-// Observer is told the outcome of every review, for metrics.
-type Observer func(request *admissionv1.AdmissionRequest, response *admissionv1.AdmissionResponse)
+// Observer is told the outcome of every review and how long the answer
+// took, from the start of reading the review to the decision, for metrics.
+type Observer func(request *admissionv1.AdmissionRequest, response *admissionv1.AdmissionResponse, elapsed time.Duration)
 
 // Handler serves mutator over HTTP.
 func Handler(mutator Mutator, observe Observer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := time.Now()
 		review, status, err := readReview(w, r)
 		if err != nil {
 			klog.V(2).InfoS("Refusing a webhook request", "path", r.URL.Path, "err", err)
@@ -38,7 +41,7 @@ func Handler(mutator Mutator, observe Observer) http.Handler {
 		response := mutator.Mutate(r.Context(), review.Request)
 		response.UID = review.Request.UID
 		if observe != nil {
-			observe(review.Request, response)
+			observe(review.Request, response, time.Since(started))
 		}
 		answer := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: response}
 		w.Header().Set("Content-Type", "application/json")

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -75,7 +76,9 @@ func TestHandlerRefusesAnythingButAnAdmissionReview(t *testing.T) {
 func TestHandlerAnswersWithTheRequestUIDAndThePatch(t *testing.T) {
 	mutator := &echoMutator{}
 	var observed *admissionv1.AdmissionResponse
-	handler := Handler(mutator, func(_ *admissionv1.AdmissionRequest, response *admissionv1.AdmissionResponse) { observed = response })
+	handler := Handler(mutator, func(_ *admissionv1.AdmissionRequest, response *admissionv1.AdmissionResponse, _ time.Duration) {
+		observed = response
+	})
 	request := httptest.NewRequest(http.MethodPost, "/mutate-pods", strings.NewReader(review("admission.k8s.io/v1", "AdmissionReview", "abc-123")))
 	request.Header.Set("Content-Type", "application/json; charset=utf-8")
 	recorder := httptest.NewRecorder()
@@ -100,6 +103,36 @@ func TestHandlerAnswersWithTheRequestUIDAndThePatch(t *testing.T) {
 	}
 	if len(response.Warnings) != 1 || observed == nil || observed.UID != "abc-123" {
 		t.Errorf("warnings %v, observed %+v", response.Warnings, observed)
+	}
+}
+
+// slowMutator takes delay to decide, as one that waits on etcd would.
+type slowMutator struct{ delay time.Duration }
+
+func (m slowMutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	time.Sleep(m.delay)
+	return Allow(nil, nil)
+}
+
+// The latency histogram must cover the decision, not only the decoding.
+func TestHandlerObservesTheTimeToDecide(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	var elapsed time.Duration
+	observed := 0
+	handler := Handler(slowMutator{delay: delay}, func(_ *admissionv1.AdmissionRequest, _ *admissionv1.AdmissionResponse, took time.Duration) {
+		elapsed = took
+		observed++
+	})
+	request := httptest.NewRequest(http.MethodPost, "/mutate-pods", strings.NewReader(review("admission.k8s.io/v1", "AdmissionReview", "abc-123")))
+	request.Header.Set("Content-Type", "application/json")
+	recorder := httptest.NewRecorder()
+	handler.ServeHTTP(recorder, request)
+
+	if recorder.Code != http.StatusOK {
+		t.Fatalf("status = %d: %s", recorder.Code, recorder.Body.String())
+	}
+	if observed != 1 || elapsed < delay {
+		t.Errorf("observed %d time(s), elapsed %s; want once, at least %s", observed, elapsed, delay)
 	}
 }
 

@@ -92,9 +92,8 @@ type Controller struct {
 	config Config
 	now    func() time.Time
 
-	leaseRegistration cache.ResourceEventHandlerRegistration
-	kubeInformers     informers.SharedInformerFactory
-	podInformers      informers.SharedInformerFactory
+	kubeInformers informers.SharedInformerFactory
+	podInformers  informers.SharedInformerFactory
 
 	leases     cache.Indexer
 	pods       cache.Indexer
@@ -119,6 +118,9 @@ type Controller struct {
 	references sync.Map
 	recorder   record.EventRecorder
 	broadcast  record.EventBroadcaster
+	// leaseTracker counts this term's leases by phase for the metrics;
+	// set by Run before the lease informer starts.
+	leaseTracker *metrics.LeaseTracker
 }
 
 // objectKey names a holder to consider for adoption.
@@ -163,11 +165,6 @@ func New(config Config) (*Controller, error) {
 			return nil, fmt.Errorf("indexing MacLeases: %w", err)
 		}
 	}
-	leaseRegistration, err := c.handle(leaseInformer, c.onLease)
-	if err != nil {
-		return nil, err
-	}
-	c.leaseRegistration = leaseRegistration
 	c.leases = leaseInformer.GetIndexer()
 
 	podInformer := c.podInformers.Core().V1().Pods().Informer()
@@ -189,7 +186,7 @@ func New(config Config) (*Controller, error) {
 	namespaceInformer := c.kubeInformers.Core().V1().Namespaces().Informer()
 	webhookInformer := c.kubeInformers.Admissionregistration().V1().MutatingWebhookConfigurations().Informer()
 	c.namespaces, c.webhooks = namespaceInformer.GetIndexer(), webhookInformer.GetIndexer()
-	c.synced = []cache.InformerSynced{leaseRegistration.HasSynced, podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
+	c.synced = []cache.InformerSynced{podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
 
 	return c, nil
 }
@@ -221,12 +218,24 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	c.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.config.Kube.CoreV1().Events("")})
 	defer c.broadcast.Shutdown()
 
-	// The lease informer is shared and runs on; this term's handler goes.
+	if c.config.Metrics != nil {
+		// Only the leader watches every lease; a former leader withdraws
+		// its counts rather than freeze them.
+		c.leaseTracker = c.config.Metrics.TrackLeases()
+		defer c.leaseTracker.Stop()
+	}
+	// The lease informer is shared and runs on: this term's handler is
+	// added now, after the tracker it feeds, and goes when the term ends.
+	leaseRegistration, err := c.handle(c.config.LeaseInformer, c.onLease)
+	if err != nil {
+		return err
+	}
 	defer func() {
-		if err := c.config.LeaseInformer.RemoveEventHandler(c.leaseRegistration); err != nil {
+		if err := c.config.LeaseInformer.RemoveEventHandler(leaseRegistration); err != nil {
 			klog.ErrorS(err, "Removing the lease controller's MacLease handler")
 		}
 	}()
+	c.synced = append(c.synced, leaseRegistration.HasSynced)
 	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start} {
 		start(ctx.Done())
 	}

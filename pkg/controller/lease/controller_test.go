@@ -32,6 +32,7 @@ const testNamespace = "ns"
 type harness struct {
 	t          *testing.T
 	controller *Controller
+	metrics    *metrics.Metrics
 	leases     *versionedfake.Clientset
 	// leaseInformer is shared like the server's; run starts it.
 	leaseInformer cache.SharedIndexInformer
@@ -44,7 +45,7 @@ type harness struct {
 
 func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []runtime.Object, kubeVirtObjects ...runtime.Object) *harness {
 	t.Helper()
-	h := &harness{t: t}
+	h := &harness{t: t, metrics: metrics.New()}
 	h.kubeVirt.Store(kubeVirt)
 	h.leases = versionedfake.NewSimpleClientset(leases...)
 	h.kube = kubefake.NewClientset(append(kube, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}})...)
@@ -54,7 +55,7 @@ func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []run
 	}, kubeVirtObjects...)
 	h.leaseInformer = internalLeaseInformer(h.leases)
 	controller, err := New(Config{
-		Leases: h.leases, LeaseInformer: h.leaseInformer, Kube: h.kube, Dynamic: h.dynamic, Metrics: metrics.New(),
+		Leases: h.leases, LeaseInformer: h.leaseInformer, Kube: h.kube, Dynamic: h.dynamic, Metrics: h.metrics,
 		KubeVirt: func(context.Context) (bool, error) {
 			h.probed.Add(1)
 			return h.kubeVirt.Load(), nil

@@ -7,9 +7,11 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
 func (c *Controller) onLease(old, obj interface{}) {
+	c.trackLease(old, obj)
 	if obj == nil {
 		if lease, ok := old.(*macpool.MacLease); ok {
 			c.queueHoldersOf(lease)
@@ -104,4 +106,41 @@ func (c *Controller) queueLeasesOf(address string) {
 			c.leaseQueue.Add(key)
 		}
 	}
+}
+
+// trackLease feeds kmp_leases and the oldest reservation's expiry from one
+// lease event: a map update, never a list.
+func (c *Controller) trackLease(old, obj interface{}) {
+	if c.leaseTracker == nil {
+		return
+	}
+	var before, after *metrics.LeaseState
+	var key string
+	for _, item := range []struct {
+		object interface{}
+		state  **metrics.LeaseState
+	}{{old, &before}, {obj, &after}} {
+		lease, ok := item.object.(*macpool.MacLease)
+		if !ok || lease == nil {
+			continue
+		}
+		*item.state = leaseState(lease)
+		key, _ = cache.MetaNamespaceKeyFunc(lease)
+	}
+	c.leaseTracker.Update(key, before, after)
+}
+
+// leaseState is what the lease gauges count of a lease.
+func leaseState(lease *macpool.MacLease) *metrics.LeaseState {
+	state := &metrics.LeaseState{Phase: string(lease.Status.Phase)}
+	switch {
+	case lease.Spec.Owner == nil:
+		state.Phase = metrics.LeasePhaseStatic
+	case state.Phase == "":
+		state.Phase = metrics.LeasePhasePending
+	}
+	if lease.Status.ExpiresAt != nil {
+		state.ExpiresAt = lease.Status.ExpiresAt.Time
+	}
+	return state
 }
