@@ -69,6 +69,7 @@ var otherPrograms = map[string]string{
 	"--root":                          "test/localcluster/cmd",
 	"--bin-dir":                       "test/localcluster/cmd",
 	"--artifacts":                     "test/localcluster/cmd",
+	"--quota-backend-bytes":           "etcd",
 	"--take-ownership":                "helm",
 	"--create-namespace":              "helm",
 	"--namespace":                     "helm and kubectl",
