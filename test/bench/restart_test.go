@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
 const (
@@ -115,9 +116,17 @@ func measureRestart(e *env, leases, apiFill int) (restartResult, error) {
 		return result, err
 	}
 
+	// The leases lie in the default pool's range, which is the cluster's
+	// own (derived from its identity), so that the pool's count proves
+	// the allocator loaded them: the API fill from its start, the direct
+	// fill from its middle.
+	base, err := defaultPoolStart(ctx, e)
+	if err != nil {
+		return result, err
+	}
 	progress("creating %d leases through the API with %d clients", apiFill, fillClients)
 	fill := &side{op: func(ctx context.Context, i int) error {
-		_, err := e.mac.MacpoolV1alpha1().MacLeases(nsRestart).Create(ctx, newLease(macAddress(0x02, 0xfe_0000_0000+i), fmt.Sprintf("owner-%d", i)), metav1.CreateOptions{})
+		_, err := e.mac.MacpoolV1alpha1().MacLeases(nsRestart).Create(ctx, newLease(macAddress(0x02, base+i), fmt.Sprintf("owner-%d", i)), metav1.CreateOptions{})
 		return err
 	}}
 	// In steps, to report progress and stop early on an error.
@@ -132,7 +141,7 @@ func measureRestart(e *env, leases, apiFill int) (restartResult, error) {
 	if direct := leases - apiFill; direct > 0 {
 		progress("writing %d more leases into etcd directly", direct)
 		t := time.Now()
-		if err := fillDirect(ctx, e, direct); err != nil {
+		if err := fillDirect(ctx, e, direct, base+0x80_0000); err != nil {
 			return result, fmt.Errorf("writing leases into etcd: %w", err)
 		}
 		progress("%d leases written in %s", direct, time.Since(t).Round(time.Millisecond))
@@ -154,6 +163,9 @@ func measureRestart(e *env, leases, apiFill int) (restartResult, error) {
 	// Proof that the restarted server has every lease: the allocator's
 	// count of the default pool, and the keys in its store.
 	result.poolAllocated, _ = poolAllocated(ctx, e)
+	if int(result.poolAllocated) != leases {
+		return result, fmt.Errorf("the restarted server counts %v leases in the default pool, want %d", result.poolAllocated, leases)
+	}
 	if result.listed, err = countLeases(ctx, e); err != nil {
 		return result, err
 	}
@@ -278,7 +290,7 @@ func countLeases(ctx context.Context, e *env) (int64, error) {
 // UID and owner: to the server they are indistinguishable from leases
 // created through the API, only much faster to make. The running server
 // sees them through its watch like any other write.
-func fillDirect(ctx context.Context, e *env, count int) error {
+func fillDirect(ctx context.Context, e *env, count, directBase int) error {
 	etcd, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{e.cluster.KubemacpoolEtcdURL()},
 		DialTimeout: 10 * time.Second,
@@ -307,7 +319,7 @@ func fillDirect(ctx context.Context, e *env, count int) error {
 				var puts []clientv3.Op
 				for i := first; i < min(first+directBatch, count); i++ {
 					lease := template.DeepCopy()
-					mac := macAddress(0x02, 0xfd_0000_0000+i)
+					mac := macAddress(0x02, directBase+i)
 					lease.Name = leaseName(mac)
 					lease.UID = uuid.NewUUID()
 					lease.Spec.MACAddress = mac
@@ -352,4 +364,29 @@ func storedLease(ctx context.Context, etcd *clientv3.Client, namespace string) (
 		}
 	}
 	return nil, fmt.Errorf("no stored lease of namespace %s to copy", namespace)
+}
+
+// defaultPoolStart is the lower 40 bits of the first address of the default
+// pool's first range (its first octet is 02 for every range the server
+// derives or the benchmarks use).
+func defaultPoolStart(ctx context.Context, e *env) (int, error) {
+	pool, err := e.mac.MacpoolV1alpha1().MacPools().Get(ctx, "default", metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("reading the default pool: %w", err)
+	}
+	if len(pool.Spec.Ranges) == 0 {
+		return 0, fmt.Errorf("the default pool has no range")
+	}
+	start, err := mac.Parse(pool.Spec.Ranges[0].Start)
+	if err != nil {
+		return 0, fmt.Errorf("the default pool's start: %w", err)
+	}
+	end, err := mac.Parse(pool.Spec.Ranges[0].End)
+	if err != nil {
+		return 0, fmt.Errorf("the default pool's end: %w", err)
+	}
+	if uint64(start)>>40 != 0x02 || uint64(end-start) < 1<<24-1 {
+		return 0, fmt.Errorf("the default pool's first range %s-%s is not a 02: range of 2^24 addresses", start, end)
+	}
+	return int(uint64(start) & (1<<40 - 1)), nil
 }
