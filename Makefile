@@ -64,6 +64,11 @@ test-chart: tools helm ## Lint and render charts/kubemacpool for every profile; 
 	done
 	go test -count=1 ./test/chart/...
 
+.PHONY: update-chart-files
+update-chart-files: ## Copy the monitoring rules and dashboard into charts/kubemacpool/files (test/chart fails while they differ).
+	cp artifacts/deploy/components/monitoring/prometheusrule.yaml charts/kubemacpool/files/monitoring/prometheusrule.yaml
+	cp artifacts/deploy/components/monitoring/dashboards/kubemacpool.json charts/kubemacpool/files/monitoring/kubemacpool.json
+
 .PHONY: test
 test: verify test-unit test-monitoring test-chart test-e2e ## Everything CI runs.
 

@@ -408,7 +408,7 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 			Expect(endpoint).NotTo(HaveKey("bearerTokenSecret"))
 			Expect(endpoint).To(HaveKeyWithValue("tlsConfig", map[string]interface{}{
 				"ca":         map[string]interface{}{"secret": map[string]interface{}{"name": "kubemacpool-service", "key": "ca.crt"}},
-				"serverName": "kubemacpool-apiserver.kubemacpool-system.svc",
+				"serverName": "kubemacpool-apiserver",
 			}))
 			Expect(endpoint).To(HaveKeyWithValue("authorization", map[string]interface{}{
 				"type":        "Bearer",
