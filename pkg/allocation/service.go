@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,6 +64,14 @@ type Service struct {
 	mu    sync.RWMutex
 	pools map[string]*pool
 
+	// leasesSynced tells whether the lease informer has delivered every
+	// stored lease; leaseNames lists their names from its store.
+	leasesSynced cache.InformerSynced
+	leaseNames   func() []string
+	// preloaded is set once the index holds the names of every stored
+	// lease, read from the storage's keys (see Preload).
+	preloaded atomic.Bool
+
 	metrics *metrics.Metrics
 }
 
@@ -108,13 +117,29 @@ func New(client versioned.Interface, leaseWriter Leases, leases cache.SharedInde
 	if err != nil {
 		return nil, fmt.Errorf("watching MacPools: %w", err)
 	}
-	s.synced = []cache.InformerSynced{leaseRegistration.HasSynced, poolRegistration.HasSynced, namespacesSynced}
+	s.synced = []cache.InformerSynced{poolRegistration.HasSynced, namespacesSynced}
+	s.leasesSynced = leaseRegistration.HasSynced
+	s.leaseNames = func() []string {
+		keys := leases.GetStore().ListKeys()
+		names := make([]string, 0, len(keys))
+		for _, key := range keys {
+			if _, name, err := cache.SplitMetaNamespaceKey(key); err == nil {
+				names = append(names, name)
+			}
+		}
+		return names
+	}
 	return s, nil
 }
 
 // HasSynced reports whether the index holds every lease and pool; the server
-// is not ready before, since an allocation could pick a leased address.
+// is not ready before, since an allocation could pick a leased address. The
+// leases are there once preloaded from their names, or once the informer has
+// delivered them.
 func (s *Service) HasSynced() bool {
+	if !s.preloaded.Load() && !s.leasesSynced() {
+		return false
+	}
 	for _, synced := range s.synced {
 		if !synced() {
 			return false

@@ -56,6 +56,7 @@ func testService(t *testing.T, client versioned.Interface, live *kubefake.Client
 		taken:          taken,
 		pools:          map[string]*pool{DefaultPoolName: {state: state}},
 		synced:         []cache.InformerSynced{func() bool { return synced }},
+		leasesSynced:   func() bool { return synced },
 	}
 	if live != nil {
 		s.liveNamespaces = live.CoreV1()

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -200,4 +201,46 @@ func TestInProcessLeases(t *testing.T) {
 			t.Fatalf("after the delete: %v", err)
 		}
 	})
+}
+
+// TestStoredLeaseNames reads the names of the stored leases from etcd's keys
+// alone, across pages, and nothing from other resources.
+func TestStoredLeaseNames(t *testing.T) {
+	_, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
+	config.EventsHistoryWindow = storagebackend.DefaultEventsHistoryWindow
+	config.Codec = Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
+	options := etcdOptions{config}
+	storage, _, err := macleasestorage.NewStorage(Scheme, options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { storage.Store.DestroyFunc() })
+	leases := newInProcessLeases(storage, nil, Scheme)
+	want := map[string]bool{}
+	for i, namespace := range []string{"a", "b", "a"} {
+		lease := reservation(namespace, fmt.Sprintf("02:00:00:00:00:%02x", i+1))
+		if _, err := leases.Create(context.Background(), lease); err != nil {
+			t.Fatal(err)
+		}
+		want[lease.Name] = true
+	}
+	restOptions, err := options.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two pages and a bit.
+	defer func(page int64) { storedNamesPage = page }(storedNamesPage)
+	storedNamesPage = 1
+	names, err := storedLeaseNames(restOptions)(context.Background())
+	if err != nil {
+		t.Fatalf("listing the stored names: %v", err)
+	}
+	if len(names) != len(want) {
+		t.Fatalf("got names %v, want %v", names, want)
+	}
+	for _, name := range names {
+		if !want[name] {
+			t.Errorf("unexpected name %q", name)
+		}
+	}
 }

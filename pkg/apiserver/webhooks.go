@@ -17,11 +17,13 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/pods"
 	"kubemacpool.io/kubemacpool/pkg/admission/virtualmachines"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
@@ -30,6 +32,10 @@ import (
 
 // webhookEventComponent is the source of the webhooks' events.
 const webhookEventComponent = "kubemacpool-mutator"
+
+// preloadTimeout bounds the read of the leases' keys at start; past it the
+// allocator waits for the lease informer instead.
+const preloadTimeout = 30 * time.Second
 
 // informerResync is zero: the allocator's index follows events, and a
 // periodic resync would only replay them.
@@ -80,6 +86,12 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	server.Handler.NonGoRestfulMux.Handle(virtualmachines.Path, webhook.Handler(&virtualmachines.Mutator{
 		Allocations: allocations, MaxMACs: config.ExtraConfig.MaxMACsPerObject, Events: recorder}, observe))
 
+	leaseOptions, err := config.GenericConfig.RESTOptionsGetter.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
+	if err != nil {
+		return fmt.Errorf("getting the storage options of MacLeases: %w", err)
+	}
+	leaseNames := storedLeaseNames(leaseOptions)
+
 	if err := server.AddPostStartHook("kubemacpool-allocator-informers", func(ctx genericapiserver.PostStartHookContext) error {
 		events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 		go func() {
@@ -87,6 +99,15 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 			events.Shutdown()
 		}()
 		informers.Start(ctx.Done())
+		// Ready on the leases' names, read from their keys, while the
+		// informer decodes the leases themselves behind it.
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, preloadTimeout)
+			defer cancel()
+			if err := allocations.Preload(ctx, leaseNames); err != nil {
+				klog.ErrorS(err, "Preloading the leased MACs failed; the allocator waits for the lease informer")
+			}
+		}()
 		go leaseInformer.RunWithContext(ctx)
 		go allocations.RunStatusUpdates(ctx)
 		return nil
