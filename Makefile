@@ -7,12 +7,24 @@ GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/... ./test/integration/.
 COVERAGE := _output/coverage.out
 E2E_TIMEOUT ?= 40m
 
+# What the binaries are stamped with (pkg/version): the build date is the
+# commit's, not the clock's, so that a commit builds to the same bytes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-unknown)
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+BUILD_DATE ?= $(shell date -u -d @$(BUILD_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := kubemacpool.io/kubemacpool/pkg/version
+GO_LDFLAGS := -X $(VERSION_PKG).gitVersion=$(VERSION) -X $(VERSION_PKG).gitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+# The image `make image` builds; TAG defaults to the version.
+IMAGE ?= quay.io/kubemacpool/kubemacpool-apiserver
+TAG ?= $(VERSION)
+
 .PHONY: all
 all: build
 
 .PHONY: build
 build: ## Build kubemacpool-apiserver into _output/bin.
-	go build -o $(BIN_DIR)/kubemacpool-apiserver ./cmd/kubemacpool-apiserver
+	go build -ldflags '$(GO_LDFLAGS)' -o $(BIN_DIR)/kubemacpool-apiserver ./cmd/kubemacpool-apiserver
 
 .PHONY: tools
 tools: ## Build the pinned etcd, kube-apiserver, kube-controller-manager and kubectl (cached).
