@@ -51,7 +51,7 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		})
 	}
 
-	It("combine the ha profile with the opt-in and monitoring components in a kustomization that passes a server-side dry-run", func() {
+	It("combine the ha profile with the opt-in and monitoring components and an image of one's own in a kustomization that passes a server-side dry-run", func() {
 		dir := GinkgoT().TempDir()
 		relative := func(path string) string {
 			rel, err := filepath.Rel(dir, filepath.Join(deployDir(), path))
@@ -60,7 +60,10 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		}
 		kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
 			"resources:\n  - " + relative("overlays/ha") + "\n" +
-			"components:\n  - " + relative("components/opt-in") + "\n  - " + relative("components/monitoring") + "\n"
+			"components:\n  - " + relative("components/opt-in") + "\n  - " + relative("components/monitoring") + "\n" +
+			// What `kustomize edit set image` writes (docs/deployment.md#the-image).
+			"images:\n  - name: quay.io/kubemacpool/kubemacpool-apiserver\n" +
+			"    newName: registry.example.com/kubemacpool/kubemacpool-apiserver\n    newTag: v0.1.0\n"
 		Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644)).To(Succeed())
 
 		output := mustKubectl("apply", "--dry-run=server", "-k", dir)
@@ -71,6 +74,9 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		rendered := renderKustomization(dir)
 		Expect(webhookSelectorOperators(rendered)).To(Equal([]string{"In", "In"}))
 		Expect(deploymentOf(rendered).Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
+		pod := deploymentOf(rendered).Spec.Template.Spec
+		Expect(containerOf(pod, "kubemacpool-apiserver").Image).To(Equal("registry.example.com/kubemacpool/kubemacpool-apiserver:v0.1.0"))
+		Expect(containerOf(pod, "kube-rbac-proxy").Image).To(Equal("quay.io/brancz/kube-rbac-proxy:v0.18.0"))
 	})
 
 	It("leave the CA and the serving certificate to the server: no caBundle, no TLS Secret, the original's rotation knobs", func() {
