@@ -86,7 +86,7 @@ local-up: ## Start etcd, kube-apiserver, kube-controller-manager and kubemacpool
 
 .PHONY: clean
 clean:
-	rm -rf _output/local _output/e2e $(BIN_DIR)/kubemacpool-apiserver
+	rm -rf _output/local _output/e2e $(BIN_DIR)/kubemacpool-apiserver _output/image _output/local-image
 
 .PHONY: help
 help:
