@@ -85,7 +85,7 @@ func runBuild(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("image: built %s for %d platforms in %s\n", o.reference, len(o.binaries), time.Since(started).Round(100*time.Millisecond))
+	fmt.Printf("image: built %s for %s in %s\n", o.reference, strings.Join(sortedKeys(o.binaries), ", "), time.Since(started).Round(100*time.Millisecond))
 	return o.write(index)
 }
 
