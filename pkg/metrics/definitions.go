@@ -26,6 +26,8 @@ const (
 	// NameWebhookCallerAuthorizationDisabled is 1 while anyone who reaches
 	// the secure port may call the admission webhooks.
 	NameWebhookCallerAuthorizationDisabled = "kmp_webhook_caller_authorization_disabled"
+	// NameBuildInfo is 1, labelled with the build the replica runs.
+	NameBuildInfo = "kmp_build_info"
 )
 
 // Label names.
@@ -38,6 +40,9 @@ const (
 	LabelCertificate = "certificate"
 	LabelAction      = "action"
 	LabelPhase       = "phase"
+	LabelVersion     = "version"
+	LabelGitCommit   = "git_commit"
+	LabelGoVersion   = "go_version"
 )
 
 // Metric types as written in the documentation; they match the lower-case
@@ -142,6 +147,13 @@ var docWebhookCallerAuthorizationDisabled = MetricDoc{
 	Help: "1 when the server runs with --webhook-authorization=Disabled: any client that reaches the secure port may POST AdmissionReviews and make the server lease MACs in any namespace. 0 when only an authorized caller (kube-apiserver) may. Alert on 1 unless the control plane cannot authenticate to webhooks.",
 }
 
+var docBuildInfo = MetricDoc{
+	Name:   NameBuildInfo,
+	Type:   TypeGauge,
+	Help:   "Always 1, labelled with the build this replica runs: version (git describe), git_commit and go_version, as kubemacpool-apiserver --version prints them. Tells which replicas a rollout has reached, and which image a replica came from (its org.opencontainers.image.revision label).",
+	Labels: []string{LabelVersion, LabelGitCommit, LabelGoVersion},
+}
+
 // Describe returns the documentation of every Kubemacpool metric, sorted by
 // name. The Go runtime (go_*) and process (process_*) metrics that the
 // endpoint also serves are standard and not listed.
@@ -160,6 +172,7 @@ func Describe() []MetricDoc {
 		docCertificateExpiry,
 		docCertificateWrites,
 		docWebhookCallerAuthorizationDisabled,
+		docBuildInfo,
 	}
 	for i := range docs {
 		// Copy the label slices so callers cannot alter the definitions

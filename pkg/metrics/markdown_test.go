@@ -27,6 +27,7 @@ func TestWriteMarkdownListsEveryMetricSorted(t *testing.T) {
 		NameMACCollisions, NameDuplicateMACs, NamePoolCapacity, NamePoolAllocated,
 		NameAllocationDuration, NameAdmissionRequests, NameAdmissionDuration, NameLeaseOperations,
 		NameLeases, NameOldestReservationExpiry, NameCertificateExpiry, NameCertificateWrites, NameWebhookCallerAuthorizationDisabled,
+		NameBuildInfo,
 	}
 	var rows []string
 	for _, line := range strings.Split(text, "\n") {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/version"
 )
 
 // AllocationResult is the result label of kmp_allocation_duration_seconds.
@@ -70,6 +71,8 @@ type Metrics struct {
 	certificateWrites  *prometheus.CounterVec
 	// webhookAuthorizationDisabled is kmp_webhook_caller_authorization_disabled.
 	webhookAuthorizationDisabled prometheus.Gauge
+	// buildInfo is kmp_build_info.
+	buildInfo *prometheus.GaugeVec
 
 	// collisionMu serialises changes to the collision series so that the
 	// per-MAC gauge and the deprecated total always agree.
@@ -109,6 +112,7 @@ func New() *Metrics {
 		colliding:         map[string]int{},
 
 		webhookAuthorizationDisabled: prometheus.NewGauge(gaugeOpts(docWebhookCallerAuthorizationDisabled)),
+		buildInfo:                    prometheus.NewGaugeVec(gaugeOpts(docBuildInfo), docBuildInfo.Labels),
 	}
 	// MustRegister only fails on duplicate or inconsistent descriptors, a
 	// programming error that every test run would catch.
@@ -127,7 +131,10 @@ func New() *Metrics {
 		m.certificateExpiry,
 		m.certificateWrites,
 		m.webhookAuthorizationDisabled,
+		m.buildInfo,
 	)
+	build := version.Get()
+	m.buildInfo.WithLabelValues(build.GitVersion, build.GitCommit, build.GoVersion).Set(1)
 	for _, operation := range knownLeaseOperations {
 		m.leaseOperations.WithLabelValues(string(operation))
 	}

@@ -1,12 +1,15 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"kubemacpool.io/kubemacpool/pkg/version"
 )
 
 // scrape fetches the exposition text from m's handler as a scraper would.
@@ -180,4 +183,13 @@ func TestWebhookCallerAuthorizationDisabledGauge(t *testing.T) {
 	assertContains(t, scrape(t, m), "kmp_webhook_caller_authorization_disabled 1")
 	m.SetWebhookCallerAuthorizationDisabled(false)
 	assertContains(t, scrape(t, m), "kmp_webhook_caller_authorization_disabled 0")
+}
+
+func TestBuildInfoLabelsTheBuild(t *testing.T) {
+	build := version.Get()
+	// From the first scrape on, like the version a rollout is checked by.
+	assertContains(t, scrape(t, New()),
+		"# TYPE kmp_build_info gauge",
+		fmt.Sprintf(`kmp_build_info{git_commit=%q,go_version=%q,version=%q} 1`, build.GitCommit, build.GoVersion, build.GitVersion),
+	)
 }

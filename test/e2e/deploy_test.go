@@ -52,66 +52,7 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		})
 	}
 
-	// The chart renders what the kustomize install does (test/chart
-	// compares the two); here the API server has the last word on its
-	// output, as on the overlays' above.
-	for _, profile := range chartProfiles {
-		It("pass a server-side dry-run of kubectl apply of helm template charts/kubemacpool with the "+profile.name+" values", func() {
-			output, err := kubectlWithInput(helmTemplate(nil, profile.valuesFiles...), "apply", "--dry-run=server", "-f", "-")
-			Expect(err).NotTo(HaveOccurred())
-			Expect(output).To(ContainSubstring("deployment.apps/kubemacpool-apiserver"))
-			Expect(output).To(ContainSubstring("apiservice.apiregistration.k8s.io/v1alpha1.macpool.kubemacpool.io"))
-			Expect(output).To(ContainSubstring("mutatingwebhookconfiguration.admissionregistration.k8s.io/kubemacpool-mutator"))
-			for _, want := range profile.objects {
-				Expect(output).To(ContainSubstring(want))
-			}
-		})
-	}
-
-	It("install the chart into another namespace, every reference with it, in a server-side dry-run", func(ctx SpecContext) {
-		// A namespace that exists, so that the dry-run of its objects has
-		// somewhere to go; the chart's Namespace object is dry-run too.
-		namespace := createNamespace(ctx, "kmp-chart")
-		rendered := helmTemplate([]string{"namespace.name=" + namespace}, "ci/monitoring-values.yaml")
-		output, err := kubectlWithInput(rendered, "apply", "--dry-run=server", "-o", "yaml", "-f", "-")
-		Expect(err).NotTo(HaveOccurred())
-		var applied []*unstructured.Unstructured
-		for _, object := range decodeManifests([]byte(output)) {
-			if object.IsList() {
-				list, err := object.ToList()
-				Expect(err).NotTo(HaveOccurred())
-				for i := range list.Items {
-					applied = append(applied, &list.Items[i])
-				}
-				continue
-			}
-			applied = append(applied, object)
-		}
-		Expect(objectOf(applied, "Namespace", namespace)).NotTo(BeNil())
-		for _, kind := range []string{"Deployment", "Service", "ServiceAccount", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "PersistentVolumeClaim"} {
-			Expect(hasKind(applied, kind)).To(BeTrue(), kind)
-		}
-		for _, object := range applied {
-			if object.GetNamespace() != "" {
-				Expect(object.GetNamespace()).To(Equal(namespace), "%s %s", object.GetKind(), object.GetName())
-			}
-		}
-		apiService := &apiregistrationv1.APIService{}
-		decodeInto(objectOf(applied, "APIService", "v1alpha1.macpool.kubemacpool.io"), apiService)
-		Expect(apiService.Spec.Service).To(HaveValue(HaveField("Namespace", namespace)))
-		webhooks := &admissionregistrationv1.MutatingWebhookConfiguration{}
-		decodeInto(objectOf(applied, "MutatingWebhookConfiguration", "kubemacpool-mutator"), webhooks)
-		for _, webhook := range webhooks.Webhooks {
-			Expect(webhook.ClientConfig.Service).To(HaveValue(HaveField("Namespace", namespace)), webhook.Name)
-		}
-		for _, name := range []string{"kubemacpool-apiserver:generic-apiserver", "kubemacpool-apiserver:extension-apiserver-authentication-reader"} {
-			binding := &rbacv1.ClusterRoleBinding{}
-			decodeInto(objectOf(applied, "ClusterRoleBinding", name), binding)
-			Expect(binding.Subjects).To(ConsistOf(rbacv1.Subject{Kind: "ServiceAccount", Name: "kubemacpool-apiserver", Namespace: namespace}), name)
-		}
-	})
-
-	It("combine the ha profile with the opt-in and monitoring components in a kustomization that passes a server-side dry-run", func() {
+	It("combine the ha profile with the opt-in and monitoring components and an image of one's own in a kustomization that passes a server-side dry-run", func() {
 		dir := GinkgoT().TempDir()
 		relative := func(path string) string {
 			rel, err := filepath.Rel(dir, filepath.Join(deployDir(), path))
@@ -120,7 +61,10 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		}
 		kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
 			"resources:\n  - " + relative("overlays/ha") + "\n" +
-			"components:\n  - " + relative("components/opt-in") + "\n  - " + relative("components/monitoring") + "\n"
+			"components:\n  - " + relative("components/opt-in") + "\n  - " + relative("components/monitoring") + "\n" +
+			// What `kustomize edit set image` writes (docs/deployment.md#the-image).
+			"images:\n  - name: quay.io/kubemacpool/kubemacpool-apiserver\n" +
+			"    newName: registry.example.com/kubemacpool/kubemacpool-apiserver\n    newTag: v0.1.0\n"
 		Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644)).To(Succeed())
 
 		output := mustKubectl("apply", "--dry-run=server", "-k", dir)
@@ -131,6 +75,9 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 		rendered := renderKustomization(dir)
 		Expect(webhookSelectorOperators(rendered)).To(Equal([]string{"In", "In"}))
 		Expect(deploymentOf(rendered).Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
+		pod := deploymentOf(rendered).Spec.Template.Spec
+		Expect(containerOf(pod, "kubemacpool-apiserver").Image).To(Equal("registry.example.com/kubemacpool/kubemacpool-apiserver:v0.1.0"))
+		Expect(containerOf(pod, "kube-rbac-proxy").Image).To(Equal("quay.io/brancz/kube-rbac-proxy:v0.18.0"))
 	})
 
 	It("leave the CA and the serving certificate to the server: no caBundle, no TLS Secret, the original's rotation knobs", func() {

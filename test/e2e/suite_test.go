@@ -31,6 +31,10 @@ var (
 // own keep it in a directory beside it. binDir holds the binaries.
 var suiteRoot, binDir string
 
+// kubemacpoolBinary is the server every control plane of the suite runs:
+// empty for binDir's, or the one taken out of the image under test.
+var kubemacpoolBinary string
+
 // reservationTTL is how long a lease admitted for an object that never
 // appears lives in this suite.
 const reservationTTL = 15 * time.Second
@@ -68,12 +72,24 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	if binDir == "" {
 		binDir = filepath.Join(repoRoot, "_output", "bin")
 	}
+	// KUBEMACPOOL_E2E_IMAGE runs the whole suite on the server binary of
+	// the image in that OCI layout (make test-e2e passes _output/image/oci),
+	// so every spec tests what the image ships; "The image" checks it is.
+	if layout := os.Getenv("KUBEMACPOOL_E2E_IMAGE"); layout != "" {
+		layout, err = filepath.Abs(layout)
+		Expect(err).NotTo(HaveOccurred())
+		imageUnderTest, err = extractImage(ctx, layout, filepath.Join(root, "image"))
+		Expect(err).NotTo(HaveOccurred(), "taking the server out of the image in %s", layout)
+		kubemacpoolBinary = imageUnderTest.Output
+		GinkgoWriter.Printf("running kubemacpool-apiserver from the image %s (%s, %s)\n", layout, imageUnderTest.Platform, imageUnderTest.Image)
+	}
 	var clusterCtx context.Context
 	clusterCtx, stopCluster = context.WithCancel(context.Background())
 	cluster, err = localcluster.Start(clusterCtx, localcluster.Options{
-		RootDir:      root,
-		BinDir:       binDir,
-		ArtifactsDir: filepath.Join(repoRoot, "artifacts"),
+		RootDir:           root,
+		BinDir:            binDir,
+		KubemacpoolBinary: kubemacpoolBinary,
+		ArtifactsDir:      filepath.Join(repoRoot, "artifacts"),
 		// Short enough that expiry is observable within a spec.
 		KubemacpoolArgs: []string{"--reservation-ttl=" + reservationTTL.String()},
 		Progress:        GinkgoWriter,
@@ -105,6 +121,9 @@ func startOwnCluster(name string, options localcluster.Options) *localcluster.Cl
 	Expect(err).NotTo(HaveOccurred())
 	options.RootDir = filepath.Join(suiteRoot, name)
 	options.BinDir = binDir
+	if options.KubemacpoolBinary == "" {
+		options.KubemacpoolBinary = kubemacpoolBinary
+	}
 	options.ArtifactsDir = artifacts
 	options.Progress = GinkgoWriter
 	Expect(os.RemoveAll(options.RootDir)).To(Succeed())

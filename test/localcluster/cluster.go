@@ -130,6 +130,9 @@ func (c *Cluster) checkBinaries() error {
 	var missing []error
 	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "kubemacpool-apiserver"} {
 		path := filepath.Join(c.opts.BinDir, name)
+		if name == "kubemacpool-apiserver" {
+			path = c.opts.KubemacpoolBinary
+		}
 		if _, err := os.Stat(path); err != nil {
 			missing = append(missing, fmt.Errorf("%s is missing (build it with %s): %w", path, howToBuild[name], err))
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -141,7 +140,7 @@ func (c *Cluster) startKubemacpool(ctx context.Context) error {
 		} else {
 			c.progress("starting %s on %s (data in %s)", name, c.kubemacpoolURL(i), c.layout.kubemacpoolEtcdDir())
 		}
-		proc, err := startProcess(name, filepath.Join(c.opts.BinDir, "kubemacpool-apiserver"), c.kubemacpoolArgs(i), c.layout.log(name))
+		proc, err := startProcess(name, c.opts.KubemacpoolBinary, c.kubemacpoolArgs(i), c.layout.log(name))
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,10 @@ type Options struct {
 	// ArtifactsDir holds crds/, local/ and rbac/ with the YAML applied at
 	// start, e.g. <repo>/artifacts.
 	ArtifactsDir string
+	// KubemacpoolBinary is the kubemacpool-apiserver to run, for example
+	// one taken out of the image (`make local-up KUBEMACPOOL_IMAGE=...`).
+	// Empty means BinDir/kubemacpool-apiserver.
+	KubemacpoolBinary string
 	// KubemacpoolArgs are appended to the flags the launcher passes to
 	// kubemacpool-apiserver, to every replica alike: a fixed port in them
 	// (say --metric-addr) makes replicas clash.
@@ -58,7 +62,10 @@ func (o Options) withAbsolutePaths() (Options, error) {
 	if o.KubemacpoolReplicas < 0 {
 		return o, fmt.Errorf("KubemacpoolReplicas is %d, want 0 or more", o.KubemacpoolReplicas)
 	}
-	for _, dir := range []*string{&o.RootDir, &o.BinDir, &o.ArtifactsDir} {
+	if o.KubemacpoolBinary == "" {
+		o.KubemacpoolBinary = filepath.Join(o.BinDir, "kubemacpool-apiserver")
+	}
+	for _, dir := range []*string{&o.RootDir, &o.BinDir, &o.ArtifactsDir, &o.KubemacpoolBinary} {
 		abs, err := filepath.Abs(*dir)
 		if err != nil {
 			return o, fmt.Errorf("making %q absolute: %w", *dir, err)

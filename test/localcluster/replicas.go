@@ -3,7 +3,6 @@ package localcluster
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 )
 
 // Test hooks for one replica of kubemacpool-apiserver at a time, in the
@@ -45,7 +44,7 @@ func (c *Cluster) KillKubemacpoolReplica(i int) error {
 func (c *Cluster) RestartKubemacpoolReplica(ctx context.Context, i int) error {
 	name := kubemacpoolName(i)
 	c.progress("restarting %s on %s", name, c.kubemacpoolURL(i))
-	proc, err := startProcess(name, filepath.Join(c.opts.BinDir, "kubemacpool-apiserver"), c.kubemacpoolArgs(i), c.layout.log(name))
+	proc, err := startProcess(name, c.opts.KubemacpoolBinary, c.kubemacpoolArgs(i), c.layout.log(name))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"kubemacpool.io/kubemacpool/pkg/version"
 )
 
 // NewCommand returns the kubemacpool-apiserver command.
@@ -15,6 +17,9 @@ func NewCommand(ctx context.Context, o *Options) *cobra.Command {
 macpool.kubemacpool.io. It stores MacLeases and MacPools in its own etcd: an embedded
 single-member etcd when --etcd-servers is empty, an external etcd cluster otherwise.`,
 		SilenceUsage: true,
+		// cobra answers --version before RunE, so printing the version
+		// needs neither a kubeconfig nor valid flags.
+		Version: version.String(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(); err != nil {
 				return err
@@ -27,6 +32,8 @@ single-member etcd when --etcd-servers is empty, an external etcd cluster otherw
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	cmd.Flags().Bool("version", false, "Print the version, commit, build date and Go version, then exit.")
+	cmd.SetVersionTemplate("{{.Version}}\n")
 	AddVerbosityFlag(cmd.PersistentFlags(), o.StdErr)
 	return cmd
 }

@@ -172,7 +172,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		return nil, fmt.Errorf("creating self-signed serving certificates: %w", err)
 	}
 	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
-	serverConfig.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", "")
+	serverConfig.EffectiveVersion = buildEffectiveVersion{
+		MutableEffectiveVersion: basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""),
+	}
 	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
 
 	namer := openapi.NewDefinitionNamer(apiserver.Scheme)

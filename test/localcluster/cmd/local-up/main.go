@@ -6,7 +6,8 @@
 // Extra flags for kubemacpool-apiserver come from the environment variable
 // KUBEMACPOOL_APISERVER_ARGS, split on whitespace. KUBEMACPOOL_REPLICAS=N
 // (N >= 2) runs N replicas on a 3-member etcd cluster of their own, behind a
-// TCP balancer that stands in for their Service.
+// TCP balancer that stands in for their Service. --kubemacpool-binary runs
+// another server binary than --bin-dir's, e.g. one out of the image.
 package main
 
 import (
@@ -52,6 +53,7 @@ func run() error {
 	}
 	flag.StringVar(&opts.RootDir, "root", "_output/local", "directory holding data, PKI, kubeconfigs and logs")
 	flag.StringVar(&opts.BinDir, "bin-dir", "_output/bin", "directory holding etcd, kube-apiserver, kubectl and kubemacpool-apiserver")
+	flag.StringVar(&opts.KubemacpoolBinary, "kubemacpool-binary", "", "the kubemacpool-apiserver to run; empty for the one in --bin-dir")
 	flag.StringVar(&opts.ArtifactsDir, "artifacts", "artifacts", "directory holding crds/, local/ and rbac/")
 	flag.Parse()
 
