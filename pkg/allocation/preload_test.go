@@ -9,6 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
 
 // TestPreload checks that the service is ready on the leases' names alone,
@@ -39,7 +41,7 @@ func TestPreload(t *testing.T) {
 			t.Errorf("%s is not taken after the preload", name)
 		}
 	}
-	candidate, err := s.pools[DefaultPoolName].state.Candidate()
+	candidate, err := s.pools[macpool.DefaultPoolName].state.Candidate()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,15 +21,13 @@ import (
 	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/allocator"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	macinformers "kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
-
-// DefaultPoolName is the pool of namespaces that no other pool selects.
-const DefaultPoolName = "default"
 
 // Owner is the object a lease is made for, and the admission that makes it.
 type Owner struct {
@@ -300,10 +298,10 @@ func (s *Service) poolFor(ctx context.Context, namespace string) (*pool, error) 
 	}
 	switch len(matched) {
 	case 0:
-		if defaultPool, ok := s.pools[DefaultPoolName]; ok {
+		if defaultPool, ok := s.pools[macpool.DefaultPoolName]; ok {
 			return defaultPool.snapshot(), nil
 		}
-		return nil, fmt.Errorf("no MacPool selects namespace %q and there is no %q MacPool", namespace, DefaultPoolName)
+		return nil, fmt.Errorf("no MacPool selects namespace %q and there is no %q MacPool", namespace, macpool.DefaultPoolName)
 	case 1:
 		return s.pools[matched[0]].snapshot(), nil
 	default:

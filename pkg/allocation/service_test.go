@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/allocator"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/mac"
@@ -44,7 +45,7 @@ func testService(t *testing.T, client versioned.Interface, live *kubefake.Client
 	}
 	taken := allocator.NewTakenSet()
 	r := mac.Range{Start: mustParse(t, "02:00:00:00:00:00"), End: mustParse(t, "02:00:00:00:00:ff")}
-	state, err := allocator.NewPool(DefaultPoolName, []mac.Range{r}, taken, strings.NewReader(strings.Repeat("\x00", 64)))
+	state, err := allocator.NewPool(macpool.DefaultPoolName, []mac.Range{r}, taken, strings.NewReader(strings.Repeat("\x00", 64)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func testService(t *testing.T, client versioned.Interface, live *kubefake.Client
 		namespaces:     corelisters.NewNamespaceLister(indexer),
 		reservationTTL: time.Minute,
 		taken:          taken,
-		pools:          map[string]*pool{DefaultPoolName: {state: state}},
+		pools:          map[string]*pool{macpool.DefaultPoolName: {state: state}},
 		synced:         []cache.InformerSynced{func() bool { return synced }},
 		leasesSynced:   func() bool { return synced },
 	}

@@ -17,9 +17,6 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 )
 
-// DefaultPoolName is the pool of namespaces that no other pool selects.
-const DefaultPoolName = "default"
-
 // defaultPoolHook creates the default pool through the server's own API, so
 // that it is validated and stored like any pool a user creates.
 type defaultPoolHook struct {
@@ -39,7 +36,7 @@ func (h defaultPoolHook) run(ctx genericapiserver.PostStartHookContext) error {
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
 	}
-	pool := &v1alpha1.MacPool{ObjectMeta: metav1.ObjectMeta{Name: DefaultPoolName}}
+	pool := &v1alpha1.MacPool{ObjectMeta: metav1.ObjectMeta{Name: macpool.DefaultPoolName}}
 	for _, r := range h.spec.Ranges {
 		pool.Spec.Ranges = append(pool.Spec.Ranges, v1alpha1.MACRange{Start: r.Start, End: r.End})
 	}
@@ -50,7 +47,7 @@ func (h defaultPoolHook) run(ctx genericapiserver.PostStartHookContext) error {
 	// The pool is written once: an existing one is never changed, so every
 	// replica and restart keeps the range it was created with.
 	err = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		if _, err := client.MacpoolV1alpha1().MacPools().Get(ctx, DefaultPoolName, metav1.GetOptions{}); err == nil {
+		if _, err := client.MacpoolV1alpha1().MacPools().Get(ctx, macpool.DefaultPoolName, metav1.GetOptions{}); err == nil {
 			return true, nil
 		}
 		if len(h.spec.Ranges) == 0 {

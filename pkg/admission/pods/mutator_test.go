@@ -18,6 +18,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
@@ -38,7 +39,7 @@ func newServiceWith(t *testing.T, synced bool, spec v1alpha1.MacPoolSpec, leases
 	t.Helper()
 	spec.Ranges = []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:01"}}
 	client := versionedfake.NewSimpleClientset(append(leases, &v1alpha1.MacPool{
-		ObjectMeta: metav1.ObjectMeta{Name: allocation.DefaultPoolName},
+		ObjectMeta: metav1.ObjectMeta{Name: macpool.DefaultPoolName},
 		Spec:       spec,
 	})...)
 	factory := externalversions.NewSharedInformerFactory(client, 0)

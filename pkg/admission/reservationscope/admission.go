@@ -29,10 +29,6 @@ import (
 // (--enable-admission-plugins, --disable-admission-plugins).
 const PluginName = "MacLeaseReservationScope"
 
-// DefaultPoolName is the pool of namespaces no other pool selects, as in
-// pkg/allocation.
-const DefaultPoolName = "default"
-
 // Register registers the plugin.
 func Register(plugins *admission.Plugins) {
 	plugins.Register(PluginName, func(io.Reader) (admission.Interface, error) {
@@ -197,7 +193,7 @@ func servingPools(pools []*v1alpha1.MacPool, namespaceLabels labels.Set) []strin
 		}
 	}
 	if len(matched) == 0 {
-		return []string{DefaultPoolName}
+		return []string{macpool.DefaultPoolName}
 	}
 	slices.Sort(matched)
 	return matched

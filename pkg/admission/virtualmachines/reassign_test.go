@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
@@ -29,7 +30,7 @@ import (
 func reassignService(t *testing.T) *allocation.Service {
 	t.Helper()
 	objects := []runtime.Object{&v1alpha1.MacPool{
-		ObjectMeta: metav1.ObjectMeta{Name: allocation.DefaultPoolName},
+		ObjectMeta: metav1.ObjectMeta{Name: macpool.DefaultPoolName},
 		Spec: v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReassign,
 			Ranges: []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:03"}}},
 	}}

@@ -130,3 +130,7 @@ type MacPoolList struct {
 
 	Items []MacPool
 }
+
+// DefaultPoolName is the MacPool that serves every namespace no other pool
+// selects; the server creates it at start when it does not exist.
+const DefaultPoolName = "default"

@@ -118,7 +118,7 @@ func (c *Controller) report(change collision.Change) {
 // poolOf is the MacPool a collision event for address is recorded on: the
 // pool of its lease, or the default pool for an address without one.
 func (c *Controller) poolOf(address string) *corev1.ObjectReference {
-	pool := defaultPoolName
+	pool := macpool.DefaultPoolName
 	if parsed, err := mac.Parse(address); err == nil {
 		if leases, err := c.leases.ByIndex(leaseNameIndex, parsed.Name()); err == nil {
 			for _, obj := range leases {
@@ -130,9 +130,6 @@ func (c *Controller) poolOf(address string) *corev1.ObjectReference {
 	}
 	return &corev1.ObjectReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "MacPool", Name: pool}
 }
-
-// defaultPoolName is the pool of addresses outside every other.
-const defaultPoolName = "default"
 
 // reference is what an event is recorded on.
 func reference(apiVersion, kind, namespace, name string, uid types.UID) *corev1.ObjectReference {
