@@ -119,7 +119,7 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 
 			Expect(pod.ServiceAccountName).To(Equal("kubemacpool-apiserver"))
 			Expect(pod.PriorityClassName).To(Equal("system-cluster-critical"))
-			Expect(pod.TerminationGracePeriodSeconds).To(HaveValue(BeEquivalentTo(30)))
+			Expect(pod.TerminationGracePeriodSeconds).To(HaveValue(BeEquivalentTo(45)))
 			Expect(pod.SecurityContext).NotTo(BeNil())
 			Expect(pod.SecurityContext.RunAsNonRoot).To(HaveValue(BeTrue()))
 			Expect(pod.SecurityContext.RunAsUser).To(HaveValue(BeEquivalentTo(107)))
@@ -151,6 +151,31 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 			Expect(server.LivenessProbe).NotTo(BeNil())
 			Expect(server.LivenessProbe.HTTPGet).To(HaveValue(SatisfyAll(
 				HaveField("Path", "/livez?exclude=etcd"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
+			// A slow start with a large store must not meet the liveness
+			// probe: a startup probe with the same check (etcd excluded,
+			// which is readiness's business) and minutes of budget.
+			Expect(server.StartupProbe).NotTo(BeNil())
+			Expect(server.StartupProbe.HTTPGet).To(HaveValue(SatisfyAll(
+				HaveField("Path", "/livez?exclude=etcd"), HaveField("Port", intstr.FromString("https")), HaveField("Scheme", corev1.URISchemeHTTPS))))
+			Expect(server.StartupProbe.PeriodSeconds * server.StartupProbe.FailureThreshold).To(BeNumerically(">=", 300))
+
+			By("checking that a rollout of " + kustomization + " drains the Pod before it stops serving webhook calls")
+			// The server has no --shutdown-delay-duration: the kubelet's
+			// preStop sleep keeps the Pod serving while endpoints drop it.
+			Expect(server.Lifecycle).NotTo(BeNil())
+			Expect(server.Lifecycle.PreStop).NotTo(BeNil())
+			Expect(server.Lifecycle.PreStop.Exec).To(BeNil(), "the image has no shell")
+			Expect(server.Lifecycle.PreStop.Sleep).To(HaveValue(HaveField("Seconds", BeEquivalentTo(10))))
+			// The grace period covers the sleep, then the webhook calls in
+			// flight at SIGTERM (up to the webhooks' timeout), then a margin.
+			webhooks := &admissionregistrationv1.MutatingWebhookConfiguration{}
+			decodeInto(objectOf(rendered, "MutatingWebhookConfiguration", "kubemacpool-mutator"), webhooks)
+			Expect(webhooks.Webhooks).NotTo(BeEmpty())
+			for _, webhook := range webhooks.Webhooks {
+				Expect(webhook.TimeoutSeconds).NotTo(BeNil(), webhook.Name)
+				Expect(*pod.TerminationGracePeriodSeconds).To(BeNumerically(">=",
+					server.Lifecycle.PreStop.Sleep.Seconds+int64(*webhook.TimeoutSeconds)+10), webhook.Name)
+			}
 			Expect(server.Resources.Requests.Cpu().Cmp(resource.MustParse("100m"))).To(BeZero())
 			Expect(server.Resources.Requests.Memory().Cmp(resource.MustParse("100Mi"))).To(BeZero())
 			// The sidecar serves the metrics with the certificate the server
