@@ -76,8 +76,11 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	// the image in that OCI layout (make test-e2e passes _output/image/oci),
 	// so every spec tests what the image ships; "The image" checks it is.
 	if layout := os.Getenv("KUBEMACPOOL_E2E_IMAGE"); layout != "" {
-		layout, err = filepath.Abs(layout)
-		Expect(err).NotTo(HaveOccurred())
+		// Relative to the repository, as make passes it: go test runs
+		// the suite in test/e2e.
+		if !filepath.IsAbs(layout) {
+			layout = filepath.Join(repoRoot, layout)
+		}
 		imageUnderTest, err = extractImage(ctx, layout, filepath.Join(root, "image"))
 		Expect(err).NotTo(HaveOccurred(), "taking the server out of the image in %s", layout)
 		kubemacpoolBinary = imageUnderTest.Output
