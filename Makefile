@@ -6,6 +6,11 @@ BIN_DIR := _output/bin
 GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/... ./test/integration/... ./test/docs/...
 COVERAGE := _output/coverage.out
 E2E_TIMEOUT ?= 40m
+# A spec that fails twice fails the run. One that passes on its second
+# attempt is printed as [FLAKEY TEST] in the output: a bug to fix, kept from
+# failing a run on these shared, noisy machines. E2E_FLAKE_ATTEMPTS=1 turns
+# the retry off.
+E2E_FLAKE_ATTEMPTS ?= 2
 
 # What the binaries are stamped with (pkg/version): the build date is the
 # commit's, not the clock's, so that a commit builds to the same bytes.
@@ -71,7 +76,7 @@ test-monitoring: ## promtool check and unit tests of the shipped alerts (builds 
 .PHONY: test-e2e
 test-e2e: tools build helm image ## End-to-end tests against a real local control plane, on the server binary of the image.
 	go test -count=1 -timeout 10m ./test/localcluster/...
-	KUBEMACPOOL_E2E_IMAGE=_output/image/oci go test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/... -ginkgo.v
+	KUBEMACPOOL_E2E_IMAGE=_output/image/oci go test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/... -ginkgo.v -ginkgo.flake-attempts=$(E2E_FLAKE_ATTEMPTS)
 
 # The chart's values files under charts/kubemacpool/ci, one per profile.
 CHART_PROFILES := $(wildcard charts/kubemacpool/ci/*-values.yaml)

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -35,8 +36,22 @@ var _ = Describe("A restart of kubemacpool-apiserver", Ordered, func() {
 		Expect(cluster.StopKubemacpool()).To(Succeed())
 		Expect(cluster.StartKubemacpool(ctx)).To(Succeed())
 
-		list, err := macClient.MacpoolV1alpha1().MacLeases(namespace).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
+		// kube-apiserver's availability controller may notice the downtime
+		// only after the server is back, and answer 503 until its next
+		// probe; a client retries that, as the message says. Any other
+		// error fails at once.
+		var list *v1alpha1.MacLeaseList
+		Eventually(func(g Gomega) {
+			var err error
+			list, err = macClient.MacpoolV1alpha1().MacLeases(namespace).List(ctx, metav1.ListOptions{})
+			if apierrors.IsServiceUnavailable(err) {
+				g.Expect(err).NotTo(HaveOccurred(), "the aggregator still calls the server unavailable")
+				return
+			}
+			if err != nil {
+				StopTrying("listing the leases after the restart").Wrap(err).Now()
+			}
+		}).WithContext(ctx).WithTimeout(90 * time.Second).Should(Succeed())
 		var stored []string
 		for _, lease := range list.Items {
 			stored = append(stored, lease.Spec.MACAddress)

@@ -67,7 +67,20 @@ func (c *Cluster) waitAPIServiceServed(ctx context.Context, server *process) err
 	if err := waitUntil(ctx, "APIService "+apiServiceName+" Available", apiServiceServedTimeout, server, c.apiServiceAvailable); err != nil {
 		return err
 	}
-	return waitUntil(ctx, kubemacpoolGroup+"/"+kubemacpoolVersion+" in discovery", apiServiceServedTimeout, server, c.groupVersionDiscovered)
+	if err := waitUntil(ctx, kubemacpoolGroup+"/"+kubemacpoolVersion+" in discovery", apiServiceServedTimeout, server, c.groupVersionDiscovered); err != nil {
+		return err
+	}
+	// Available and the group list are the aggregator's own records, which
+	// can still be those of before a restart; only a request proxied through
+	// to the server shows the path works again.
+	return waitUntil(ctx, kubemacpoolGroup+"/"+kubemacpoolVersion+" served through the aggregator", apiServiceServedTimeout, server, c.groupVersionProxied)
+}
+
+// groupVersionProxied asks for the group version's resource list, which the
+// aggregator proxies to kubemacpool-apiserver rather than answering itself.
+func (c *Cluster) groupVersionProxied(ctx context.Context) error {
+	_, err := c.client.Discovery().ServerResourcesForGroupVersion(kubemacpoolGroup + "/" + kubemacpoolVersion)
+	return err
 }
 
 func (c *Cluster) apiServiceAvailable(ctx context.Context) error {
