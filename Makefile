@@ -64,9 +64,10 @@ verify: ## gofmt, go vet and generated-code drift.
 	hack/verify-codegen.sh
 
 .PHONY: test-unit
-test-unit: ## Unit, registry-on-etcd and in-process server tests, with the race detector; prints coverage.
+test-unit: ## Unit, registry-on-etcd and in-process server tests, with the race detector; prints coverage per package under pkg/, counting every test that runs it.
 	@mkdir -p $(dir $(COVERAGE))
-	go test -race -count=1 -coverprofile=$(COVERAGE) $(GO_PACKAGES)
+	go test -race -count=1 -coverpkg=./pkg/... -coverprofile=$(COVERAGE) $(GO_PACKAGES)
+	@hack/coverage-by-package.sh $(COVERAGE)
 	@go tool cover -func=$(COVERAGE) | tail -n 1
 
 .PHONY: test-monitoring
