@@ -1,0 +1,144 @@
+package embeddedetcd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// freeLoopbackURL returns an http URL on a loopback port that was free a
+// moment ago.
+func freeLoopbackURL(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	return "http://" + listener.Addr().String()
+}
+
+func testOptions(t *testing.T) *Options {
+	t.Helper()
+	return &Options{DataDir: t.TempDir(), ClientURL: freeLoopbackURL(t), PeerURL: freeLoopbackURL(t)}
+}
+
+func client(t *testing.T, o *Options) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{o.ClientURL}, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// The data directory is the member's state: what was written before a stop
+// is there after the next start.
+func TestDataSurvivesARestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	options := testOptions(t)
+
+	server, err := Start(ctx, options)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	// More writes than snapshotCount, so that the restart reads a snapshot
+	// and the WAL after it rather than the WAL alone.
+	writer := client(t, options)
+	for i := range snapshotCount + 10 {
+		if _, err := writer.Put(ctx, fmt.Sprintf("/registry/test/%05d", i), "lease"); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	server.Stop()
+
+	server, err = Start(ctx, options)
+	if err != nil {
+		t.Fatalf("Start after Stop: %v", err)
+	}
+	defer server.Stop()
+	response, err := client(t, options).Get(ctx, "/registry/test/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if response.Count != snapshotCount+10 {
+		t.Errorf("%d keys after the restart, want %d", response.Count, snapshotCount+10)
+	}
+	select {
+	case err := <-server.Err():
+		t.Errorf("a running member reported %v", err)
+	default:
+	}
+}
+
+// Stopping a member is not a failure of it.
+func TestStopReportsNoFailure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server, err := Start(ctx, testOptions(t))
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	server.Stop()
+	select {
+	case err := <-server.Err():
+		t.Errorf("Err() after Stop = %v, want nothing", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+func TestStartFailsWhenTheClientPortIsTaken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	options := testOptions(t)
+	options.ClientURL = "http://" + listener.Addr().String()
+
+	server, err := Start(ctx, options)
+	if err == nil {
+		server.Stop()
+		t.Fatal("Start succeeded on a port another listener holds")
+	}
+	if !strings.Contains(err.Error(), options.DataDir) {
+		t.Errorf("Start error %q does not name the data directory", err)
+	}
+}
+
+func TestStartRefusesUnparsableURLs(t *testing.T) {
+	for flag, change := range map[string]func(*Options){
+		"--embedded-etcd-client-url": func(o *Options) { o.ClientURL = "http://127.0.0.1:%zz" },
+		"--embedded-etcd-peer-url":   func(o *Options) { o.PeerURL = "http://127.0.0.1:%zz" },
+	} {
+		options := testOptions(t)
+		change(options)
+		if _, err := Start(context.Background(), options); err == nil || !strings.Contains(err.Error(), flag) {
+			t.Errorf("Start with a bad %s = %v, want an error naming the flag", flag, err)
+		}
+	}
+}
+
+func TestStartGivesUpWhenTheContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	server, err := Start(ctx, testOptions(t))
+	if err == nil {
+		// A new member needs an election before it is ready, so the
+		// cancelled context is always first.
+		server.Stop()
+		t.Fatal("Start succeeded with a cancelled context")
+	}
+	if !strings.Contains(err.Error(), context.Canceled.Error()) {
+		t.Errorf("Start with a cancelled context = %v, want it to say so", err)
+	}
+}
