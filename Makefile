@@ -68,7 +68,6 @@ test-unit: ## Unit, registry-on-etcd and in-process server tests, with the race 
 	@mkdir -p $(dir $(COVERAGE))
 	go test -race -count=1 -coverpkg=./pkg/... -coverprofile=$(COVERAGE) $(GO_PACKAGES)
 	@hack/coverage-by-package.sh $(COVERAGE)
-	@go tool cover -func=$(COVERAGE) | tail -n 1
 
 .PHONY: test-monitoring
 test-monitoring: ## promtool check and unit tests of the shipped alerts (builds promtool the first time, 10 minutes or more).
