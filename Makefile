@@ -103,8 +103,8 @@ test: verify test-unit test-image test-monitoring test-chart test-e2e ## Everyth
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora under testdata/ also run in test-unit.
 	go test ./pkg/mac -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
-	go test ./pkg/admission/podnetworks -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
-	go test ./pkg/admission/vminterfaces -run '^$$' -fuzz '^FuzzPlanMutation$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./pkg/multus -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./pkg/kubevirt -run '^$$' -fuzz '^FuzzPlanMutation$$' -fuzztime $${FUZZTIME:-30s}
 
 .PHONY: bench
 bench: tools build ## Benchmarks (about 10 min); figures go to docs/benchmarks.md. BENCH_OPS: operations per side (800).

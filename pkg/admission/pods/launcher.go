@@ -10,16 +10,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // DefaultKubeVirtIdentity is the user virt-controller creates virt-launcher
 // pods as in a standard KubeVirt install.
 const DefaultKubeVirtIdentity = "system:serviceaccount:kubevirt:kubevirt-controller"
-
-var (
-	virtualMachineInstances = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}
-	virtualMachines         = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
-)
 
 // Launchers proves that a pod is the virt-launcher pod of a VirtualMachine,
 // whose MACs the VirtualMachine webhook has leased already. Every field of a
@@ -55,22 +52,22 @@ func (l *Launchers) ofVirtualMachine(ctx context.Context, request *admissionv1.A
 	if l == nil || l.KubeVirt == nil {
 		return false, nil
 	}
-	vmiReference := kubeVirtOwner(pod.OwnerReferences, "VirtualMachineInstance")
+	vmiReference := kubevirt.OwnerReference(pod.OwnerReferences, kubevirt.KindVirtualMachineInstance)
 	if vmiReference == nil {
 		return false, nil
 	}
 	if l.Identity != "" && request.UserInfo.Username != l.Identity {
 		return false, nil
 	}
-	vmi, err := l.get(ctx, virtualMachineInstances, request.Namespace, vmiReference)
+	vmi, err := l.get(ctx, kubevirt.VirtualMachineInstances, request.Namespace, vmiReference)
 	if vmi == nil || err != nil {
 		return false, err
 	}
-	vmReference := kubeVirtOwner(vmi.GetOwnerReferences(), "VirtualMachine")
+	vmReference := kubevirt.OwnerReference(vmi.GetOwnerReferences(), kubevirt.KindVirtualMachine)
 	if vmReference == nil {
 		return false, nil
 	}
-	vm, err := l.get(ctx, virtualMachines, request.Namespace, vmReference)
+	vm, err := l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
 	return vm != nil, err
 }
 
@@ -88,14 +85,4 @@ func (l *Launchers) get(ctx context.Context, resource schema.GroupVersionResourc
 		return nil, nil
 	}
 	return obj, nil
-}
-
-func kubeVirtOwner(references []metav1.OwnerReference, kind string) *metav1.OwnerReference {
-	for i, reference := range references {
-		group, err := schema.ParseGroupVersion(reference.APIVersion)
-		if err == nil && group.Group == "kubevirt.io" && reference.Kind == kind {
-			return &references[i]
-		}
-	}
-	return nil
 }

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 // networksList is a networks annotation with n distinct networks.
@@ -41,7 +41,7 @@ func TestTooManyNetworks(t *testing.T) {
 		{name: "no limit", networks: 1000, limit: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			networks, err := podnetworks.Parse(networksList(tc.networks), "ns")
+			networks, err := multus.Parse(networksList(tc.networks), "ns")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +67,7 @@ func TestTooManyNetworks(t *testing.T) {
 // reaching any allocation would panic; the denial must come before.
 func TestMutateChecksTheLimitFirst(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "many", Annotations: map[string]string{
-		podnetworks.NetworksAnnotation: networksList(33)}}}
+		multus.NetworksAnnotation: networksList(33)}}}
 	raw, err := json.Marshal(pod)
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/record"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 // Path is where kube-apiserver calls the webhook.
@@ -46,7 +46,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
 		return webhook.Deny(http.StatusBadRequest, "kubemacpool: the object is not a Pod: %v", err)
 	}
-	annotation, found := pod.Annotations[podnetworks.NetworksAnnotation]
+	annotation, found := pod.Annotations[multus.NetworksAnnotation]
 	if !found {
 		return webhook.Allow(nil, nil)
 	}
@@ -60,9 +60,9 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		// Its MACs are the VirtualMachine's, leased by that webhook.
 		return webhook.Allow(nil, nil)
 	}
-	networks, err := podnetworks.Parse(annotation, request.Namespace)
+	networks, err := multus.Parse(annotation, request.Namespace)
 	if err != nil {
-		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
+		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	}
 	if denied := tooManyNetworks(networks, m.MaxMACs); denied != nil {
 		return denied
@@ -84,7 +84,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	patch, err := annotationPatch(networks)
 	if err != nil {
 		transaction.Abort(ctx)
-		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
+		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	}
 	if !dryRun {
 		webhook.RecordReassignments(m.Events, owner.APIVersion, owner.Kind, request.Namespace, owner.Name, "", transaction.Reassigned())
@@ -97,7 +97,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 // anything is allocated: an allocated MAC can then never be one the same pod
 // asks for on a later network. A MAC asked for on two networks of one pod is
 // refused, as for the interfaces of a VirtualMachine.
-func assign(ctx context.Context, networks *podnetworks.Networks, transaction *allocation.Transaction) error {
+func assign(ctx context.Context, networks *multus.Networks, transaction *allocation.Transaction) error {
 	requestedOn := map[mac.Address]string{}
 	for i := 0; i < networks.Len(); i++ {
 		network := networks.Element(i)
@@ -167,7 +167,7 @@ func (e *duplicateError) Error() string {
 
 // annotationPatch replaces the networks annotation alone; "~1" escapes the
 // "/" of the key in a JSON pointer.
-func annotationPatch(networks *podnetworks.Networks) ([]byte, error) {
+func annotationPatch(networks *multus.Networks) ([]byte, error) {
 	encoded, err := networks.Encode()
 	if err != nil {
 		return nil, err
@@ -188,11 +188,11 @@ func denial(err error) *admissionv1.AdmissionResponse {
 	var notReady *allocation.NotReadyError
 	switch {
 	case errors.As(err, &conflict):
-		return webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
+		return webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	case errors.As(err, &exhausted):
 		return webhook.Deny(http.StatusConflict, "%v", err)
 	case errors.As(err, &excluded):
-		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
+		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	case errors.As(err, &unavailable), errors.As(err, &notReady):
 		// A temporary failure: the same request may succeed later.
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
@@ -204,6 +204,6 @@ func denial(err error) *admissionv1.AdmissionResponse {
 		// The lease create was refused: a ResourceQuota of the namespace.
 		return webhook.Deny(http.StatusForbidden, "%v", err)
 	default:
-		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", podnetworks.NetworksAnnotation, err)
+		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	}
 }

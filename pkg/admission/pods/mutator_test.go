@@ -16,12 +16,12 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 // newService is an allocation service over fakes whose default pool holds
@@ -66,7 +66,7 @@ func podRequest(t *testing.T, networks string) *admissionv1.AdmissionRequest {
 	t.Helper()
 	pod := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Annotations: map[string]string{podnetworks.NetworksAnnotation: networks}},
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Annotations: map[string]string{multus.NetworksAnnotation: networks}},
 	}
 	raw, err := json.Marshal(pod)
 	if err != nil {
@@ -146,7 +146,7 @@ func TestMutateWhileTheAllocatorLoads(t *testing.T) {
 	m := &Mutator{Allocations: newService(t, false)}
 	response := m.Mutate(context.Background(), podRequest(t, `[{"name":"a"}]`))
 	if response.Allowed || response.Result.Code != http.StatusServiceUnavailable || !strings.Contains(response.Result.Message, "try again") ||
-		strings.Contains(response.Result.Message, podnetworks.NetworksAnnotation) {
+		strings.Contains(response.Result.Message, multus.NetworksAnnotation) {
 		t.Fatalf("response = %+v, want 503 that says try again", response.Result)
 	}
 }

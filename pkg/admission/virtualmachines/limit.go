@@ -6,8 +6,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // tooManyInterfaces denies a VM whose managed interfaces (each one a MAC and
@@ -37,7 +37,7 @@ func managedInterfaces(vm *kubevirtv1.VirtualMachine) int {
 	spec := &vm.Spec.Template.Spec
 	count := 0
 	for _, iface := range spec.Domain.Devices.Interfaces {
-		if vminterfaces.IsManaged(iface, spec.Networks) {
+		if kubevirt.IsManaged(iface, spec.Networks) {
 			count++
 		}
 	}

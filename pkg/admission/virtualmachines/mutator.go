@@ -12,10 +12,10 @@ import (
 	"k8s.io/client-go/tools/record"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/allocator"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
@@ -53,7 +53,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	if denied := tooManyInterfaces(vm, old, m.MaxMACs); denied != nil {
 		return denied
 	}
-	plan, err := vminterfaces.PlanMutation(vm, old)
+	plan, err := kubevirt.PlanMutation(vm, old)
 	if err != nil {
 		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
 	}
@@ -82,7 +82,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 
 // assign leases the requested MACs, allocates the missing ones and returns
 // the patch that writes allocated, kept and reassigned MACs into the VM.
-func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, plan *vminterfaces.Plan, transaction *allocation.Transaction) ([]byte, error) {
+func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, plan *kubevirt.Plan, transaction *allocation.Transaction) ([]byte, error) {
 	reassigned := map[int]mac.Address{}
 	for _, requested := range plan.Requested {
 		address, err := mac.ParseUnicast(requested.MAC)
@@ -112,7 +112,7 @@ func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, plan *vminterfac
 	if err := addReassigned(vm, assignments, reassigned); err != nil {
 		return nil, err
 	}
-	return vminterfaces.Patch(assignments)
+	return kubevirt.Patch(assignments)
 }
 
 // addReassigned writes the MACs Reassign gave into assignments, after

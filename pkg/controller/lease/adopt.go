@@ -14,18 +14,17 @@ import (
 	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
 const (
-	mutatorName        = "kubemacpool-mutator"
-	podWebhookName     = "mutatepods.kubemacpool.io"
-	vmWebhookName      = "mutatevirtualmachines.kubemacpool.io"
-	optOutLabelValue   = "ignore"
-	kindPod            = "Pod"
-	kindVirtualMachine = "VirtualMachine"
-	kindVMInstance     = "VirtualMachineInstance"
+	mutatorName      = "kubemacpool-mutator"
+	podWebhookName   = "mutatepods.kubemacpool.io"
+	vmWebhookName    = "mutatevirtualmachines.kubemacpool.io"
+	optOutLabelValue = "ignore"
+	kindPod          = "Pod"
 )
 
 // adopt gives every MAC of a managed object that no lease holds a Bound
@@ -74,7 +73,7 @@ func (c *Controller) adopt(ctx context.Context, key objectKey) error {
 
 func (c *Controller) currentHolder(key objectKey) *holder {
 	indexer := c.pods
-	if key.kind == kindVirtualMachine {
+	if key.kind == kubevirt.KindVirtualMachine {
 		indexer, _ = c.vmCaches()
 	}
 	if indexer == nil {
@@ -108,7 +107,7 @@ func holderOf(obj interface{}) *holder {
 // created meanwhile.
 func (c *Controller) managed(kind, namespace string) bool {
 	webhookName := podWebhookName
-	if kind == kindVirtualMachine || kind == kindVMInstance {
+	if kind == kubevirt.KindVirtualMachine || kind == kubevirt.KindVirtualMachineInstance {
 		webhookName = vmWebhookName
 	}
 	obj, exists, err := c.namespaces.GetByKey(namespace)

@@ -11,6 +11,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/collision"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
@@ -40,7 +41,7 @@ func (c *Controller) observePodCollisions(pod *metav1.PartialObjectMetadata, h *
 func (c *Controller) observeVMICollisions(vmi *unstructured.Unstructured) {
 	key := collision.VMIKey(vmi.GetNamespace(), vmi.GetName())
 	phase, _, _ := unstructured.NestedString(vmi.Object, "status", "phase")
-	if phase != "Running" || vmi.GetDeletionTimestamp() != nil || !c.managed(kindVMInstance, vmi.GetNamespace()) {
+	if phase != "Running" || vmi.GetDeletionTimestamp() != nil || !c.managed(kubevirt.KindVirtualMachineInstance, vmi.GetNamespace()) {
 		c.untrack(key, vmi.GetUID())
 		return
 	}
@@ -61,7 +62,7 @@ func (c *Controller) observeVMICollisions(vmi *unstructured.Unstructured) {
 			migrations = append(migrations, id)
 		}
 	}
-	c.references.Store(key, reference("kubevirt.io/v1", kindVMInstance, vmi.GetNamespace(), vmi.GetName(), vmi.GetUID()))
+	c.references.Store(key, reference("kubevirt.io/v1", kubevirt.KindVirtualMachineInstance, vmi.GetNamespace(), vmi.GetName(), vmi.GetUID()))
 	change, unparseable := c.collisions.Update(key, string(vmi.GetUID()), macs, migrations)
 	if len(unparseable) > 0 {
 		klog.V(2).InfoS("Ignoring unparseable MACs in a VMI status", "vmi", key, "macs", unparseable)

@@ -19,11 +19,12 @@ import (
 	"k8s.io/client-go/tools/cache"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 const testNamespace = "ns"
@@ -50,8 +51,8 @@ func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []run
 	h.leases = versionedfake.NewSimpleClientset(leases...)
 	h.kube = kubefake.NewClientset(append(kube, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}})...)
 	h.dynamic = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		virtualMachines:         "VirtualMachineList",
-		virtualMachineInstances: "VirtualMachineInstanceList",
+		kubevirt.VirtualMachines:         "VirtualMachineList",
+		kubevirt.VirtualMachineInstances: "VirtualMachineInstanceList",
 	}, kubeVirtObjects...)
 	h.leaseInformer = internalLeaseInformer(h.leases)
 	controller, err := New(Config{
@@ -162,8 +163,8 @@ func testPod(name, address string, phase corev1.PodPhase) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNamespace, UID: types.UID("pod-" + name),
 			Annotations: map[string]string{
-				podnetworks.NetworksAnnotation:      `[{"name":"net1","mac":"` + address + `"}]`,
-				podnetworks.NetworkStatusAnnotation: `[{"name":"net1","mac":"` + address + `"}]`,
+				multus.NetworksAnnotation:      `[{"name":"net1","mac":"` + address + `"}]`,
+				multus.NetworkStatusAnnotation: `[{"name":"net1","mac":"` + address + `"}]`,
 			}},
 		Status: corev1.PodStatus{Phase: phase},
 	}
@@ -176,7 +177,7 @@ func past() *metav1.Time { t := metav1.NewTime(time.Now().Add(-time.Hour)); retu
 // is bound.
 func TestVMLeaseWaitsForKubeVirt(t *testing.T) {
 	const vmMAC, podMAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
-	vmLease := testLease(vmMAC, kindVirtualMachine, "vm-", v1alpha1.MacLeasePhaseReserved, past())
+	vmLease := testLease(vmMAC, kubevirt.KindVirtualMachine, "vm-", v1alpha1.MacLeasePhaseReserved, past())
 	vmLease.Spec.Owner.APIVersion = "kubevirt.io/v1"
 	h := newHarness(t, false, []runtime.Object{vmLease}, nil, testVM(t, "vm-abcde", vmMAC))
 	h.run()
@@ -197,13 +198,13 @@ func TestVMLeaseWaitsForKubeVirt(t *testing.T) {
 	h.eventually("the VM lease to be bound to vm-abcde", func() bool {
 		lease := h.lease(vmLease.Name)
 		return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Spec.Owner.Name == "vm-abcde" &&
-			len(lease.OwnerReferences) == 1 && lease.OwnerReferences[0].Kind == kindVirtualMachine
+			len(lease.OwnerReferences) == 1 && lease.OwnerReferences[0].Kind == kubevirt.KindVirtualMachine
 	})
 
 	// KubeVirt gone: VM leases are left alone, even with the VM deleted.
 	h.kubeVirt.Store(false)
 	h.eventually("the controller to stop watching VMs", func() bool { vms, _ := h.controller.vmCaches(); return vms == nil })
-	if err := h.dynamic.Resource(virtualMachines).Namespace(testNamespace).Delete(context.Background(), "vm-abcde", metav1.DeleteOptions{}); err != nil {
+	if err := h.dynamic.Resource(kubevirt.VirtualMachines).Namespace(testNamespace).Delete(context.Background(), "vm-abcde", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h.controller.leaseQueue.Add(testNamespace + "/" + vmLease.Name)
@@ -238,18 +239,18 @@ func TestDeletedLeaseIsAdoptedAgain(t *testing.T) {
 // the VMI is gone too.
 func TestVMLeaseKeptWhileItsVMIReportsTheMAC(t *testing.T) {
 	const kept, released = "02:00:00:00:00:0d", "02:00:00:00:00:0e"
-	keptLease := testLease(kept, kindVirtualMachine, "vm1", v1alpha1.MacLeasePhaseBound, nil)
-	releasedLease := testLease(released, kindVirtualMachine, "vm2", v1alpha1.MacLeasePhaseBound, nil)
+	keptLease := testLease(kept, kubevirt.KindVirtualMachine, "vm1", v1alpha1.MacLeasePhaseBound, nil)
+	releasedLease := testLease(released, kubevirt.KindVirtualMachine, "vm2", v1alpha1.MacLeasePhaseBound, nil)
 	h := newHarness(t, true, []runtime.Object{keptLease, releasedLease}, nil,
 		testVM(t, "vm1", kept), testVM(t, "vm2", released), testVMI("vm1", kept))
 	h.run()
 	// The VMI owns the lease too, so that the garbage collector keeps it.
 	h.eventually("both leases to be bound, vm1's owned by its VMI too", func() bool {
 		a, b := h.lease(keptLease.Name), h.lease(releasedLease.Name)
-		return a != nil && b != nil && len(a.OwnerReferences) == 2 && a.OwnerReferences[1].Kind == kindVMInstance &&
+		return a != nil && b != nil && len(a.OwnerReferences) == 2 && a.OwnerReferences[1].Kind == kubevirt.KindVirtualMachineInstance &&
 			len(b.OwnerReferences) == 1
 	})
-	vms := h.dynamic.Resource(virtualMachines).Namespace(testNamespace)
+	vms := h.dynamic.Resource(kubevirt.VirtualMachines).Namespace(testNamespace)
 	for _, name := range []string{"vm1", "vm2"} {
 		if err := vms.Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
@@ -258,7 +259,7 @@ func TestVMLeaseKeptWhileItsVMIReportsTheMAC(t *testing.T) {
 	h.eventually("the lease of vm2, which no VMI reports, to be released", func() bool { return h.lease(releasedLease.Name) == nil })
 	h.consistently("the lease of vm1", func() bool { return h.lease(keptLease.Name) != nil })
 
-	if err := h.dynamic.Resource(virtualMachineInstances).Namespace(testNamespace).Delete(context.Background(), "vm1", metav1.DeleteOptions{}); err != nil {
+	if err := h.dynamic.Resource(kubevirt.VirtualMachineInstances).Namespace(testNamespace).Delete(context.Background(), "vm1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h.eventually("the lease of vm1 to be released once its VMI is gone", func() bool { return h.lease(keptLease.Name) == nil })
@@ -310,7 +311,7 @@ func TestSlimPod(t *testing.T) {
 	}
 	slim := obj.(*corev1.Pod)
 	if len(slim.Spec.Containers) != 0 || slim.ManagedFields != nil || slim.Status.ContainerStatuses != nil ||
-		slim.Status.Phase != corev1.PodSucceeded || slim.Annotations[podnetworks.NetworksAnnotation] == "" {
+		slim.Status.Phase != corev1.PodSucceeded || slim.Annotations[multus.NetworksAnnotation] == "" {
 		t.Fatalf("slimPod kept %+v", slim)
 	}
 }

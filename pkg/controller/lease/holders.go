@@ -10,14 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
-	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 var (
-	virtualMachines         = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
-	virtualMachineInstances = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}
-	pods                    = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	pods = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 )
 
 // holder is an object that carries MACs: a Pod or a VirtualMachine.
@@ -36,11 +34,11 @@ type holder struct {
 // VirtualMachine's launcher are leased to the VM already (nothing to bind or
 // adopt), and a standalone VMI's launcher owns its leases, as in the original.
 func podHolder(pod *metav1.PartialObjectMetadata) *holder {
-	annotation, found := pod.Annotations[podnetworks.NetworksAnnotation]
+	annotation, found := pod.Annotations[multus.NetworksAnnotation]
 	if !found {
 		return nil
 	}
-	networks, err := podnetworks.Parse(annotation, pod.Namespace)
+	networks, err := multus.Parse(annotation, pod.Namespace)
 	if err != nil {
 		return nil
 	}
@@ -64,7 +62,7 @@ func (c *Controller) provenLauncher(pod *metav1.PartialObjectMetadata) bool {
 	}
 	for _, owner := range pod.OwnerReferences {
 		group, err := schema.ParseGroupVersion(owner.APIVersion)
-		if err != nil || group.Group != virtualMachineInstances.Group || owner.Kind != kindVMInstance {
+		if err != nil || group.Group != kubevirt.VirtualMachineInstances.Group || owner.Kind != kubevirt.KindVirtualMachineInstance {
 			continue
 		}
 		obj, exists, err := vmis.GetByKey(pod.Namespace + "/" + owner.Name)
@@ -81,8 +79,8 @@ func vmHolder(object *unstructured.Unstructured) (*holder, error) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(object.Object, vm); err != nil {
 		return nil, fmt.Errorf("decoding VirtualMachine %s/%s: %w", object.GetNamespace(), object.GetName(), err)
 	}
-	h := &holder{apiVersion: "kubevirt.io/v1", kind: "VirtualMachine", namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID), interfaces: map[string]string{}}
-	for iface, address := range vminterfaces.ManagedMACs(vm) {
+	h := &holder{apiVersion: "kubevirt.io/v1", kind: kubevirt.KindVirtualMachine, namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID), interfaces: map[string]string{}}
+	for iface, address := range kubevirt.ManagedMACs(vm) {
 		h.interfaces[address] = iface
 	}
 	return h, nil

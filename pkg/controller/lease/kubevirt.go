@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // kubeVirtWatch is one generation of VirtualMachine and
@@ -61,7 +62,7 @@ func (c *Controller) followKubeVirt(ctx context.Context) {
 // have synced, the controller uses them and looks at every lease again.
 func (c *Controller) startKubeVirt(ctx context.Context) error {
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(c.config.Dynamic, 0)
-	vmInformer := factory.ForResource(virtualMachines).Informer()
+	vmInformer := factory.ForResource(kubevirt.VirtualMachines).Informer()
 	if err := vmInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
 		h, err := vmHolder(obj.(*unstructured.Unstructured))
 		if err != nil {
@@ -74,7 +75,7 @@ func (c *Controller) startKubeVirt(ctx context.Context) error {
 	if _, err := c.handle(vmInformer, c.onVM); err != nil {
 		return err
 	}
-	vmiInformer := factory.ForResource(virtualMachineInstances).Informer()
+	vmiInformer := factory.ForResource(kubevirt.VirtualMachineInstances).Informer()
 	if err := vmiInformer.AddIndexers(cache.Indexers{reportedIndex: func(obj interface{}) ([]string, error) {
 		return indexReported(obj), nil
 	}}); err != nil {
@@ -111,7 +112,7 @@ func (c *Controller) startKubeVirt(ctx context.Context) error {
 		// use yet; adopt what they delivered now.
 		for _, obj := range watch.vms.List() {
 			vm := obj.(*unstructured.Unstructured)
-			c.adoptQueue.Add(objectKey{kind: kindVirtualMachine, namespace: vm.GetNamespace(), name: vm.GetName()})
+			c.adoptQueue.Add(objectKey{kind: kubevirt.KindVirtualMachine, namespace: vm.GetNamespace(), name: vm.GetName()})
 		}
 	}()
 	return nil
@@ -145,7 +146,7 @@ func (c *Controller) vmCaches() (vms, vmis cache.Indexer) {
 func (c *Controller) queueVMLeases() {
 	for _, obj := range c.leases.List() {
 		lease := obj.(*macpool.MacLease)
-		if lease.Spec.Owner == nil || lease.Spec.Owner.Kind != kindVirtualMachine {
+		if lease.Spec.Owner == nil || lease.Spec.Owner.Kind != kubevirt.KindVirtualMachine {
 			continue
 		}
 		if key, err := cache.MetaNamespaceKeyFunc(lease); err == nil {

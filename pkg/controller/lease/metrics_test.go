@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
@@ -30,7 +31,7 @@ func (h *harness) scrape() string {
 func TestLeaseGaugesFollowTheController(t *testing.T) {
 	const stuckMAC, podMAC, staticMAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 	expired := past()
-	stuck := testLease(stuckMAC, kindVirtualMachine, "vm", v1alpha1.MacLeasePhaseReserved, expired)
+	stuck := testLease(stuckMAC, kubevirt.KindVirtualMachine, "vm", v1alpha1.MacLeasePhaseReserved, expired)
 	stuck.Spec.Owner.APIVersion = "kubevirt.io/v1"
 	static := testLease(staticMAC, kindPod, "", "", nil)
 	static.Spec.Owner = nil

@@ -9,8 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 
-	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 // reportedIndex finds, by namespace and MAC, the objects that report a MAC
@@ -52,12 +53,12 @@ func reportedMACs(obj interface{}) (string, []string) {
 		}
 	case *corev1.Pod:
 		meta := podMetadata(typed)
-		if !claimsLauncher(meta) {
+		if !kubevirt.ClaimsLauncher(meta.Labels, meta.OwnerReferences) {
 			return "", nil
 		}
 		namespace = typed.Namespace
-		if annotation, ok := typed.Annotations[podnetworks.NetworksAnnotation]; ok {
-			if networks, err := podnetworks.Parse(annotation, typed.Namespace); err == nil {
+		if annotation, ok := typed.Annotations[multus.NetworksAnnotation]; ok {
+			if networks, err := multus.Parse(annotation, typed.Namespace); err == nil {
 				for _, network := range networks.Elements() {
 					found = appendMAC(found, network.MAC)
 				}
@@ -66,7 +67,7 @@ func reportedMACs(obj interface{}) (string, []string) {
 		var status []struct {
 			MAC string `json:"mac"`
 		}
-		if annotation, ok := typed.Annotations[podnetworks.NetworkStatusAnnotation]; ok && json.Unmarshal([]byte(annotation), &status) == nil {
+		if annotation, ok := typed.Annotations[multus.NetworkStatusAnnotation]; ok && json.Unmarshal([]byte(annotation), &status) == nil {
 			for _, network := range status {
 				found = appendMAC(found, network.MAC)
 			}
@@ -130,23 +131,6 @@ func podMetadata(pod *corev1.Pod) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: pod.ObjectMeta}
 }
 
-// claimsLauncher reports whether a pod says it is a virt-launcher pod, by
-// KubeVirt's label or an owner reference to a VirtualMachineInstance. A
-// claim is not proof (see provenLauncher), but here it only keeps a lease of
-// the pod's own namespace a little longer, which is the safe side: a MAC
-// still reported by a pod must not be handed out again.
-func claimsLauncher(pod *metav1.PartialObjectMetadata) bool {
-	if pod.Labels["kubevirt.io"] == "virt-launcher" {
-		return true
-	}
-	for _, owner := range pod.OwnerReferences {
-		if owner.Kind == kindVMInstance {
-			return true
-		}
-	}
-	return false
-}
-
 // reporterReferences are owner references to the VMIs and virt-launcher
 // pods in namespace that report address, sorted by UID so that the list is
 // stable.
@@ -167,7 +151,7 @@ func (c *Controller) reporterReferences(namespace, address string) []metav1.Owne
 			case *corev1.Pod:
 				references = append(references, metav1.OwnerReference{APIVersion: "v1", Kind: kindPod, Name: typed.Name, UID: typed.UID})
 			case *unstructured.Unstructured:
-				references = append(references, metav1.OwnerReference{APIVersion: "kubevirt.io/v1", Kind: kindVMInstance, Name: typed.GetName(), UID: typed.GetUID()})
+				references = append(references, metav1.OwnerReference{APIVersion: "kubevirt.io/v1", Kind: kubevirt.KindVirtualMachineInstance, Name: typed.GetName(), UID: typed.GetUID()})
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
@@ -28,7 +29,7 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		// A static reservation stays until an administrator removes it.
 		return nil
 	}
-	if owner.Kind == kindVirtualMachine {
+	if owner.Kind == kubevirt.KindVirtualMachine {
 		if vms, _ := c.vmCaches(); vms == nil {
 			// VMs are not watched (KubeVirt not installed yet, gone, or
 			// its caches still syncing): whether the VM exists is unknown,

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/metadata"
@@ -15,12 +14,12 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // Finalizer is the original Kubemacpool's finalizer on VirtualMachines.
 const Finalizer = "k8s.v1.cni.cncf.io/kubeMacPool"
-
-var virtualMachines = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
 
 // Controller removes Finalizer from every VirtualMachine that carries it.
 type Controller struct {
@@ -40,7 +39,7 @@ func New(client metadata.Interface) (*Controller, error) {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubemacpool-legacy-finalizer"}),
 	}
-	informer := c.informers.ForResource(virtualMachines).Informer()
+	informer := c.informers.ForResource(kubevirt.VirtualMachines).Informer()
 	// Every VirtualMachine is watched, whatever its namespace's opt mode:
 	// the finalizer is this product's own, a namespace may have opted out
 	// after the original put it there, and a VirtualMachine stuck in

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	clienttesting "k8s.io/client-go/testing"
+
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 const otherFinalizer = "kubevirt.io/virtualMachineControllerFinalize"
@@ -56,7 +58,7 @@ func runController(t *testing.T, client *metadatafake.FakeMetadataClient) {
 
 func storedFinalizers(t *testing.T, client *metadatafake.FakeMetadataClient, namespace, name string) []string {
 	t.Helper()
-	obj, err := client.Tracker().Get(virtualMachines, namespace, name)
+	obj, err := client.Tracker().Get(kubevirt.VirtualMachines, namespace, name)
 	if err != nil {
 		t.Fatalf("reading VirtualMachine %s/%s: %v", namespace, name, err)
 	}
@@ -120,7 +122,7 @@ func TestControllerRetriesWhenTheListChangedMeanwhile(t *testing.T) {
 			return false, nil, nil
 		}
 		changed := virtualMachine("blue", "vm", "added.example/first", Finalizer)
-		if err := client.Tracker().Update(virtualMachines, changed, "blue"); err != nil {
+		if err := client.Tracker().Update(kubevirt.VirtualMachines, changed, "blue"); err != nil {
 			t.Errorf("changing the stored finalizers: %v", err)
 		}
 		return true, nil, apierrors.NewInvalid(schema.GroupKind{Group: "kubevirt.io", Kind: "VirtualMachine"}, "vm", nil)
@@ -146,7 +148,7 @@ func TestStripTreatsAVirtualMachineGoneAsDone(t *testing.T) {
 
 func TestStripWrapsOtherErrorsWithTheObject(t *testing.T) {
 	client := newFakeClient(t, virtualMachine("blue", "vm", Finalizer))
-	forbidden := apierrors.NewForbidden(virtualMachines.GroupResource(), "vm", errors.New("no patch for you"))
+	forbidden := apierrors.NewForbidden(kubevirt.VirtualMachines.GroupResource(), "vm", errors.New("no patch for you"))
 	client.PrependReactor("patch", "virtualmachines", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, forbidden
 	})

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // patchOperation is one RFC 6902 operation.
@@ -43,7 +45,7 @@ func removalPatch(finalizers []string) ([]byte, error) {
 // or a conflict re-reads the object from kube-apiserver and tries again;
 // the informer may lag behind and would only fail the same way.
 func (c *Controller) strip(ctx context.Context, namespace, name string, finalizers []string) error {
-	client := c.client.Resource(virtualMachines).Namespace(namespace)
+	client := c.client.Resource(kubevirt.VirtualMachines).Namespace(namespace)
 	stale := func(err error) bool { return apierrors.IsInvalid(err) || apierrors.IsConflict(err) }
 	return retry.OnError(retry.DefaultRetry, stale, func() error {
 		patch, err := removalPatch(finalizers)

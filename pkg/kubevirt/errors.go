@@ -1,4 +1,4 @@
-package vminterfaces
+package kubevirt
 
 // FieldError is a denial: Field is the JSON path of the offending field in
 // the form the API server uses in its own messages

@@ -1,4 +1,4 @@
-package podnetworks
+package multus
 
 // Annotation keys defined by the Kubernetes Network Plumbing Working Group
 // multi-network specification, which multus implements.

@@ -1,5 +1,7 @@
-// Package vminterfaces is the pure decision logic of the VirtualMachine
-// admission webhook: for a VirtualMachine CREATE or UPDATE it decides which
+// Package kubevirt is what Kubemacpool knows of KubeVirt: the resources and
+// kinds it reads, how a virt-launcher pod identifies itself (identity.go),
+// and the pure decision logic of the VirtualMachine admission webhook
+// (plan.go, patch.go): for a VirtualMachine CREATE or UPDATE it decides which
 // interfaces need a MAC from the pool, which MACs the user asks for, which
 // MACs are kept from the stored object and which are no longer used, it
 // validates the interface MACs, and it builds the JSON patch. It does no
@@ -29,10 +31,10 @@
 //
 // Typical use in the handler:
 //
-//	plan, err := vminterfaces.PlanMutation(vm, oldVM) // oldVM nil on CREATE
+//	plan, err := kubevirt.PlanMutation(vm, oldVM) // oldVM nil on CREATE
 //	if err != nil { deny(err) }
 //	lease plan.Requested; allocated := allocate(len(plan.NeedAllocation))
 //	assignments, err := plan.Assignments(allocated)
 //	if err != nil { release(allocated); deny or retry }
-//	patch, err := vminterfaces.Patch(assignments) // nil: allow without patch
-package vminterfaces
+//	patch, err := kubevirt.Patch(assignments) // nil: allow without patch
+package kubevirt

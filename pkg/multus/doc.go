@@ -1,6 +1,7 @@
-// Package podnetworks reads and rewrites the multus network selection
-// annotation of a Pod (k8s.v1.cni.cncf.io/networks) so that the pod
-// admission webhook can give every secondary interface a cluster-unique MAC.
+// Package multus is what Kubemacpool knows of multus: it reads and rewrites
+// the network selection annotation of a Pod (k8s.v1.cni.cncf.io/networks)
+// so that the pod admission webhook can give every secondary interface a
+// cluster-unique MAC, and the lease controller can read a pod's MACs back.
 //
 // The webhook patches only that one annotation, so this package must never
 // change anything it does not own. Three rules follow from that:
@@ -36,7 +37,7 @@
 //
 // Typical use in the webhook:
 //
-//	networks, err := podnetworks.Parse(pod.Annotations[podnetworks.NetworksAnnotation], namespace)
+//	networks, err := multus.Parse(pod.Annotations[multus.NetworksAnnotation], namespace)
 //	if err != nil { deny(err) }
 //	for i, network := range networks.Elements() {
 //		if network.MAC == "" {
@@ -48,4 +49,4 @@
 //		value, err := networks.Encode()
 //		// patch the annotation with value
 //	}
-package podnetworks
+package multus

@@ -1,4 +1,4 @@
-package vminterfaces
+package kubevirt
 
 import (
 	"errors"

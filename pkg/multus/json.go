@@ -1,4 +1,4 @@
-package podnetworks
+package multus
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package podnetworks
+package multus
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ func Parse(annotation, podNamespace string) (*Networks, error) {
 	if podNamespace == "" {
 		// A programming error, but an easy one to make (see above); a
 		// defaulted empty namespace would produce keys like "/net1".
-		return nil, errors.New("podnetworks: the pod namespace is empty; pass the namespace of the admission request")
+		return nil, errors.New("multus: the pod namespace is empty; pass the namespace of the admission request")
 	}
 	networks, err := parse(annotation, podNamespace)
 	if err != nil {
