@@ -6,9 +6,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/macindex"
 )
 
 // ClaimOutcome is what happened to an address a workload asked for.
@@ -52,7 +52,7 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 		return Claim{}, err
 	}
 	claim := Claim{ConflictPolicy: selected.conflictPolicy, Pool: selected.state.Name()}
-	if allocator.Excluded(address, selected.exclude) {
+	if macindex.Excluded(address, selected.exclude) {
 		return s.claimExcluded(ctx, namespace, owner, iface, address, claim)
 	}
 	poolName := ""

@@ -1,6 +1,6 @@
 // Package allocation hands out MAC addresses by creating MacLeases through the
 // server's own API. It keeps, per MacPool, the allocator state of
-// pkg/allocator, fed by informers on MacLeases and MacPools, and picks the
+// pkg/macindex, fed by informers on MacLeases and MacPools, and picks the
 // pool of a namespace by the pools' namespace selectors.
 //
 // The create of a lease is the only thing that makes an address someone's:

@@ -20,12 +20,12 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
-	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	macinformers "kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/macindex"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
@@ -57,7 +57,7 @@ type Service struct {
 	synced         []cache.InformerSynced
 
 	// taken is shared by all pools: an address is unique cluster-wide.
-	taken *allocator.TakenSet
+	taken *macindex.TakenSet
 
 	mu    sync.RWMutex
 	pools map[string]*pool
@@ -75,7 +75,7 @@ type Service struct {
 
 // pool is one MacPool as the allocator sees it.
 type pool struct {
-	state          *allocator.Pool
+	state          *macindex.Pool
 	selector       labels.Selector // nil for a pool without namespaceSelector
 	conflictPolicy v1alpha1.ConflictPolicy
 	// ranges are the pool's spec.ranges and exclude its spec.exclude; state
@@ -97,7 +97,7 @@ func New(client versioned.Interface, leaseWriter Leases, leases cache.SharedInde
 		namespaces:     namespaces,
 		liveNamespaces: liveNamespaces,
 		reservationTTL: reservationTTL,
-		taken:          allocator.NewTakenSet(),
+		taken:          macindex.NewTakenSet(),
 		pools:          map[string]*pool{},
 	}
 	leaseRegistration, err := leases.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -183,7 +183,7 @@ func (s *Service) observePool(obj interface{}) {
 		klog.ErrorS(err, "Ignoring a MacPool with an invalid excluded range", "pool", macPool.Name)
 		return
 	}
-	allocatable := allocator.WithoutExcluded(ranges, exclude)
+	allocatable := macindex.WithoutExcluded(ranges, exclude)
 	var selector labels.Selector
 	if macPool.Spec.NamespaceSelector != nil {
 		var err error
@@ -204,7 +204,7 @@ func (s *Service) observePool(obj interface{}) {
 		existing.ranges, existing.exclude = ranges, exclude
 		return
 	}
-	state, err := allocator.NewPool(macPool.Name, allocatable, s.taken, rand.Reader)
+	state, err := macindex.NewPool(macPool.Name, allocatable, s.taken, rand.Reader)
 	if err != nil {
 		klog.ErrorS(err, "Ignoring a MacPool", "pool", macPool.Name)
 		return
@@ -328,7 +328,7 @@ func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, i
 		return candidate, nil
 	}
 	started := time.Now()
-	address, err := allocator.Allocate(ctx, selected.state, func(ctx context.Context, address mac.Address) error {
+	address, err := macindex.Allocate(ctx, selected.state, func(ctx context.Context, address mac.Address) error {
 		return s.createLeaseReliably(ctx, namespace, address, selected.state.Name(), owner, iface)
 	}, apierrors.IsAlreadyExists)
 	if s.metrics != nil {
@@ -338,13 +338,13 @@ func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, i
 }
 
 func allocationResult(err error) metrics.AllocationResult {
-	var exhausted *allocator.ExhaustedError
+	var exhausted *macindex.ExhaustedError
 	switch {
 	case err == nil:
 		return metrics.AllocationSuccess
 	case errors.As(err, &exhausted):
 		return metrics.AllocationExhausted
-	case errors.Is(err, allocator.ErrTooManyConflicts):
+	case errors.Is(err, macindex.ErrTooManyConflicts):
 		return metrics.AllocationConflict
 	default:
 		return metrics.AllocationError

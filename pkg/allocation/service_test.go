@@ -17,11 +17,11 @@ import (
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
-	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/macindex"
 )
 
 func mustParse(t *testing.T, text string) mac.Address {
@@ -43,9 +43,9 @@ func testService(t *testing.T, client versioned.Interface, live *kubefake.Client
 			t.Fatal(err)
 		}
 	}
-	taken := allocator.NewTakenSet()
+	taken := macindex.NewTakenSet()
 	r := mac.Range{Start: mustParse(t, "02:00:00:00:00:00"), End: mustParse(t, "02:00:00:00:00:ff")}
-	state, err := allocator.NewPool(macpool.DefaultPoolName, []mac.Range{r}, taken, strings.NewReader(strings.Repeat("\x00", 64)))
+	state, err := macindex.NewPool(macpool.DefaultPoolName, []mac.Range{r}, taken, strings.NewReader(strings.Repeat("\x00", 64)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
-	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/macindex"
 	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
@@ -183,7 +183,7 @@ func annotationPatch(networks *multus.Networks) ([]byte, error) {
 func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
 	var excluded *allocation.ExcludedError
-	var exhausted *allocator.ExhaustedError
+	var exhausted *macindex.ExhaustedError
 	var unavailable *allocation.StorageUnavailableError
 	var notReady *allocation.NotReadyError
 	switch {

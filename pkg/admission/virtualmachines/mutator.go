@@ -14,9 +14,9 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
-	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/macindex"
 )
 
 // Path is where kube-apiserver calls the webhook.
@@ -149,7 +149,7 @@ func addReassigned(vm *kubevirtv1.VirtualMachine, assignments map[int]string, re
 func denial(err error) *admissionv1.AdmissionResponse {
 	var conflict *allocation.ConflictError
 	var excluded *allocation.ExcludedError
-	var exhausted *allocator.ExhaustedError
+	var exhausted *macindex.ExhaustedError
 	var unavailable *allocation.StorageUnavailableError
 	var notReady *allocation.NotReadyError
 	switch {

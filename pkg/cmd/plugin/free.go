@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"kubemacpool.io/kubemacpool/pkg/allocator"
 	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/macindex"
 )
 
 // listPageSize bounds one page of the lease list, so that a store of a
@@ -99,7 +99,7 @@ func (o *FreeOptions) Run(ctx context.Context) error {
 
 	// Every lease counts, whatever its pool: a static reservation or a
 	// lease of another pool may hold an address in these ranges.
-	taken := allocator.NewTakenSet()
+	taken := macindex.NewTakenSet()
 	options := metav1.ListOptions{Limit: listPageSize}
 	for {
 		page, err := api.MacLeases(metav1.NamespaceAll).List(ctx, options)

@@ -1,4 +1,4 @@
-package allocator
+package macindex
 
 import "kubemacpool.io/kubemacpool/pkg/mac"
 

@@ -1,4 +1,4 @@
-// Package allocator is the in-memory core of MAC allocation: which addresses
+// Package macindex is the in-memory core of MAC allocation: which addresses
 // are leased, and which address a pool should try next.
 //
 // The source of truth is the lease objects in our own storage; creating a
@@ -23,4 +23,4 @@
 // per pool. Everything here is safe for concurrent use and has no dependency
 // on the API server, so the watch and the lease creation are wired in by the
 // caller.
-package allocator
+package macindex
