@@ -235,7 +235,10 @@ func TestRestoreConflicts(t *testing.T) {
 
 	differentPool := pool("lab", 0, 0, "0e:00:00:00:00:00", "0e:00:00:00:00:01")
 	otherOwner := lease("team-a", "0e:00:00:00:00:01", &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "intruder"}, inPool("lab", "default/bridge"))
-	target := fakeTarget(differentPool, otherOwner)
+	// What the controller adopts for a running pod: same owner and phase,
+	// no pool, no labels.
+	adopted := lease("team-a", "0e:00:00:00:00:02", podOwner, boundTo("pod-uid"))
+	target := fakeTarget(differentPool, otherOwner, adopted)
 	// The address of team-b's static reservation is leased in another
 	// namespace: create answers AlreadyExists, get in team-b NotFound.
 	target.PrependReactor("create", "macleases", func(action clienttesting.Action) (bool, runtime.Object, error) {
@@ -251,13 +254,13 @@ func TestRestoreConflicts(t *testing.T) {
 		t.Errorf("exit status %d, want 1", code)
 	}
 	wantSummary := "MacPools:  0 created, 0 updated, 0 unchanged, 1 conflicting, 0 failed\n" +
-		"MacLeases: 1 created, 0 updated, 0 unchanged, 2 conflicting, 0 failed\n"
+		"MacLeases: 0 created, 1 updated, 0 unchanged, 2 conflicting, 0 failed\n"
 	if out != wantSummary {
 		t.Errorf("summary %q, want %q", out, wantSummary)
 	}
 	for _, want := range []string{
 		"MacPool lab: exists with another spec; left as is (use --overwrite-pools",
-		"MacLease team-a/0e-00-00-00-00-01: exists with another pool, owner or phase; left as is",
+		"MacLease team-a/0e-00-00-00-00-01: exists with another owner or phase (owner Pod/intruder, phase \"\"); left as is",
 		"MacLease team-b/0e-00-00-00-00-03: the address 0e:00:00:00:00:03 is leased in another namespace",
 		"error: 3 of 4 objects were not restored",
 	} {
@@ -267,6 +270,10 @@ func TestRestoreConflicts(t *testing.T) {
 	}
 	if got := storedLeases(t, target)["team-a/0e-00-00-00-00-01"]; got.Spec.Owner.Name != "intruder" {
 		t.Errorf("the conflicting lease was changed: %+v", got)
+	}
+	if got := storedLeases(t, target)["team-a/0e-00-00-00-00-02"]; got.Spec.Pool != "lab" || got.Spec.Interface != "default/bridge" ||
+		got.Labels["app"] != "web" || got.Status.Phase != v1alpha1.MacLeasePhaseBound {
+		t.Errorf("the adopted lease was not completed from the backup: %+v", got)
 	}
 
 	// --overwrite-pools replaces the pool's spec.
@@ -326,3 +333,30 @@ func fakeTarget(objects ...runtime.Object) *fake.Clientset {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// A caller who may not create pools (a tenant restoring their namespace)
+// sees a pool that is there as backed up as unchanged, and one that is
+// missing as the right they lack.
+func TestRestorePoolsWithoutTheRightToCreate(t *testing.T) {
+	file := backupTo(t, fake.NewClientset(sourceObjects()...))
+	for name, tc := range map[string]struct {
+		objects []runtime.Object
+		summary string
+		code    int
+	}{
+		"pool there":   {objects: []runtime.Object{sourceObjects()[0]}, summary: "MacPools:  0 created, 0 updated, 1 unchanged, 0 conflicting, 0 failed", code: 0},
+		"pool missing": {summary: "MacPools:  0 created, 0 updated, 0 unchanged, 0 conflicting, 1 failed", code: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			target := fakeTarget(tc.objects...)
+			forbid(target, "create", "macpools", "")
+			out, errOut, code := run(t, target, "mine", "restore", "-f", file)
+			if code != tc.code || !strings.Contains(out, tc.summary) {
+				t.Errorf("exit status %d, summary %q, stderr %q; want %d and %q", code, out, errOut, tc.code, tc.summary)
+			}
+			if tc.code != 0 && !strings.Contains(errOut, "MacPool lab: you may not create macpools.macpool.kubemacpool.io") {
+				t.Errorf("stderr %q does not name the missing right", errOut)
+			}
+		})
+	}
+}

@@ -62,9 +62,11 @@ admission (MacLeaseReservationScope, quotas): a restore can create nothing
 you could not create by hand.
 
 Running it again is safe: an object that exists as in the backup counts as
-unchanged. An existing lease that differs, or whose address another
-namespace holds, is a conflict and is left as it is; so is an existing pool
-that differs, unless --overwrite-pools. Reserved leases whose expiresAt has
+unchanged. An existing lease of the same address, owner and phase (say one
+the controller adopted for a running Pod) gets the backup's pool, interface,
+labels and annotations. A lease with another owner or phase, or whose
+address another namespace holds, is a conflict and is left as it is; so is
+an existing pool that differs, unless --overwrite-pools. Reserved leases whose expiresAt has
 passed expire as they would have.
 
 Prints a summary. Exit status: 0 when every object was created or already
@@ -186,15 +188,21 @@ func (o *RestoreOptions) restorePool(ctx context.Context, clientset versioned.In
 		counts.created++
 		return
 	}
-	if !apierrors.IsAlreadyExists(err) {
+	createErr := err
+	if !apierrors.IsAlreadyExists(createErr) && !apierrors.IsForbidden(createErr) {
 		counts.failed++
-		fmt.Fprintf(o.ErrOut, "MacPool %s: %v\n", pool.Name, apiError(err, "create", poolsResource, scope{}))
+		fmt.Fprintf(o.ErrOut, "MacPool %s: %v\n", pool.Name, apiError(createErr, "create", poolsResource, scope{}))
 		return
 	}
+	// Every authenticated user may read pools, so a tenant who may not
+	// create them still learns that the pool is there as backed up.
 	existing, err := pools.Get(ctx, pool.Name, metav1.GetOptions{})
 	if err != nil {
+		if apierrors.IsForbidden(createErr) {
+			err = createErr
+		}
 		counts.failed++
-		fmt.Fprintf(o.ErrOut, "MacPool %s: %v\n", pool.Name, apiError(err, "get", poolsResource, scope{}))
+		fmt.Fprintf(o.ErrOut, "MacPool %s: %v\n", pool.Name, apiError(err, "create", poolsResource, scope{}))
 		return
 	}
 	if reflect.DeepEqual(existing.Spec, pool.Spec) {
@@ -246,11 +254,24 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 	case err != nil:
 		counts.failed++
 		fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "get", leasesResource, where))
-	case sameLease(existing, lease):
+	case !sameHolder(existing, lease):
+		counts.conflicting++
+		fmt.Fprintf(o.ErrOut, "MacLease %s: exists with another owner or phase (%s, phase %q); left as is\n", name, ownerString(existing.Spec.Owner), existing.Status.Phase)
+	case sameDetails(existing, lease):
 		counts.unchanged++
 	default:
-		counts.conflicting++
-		fmt.Fprintf(o.ErrOut, "MacLease %s: exists with another pool, owner or phase; left as is\n", name)
+		// The same holder: typically a lease the controller adopted for
+		// a running Pod or VM before the restore got to it, which has no
+		// pool and only the owner's reference. Complete it from the
+		// backup; the status is left to the server.
+		existing.Spec.Pool, existing.Spec.Interface = lease.Spec.Pool, lease.Spec.Interface
+		existing.Labels, existing.Annotations = lease.Labels, lease.Annotations
+		if _, err := leases.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
+			counts.failed++
+			fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "update", leasesResource, where))
+			return
+		}
+		counts.updated++
 	}
 }
 
@@ -279,12 +300,28 @@ func refusedByScope(err error) bool {
 	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "spec.macAddress")
 }
 
-// sameLease tells an existing lease that is the one in the backup: same
-// address, pool, owner, interface and phase.
-func sameLease(existing, backup *v1alpha1.MacLease) bool {
+// sameHolder tells an existing lease that is the one in the backup: the same
+// address held by the same owner (or none) in the same phase.
+func sameHolder(existing, backup *v1alpha1.MacLease) bool {
 	return existing.Spec.MACAddress == backup.Spec.MACAddress &&
-		existing.Spec.Pool == backup.Spec.Pool &&
-		existing.Spec.Interface == backup.Spec.Interface &&
 		reflect.DeepEqual(existing.Spec.Owner, backup.Spec.Owner) &&
 		existing.Status.Phase == backup.Status.Phase
+}
+
+// sameDetails tells whether the rest the backup carries matches too.
+func sameDetails(existing, backup *v1alpha1.MacLease) bool {
+	return existing.Spec.Pool == backup.Spec.Pool && existing.Spec.Interface == backup.Spec.Interface &&
+		equalMaps(existing.Labels, backup.Labels) && equalMaps(existing.Annotations, backup.Annotations)
+}
+
+// equalMaps treats nil and empty alike, as the API does.
+func equalMaps(a, b map[string]string) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
+
+func ownerString(owner *v1alpha1.LeaseOwner) string {
+	if owner == nil {
+		return "no owner"
+	}
+	return "owner " + owner.Kind + "/" + owner.Name
 }
