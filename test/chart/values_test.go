@@ -184,6 +184,8 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{name: "a namespace that is no DNS label", sets: []string{"namespace.name=Kube_MacPool"}, wantError: []string{"namespace", "name"}},
 		{name: "an extra argument that is no flag", sets: []string{"extraArgs={v=4}"}, wantError: []string{"extraArgs"}},
 		{name: "an image tag with a digest", sets: []string{"image.tag=sha256:abc"}, wantError: []string{"image", "tag"}},
+		{name: "an audit log nowhere", sets: []string{"audit.logPath="}, wantError: []string{"audit", "logPath"}},
+		{name: "audit as a string", sets: []string{"audit.enabled=maybe"}, wantError: []string{"audit", "enabled"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"template", "kubemacpool", "charts/kubemacpool"}
