@@ -239,6 +239,15 @@ func TestRestoreConflicts(t *testing.T) {
 	// no pool, no labels.
 	adopted := lease("team-a", "0e:00:00:00:00:02", podOwner, boundTo("pod-uid"))
 	target := fakeTarget(differentPool, otherOwner, adopted)
+	// The controller writes the adopted lease once between the restore's
+	// read and its update: the update is retried on a fresh read.
+	conflicts := 0
+	target.PrependReactor("update", "macleases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		if conflicts++; conflicts == 1 {
+			return true, nil, apierrors.NewConflict(v1alpha1.Resource("macleases"), "0e-00-00-00-00-02", errorString("the object has been modified"))
+		}
+		return false, nil, nil
+	})
 	// The address of team-b's static reservation is leased in another
 	// namespace: create answers AlreadyExists, get in team-b NotFound.
 	target.PrependReactor("create", "macleases", func(action clienttesting.Action) (bool, runtime.Object, error) {

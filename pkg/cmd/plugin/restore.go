@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/util/retry"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
@@ -244,34 +245,42 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 		fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "create", leasesResource, where))
 		return
 	}
-	existing, err := leases.Get(ctx, lease.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		// The key is taken, but not in this namespace: the namespace
-		// guard hides the holder.
-		counts.conflicting++
-		fmt.Fprintf(o.ErrOut, "MacLease %s: the address %s is leased in another namespace; not restored\n", name, lease.Spec.MACAddress)
-	case err != nil:
-		counts.failed++
-		fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "get", leasesResource, where))
-	case !sameHolder(existing, lease):
-		counts.conflicting++
-		fmt.Fprintf(o.ErrOut, "MacLease %s: exists with another owner or phase (%s, phase %q); left as is\n", name, ownerString(existing.Spec.Owner), existing.Status.Phase)
-	case sameDetails(existing, lease):
-		counts.unchanged++
-	default:
-		// The same holder: typically a lease the controller adopted for
-		// a running Pod or VM before the restore got to it, which has no
-		// pool and only the owner's reference. Complete it from the
-		// backup; the status is left to the server.
-		existing.Spec.Pool, existing.Spec.Interface = lease.Spec.Pool, lease.Spec.Interface
-		existing.Labels, existing.Annotations = lease.Labels, lease.Annotations
-		if _, err := leases.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
+	// A conflict means the server (the controller binding or adopting)
+	// changed the lease between the read and the update: read it again.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		existing, err := leases.Get(ctx, lease.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			// The key is taken, but not in this namespace: the
+			// namespace guard hides the holder.
+			counts.conflicting++
+			fmt.Fprintf(o.ErrOut, "MacLease %s: the address %s is leased in another namespace; not restored\n", name, lease.Spec.MACAddress)
+		case err != nil:
 			counts.failed++
-			fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "update", leasesResource, where))
-			return
+			fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "get", leasesResource, where))
+		case !sameHolder(existing, lease):
+			counts.conflicting++
+			fmt.Fprintf(o.ErrOut, "MacLease %s: exists with another owner or phase (%s, phase %q); left as is\n", name, ownerString(existing.Spec.Owner), existing.Status.Phase)
+		case sameDetails(existing, lease):
+			counts.unchanged++
+		default:
+			// The same holder: typically a lease the controller
+			// adopted for a running Pod or VM before the restore got
+			// to it, which has no pool and only the owner's
+			// reference. Complete it from the backup; the status is
+			// left to the server.
+			existing.Spec.Pool, existing.Spec.Interface = lease.Spec.Pool, lease.Spec.Interface
+			existing.Labels, existing.Annotations = lease.Labels, lease.Annotations
+			if _, err := leases.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+			counts.updated++
 		}
-		counts.updated++
+		return nil
+	})
+	if err != nil {
+		counts.failed++
+		fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "update", leasesResource, where))
 	}
 }
 
