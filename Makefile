@@ -96,6 +96,7 @@ test-chart: tools helm ## Lint and render charts/kubemacpool for every profile; 
 update-chart-files: ## Copy the monitoring rules and dashboard into charts/kubemacpool/files (test/chart fails while they differ).
 	cp artifacts/deploy/components/monitoring/prometheusrule.yaml charts/kubemacpool/files/monitoring/prometheusrule.yaml
 	cp artifacts/deploy/components/monitoring/dashboards/kubemacpool.json charts/kubemacpool/files/monitoring/kubemacpool.json
+	cp artifacts/deploy/base/audit-policy.yaml charts/kubemacpool/files/audit/policy.yaml
 
 .PHONY: test
 test: verify test-unit test-image test-monitoring test-chart test-e2e ## Everything CI runs.

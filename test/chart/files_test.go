@@ -12,6 +12,7 @@ import (
 var chartCopies = map[string]string{
 	"charts/kubemacpool/files/monitoring/prometheusrule.yaml": "artifacts/deploy/components/monitoring/prometheusrule.yaml",
 	"charts/kubemacpool/files/monitoring/kubemacpool.json":    "artifacts/deploy/components/monitoring/dashboards/kubemacpool.json",
+	"charts/kubemacpool/files/audit/policy.yaml":              "artifacts/deploy/base/audit-policy.yaml",
 }
 
 // TestChartCopiesAreIdentical fails when a file the chart reads and the

@@ -63,6 +63,37 @@ func TestValuesChangeTheirObjects(t *testing.T) {
 			expect(t, "subject", binding.Subjects[0], rbacv1.Subject{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "kube-apiserver-webhooks"})
 		},
 	}, {
+		name: "audit log to a file",
+		sets: []string{"audit.logPath=/var/log/kubemacpool/audit.log"},
+		check: func(t *testing.T, objects []*unstructured.Unstructured) {
+			args := strings.Join(containerOf(t, deploymentOf(t, objects).Spec.Template.Spec, "kubemacpool-apiserver").Args, " ")
+			if !strings.Contains(args, "--audit-policy-file=/etc/kubemacpool/audit/policy.yaml --audit-log-path=/var/log/kubemacpool/audit.log") {
+				t.Errorf("args %q lack the audit flags", args)
+			}
+			objectOf(t, objects, "ConfigMap", "kubemacpool-audit-policy")
+		},
+	}, {
+		name: "audit off",
+		sets: []string{"audit.enabled=false"},
+		check: func(t *testing.T, objects []*unstructured.Unstructured) {
+			pod := deploymentOf(t, objects).Spec.Template.Spec
+			for _, arg := range containerOf(t, pod, "kubemacpool-apiserver").Args {
+				if strings.HasPrefix(arg, "--audit-") {
+					t.Errorf("audit.enabled=false passes %s", arg)
+				}
+			}
+			for _, volume := range pod.Volumes {
+				if volume.Name == "audit-policy" {
+					t.Error("audit.enabled=false mounts the audit policy")
+				}
+			}
+			for _, object := range objects {
+				if object.GetKind() == "ConfigMap" && object.GetName() == "kubemacpool-audit-policy" {
+					t.Error("audit.enabled=false renders the audit policy")
+				}
+			}
+		},
+	}, {
 		name: "single-node storage",
 		sets: []string{"singleNode.storage=5Gi", "singleNode.storageClassName=fast"},
 		check: func(t *testing.T, objects []*unstructured.Unstructured) {
@@ -153,6 +184,8 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{name: "a namespace that is no DNS label", sets: []string{"namespace.name=Kube_MacPool"}, wantError: []string{"namespace", "name"}},
 		{name: "an extra argument that is no flag", sets: []string{"extraArgs={v=4}"}, wantError: []string{"extraArgs"}},
 		{name: "an image tag with a digest", sets: []string{"image.tag=sha256:abc"}, wantError: []string{"image", "tag"}},
+		{name: "an audit log nowhere", sets: []string{"audit.logPath="}, wantError: []string{"audit", "logPath"}},
+		{name: "audit as a string", sets: []string{"audit.enabled=maybe"}, wantError: []string{"audit", "enabled"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"template", "kubemacpool", "charts/kubemacpool"}

@@ -73,6 +73,8 @@ var otherPrograms = map[string]string{
 	"--take-ownership":                "helm",
 	"--create-namespace":              "helm",
 	"--namespace":                     "helm and kubectl",
+	"--overwrite-pools":               "kubectl macpool restore",
+	"--endpoint":                      "kubemacpool-apiserver snapshot save",
 }
 
 // document is one Markdown file: its path relative to the repository, and

@@ -189,6 +189,18 @@ var _ = Describe("The deploy manifests", Label("deploy"), func() {
 					corev1.KeyToPath{Key: "tls.crt", Path: "tls.crt"},
 					corev1.KeyToPath{Key: "tls.key", Path: "tls.key"})))))
 
+			By("checking that " + kustomization + " runs the server with its audit log on, under the shipped policy")
+			Expect(server.Args).To(ContainElements("--audit-policy-file=/etc/kubemacpool/audit/policy.yaml", "--audit-log-path=-"))
+			Expect(server.VolumeMounts).To(ContainElement(SatisfyAll(
+				HaveField("Name", "audit-policy"), HaveField("MountPath", "/etc/kubemacpool/audit"), HaveField("ReadOnly", BeTrue()))))
+			Expect(pod.Volumes).To(ContainElement(SatisfyAll(
+				HaveField("Name", "audit-policy"), HaveField("ConfigMap.Name", "kubemacpool-audit-policy"))))
+			auditPolicy := &corev1.ConfigMap{}
+			decodeInto(objectOf(rendered, "ConfigMap", "kubemacpool-audit-policy"), auditPolicy)
+			shipped, err := os.ReadFile(filepath.Join(deployDir(), "base", "audit-policy.yaml"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(auditPolicy.Data).To(HaveKeyWithValue("policy.yaml", string(shipped)))
+
 			proxy := containerOf(pod, "kube-rbac-proxy")
 			Expect(proxy.Image).To(Equal("quay.io/brancz/kube-rbac-proxy:v0.18.0"))
 			Expect(proxy.Args).To(ContainElements("--secure-listen-address=0.0.0.0:8443", "--upstream=http://127.0.0.1:8080/"))

@@ -95,7 +95,10 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 		ArtifactsDir:      filepath.Join(repoRoot, "artifacts"),
 		// Short enough that expiry is observable within a spec.
 		KubemacpoolArgs: []string{"--reservation-ttl=" + reservationTTL.String()},
-		Progress:        GinkgoWriter,
+		// The policy the deploy profiles ship, as they run it: every spec
+		// runs with it, and "The audit log" reads what it records.
+		AuditLog: true,
+		Progress: GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred(), "starting the local control plane; logs are in %s", filepath.Join(root, "logs"))
 	config := cluster.RESTConfig()

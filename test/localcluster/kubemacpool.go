@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -96,11 +97,23 @@ func (c *Cluster) kubemacpoolArgs(i int) []string {
 	} else {
 		args = append(args,
 			"--embedded-etcd-data-dir="+c.layout.kubemacpoolEtcdDir(),
-			"--embedded-etcd-client-url="+fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdClient),
+			"--embedded-etcd-client-url="+c.embeddedEtcdClientURL(),
 			"--embedded-etcd-peer-url="+fmt.Sprintf("http://127.0.0.1:%d", c.ports.KubemacpoolEtcdPeer),
 		)
 	}
+	if c.opts.AuditLog {
+		args = append(args,
+			"--audit-policy-file="+filepath.Join(c.opts.ArtifactsDir, "deploy", "base", "audit-policy.yaml"),
+			"--audit-log-path="+c.KubemacpoolAuditLog(i),
+		)
+	}
 	return append(args, c.opts.KubemacpoolArgs...)
+}
+
+// KubemacpoolAuditLog is the audit log file of replica i, written with
+// Options.AuditLog: one JSON event (audit.k8s.io/v1) per line.
+func (c *Cluster) KubemacpoolAuditLog(i int) string {
+	return c.layout.log(kubemacpoolName(i) + "-audit")
 }
 
 // writeKubemacpoolKubeconfig gives kubemacpool-apiserver the identity it has

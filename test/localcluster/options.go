@@ -45,6 +45,10 @@ type Options struct {
 	// instead of the free port stored in ports.json (local-up passes the
 	// documented 8080). The other replicas keep their free ports.
 	KubemacpoolMetricsPort int
+	// AuditLog runs every replica with the audit policy the deploy
+	// profiles ship (ArtifactsDir/deploy/base/audit-policy.yaml), each
+	// writing its events to its own file (KubemacpoolAuditLog).
+	AuditLog bool
 	// Progress receives one human-readable line per step; nil discards them.
 	Progress io.Writer
 }

@@ -53,13 +53,16 @@ func NewCommand(streams genericiooptions.IOStreams, clients Clients) *cobra.Comm
 		Use:   "kubectl-macpool",
 		Short: "Ask Kubemacpool who holds a MAC, how full the pools are, and which addresses are free",
 		Long: `kubectl macpool reads the macpool.kubemacpool.io API (MacLeases and MacPools) and
-answers the questions that plain "kubectl get" makes awkward. It never creates,
-changes or deletes anything: what you see is what your RBAC rights let you read.
+answers the questions that plain "kubectl get" makes awkward. Only restore
+creates or changes anything, and nothing is ever deleted: what you see and
+write is what your RBAC rights allow.
 
 Exit status: 0 when the command did what was asked, 1 otherwise (the error says why).`,
 		Example: `  kubectl macpool who-has 02:00:00:00:00:0A
   kubectl macpool usage
-  kubectl macpool free default -n 5`,
+  kubectl macpool free default -n 5
+  kubectl macpool backup -f macpool-backup.yaml
+  kubectl macpool restore -f macpool-backup.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Without subcommand, print the help; an unknown one is an error.
@@ -87,6 +90,8 @@ Exit status: 0 when the command did what was asked, 1 otherwise (the error says 
 		newWhoHasCommand(streams, clients),
 		newUsageCommand(streams, clients),
 		newFreeCommand(streams, clients),
+		newBackupCommand(streams, clients),
+		newRestoreCommand(streams, clients),
 	)
 	return root
 }

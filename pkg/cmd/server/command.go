@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -35,5 +36,6 @@ single-member etcd when --etcd-servers is empty, an external etcd cluster otherw
 	cmd.Flags().Bool("version", false, "Print the version, commit, build date and Go version, then exit.")
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	AddVerbosityFlag(cmd.PersistentFlags(), o.StdErr)
+	cmd.AddCommand(newSnapshotCommand(os.Stdin, o.StdOut, o.StdErr))
 	return cmd
 }

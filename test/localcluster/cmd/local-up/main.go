@@ -49,7 +49,10 @@ func run() error {
 		KubemacpoolMetricsPort: 8080,
 		KubemacpoolArgs:        strings.Fields(os.Getenv("KUBEMACPOOL_APISERVER_ARGS")),
 		KubemacpoolReplicas:    replicas,
-		Progress:               os.Stdout,
+		// As the deploy profiles: the shipped audit policy, here to
+		// _output/local/logs/kubemacpool-apiserver-audit.log.
+		AuditLog: true,
+		Progress: os.Stdout,
 	}
 	flag.StringVar(&opts.RootDir, "root", "_output/local", "directory holding data, PKI, kubeconfigs and logs")
 	flag.StringVar(&opts.BinDir, "bin-dir", "_output/bin", "directory holding etcd, kube-apiserver, kubectl and kubemacpool-apiserver")
