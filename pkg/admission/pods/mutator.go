@@ -68,9 +68,13 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return denied
 	}
 
+	if denied := webhook.InvalidRetention(pod.Annotations); denied != nil {
+		return denied
+	}
+
 	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, Request: request.UID}
 	if owner.Name == "" {
-		owner.Name = pod.GenerateName
+		owner.Name, owner.Generated = pod.GenerateName, true
 	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
