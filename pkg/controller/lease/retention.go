@@ -56,32 +56,42 @@ func (c *Controller) retainedFor(lease *macpool.MacLease) time.Duration {
 	return retention.Duration(c.poolRetention(lease.Spec.Pool), lease.Annotations[retention.ObjectAnnotation])
 }
 
-// prepareRetention records, in the lease about to be bound to h, the
-// owner's choice about retention, and drops the reclaim bookkeeping. A lease
-// that will be retained gets no owner references: with them the garbage
-// collector would delete it together with its owner, before the controller
-// could keep it. The controller then releases it itself, as every release
-// proves first that no object carries the address.
+// prepareRetention drops the reclaim bookkeeping from the lease about to be
+// bound to h and, in a pool with a retention policy, records the owner's
+// choice about retention. A lease that will be retained gets no owner
+// references: with them the garbage collector would delete it together with
+// its owner, before the controller could keep it. The controller then
+// releases it itself, as every release proves first that no object carries
+// the address. In a pool without retention nothing is recorded, so that the
+// feature costs no write where it is not used; a pool that gains a retention
+// policy has its leases bound again (onPool).
 func (c *Controller) prepareRetention(bound *macpool.MacLease, h *holder) {
-	choice := h.retention
+	pool := c.poolRetention(bound.Spec.Pool)
+	_, reclaimed := bound.Annotations[retention.RetainedUntilAnnotation]
+	_, reclaimedAt := bound.Annotations[retention.ReclaimedAtAnnotation]
+	if pool <= 0 && !reclaimed && !reclaimedAt {
+		return
+	}
 	annotations := map[string]string{}
 	for key, value := range bound.Annotations {
 		annotations[key] = value
 	}
 	delete(annotations, retention.RetainedUntilAnnotation)
 	delete(annotations, retention.ReclaimedAtAnnotation)
-	if choice == "" {
-		delete(annotations, retention.ObjectAnnotation)
-	} else {
-		annotations[retention.ObjectAnnotation] = choice
+	if pool > 0 {
+		if h.retention == "" {
+			delete(annotations, retention.ObjectAnnotation)
+		} else {
+			annotations[retention.ObjectAnnotation] = h.retention
+		}
+		if retention.Duration(pool, h.retention) > 0 {
+			bound.OwnerReferences = nil
+		}
 	}
 	if len(annotations) == 0 {
 		annotations = nil
 	}
 	bound.Annotations = annotations
-	if retention.Duration(c.poolRetention(bound.Spec.Pool), choice) > 0 {
-		bound.OwnerReferences = nil
-	}
 }
 
 // sameAnnotations compares the annotations the controller writes at bind.

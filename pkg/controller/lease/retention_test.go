@@ -31,7 +31,16 @@ func stickyPool(d time.Duration) *v1alpha1.MacPool {
 // its clientset; run starts their informer too.
 func newRetentionHarness(t *testing.T, kubeVirt bool, objects []runtime.Object, kube []runtime.Object, kubeVirtObjects ...runtime.Object) *harness {
 	t.Helper()
+	return newRetentionHarnessWith(t, nil, kubeVirt, objects, kube, kubeVirtObjects...)
+}
+
+// newRetentionHarnessWith calls setup (reactors) before any informer runs.
+func newRetentionHarnessWith(t *testing.T, setup func(*harness), kubeVirt bool, objects []runtime.Object, kube []runtime.Object, kubeVirtObjects ...runtime.Object) *harness {
+	t.Helper()
 	h := newHarness(t, kubeVirt, objects, kube, kubeVirtObjects...)
+	if setup != nil {
+		setup(h)
+	}
 	factory := externalversions.NewSharedInformerFactory(h.leases, 0)
 	h.controller.config.Pools = factory.Macpool().V1alpha1().MacPools().Informer()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,6 +83,9 @@ func TestDeletedOwnerLeaseIsRetained(t *testing.T) {
 	}{
 		{name: "pool retains", retention: time.Hour, wantRetained: true},
 		{name: "pool without retention releases", retention: 0},
+		{name: "pool without retention, generated name", retention: 0, mutatePod: func(p *corev1.Pod) {
+			p.Name, p.GenerateName = "web-x2kq9", "web-"
+		}},
 		{name: "object opted out", retention: time.Hour, mutatePod: func(p *corev1.Pod) {
 			p.Annotations[retention.ObjectAnnotation] = retention.OptOut
 		}},
@@ -102,6 +114,9 @@ func TestDeletedOwnerLeaseIsRetained(t *testing.T) {
 			bound := h.lease(lease.Name)
 			if tt.wantRetained != (len(bound.OwnerReferences) == 0) {
 				t.Errorf("bound lease has owner references %v; a lease to retain must have none, any other the owner's", bound.OwnerReferences)
+			}
+			if _, recorded := bound.Annotations[retention.ObjectAnnotation]; tt.retention == 0 && recorded {
+				t.Errorf("a pool without retention recorded the owner's choice: %v", bound.Annotations)
 			}
 			started := time.Now()
 			h.deletePod(pod.Name)
@@ -181,12 +196,13 @@ func TestRetainedLeaseBindsOnlyItsOwner(t *testing.T) {
 func TestExpiredRetainedLeasePassesToTheCarrier(t *testing.T) {
 	const address = "02:00:00:00:00:26"
 	lease := pooledLease(address, kindPod, "db-0", v1alpha1.MacLeasePhaseRetained, past())
-	h := newRetentionHarness(t, false, []runtime.Object{lease, stickyPool(time.Hour)}, []runtime.Object{testPod("other", address, corev1.PodRunning)})
 	var deletes atomic.Int32
-	h.leases.PrependReactor("delete", "macleases", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		deletes.Add(1)
-		return false, nil, nil
-	})
+	h := newRetentionHarnessWith(t, func(h *harness) {
+		h.leases.PrependReactor("delete", "macleases", func(action k8stesting.Action) (bool, runtime.Object, error) {
+			deletes.Add(1)
+			return false, nil, nil
+		})
+	}, false, []runtime.Object{lease, stickyPool(time.Hour)}, []runtime.Object{testPod("other", address, corev1.PodRunning)})
 	h.run()
 	h.eventually("the lease to be bound to the pod that carries the MAC", func() bool {
 		l := h.lease(lease.Name)
