@@ -149,7 +149,9 @@ func assign(ctx context.Context, networks *podnetworks.Networks, transaction *al
 			return err
 		}
 		if other, repeated := requestedOn[address]; repeated {
-			// Only a dry run, which leases nothing, can get here.
+			// Only a dry run, which leases nothing, or a MAC retained for
+			// this pod on this network that it now asks for on another, can
+			// get here; the abort restores the retained lease.
 			return fmt.Errorf("network %s: the allocated MAC %s is the one requested for %s", key, address, other)
 		}
 		if err := networks.SetMAC(i, address); err != nil {
