@@ -109,6 +109,13 @@ var _ = Describe("Sticky MACs (spec.retention)", func() {
 		Expect(podMACs(ctx, namespace, "db-0")).To(Equal(before))
 		eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseBound, before)
 		Eventually(poolRetained(ctx, pool)).WithContext(ctx).Should(BeEquivalentTo(0))
+
+		By("deleted and created again at once, as a StatefulSet does, before the controller may have seen the deletion")
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "db-0", metav1.DeleteOptions{})).To(Succeed())
+		_, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("db-0", networks), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podMACs(ctx, namespace, "db-0")).To(Equal(before))
+		eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseBound, before)
 	})
 
 	It("gives a VirtualMachine deleted and created again every interface's MAC back", func(ctx context.Context) {
