@@ -31,6 +31,9 @@ const (
 	// Excluded: the address is in spec.exclude of the namespace's pool and
 	// no static reservation of the namespace holds it; nothing was leased.
 	Excluded
+	// Reclaimed: the namespace retains the address for this object and
+	// interface (spec.retention of its pool); it is reserved for it again.
+	Reclaimed
 )
 
 // Claim is the answer to a requested address.
@@ -39,6 +42,8 @@ type Claim struct {
 	ConflictPolicy v1alpha1.ConflictPolicy
 	// Pool is the name of the namespace's pool.
 	Pool string
+	// reclaimed is the lease a Reclaimed outcome took back.
+	reclaimed *reclaimedLease
 }
 
 // Claim leases a requested address to owner if nobody holds it. A dry-run
@@ -90,6 +95,13 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = HeldElsewhere
+		reclaimed, ok, err := s.claimRetained(ctx, existing, owner, iface, dryRun)
+		if err != nil {
+			return Claim{}, fmt.Errorf("leasing the requested MAC %s: %w", address, err)
+		}
+		if ok {
+			claim.Outcome, claim.reclaimed = Reclaimed, reclaimed
+		}
 	}
 	return claim, nil
 }

@@ -42,6 +42,9 @@ type Owner struct {
 	// when it retries a call, so a lease that carries it (see
 	// AttemptAnnotation) is this admission's own.
 	Request types.UID
+	// Generated is set when Name is a generateName prefix: such an object
+	// has no name to reclaim a retained address by.
+	Generated bool
 }
 
 // Service allocates addresses. It is safe for concurrent use.
@@ -71,6 +74,13 @@ type Service struct {
 	preloaded atomic.Bool
 
 	metrics *metrics.Metrics
+
+	// owners indexes the leases by owner, to reclaim retained addresses;
+	// nil reclaims nothing.
+	owners cache.Indexer
+	// retained counts Retained leases by pool, for the pools' status.
+	retainedMu sync.Mutex
+	retained   retainedCounts
 }
 
 // pool is one MacPool as the allocator sees it.
@@ -81,6 +91,8 @@ type pool struct {
 	// ranges are the pool's spec.ranges and exclude its spec.exclude; state
 	// allocates from ranges without exclude.
 	ranges, exclude []mac.Range
+	// retention is spec.retention.duration.
+	retention time.Duration
 }
 
 // New builds the service and registers its informer handlers. leases may hold
@@ -114,6 +126,9 @@ func New(client versioned.Interface, leaseWriter Leases, leases cache.SharedInde
 	})
 	if err != nil {
 		return nil, fmt.Errorf("watching MacPools: %w", err)
+	}
+	if err := s.watchRetained(leases); err != nil {
+		return nil, err
 	}
 	s.synced = []cache.InformerSynced{poolRegistration.HasSynced, namespacesSynced}
 	s.leasesSynced = leaseRegistration.HasSynced
@@ -202,6 +217,7 @@ func (s *Service) observePool(obj interface{}) {
 		}
 		existing.selector, existing.conflictPolicy = selector, macPool.Spec.ConflictPolicy
 		existing.ranges, existing.exclude = ranges, exclude
+		existing.retention = poolRetention(macPool)
 		return
 	}
 	state, err := macindex.NewPool(macPool.Name, allocatable, s.taken, rand.Reader)
@@ -209,7 +225,8 @@ func (s *Service) observePool(obj interface{}) {
 		klog.ErrorS(err, "Ignoring a MacPool", "pool", macPool.Name)
 		return
 	}
-	s.pools[macPool.Name] = &pool{state: state, selector: selector, conflictPolicy: macPool.Spec.ConflictPolicy, ranges: ranges, exclude: exclude}
+	s.pools[macPool.Name] = &pool{state: state, selector: selector, conflictPolicy: macPool.Spec.ConflictPolicy, ranges: ranges, exclude: exclude,
+		retention: poolRetention(macPool)}
 }
 
 // snapshot copies the fields a pool update replaces, so that a request
@@ -333,6 +350,12 @@ func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, i
 	}, apierrors.IsAlreadyExists)
 	if s.metrics != nil {
 		s.metrics.ObserveAllocation(selected.state.Name(), allocationResult(err), time.Since(started))
+	}
+	var exhausted *macindex.ExhaustedError
+	if errors.As(err, &exhausted) {
+		if retained := s.retainedIn(selected.state.Name()); retained > 0 {
+			err = &RetainedExhaustedError{Exhausted: err, Pool: selected.state.Name(), Retained: retained}
+		}
 	}
 	return address, err
 }

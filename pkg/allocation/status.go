@@ -44,13 +44,13 @@ func (s *Service) updateStatuses(ctx context.Context) {
 			s.metrics.SetPoolCapacity(name, capacity)
 			s.metrics.SetPoolAllocated(name, allocated)
 		}
-		if err := s.writeStatus(ctx, name, capacity, allocated, free); err != nil {
+		if err := s.writeStatus(ctx, name, capacity, allocated, free, s.retainedIn(name)); err != nil {
 			klog.V(2).InfoS("Updating MacPool status, will retry", "pool", name, "err", err)
 		}
 	}
 }
 
-func (s *Service) writeStatus(ctx context.Context, name string, capacity, allocated, free uint64) error {
+func (s *Service) writeStatus(ctx context.Context, name string, capacity, allocated, free uint64, retained int64) error {
 	pools := s.client.MacpoolV1alpha1().MacPools()
 	current, err := pools.Get(ctx, name, metav1.GetOptions{ResourceVersion: "0"})
 	if err != nil {
@@ -58,6 +58,7 @@ func (s *Service) writeStatus(ctx context.Context, name string, capacity, alloca
 	}
 	desired := current.DeepCopy()
 	desired.Status.Capacity, desired.Status.Allocated, desired.Status.Free = int64(capacity), int64(allocated), int64(free)
+	desired.Status.Retained = retained
 	condition := metav1.Condition{Type: conditionAvailable, Status: metav1.ConditionTrue, Reason: "AddressesFree",
 		Message: "the pool has free addresses", ObservedGeneration: current.Generation}
 	if free == 0 {
@@ -75,7 +76,7 @@ func (s *Service) writeStatus(ctx context.Context, name string, capacity, alloca
 }
 
 func statusEqual(a, b v1alpha1.MacPoolStatus) bool {
-	if a.Capacity != b.Capacity || a.Allocated != b.Allocated || a.Free != b.Free || len(a.Conditions) != len(b.Conditions) {
+	if a.Capacity != b.Capacity || a.Allocated != b.Allocated || a.Free != b.Free || a.Retained != b.Retained || len(a.Conditions) != len(b.Conditions) {
 		return false
 	}
 	for i := range a.Conditions {

@@ -107,7 +107,7 @@ func TestStatusWriteToleratesRacesWithOtherWriters(t *testing.T) {
 				return true, nil, answer
 			})
 			s := testService(t, client, nil, true)
-			if err := s.writeStatus(context.Background(), macpool.DefaultPoolName, 256, 1, 255); err != nil {
+			if err := s.writeStatus(context.Background(), macpool.DefaultPoolName, 256, 1, 255, 0); err != nil {
 				t.Errorf("writeStatus after a %s = %v, want nil", name, err)
 			}
 		})
@@ -117,7 +117,7 @@ func TestStatusWriteToleratesRacesWithOtherWriters(t *testing.T) {
 		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
 	})
 	s := testService(t, client, nil, true)
-	if err := s.writeStatus(context.Background(), macpool.DefaultPoolName, 256, 1, 255); !apierrors.IsServiceUnavailable(err) {
+	if err := s.writeStatus(context.Background(), macpool.DefaultPoolName, 256, 1, 255, 0); !apierrors.IsServiceUnavailable(err) {
 		t.Errorf("writeStatus when the storage is down = %v, want the 503 passed on", err)
 	}
 }

@@ -58,6 +58,9 @@ type Transaction struct {
 	owner     Owner
 	dryRun    bool
 	created   []mac.Address
+	// reclaimed are the leases taken back from retention; Abort restores
+	// them.
+	reclaimed []*reclaimedLease
 	warnings  []string
 	// reassigned are the requested addresses replaced under Reassign.
 	reassigned []Reassignment
@@ -70,7 +73,19 @@ func (s *Service) Begin(namespace string, owner Owner, dryRun bool) *Transaction
 
 // Allocate leases a free address for iface.
 func (t *Transaction) Allocate(ctx context.Context, iface string) (mac.Address, error) {
-	address, err := t.service.Allocate(ctx, t.namespace, t.owner, iface, t.dryRun)
+	// An object created again under a name whose addresses its namespace
+	// retains gets them back on the same interface or network.
+	address, reclaimed, found, err := t.service.reclaim(ctx, t.namespace, t.owner, iface, t.dryRun)
+	if err != nil {
+		return 0, fmt.Errorf("allocating a MAC address for %s: %w", iface, err)
+	}
+	if found {
+		if reclaimed != nil {
+			t.reclaimed = append(t.reclaimed, reclaimed)
+		}
+		return address, nil
+	}
+	address, err = t.service.Allocate(ctx, t.namespace, t.owner, iface, t.dryRun)
 	if err != nil {
 		return 0, fmt.Errorf("allocating a MAC address for %s: %w", iface, err)
 	}
@@ -96,6 +111,10 @@ func (t *Transaction) Request(ctx context.Context, iface string, address mac.Add
 	case Leased:
 		if !t.dryRun {
 			t.created = append(t.created, address)
+		}
+	case Reclaimed:
+		if claim.reclaimed != nil {
+			t.reclaimed = append(t.reclaimed, claim.reclaimed)
 		}
 	case Excluded:
 		return 0, &ExcludedError{Address: address, Interface: iface, Pool: claim.Pool}
@@ -136,11 +155,19 @@ const abortTimeout = 10 * time.Second
 // request context when it gives up on the webhook, which is exactly when
 // the leases must go.
 func (t *Transaction) Abort(ctx context.Context) {
-	if len(t.created) == 0 {
+	if len(t.created) == 0 && len(t.reclaimed) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
+	if err := t.service.restore(ctx, t.reclaimed); err != nil {
+		// The controller makes them Retained again when they expire.
+		klog.ErrorS(err, "Restoring the retained leases of a denied admission", "namespace", t.namespace, "owner", t.owner.Name)
+	}
+	t.reclaimed = nil
+	if len(t.created) == 0 {
+		return
+	}
 	if err := t.service.Release(ctx, t.namespace, t.created); err != nil {
 		// The reservations expire on their own; this only delays reuse.
 		klog.ErrorS(err, "Releasing the leases of a denied admission", "namespace", t.namespace, "owner", t.owner.Name)

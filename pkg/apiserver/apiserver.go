@@ -111,12 +111,13 @@ func (c completedConfig) New() (*Server, error) {
 	// with the watch cache): the allocator's index and the lease controller
 	// both follow it, so a lease is decoded and held once.
 	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
-	if err := installWebhooks(genericServer, c, leases, leaseInformer); err != nil {
+	poolInformer, err := installWebhooks(genericServer, c, leases, leaseInformer)
+	if err != nil {
 		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
 	}
 
 	if err := genericServer.AddPostStartHook("kubemacpool-lease-controller", func(ctx genericapiserver.PostStartHookContext) error {
-		return startController(ctx, c, leases, leaseInformer)
+		return startController(ctx, c, leases, leaseInformer, poolInformer)
 	}); err != nil {
 		return nil, fmt.Errorf("adding the lease controller hook: %w", err)
 	}

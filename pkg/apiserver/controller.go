@@ -38,7 +38,7 @@ type ControllerConfig struct {
 
 // startController runs the lease controller, under leader election, for as
 // long as the server runs.
-func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) error {
+func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage *macleasestorage.REST, leaseInformer, poolInformer cache.SharedIndexInformer) error {
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the lease controller: %w", err)
@@ -66,6 +66,8 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		KubeVirt:      func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
 		Metrics:       config.ExtraConfig.Metrics,
 		LeaseInformer: leaseInformer,
+		// The allocator's pool informer, for retention policies.
+		Pools: poolInformer,
 	}
 	// Fail the start on a configuration error rather than at the first
 	// term; each term builds its own controller below.

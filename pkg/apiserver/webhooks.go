@@ -44,11 +44,12 @@ const informerResync = 0
 // installWebhooks serves the admission webhooks on the secure port, backed by
 // an allocation service that reads leases straight from their storage, pools
 // through this server's own API (the loopback client) and namespaces from
-// kube-apiserver.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) error {
+// kube-apiserver. It returns the pool informer, which the lease controller
+// follows too.
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) (cache.SharedIndexInformer, error) {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
-		return fmt.Errorf("building the loopback client: %w", err)
+		return nil, fmt.Errorf("building the loopback client: %w", err)
 	}
 	// Shared with the admission plugins, which read pools too.
 	informers := config.ExtraConfig.MacInformers
@@ -58,20 +59,20 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	namespaces := config.GenericConfig.SharedInformerFactory.Core().V1().Namespaces()
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
-		return fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
+		return nil, fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
 	}
 	allocations, err := allocation.New(client, newInProcessLeases(leases, config.GenericConfig.AdmissionControl, Scheme),
 		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
 		namespaces.Lister(), namespaces.Informer().HasSynced, kube.CoreV1(),
 		config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity}
 	if config.ExtraConfig.KubeClientConfig != nil {
 		if launchers.KubeVirt, err = dynamic.NewForConfig(config.ExtraConfig.KubeClientConfig); err != nil {
-			return fmt.Errorf("building the client that proves virt-launcher pods: %w", err)
+			return nil, fmt.Errorf("building the client that proves virt-launcher pods: %w", err)
 		}
 	}
 
@@ -88,7 +89,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 
 	leaseOptions, err := config.GenericConfig.RESTOptionsGetter.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
 	if err != nil {
-		return fmt.Errorf("getting the storage options of MacLeases: %w", err)
+		return nil, fmt.Errorf("getting the storage options of MacLeases: %w", err)
 	}
 	leaseNames := storedLeaseNames(leaseOptions)
 
@@ -112,12 +113,12 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 		go allocations.RunStatusUpdates(ctx)
 		return nil
 	}); err != nil {
-		return fmt.Errorf("adding the allocator informer hook: %w", err)
+		return nil, fmt.Errorf("adding the allocator informer hook: %w", err)
 	}
 	// Until every lease is in the index an allocation could pick a leased
 	// address; kube-apiserver then gets a retryable error, but readiness
 	// keeps load balancers away meanwhile.
-	return server.AddReadyzChecks(healthz.NamedCheck("kubemacpool-allocator-synced", func(*http.Request) error {
+	return informers.Macpool().V1alpha1().MacPools().Informer(), server.AddReadyzChecks(healthz.NamedCheck("kubemacpool-allocator-synced", func(*http.Request) error {
 		if !allocations.HasSynced() {
 			return fmt.Errorf("the MAC allocator has not loaded every lease and pool yet")
 		}

@@ -107,7 +107,7 @@ var (
 	docLeaseOperations = MetricDoc{
 		Name:   NameLeaseOperations,
 		Type:   TypeCounter,
-		Help:   "MacLease changes made by the lease controller, by operation (bind, expire, release, adopt).",
+		Help:   "MacLease changes made by the lease controller, by operation (bind, expire, release, adopt, retain).",
 		Labels: []string{LabelOperation},
 	}
 )
@@ -116,7 +116,7 @@ var (
 	docLeases = MetricDoc{
 		Name:   NameLeases,
 		Type:   TypeGauge,
-		Help:   "Number of MacLeases by phase: Reserved (waiting for its owner), Bound, Pending (an owner but no phase yet, made by hand) and Static (no owner: a static reservation). Exported by the replica that leads the lease controller only.",
+		Help:   "Number of MacLeases by phase: Reserved (waiting for its owner), Bound, Retained (kept for a deleted owner), Pending (an owner but no phase yet, made by hand) and Static (no owner: a static reservation). Exported by the replica that leads the lease controller only.",
 		Labels: []string{LabelPhase},
 	}
 	docOldestReservationExpiry = MetricDoc{

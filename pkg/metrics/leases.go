@@ -13,13 +13,14 @@ import (
 const (
 	LeasePhaseReserved = "Reserved"
 	LeasePhaseBound    = "Bound"
+	LeasePhaseRetained = "Retained"
 	LeasePhasePending  = "Pending"
 	LeasePhaseStatic   = "Static"
 )
 
 // leasePhases are always exported while leases are tracked, zeros included,
 // so that a dashboard and an alert see every phase from the first scrape.
-var leasePhases = []string{LeasePhaseReserved, LeasePhaseBound, LeasePhasePending, LeasePhaseStatic}
+var leasePhases = []string{LeasePhaseReserved, LeasePhaseBound, LeasePhaseRetained, LeasePhasePending, LeasePhaseStatic}
 
 // LeaseState is what the lease gauges need to know of one MacLease.
 type LeaseState struct {

@@ -48,11 +48,13 @@ const (
 	LeaseExpire  LeaseOperation = "expire"
 	LeaseRelease LeaseOperation = "release"
 	LeaseAdopt   LeaseOperation = "adopt"
+	// LeaseRetain is a lease kept Retained after its owner's deletion.
+	LeaseRetain LeaseOperation = "retain"
 )
 
 // leaseOperations are initialised to zero so that rate() and increase()
 // see the series from the first scrape instead of missing the first event.
-var knownLeaseOperations = []LeaseOperation{LeaseBind, LeaseExpire, LeaseRelease, LeaseAdopt}
+var knownLeaseOperations = []LeaseOperation{LeaseBind, LeaseExpire, LeaseRelease, LeaseAdopt, LeaseRetain}
 
 // Metrics holds Kubemacpool's collectors and the registry that exposes them.
 // All methods are safe for concurrent use.

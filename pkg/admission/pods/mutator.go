@@ -68,9 +68,13 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return denied
 	}
 
+	if denied := webhook.InvalidRetention(pod.Annotations); denied != nil {
+		return denied
+	}
+
 	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, Request: request.UID}
 	if owner.Name == "" {
-		owner.Name = pod.GenerateName
+		owner.Name, owner.Generated = pod.GenerateName, true
 	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
@@ -145,7 +149,9 @@ func assign(ctx context.Context, networks *multus.Networks, transaction *allocat
 			return err
 		}
 		if other, repeated := requestedOn[address]; repeated {
-			// Only a dry run, which leases nothing, can get here.
+			// Only a dry run, which leases nothing, or a MAC retained for
+			// this pod on this network that it now asks for on another, can
+			// get here; the abort restores the retained lease.
 			return fmt.Errorf("network %s: the allocated MAC %s is the one requested for %s", key, address, other)
 		}
 		if err := networks.SetMAC(i, address); err != nil {

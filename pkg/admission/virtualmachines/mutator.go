@@ -58,11 +58,18 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
 	}
 
+	if vm.DeletionTimestamp == nil {
+		if denied := webhook.InvalidRetention(vm.Annotations); denied != nil {
+			return denied
+		}
+	}
+
 	name := vm.Name
 	if name == "" {
 		name = vm.GenerateName
 	}
-	owner := allocation.Owner{APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: "VirtualMachine", Name: name, Request: request.UID}
+	owner := allocation.Owner{APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: "VirtualMachine", Name: name, Request: request.UID,
+		Generated: vm.Name == ""}
 	if old != nil {
 		// An UPDATE: the MACs leased to this very VM are its own.
 		owner.UID = old.UID

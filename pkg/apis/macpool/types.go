@@ -48,12 +48,17 @@ const (
 	MacLeasePhaseReserved MacLeasePhase = "Reserved"
 	// MacLeasePhaseBound is a lease whose owner was seen carrying the address.
 	MacLeasePhaseBound MacLeasePhase = "Bound"
+	// MacLeasePhaseRetained is a lease whose owner was deleted under a
+	// retention policy: the address waits until status.expiresAt for an
+	// object of the same kind, namespace and name.
+	MacLeasePhaseRetained MacLeasePhase = "Retained"
 )
 
 // MacLeaseStatus is written by the lease controller.
 type MacLeaseStatus struct {
 	Phase MacLeasePhase
-	// ExpiresAt is when a Reserved lease is released if its owner never appears.
+	// ExpiresAt is when a Reserved lease is released if its owner never
+	// appears, or a Retained lease if its owner is not created again.
 	ExpiresAt *metav1.Time
 }
 
@@ -105,6 +110,17 @@ type MacPoolSpec struct {
 	ConflictPolicy    ConflictPolicy
 	// Exclude are ranges that are never handed out, nor leased on request.
 	Exclude []MACRange
+	// Retention keeps the addresses of deleted objects for an object of the
+	// same kind, namespace and name; nil releases them at once.
+	Retention *RetentionPolicy
+}
+
+// RetentionPolicy says how long a pool keeps the addresses of deleted
+// objects (sticky MACs).
+type RetentionPolicy struct {
+	// Duration is how long a deleted object's leases stay Retained; zero
+	// releases them at once.
+	Duration metav1.Duration
 }
 
 // MACRange is an inclusive range of unicast addresses.
@@ -115,9 +131,11 @@ type MACRange struct {
 
 // MacPoolStatus is reported by the allocator.
 type MacPoolStatus struct {
-	Capacity   int64
-	Allocated  int64
-	Free       int64
+	Capacity  int64
+	Allocated int64
+	Free      int64
+	// Retained counts the pool's Retained leases, which Allocated includes.
+	Retained   int64
 	Conditions []metav1.Condition
 }
 

@@ -32,6 +32,9 @@ type PoolUsage struct {
 	Capacity  int64  `json:"capacity"`
 	Allocated int64  `json:"allocated"`
 	Free      int64  `json:"free"`
+	// Retained are the addresses kept for deleted objects (spec.retention),
+	// included in Allocated.
+	Retained int64 `json:"retained"`
 	// Percent is Allocated of Capacity, 0 for an empty pool.
 	Percent float64 `json:"percent"`
 }
@@ -48,10 +51,9 @@ func newUsageCommand(streams genericiooptions.IOStreams, clients Clients) *cobra
 		Short: "Show each MacPool's capacity, allocated and free addresses, with a bar",
 		Long: `Show each MacPool's capacity (unicast addresses in its ranges), allocated
 (leased addresses inside them) and free addresses, and a bar of how full it is.
-The figures are the pools' status, which the server keeps current.
-
-A RETAINED column (addresses kept for deleted objects) appears once the API
-reports retained, sticky MACs; this version of the API has no such field.
+The figures are the pools' status, which the server keeps current. RETAINED
+counts the addresses kept for deleted objects under the pool's
+spec.retention (sticky MACs); ALLOCATED includes them.
 
 Every authenticated user may read pools. Exit status: 0, or 1 on error.`,
 		Example: `  kubectl macpool usage
@@ -94,6 +96,7 @@ func (o *UsageOptions) Run(ctx context.Context) error {
 			Capacity:  pool.Status.Capacity,
 			Allocated: pool.Status.Allocated,
 			Free:      pool.Status.Free,
+			Retained:  pool.Status.Retained,
 		}
 		if usage.Capacity > 0 {
 			usage.Percent = 100 * float64(usage.Allocated) / float64(usage.Capacity)
@@ -120,9 +123,9 @@ func (o *UsageOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(o.Out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "POOL\tCAPACITY\tALLOCATED\tFREE\tUSAGE")
+	fmt.Fprintln(w, "POOL\tCAPACITY\tALLOCATED\tRETAINED\tFREE\tUSAGE")
 	for _, usage := range report.Pools {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s %s\n", usage.Name, usage.Capacity, usage.Allocated, usage.Free, bar(usage), percent(usage))
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%s %s\n", usage.Name, usage.Capacity, usage.Allocated, usage.Retained, usage.Free, bar(usage), percent(usage))
 	}
 	return w.Flush()
 }

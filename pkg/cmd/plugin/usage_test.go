@@ -26,7 +26,7 @@ func pool(name string, capacity, allocated int64, ranges ...string) *v1alpha1.Ma
 func TestUsageTable(t *testing.T) {
 	clientset := fake.NewClientset(
 		pool("default", 1<<40, 3),
-		pool("lab", 8, 8),
+		retainedPool(pool("lab", 8, 8), 3),
 		pool("almost", 1000, 999),
 		pool("half", 10, 5),
 		pool("empty", 0, 0),
@@ -35,12 +35,12 @@ func TestUsageTable(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit status %d: %s", code, errOut)
 	}
-	want := `POOL     CAPACITY       ALLOCATED  FREE           USAGE
-almost   1000           999        1              [###################.] 99.90%
-default  1099511627776  3          1099511627773  [#...................] <0.01%
-empty    0              0          0              [....................] 0%
-half     10             5          5              [##########..........] 50%
-lab      8              8          0              [####################] 100%
+	want := `POOL     CAPACITY       ALLOCATED  RETAINED  FREE           USAGE
+almost   1000           999        0         1              [###################.] 99.90%
+default  1099511627776  3          0         1099511627773  [#...................] <0.01%
+empty    0              0          0         0              [....................] 0%
+half     10             5          0         5              [##########..........] 50%
+lab      8              8          3         0              [####################] 100%
 `
 	if out != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out, want)
@@ -50,12 +50,12 @@ lab      8              8          0              [####################] 100%
 
 func TestUsageStructured(t *testing.T) {
 	want := UsageReport{Pools: []PoolUsage{
-		{Name: "a", Capacity: 4, Allocated: 1, Free: 3, Percent: 25},
+		{Name: "a", Capacity: 4, Allocated: 1, Free: 3, Retained: 1, Percent: 25},
 		{Name: "b", Capacity: 2, Allocated: 2, Free: 0, Percent: 100},
 	}}
 	for _, format := range []string{"json", "yaml"} {
 		t.Run(format, func(t *testing.T) {
-			clientset := fake.NewClientset(pool("b", 2, 2), pool("a", 4, 1))
+			clientset := fake.NewClientset(pool("b", 2, 2), retainedPool(pool("a", 4, 1), 1))
 			out, errOut, code := run(t, clientset, "mine", "usage", "-o", format)
 			if code != 0 {
 				t.Fatalf("exit status %d: %s", code, errOut)
@@ -104,4 +104,9 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func retainedPool(p *v1alpha1.MacPool, retained int64) *v1alpha1.MacPool {
+	p.Status.Retained = retained
+	return p
 }

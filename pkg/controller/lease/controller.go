@@ -52,6 +52,9 @@ type Config struct {
 	KubeVirt         KubeVirtProbe
 	KubeVirtInterval time.Duration
 	Metrics          *metrics.Metrics
+	// Pools holds the MacPools (v1alpha1), for their retention policies;
+	// run by the caller like LeaseInformer. Nil retains nothing.
+	Pools cache.SharedIndexInformer
 }
 
 // Binder binds a lease in one write: the owner's full name and interface,
@@ -165,6 +168,11 @@ func New(config Config) (*Controller, error) {
 			return nil, fmt.Errorf("indexing MacLeases: %w", err)
 		}
 	}
+	if _, indexed := leaseInformer.GetIndexer().GetIndexers()[leasePoolIndex]; !indexed {
+		if err := leaseInformer.AddIndexers(cache.Indexers{leasePoolIndex: indexLeasePool}); err != nil {
+			return nil, fmt.Errorf("indexing MacLeases by pool: %w", err)
+		}
+	}
 	c.leases = leaseInformer.GetIndexer()
 
 	podInformer := c.podInformers.Core().V1().Pods().Informer()
@@ -236,6 +244,20 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		}
 	}()
 	c.synced = append(c.synced, leaseRegistration.HasSynced)
+	if c.config.Pools != nil {
+		// Retention is decided by the pool: no lease is looked at before
+		// the pools are known.
+		poolRegistration, err := c.handle(c.config.Pools, c.onPool)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := c.config.Pools.RemoveEventHandler(poolRegistration); err != nil {
+				klog.ErrorS(err, "Removing the lease controller's MacPool handler")
+			}
+		}()
+		c.synced = append(c.synced, poolRegistration.HasSynced)
+	}
 	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start} {
 		start(ctx.Done())
 	}

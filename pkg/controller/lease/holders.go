@@ -12,6 +12,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/multus"
+	"kubemacpool.io/kubemacpool/pkg/retention"
 )
 
 var (
@@ -26,6 +27,9 @@ type holder struct {
 	// interfaces maps each carried MAC (canonical colon form) to the
 	// interface or network key it is on.
 	interfaces map[string]string
+	// retention is the object's choice about sticky MACs, as its leases
+	// record it (retention.ObjectChoice).
+	retention string
 }
 
 // podHolder reads the MACs of a Pod from its metadata. The kubevirt.io
@@ -42,7 +46,8 @@ func podHolder(pod *metav1.PartialObjectMetadata) *holder {
 	if err != nil {
 		return nil
 	}
-	h := &holder{apiVersion: "v1", kind: "Pod", namespace: pod.Namespace, name: pod.Name, uid: string(pod.UID), interfaces: map[string]string{}}
+	h := &holder{apiVersion: "v1", kind: "Pod", namespace: pod.Namespace, name: pod.Name, uid: string(pod.UID), interfaces: map[string]string{},
+		retention: retention.ObjectChoice(pod.Annotations, pod.Name, pod.GenerateName)}
 	for i, network := range networks.Elements() {
 		if network.MAC != "" {
 			h.interfaces[network.MAC] = networks.Key(i)
@@ -79,7 +84,8 @@ func vmHolder(object *unstructured.Unstructured) (*holder, error) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(object.Object, vm); err != nil {
 		return nil, fmt.Errorf("decoding VirtualMachine %s/%s: %w", object.GetNamespace(), object.GetName(), err)
 	}
-	h := &holder{apiVersion: "kubevirt.io/v1", kind: kubevirt.KindVirtualMachine, namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID), interfaces: map[string]string{}}
+	h := &holder{apiVersion: "kubevirt.io/v1", kind: kubevirt.KindVirtualMachine, namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID), interfaces: map[string]string{},
+		retention: retention.ObjectChoice(vm.Annotations, vm.Name, vm.GenerateName)}
 	for iface, address := range kubevirt.ManagedMACs(vm) {
 		h.interfaces[address] = iface
 	}

@@ -42,6 +42,17 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 	if holder := c.ownerCarrying(lease); holder != nil {
 		return c.bind(ctx, lease, holder)
 	}
+	if lease.Status.Phase == macpool.MacLeasePhaseRetained {
+		return c.syncRetained(ctx, key, lease)
+	}
+	if lease.Status.Phase == macpool.MacLeasePhaseBound && !c.ownerExists(lease) {
+		// The owner is deleted: under a retention policy its address waits
+		// for an object of the same name. Retaining frees nothing, so a VMI
+		// or virt-launcher pod that still reports the MAC need not be gone.
+		if d := c.retainedFor(lease); d > 0 {
+			return c.retain(ctx, lease, d)
+		}
+	}
 	if c.stillReported(lease.Namespace, lease.Spec.MACAddress) {
 		// The owner is gone or dropped the MAC, but a VMI or virt-launcher
 		// pod still runs with it (a grace period). Its going queues the
@@ -62,13 +73,27 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		c.leaseQueue.AddAfter(key, wait)
 		return nil
 	}
+	if retained, err := c.expireReclaimed(ctx, lease); retained || err != nil {
+		return err
+	}
 	return c.remove(ctx, lease, metrics.LeaseExpire, "its owner never appeared")
 }
 
 // ownerCarrying returns the lease's owner if it exists in the lease's
 // namespace and carries the lease's MAC.
 func (c *Controller) ownerCarrying(lease *macpool.MacLease) *holder {
-	for _, h := range c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress) {
+	holders := c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress)
+	// The owner's exact name first: a Pod db-01 must not take the lease of
+	// db-0 for its name prefix.
+	for _, h := range holders {
+		if h.kind == lease.Spec.Owner.Kind && h.name == lease.Spec.Owner.Name {
+			return h
+		}
+	}
+	if !mayBePrefix(lease) {
+		return nil
+	}
+	for _, h := range holders {
 		if h.ownedBy(lease.Spec.Owner.Kind, lease.Spec.Owner.Name) {
 			return h
 		}
@@ -123,8 +148,9 @@ func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holde
 	}
 	bound.OwnerReferences = references
 	bound.Status = macpool.MacLeaseStatus{Phase: macpool.MacLeasePhaseBound}
+	c.prepareRetention(bound, h)
 	if bound.Spec.Owner.Name == lease.Spec.Owner.Name && bound.Spec.Interface == lease.Spec.Interface &&
-		sameOwnerReferences(lease.OwnerReferences, references) &&
+		sameOwnerReferences(lease.OwnerReferences, bound.OwnerReferences) && sameAnnotations(lease.Annotations, bound.Annotations) &&
 		lease.Status.Phase == macpool.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
 		return nil
 	}

@@ -98,6 +98,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.MacPoolList{}.OpenAPIModelName():         schema_pkg_apis_macpool_v1alpha1_MacPoolList(ref),
 		v1alpha1.MacPoolSpec{}.OpenAPIModelName():         schema_pkg_apis_macpool_v1alpha1_MacPoolSpec(ref),
 		v1alpha1.MacPoolStatus{}.OpenAPIModelName():       schema_pkg_apis_macpool_v1alpha1_MacPoolStatus(ref),
+		v1alpha1.RetentionPolicy{}.OpenAPIModelName():     schema_pkg_apis_macpool_v1alpha1_RetentionPolicy(ref),
 	}
 }
 
@@ -2991,15 +2992,15 @@ func schema_pkg_apis_macpool_v1alpha1_MacLeaseStatus(ref common.ReferenceCallbac
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Phase is Reserved until the owner is seen carrying the address, then Bound.\n\nPossible enum values:\n - `\"Bound\"` is a lease whose owner was seen carrying the address.\n - `\"Reserved\"` is a lease created at admission whose owner has not been seen yet; it is released at status.expiresAt unless its owner appears.",
+							Description: "Phase is Reserved until the owner is seen carrying the address, then Bound; Retained after the owner's deletion under a retention policy.\n\nPossible enum values:\n - `\"Bound\"` is a lease whose owner was seen carrying the address.\n - `\"Reserved\"` is a lease created at admission whose owner has not been seen yet; it is released at status.expiresAt unless its owner appears.\n - `\"Retained\"` is a lease whose owner was deleted while the pool's retention policy applied to it. The address is handed to nobody else until status.expiresAt: an object of the same kind, namespace and name created before then gets it back on the same interface or network.",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Bound", "Reserved"},
+							Enum:        []interface{}{"Bound", "Reserved", "Retained"},
 						},
 					},
 					"expiresAt": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ExpiresAt is when a Reserved lease is released if its owner never appears.",
+							Description: "ExpiresAt is when a Reserved lease is released if its owner never appears, or a Retained lease if no object of its owner's kind and name is created again in its namespace.",
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
@@ -3165,11 +3166,17 @@ func schema_pkg_apis_macpool_v1alpha1_MacPoolSpec(ref common.ReferenceCallback) 
 							},
 						},
 					},
+					"retention": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Retention keeps the addresses of deleted Pods and VirtualMachines of this pool (sticky MACs): a lease whose owner is deleted becomes Retained instead of being released, and an object of the same kind, namespace and name created within the duration gets the same address on the same interface or network. Absent or zero: released at once.",
+							Ref:         ref(v1alpha1.RetentionPolicy{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.LabelSelector{}.OpenAPIModelName(), v1alpha1.MACRange{}.OpenAPIModelName()},
+			v1.LabelSelector{}.OpenAPIModelName(), v1alpha1.MACRange{}.OpenAPIModelName(), v1alpha1.RetentionPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -3201,6 +3208,13 @@ func schema_pkg_apis_macpool_v1alpha1_MacPoolStatus(ref common.ReferenceCallback
 							Format:      "int64",
 						},
 					},
+					"retained": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Retained is the number of the pool's Retained leases: addresses kept for deleted objects (spec.retention). Allocated includes them.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
 					"conditions": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -3227,5 +3241,26 @@ func schema_pkg_apis_macpool_v1alpha1_MacPoolStatus(ref common.ReferenceCallback
 		},
 		Dependencies: []string{
 			v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_macpool_v1alpha1_RetentionPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RetentionPolicy says how long a pool keeps the addresses of deleted objects.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"duration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Duration is how long the leases of a deleted object stay Retained, for example 24h; at most 8760h (a year). Zero releases them at once. Objects whose name the API server generated (generateName) are not retained, and an object annotated macpool.kubemacpool.io/mac-retention: \"false\" opts out (\"true\" opts a generated name in).",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
 	}
 }

@@ -69,14 +69,22 @@ const (
 	MacLeasePhaseReserved MacLeasePhase = "Reserved"
 	// MacLeasePhaseBound is a lease whose owner was seen carrying the address.
 	MacLeasePhaseBound MacLeasePhase = "Bound"
+	// MacLeasePhaseRetained is a lease whose owner was deleted while the
+	// pool's retention policy applied to it. The address is handed to nobody
+	// else until status.expiresAt: an object of the same kind, namespace and
+	// name created before then gets it back on the same interface or network.
+	MacLeasePhaseRetained MacLeasePhase = "Retained"
 )
 
 // MacLeaseStatus is written by the lease controller.
 type MacLeaseStatus struct {
-	// Phase is Reserved until the owner is seen carrying the address, then Bound.
+	// Phase is Reserved until the owner is seen carrying the address, then
+	// Bound; Retained after the owner's deletion under a retention policy.
 	// +optional
 	Phase MacLeasePhase `json:"phase,omitempty"`
-	// ExpiresAt is when a Reserved lease is released if its owner never appears.
+	// ExpiresAt is when a Reserved lease is released if its owner never
+	// appears, or a Retained lease if no object of its owner's kind and name
+	// is created again in its namespace.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 }
@@ -158,6 +166,25 @@ type MacPoolSpec struct {
 	// +listType=atomic
 	// +optional
 	Exclude []MACRange `json:"exclude,omitempty"`
+	// Retention keeps the addresses of deleted Pods and VirtualMachines of
+	// this pool (sticky MACs): a lease whose owner is deleted becomes
+	// Retained instead of being released, and an object of the same kind,
+	// namespace and name created within the duration gets the same address
+	// on the same interface or network. Absent or zero: released at once.
+	// +optional
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+}
+
+// RetentionPolicy says how long a pool keeps the addresses of deleted objects.
+type RetentionPolicy struct {
+	// Duration is how long the leases of a deleted object stay Retained,
+	// for example 24h; at most 8760h (a year). Zero releases them at once.
+	// Objects whose name the API server generated (generateName) are not
+	// retained, and an object annotated
+	// macpool.kubemacpool.io/mac-retention: "false" opts out ("true" opts a
+	// generated name in).
+	// +optional
+	Duration metav1.Duration `json:"duration,omitempty"`
 }
 
 // MACRange is an inclusive range of unicast MAC addresses.
@@ -179,6 +206,10 @@ type MacPoolStatus struct {
 	// Free is Capacity minus Allocated.
 	// +optional
 	Free int64 `json:"free,omitempty"`
+	// Retained is the number of the pool's Retained leases: addresses kept
+	// for deleted objects (spec.retention). Allocated includes them.
+	// +optional
+	Retained int64 `json:"retained,omitempty"`
 	// Conditions of the pool.
 	// +listType=map
 	// +listMapKey=type

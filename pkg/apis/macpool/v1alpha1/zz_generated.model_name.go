@@ -70,3 +70,8 @@ func (in MacPoolSpec) OpenAPIModelName() string {
 func (in MacPoolStatus) OpenAPIModelName() string {
 	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.MacPoolStatus"
 }
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RetentionPolicy) OpenAPIModelName() string {
+	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.RetentionPolicy"
+}

@@ -22,6 +22,7 @@ func ValidateMacLease(lease *macpool.MacLease) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&lease.ObjectMeta, true, validateLeaseName, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateLeaseSpec(lease, field.NewPath("spec"))...)
 	allErrs = append(allErrs, validateLeaseStatus(&lease.Status, field.NewPath("status"))...)
+	allErrs = append(allErrs, validateRetainedLease(lease)...)
 	return allErrs
 }
 
@@ -31,6 +32,7 @@ func ValidateMacLeaseUpdate(lease, old *macpool.MacLease) field.ErrorList {
 	allErrs = append(allErrs, validateLeaseSpec(lease, field.NewPath("spec"))...)
 	allErrs = append(allErrs, apimachineryvalidation.ValidateImmutableField(lease.Spec.MACAddress, old.Spec.MACAddress, field.NewPath("spec", "macAddress"))...)
 	allErrs = append(allErrs, validateLeaseStatus(&lease.Status, field.NewPath("status"))...)
+	allErrs = append(allErrs, validateRetainedLease(lease)...)
 	return allErrs
 }
 
@@ -38,6 +40,7 @@ func ValidateMacLeaseUpdate(lease, old *macpool.MacLease) field.ErrorList {
 func ValidateMacLeaseStatusUpdate(lease, old *macpool.MacLease) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&lease.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateLeaseStatus(&lease.Status, field.NewPath("status"))...)
+	allErrs = append(allErrs, validateRetainedLease(lease)...)
 	return allErrs
 }
 
@@ -108,13 +111,13 @@ func validateOwner(owner *macpool.LeaseOwner, path *field.Path) field.ErrorList 
 func validateLeaseStatus(status *macpool.MacLeaseStatus, path *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	switch status.Phase {
-	case "", macpool.MacLeasePhaseReserved, macpool.MacLeasePhaseBound:
+	case "", macpool.MacLeasePhaseReserved, macpool.MacLeasePhaseBound, macpool.MacLeasePhaseRetained:
 	default:
 		allErrs = append(allErrs, field.NotSupported(path.Child("phase"), status.Phase,
-			[]string{string(macpool.MacLeasePhaseReserved), string(macpool.MacLeasePhaseBound)}))
+			[]string{string(macpool.MacLeasePhaseReserved), string(macpool.MacLeasePhaseBound), string(macpool.MacLeasePhaseRetained)}))
 	}
-	if status.ExpiresAt != nil && status.Phase != macpool.MacLeasePhaseReserved {
-		allErrs = append(allErrs, field.Forbidden(path.Child("expiresAt"), "only a Reserved lease expires"))
+	if status.ExpiresAt != nil && status.Phase != macpool.MacLeasePhaseReserved && status.Phase != macpool.MacLeasePhaseRetained {
+		allErrs = append(allErrs, field.Forbidden(path.Child("expiresAt"), "only a Reserved or Retained lease expires"))
 	}
 	return allErrs
 }
@@ -136,7 +139,7 @@ func ValidateMacPoolUpdate(pool, old *macpool.MacPool) field.ErrorList {
 func ValidateMacPoolStatusUpdate(pool, old *macpool.MacPool) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&pool.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	statusPath := field.NewPath("status")
-	for name, value := range map[string]int64{"capacity": pool.Status.Capacity, "allocated": pool.Status.Allocated, "free": pool.Status.Free} {
+	for name, value := range map[string]int64{"capacity": pool.Status.Capacity, "allocated": pool.Status.Allocated, "free": pool.Status.Free, "retained": pool.Status.Retained} {
 		allErrs = append(allErrs, apimachineryvalidation.ValidateNonnegativeField(value, statusPath.Child(name))...)
 	}
 	allErrs = append(allErrs, metav1validation.ValidateConditions(pool.Status.Conditions, statusPath.Child("conditions"))...)
@@ -196,6 +199,7 @@ func validatePoolSpec(spec *macpool.MacPoolSpec, path *field.Path) field.ErrorLi
 		}
 	}
 	allErrs = append(allErrs, validateExclude(spec.Exclude, path.Child("exclude"))...)
+	allErrs = append(allErrs, validateRetention(spec.Retention, path.Child("retention"))...)
 	if spec.NamespaceSelector != nil {
 		allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NamespaceSelector, metav1validation.LabelSelectorValidationOptions{}, path.Child("namespaceSelector"))...)
 	}

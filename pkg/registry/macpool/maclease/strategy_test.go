@@ -353,8 +353,13 @@ func TestConvertToTable(t *testing.T) {
 	lease.CreationTimestamp = metav1.NewTime(time.Now().Add(-2 * time.Hour))
 	reservation := &macpool.MacLease{ObjectMeta: metav1.ObjectMeta{Name: "02-00-00-00-00-0b", Namespace: "lab"},
 		Spec: macpool.MacLeaseSpec{MACAddress: "02:00:00:00:00:0b"}}
+	retained := boundLease()
+	retained.Name, retained.Spec.MACAddress = "02-00-00-00-00-0c", "02:00:00:00:00:0c"
+	retainedUntil := metav1.NewTime(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	retained.Status = macpool.MacLeaseStatus{Phase: macpool.MacLeasePhaseRetained, ExpiresAt: &retainedUntil}
+	retained.CreationTimestamp = lease.CreationTimestamp
 	list := &macpool.MacLeaseList{ListMeta: metav1.ListMeta{ResourceVersion: "42", Continue: "next"},
-		Items: []macpool.MacLease{*lease, *reservation}}
+		Items: []macpool.MacLease{*lease, *reservation, *retained}}
 
 	table, err := tableConvertor.ConvertToTable(context.Background(), list, nil)
 	if err != nil {
@@ -364,19 +369,20 @@ func TestConvertToTable(t *testing.T) {
 	for _, c := range table.ColumnDefinitions {
 		columns = append(columns, c.Name)
 	}
-	if want := []string{"Name", "MAC", "Owner", "Interface", "Pool", "Phase", "Age"}; !reflect.DeepEqual(columns, want) {
+	if want := []string{"Name", "MAC", "Owner", "Interface", "Pool", "Phase", "Expires", "Age"}; !reflect.DeepEqual(columns, want) {
 		t.Errorf("columns = %v, want %v", columns, want)
 	}
 	// The dash-form name repeats the MAC column: shown only with -o wide.
 	if table.ColumnDefinitions[0].Priority == 0 {
 		t.Error("the Name column should be hidden unless -o wide")
 	}
-	if table.ResourceVersion != "42" || table.Continue != "next" || len(table.Rows) != 2 {
+	if table.ResourceVersion != "42" || table.Continue != "next" || len(table.Rows) != 3 {
 		t.Fatalf("table = rv %q, continue %q, %d rows", table.ResourceVersion, table.Continue, len(table.Rows))
 	}
 	wantRows := [][]interface{}{
-		{"02-00-00-00-00-0a", "02:00:00:00:00:0a", "Pod/web", "lab/br1", "default", "Bound", "120m"},
-		{"02-00-00-00-00-0b", "02:00:00:00:00:0b", "<none>", "<none>", "<none>", "<none>", "<unknown>"},
+		{"02-00-00-00-00-0a", "02:00:00:00:00:0a", "Pod/web", "lab/br1", "default", "Bound", "<none>", "120m"},
+		{"02-00-00-00-00-0b", "02:00:00:00:00:0b", "<none>", "<none>", "<none>", "<none>", "<none>", "<unknown>"},
+		{"02-00-00-00-00-0c", "02:00:00:00:00:0c", "Pod/web", "lab/br1", "default", "Retained", "2026-12-01T10:00:00Z", "120m"},
 	}
 	for i, row := range table.Rows {
 		if !reflect.DeepEqual(row.Cells, wantRows[i]) {

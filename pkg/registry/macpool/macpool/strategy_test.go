@@ -261,6 +261,8 @@ func TestConvertToTable(t *testing.T) {
 	pool := labPool()
 	pool.Spec.Ranges = append(pool.Spec.Ranges, macpool.MACRange{Start: "0a:00:00:00:00:00", End: "0a:00:00:00:00:0f"})
 	pool.Spec.Exclude = []macpool.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:0f"}}
+	pool.Spec.Retention = &macpool.RetentionPolicy{Duration: metav1.Duration{Duration: 24 * time.Hour}}
+	pool.Status.Retained = 2
 	pool.CreationTimestamp = metav1.NewTime(time.Now().Add(-30 * time.Hour))
 	empty := &macpool.MacPool{ObjectMeta: metav1.ObjectMeta{Name: "empty"}}
 	list := &macpool.MacPoolList{ListMeta: metav1.ListMeta{ResourceVersion: "9"}, Items: []macpool.MacPool{*pool, *empty}}
@@ -273,7 +275,7 @@ func TestConvertToTable(t *testing.T) {
 	for _, c := range table.ColumnDefinitions {
 		columns = append(columns, c.Name+"/"+c.Type)
 	}
-	want := []string{"Name/string", "Ranges/string", "Capacity/integer", "Allocated/integer", "Free/integer", "Conflict-Policy/string", "Exclude/string", "Age/date"}
+	want := []string{"Name/string", "Ranges/string", "Capacity/integer", "Allocated/integer", "Free/integer", "Conflict-Policy/string", "Exclude/string", "Retention/string", "Retained/integer", "Age/date"}
 	if !reflect.DeepEqual(columns, want) {
 		t.Errorf("columns = %v, want %v", columns, want)
 	}
@@ -281,8 +283,8 @@ func TestConvertToTable(t *testing.T) {
 		t.Fatalf("table = rv %q, %d rows", table.ResourceVersion, len(table.Rows))
 	}
 	wantRows := [][]interface{}{
-		{"lab", "02:00:00:00:00:00-02:00:00:00:00:ff,0a:00:00:00:00:00-0a:00:00:00:00:0f", int64(256), int64(6), int64(250), "Reject", "02:00:00:00:00:00-02:00:00:00:00:0f", "30h"},
-		{"empty", "<none>", int64(0), int64(0), int64(0), "", "<none>", "<unknown>"},
+		{"lab", "02:00:00:00:00:00-02:00:00:00:00:ff,0a:00:00:00:00:00-0a:00:00:00:00:0f", int64(256), int64(6), int64(250), "Reject", "02:00:00:00:00:00-02:00:00:00:00:0f", "24h0m0s", int64(2), "30h"},
+		{"empty", "<none>", int64(0), int64(0), int64(0), "", "<none>", "<none>", int64(0), "<unknown>"},
 	}
 	for i, row := range table.Rows {
 		if !reflect.DeepEqual(row.Cells, wantRows[i]) {

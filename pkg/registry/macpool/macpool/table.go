@@ -19,6 +19,8 @@ var tableConvertor = table.Convertor[*macpool.MacPool, *macpool.MacPoolList]{
 		{Name: "Free", Type: "integer", Description: "Addresses left to allocate."},
 		{Name: "Conflict-Policy", Type: "string", Priority: 1, Description: "What happens to a requested address that another object holds."},
 		{Name: "Exclude", Type: "string", Priority: 1, Description: "Address ranges the pool never hands out."},
+		{Name: "Retention", Type: "string", Priority: 1, Description: "How long the addresses of deleted objects are kept for an object of the same name; <none>: released at once."},
+		{Name: "Retained", Type: "integer", Priority: 1, Description: "Addresses kept for deleted objects (Retained leases), included in Allocated."},
 		table.AgeColumn,
 	},
 	Cells: func(pool *macpool.MacPool) []interface{} {
@@ -30,6 +32,8 @@ var tableConvertor = table.Convertor[*macpool.MacPool, *macpool.MacPoolList]{
 			pool.Status.Free,
 			string(pool.Spec.ConflictPolicy),
 			table.OrNone(joinRanges(pool.Spec.Exclude)),
+			retention(pool.Spec.Retention),
+			pool.Status.Retained,
 			table.Age(pool.CreationTimestamp),
 		}
 	},
@@ -41,4 +45,12 @@ func joinRanges(ranges []macpool.MACRange) string {
 		texts[i] = r.Start + "-" + r.End
 	}
 	return strings.Join(texts, ",")
+}
+
+// retention prints a pool's retention duration, <none> when there is none.
+func retention(policy *macpool.RetentionPolicy) string {
+	if policy == nil || policy.Duration.Duration <= 0 {
+		return "<none>"
+	}
+	return policy.Duration.Duration.String()
 }

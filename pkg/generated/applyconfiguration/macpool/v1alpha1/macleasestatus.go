@@ -28,9 +28,12 @@ import (
 //
 // MacLeaseStatus is written by the lease controller.
 type MacLeaseStatusApplyConfiguration struct {
-	// Phase is Reserved until the owner is seen carrying the address, then Bound.
+	// Phase is Reserved until the owner is seen carrying the address, then
+	// Bound; Retained after the owner's deletion under a retention policy.
 	Phase *macpoolv1alpha1.MacLeasePhase `json:"phase,omitempty"`
-	// ExpiresAt is when a Reserved lease is released if its owner never appears.
+	// ExpiresAt is when a Reserved lease is released if its owner never
+	// appears, or a Retained lease if no object of its owner's kind and name
+	// is created again in its namespace.
 	ExpiresAt *v1.Time `json:"expiresAt,omitempty"`
 }
 

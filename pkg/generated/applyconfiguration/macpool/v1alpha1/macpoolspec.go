@@ -48,6 +48,12 @@ type MacPoolSpecApplyConfiguration struct {
 	// change nothing) and may overlap each other. Status capacity does not
 	// count excluded addresses.
 	Exclude []MACRangeApplyConfiguration `json:"exclude,omitempty"`
+	// Retention keeps the addresses of deleted Pods and VirtualMachines of
+	// this pool (sticky MACs): a lease whose owner is deleted becomes
+	// Retained instead of being released, and an object of the same kind,
+	// namespace and name created within the duration gets the same address
+	// on the same interface or network. Absent or zero: released at once.
+	Retention *RetentionPolicyApplyConfiguration `json:"retention,omitempty"`
 }
 
 // MacPoolSpecApplyConfiguration constructs a declarative configuration of the MacPoolSpec type for use with
@@ -95,5 +101,13 @@ func (b *MacPoolSpecApplyConfiguration) WithExclude(values ...*MACRangeApplyConf
 		}
 		b.Exclude = append(b.Exclude, *values[i])
 	}
+	return b
+}
+
+// WithRetention sets the Retention field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Retention field is set to the value of the last call.
+func (b *MacPoolSpecApplyConfiguration) WithRetention(value *RetentionPolicyApplyConfiguration) *MacPoolSpecApplyConfiguration {
+	b.Retention = value
 	return b
 }

@@ -33,6 +33,9 @@ type MacPoolStatusApplyConfiguration struct {
 	Allocated *int64 `json:"allocated,omitempty"`
 	// Free is Capacity minus Allocated.
 	Free *int64 `json:"free,omitempty"`
+	// Retained is the number of the pool's Retained leases: addresses kept
+	// for deleted objects (spec.retention). Allocated includes them.
+	Retained *int64 `json:"retained,omitempty"`
 	// Conditions of the pool.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
@@ -64,6 +67,14 @@ func (b *MacPoolStatusApplyConfiguration) WithAllocated(value int64) *MacPoolSta
 // If called multiple times, the Free field is set to the value of the last call.
 func (b *MacPoolStatusApplyConfiguration) WithFree(value int64) *MacPoolStatusApplyConfiguration {
 	b.Free = &value
+	return b
+}
+
+// WithRetained sets the Retained field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Retained field is set to the value of the last call.
+func (b *MacPoolStatusApplyConfiguration) WithRetained(value int64) *MacPoolStatusApplyConfiguration {
+	b.Retained = &value
 	return b
 }
 

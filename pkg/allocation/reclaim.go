@@ -1,0 +1,358 @@
+package allocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/retention"
+)
+
+// LeaseRewriter replaces a lease, spec, metadata and status, in one write
+// of the version it was read at (its resourceVersion); a lease changed since
+// is a Conflict. The webhooks reclaim retained addresses with it, so two
+// admissions racing for one address can never both win.
+type LeaseRewriter interface {
+	Rewrite(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error)
+}
+
+// ownerIndex finds the leases of an owner by namespace, kind and name.
+const ownerIndex = "owner"
+
+func ownerKey(namespace, kind, name string) string { return namespace + "/" + kind + "/" + name }
+
+func indexOwner(obj interface{}) ([]string, error) {
+	if lease := versionedLease(obj); lease != nil && lease.Spec.Owner != nil {
+		return []string{ownerKey(lease.Namespace, lease.Spec.Owner.Kind, lease.Spec.Owner.Name)}, nil
+	}
+	return nil, nil
+}
+
+// versionedLease reads a lease of the informer, internal (the server's) or
+// v1alpha1; nil for anything else (metadata only).
+func versionedLease(obj interface{}) *v1alpha1.MacLease {
+	switch lease := obj.(type) {
+	case *v1alpha1.MacLease:
+		return lease
+	case *macpool.MacLease:
+		out := &v1alpha1.MacLease{}
+		if err := v1alpha1.Convert_macpool_MacLease_To_v1alpha1_MacLease(lease, out, nil); err != nil {
+			return nil
+		}
+		return out
+	}
+	return nil
+}
+
+// reclaimedLease is a lease an admission took back from retention, and the
+// version it replaced: Abort writes that back.
+type reclaimedLease struct {
+	previous, written *v1alpha1.MacLease
+}
+
+// reclaimAttempts bounds the rereads after a conflict: each means another
+// writer changed the lease in between.
+const reclaimAttempts = 3
+
+// reclaim gives owner the address its namespace retains for an object of
+// its kind and exact name on iface, if there is one: the lease goes back to
+// Reserved for this admission, in one write conditional on the version read,
+// and then through the usual Reserved to Bound. Only leases of the request's
+// namespace are looked at: another namespace never gets a retained address.
+// A dry run changes nothing.
+func (s *Service) reclaim(ctx context.Context, namespace string, owner Owner, iface string, dryRun bool) (mac.Address, *reclaimedLease, bool, error) {
+	if s.owners == nil || owner.Generated || owner.Name == "" {
+		return 0, nil, false, nil
+	}
+	rewriter, ok := s.leases.(LeaseRewriter)
+	if !ok {
+		return 0, nil, false, nil
+	}
+	candidates, err := s.owners.ByIndex(ownerIndex, ownerKey(namespace, owner.Kind, owner.Name))
+	if err != nil {
+		return 0, nil, false, nil
+	}
+	for _, obj := range candidates {
+		cached := versionedLease(obj)
+		if cached == nil || cached.Spec.Interface != iface || s.reclaimable(cached, owner, iface) == notReclaimable {
+			continue
+		}
+		address, err := mac.Parse(cached.Name)
+		if err != nil {
+			continue
+		}
+		if dryRun {
+			return address, nil, true, nil
+		}
+		// The informer may be behind: decide on the stored lease.
+		current, err := s.leases.Get(ctx, namespace, cached.Name)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("reading the retained lease %s for %s: %w", cached.Name, iface, err)
+		}
+		reclaimed, err := s.rewriteReclaimed(ctx, rewriter, current, owner, iface)
+		if err != nil {
+			return 0, nil, false, err
+		}
+		if reclaimed != nil {
+			klog.InfoS("Reclaimed a retained MAC", "lease", klog.KObj(current), "owner", owner.Kind+"/"+owner.Name, "interface", iface)
+			return address, reclaimed, true, nil
+		}
+	}
+	return 0, nil, false, nil
+}
+
+// claimRetained reclaims existing, the lease of an address the admission
+// asks for explicitly, when it is retained for this very object and
+// interface. ok is false when it is not.
+func (s *Service) claimRetained(ctx context.Context, existing *v1alpha1.MacLease, owner Owner, iface string, dryRun bool) (*reclaimedLease, bool, error) {
+	rewriter, isRewriter := s.leases.(LeaseRewriter)
+	if !isRewriter || owner.Generated || s.reclaimable(existing, owner, iface) == notReclaimable {
+		return nil, false, nil
+	}
+	if dryRun {
+		return nil, true, nil
+	}
+	reclaimed, err := s.rewriteReclaimed(ctx, rewriter, existing, owner, iface)
+	return reclaimed, reclaimed != nil, err
+}
+
+// reclaimability of a lease for one admission.
+type reclaimability int
+
+const (
+	notReclaimable reclaimability = iota
+	// alreadyOurs: this admission reclaimed it already (kube-apiserver
+	// retried the call).
+	alreadyOurs
+	// takeable: Retained; or bound without owner references (the retention
+	// applied) to an object of this name, which is gone, since an object of
+	// that name is being created, or the create fails; or reclaimed by an
+	// earlier admission that is over.
+	takeable
+	// beingReclaimed: another admission of the same object reclaimed it a
+	// moment ago and may still succeed.
+	beingReclaimed
+)
+
+func (s *Service) reclaimable(lease *v1alpha1.MacLease, owner Owner, iface string) reclaimability {
+	held := lease.Spec.Owner
+	if held == nil || held.Kind != owner.Kind || held.Name != owner.Name || lease.Spec.Interface != iface {
+		return notReclaimable
+	}
+	if ownAttempt(lease, string(owner.Request), iface) {
+		return alreadyOurs
+	}
+	switch lease.Status.Phase {
+	case v1alpha1.MacLeasePhaseRetained:
+		return takeable
+	case v1alpha1.MacLeasePhaseBound:
+		if len(lease.OwnerReferences) == 0 && s.retentionOf(lease) > 0 {
+			return takeable
+		}
+	case v1alpha1.MacLeasePhaseReserved:
+		if _, found := lease.Annotations[retention.RetainedUntilAnnotation]; !found {
+			return notReclaimable
+		}
+		at, err := time.Parse(time.RFC3339, lease.Annotations[retention.ReclaimedAtAnnotation])
+		if err != nil || time.Since(at) > retention.ReclaimGrace {
+			return takeable
+		}
+		return beingReclaimed
+	}
+	return notReclaimable
+}
+
+// retentionOf is how long the pool of lease retains it for its owner.
+func (s *Service) retentionOf(lease *v1alpha1.MacLease) time.Duration {
+	s.mu.RLock()
+	p, found := s.pools[lease.Spec.Pool]
+	s.mu.RUnlock()
+	if !found {
+		return 0
+	}
+	return retention.Duration(p.retention, lease.Annotations[retention.ObjectAnnotation])
+}
+
+// rewriteReclaimed takes current for this admission, rereading it after a
+// conflict. It returns nil when the lease turned out not to be reclaimable,
+// and a *NotReadyError (try again) while another admission of the same object
+// holds it.
+func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, current *v1alpha1.MacLease, owner Owner, iface string) (*reclaimedLease, error) {
+	for attempt := 1; ; attempt++ {
+		switch s.reclaimable(current, owner, iface) {
+		case notReclaimable:
+			return nil, nil
+		case alreadyOurs:
+			return &reclaimedLease{written: current}, nil
+		case beingReclaimed:
+			return nil, &NotReadyError{Reason: fmt.Sprintf(
+				"the MAC address %s retained for %s %s on %s is being reclaimed by another request that creates the same object",
+				current.Spec.MACAddress, owner.Kind, owner.Name, iface)}
+		}
+		written, err := rewriter.Rewrite(ctx, s.reclaimedVersion(current, owner))
+		switch {
+		case err == nil:
+			return &reclaimedLease{previous: current, written: written}, nil
+		case apierrors.IsNotFound(err):
+			return nil, nil
+		case !apierrors.IsConflict(err) || attempt == reclaimAttempts:
+			return nil, fmt.Errorf("reclaiming the retained MAC address %s for %s: %w", current.Spec.MACAddress, iface, err)
+		}
+		if current, err = s.leases.Get(ctx, current.Namespace, current.Name); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("reading the retained lease %s for %s: %w", current.Name, iface, err)
+		}
+	}
+}
+
+// reclaimedVersion is current reserved for this admission: the usual
+// reservation (attempt token, expiry after the reservation TTL), plus when
+// the retention would have ended, so that the lease is Retained again if
+// the object never appears, and when it was reclaimed.
+func (s *Service) reclaimedVersion(current *v1alpha1.MacLease, owner Owner) *v1alpha1.MacLease {
+	now := time.Now()
+	retainedUntil := current.Annotations[retention.RetainedUntilAnnotation]
+	switch {
+	case current.Status.Phase == v1alpha1.MacLeasePhaseRetained && current.Status.ExpiresAt != nil:
+		retainedUntil = current.Status.ExpiresAt.UTC().Format(time.RFC3339)
+	case current.Status.Phase == v1alpha1.MacLeasePhaseBound:
+		retainedUntil = now.Add(s.retentionOf(current)).UTC().Format(time.RFC3339)
+	}
+	lease := current.DeepCopy()
+	if lease.Annotations == nil {
+		lease.Annotations = map[string]string{}
+	}
+	lease.Annotations[AttemptAnnotation] = string(owner.Request)
+	lease.Annotations[retention.RetainedUntilAnnotation] = retainedUntil
+	lease.Annotations[retention.ReclaimedAtAnnotation] = now.UTC().Format(time.RFC3339)
+	lease.OwnerReferences = nil
+	expiresAt := metav1.NewTime(now.Add(s.reservationTTL))
+	lease.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseReserved, ExpiresAt: &expiresAt}
+	return lease
+}
+
+// restore puts back what a failed admission reclaimed, if nobody changed it
+// since: the next create of the object finds it Retained again at once. If
+// that fails, the controller makes the reservation Retained again when it
+// expires.
+func (s *Service) restore(ctx context.Context, reclaimed []*reclaimedLease) error {
+	rewriter, ok := s.leases.(LeaseRewriter)
+	if !ok {
+		return nil
+	}
+	var failed []error
+	for _, r := range reclaimed {
+		if r.previous == nil {
+			continue
+		}
+		previous := r.previous.DeepCopy()
+		previous.ResourceVersion = r.written.ResourceVersion
+		if _, err := rewriter.Rewrite(ctx, previous); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			failed = append(failed, fmt.Errorf("restoring %s: %w", previous.Name, err))
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// RetainedExhaustedError is an exhausted pool of which some addresses are
+// retained for deleted objects. They are not taken from their owners: the
+// administrator decides (a shorter retention, a wider pool, or deleting
+// Retained leases).
+type RetainedExhaustedError struct {
+	Exhausted error
+	Pool      string
+	Retained  int64
+}
+
+func (e *RetainedExhaustedError) Error() string {
+	return fmt.Sprintf("%v; %d of them are retained for deleted objects (MacPool %q spec.retention) and are given to nobody else until their retention ends: "+
+		"shorten the retention, widen the pool, or delete Retained leases (kubectl get macleases -A --field-selector status.phase=Retained)",
+		e.Exhausted, e.Retained, e.Pool)
+}
+
+func (e *RetainedExhaustedError) Unwrap() error { return e.Exhausted }
+
+// retainedCounts counts the Retained leases of each pool from the lease
+// informer's events.
+type retainedCounts struct {
+	byKey map[string]string // lease key -> pool, Retained leases only
+	count map[string]int64  // pool -> Retained leases
+}
+
+// watchRetained indexes the leases by owner, for reclaims, and counts the
+// Retained ones by pool, for the pools' status.
+func (s *Service) watchRetained(leases cache.SharedIndexInformer) error {
+	if _, indexed := leases.GetIndexer().GetIndexers()[ownerIndex]; !indexed {
+		if err := leases.AddIndexers(cache.Indexers{ownerIndex: indexOwner}); err != nil {
+			return fmt.Errorf("indexing MacLeases by owner: %w", err)
+		}
+	}
+	s.owners = leases.GetIndexer()
+	s.retained = retainedCounts{byKey: map[string]string{}, count: map[string]int64{}}
+	_, err := leases.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { s.countRetained(obj, false) },
+		UpdateFunc: func(_, obj interface{}) { s.countRetained(obj, false) },
+		DeleteFunc: func(obj interface{}) { s.countRetained(obj, true) },
+	})
+	if err != nil {
+		return fmt.Errorf("counting Retained MacLeases: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) countRetained(obj interface{}, deleted bool) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	pool, isRetained := "", false
+	switch lease := obj.(type) {
+	case *macpool.MacLease:
+		pool, isRetained = lease.Spec.Pool, lease.Status.Phase == macpool.MacLeasePhaseRetained
+	case *v1alpha1.MacLease:
+		pool, isRetained = lease.Spec.Pool, lease.Status.Phase == v1alpha1.MacLeasePhaseRetained
+	default:
+		return
+	}
+	s.retainedMu.Lock()
+	defer s.retainedMu.Unlock()
+	if previous, found := s.retained.byKey[key]; found {
+		s.retained.count[previous]--
+		delete(s.retained.byKey, key)
+	}
+	if isRetained && !deleted {
+		s.retained.byKey[key] = pool
+		s.retained.count[pool]++
+	}
+}
+
+// retainedIn is the number of Retained leases of a pool.
+func (s *Service) retainedIn(pool string) int64 {
+	s.retainedMu.Lock()
+	defer s.retainedMu.Unlock()
+	return s.retained.count[pool]
+}
+
+func poolRetention(pool *v1alpha1.MacPool) time.Duration {
+	if pool.Spec.Retention == nil {
+		return 0
+	}
+	return pool.Spec.Retention.Duration.Duration
+}

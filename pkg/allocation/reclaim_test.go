@@ -1,0 +1,385 @@
+package allocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/macindex"
+	"kubemacpool.io/kubemacpool/pkg/retention"
+)
+
+// memLeases is lease storage with the semantics the reclaim relies on: one
+// key per address whatever the namespace, a lease of another namespace reads
+// as NotFound, and a rewrite of a version that is not the stored one is a
+// Conflict. The fake clientset checks no resourceVersion.
+type memLeases struct {
+	mu      sync.Mutex
+	version int
+	leases  map[string]*v1alpha1.MacLease
+	// index is the informer's view, kept current on every write.
+	index cache.Indexer
+}
+
+func newMemLeases(leases ...*v1alpha1.MacLease) *memLeases {
+	m := &memLeases{leases: map[string]*v1alpha1.MacLease{},
+		index: cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{ownerIndex: indexOwner})}
+	for _, lease := range leases {
+		m.store(lease.DeepCopy())
+	}
+	return m
+}
+
+func (m *memLeases) store(lease *v1alpha1.MacLease) *v1alpha1.MacLease {
+	m.version++
+	lease.ResourceVersion = strconv.Itoa(m.version)
+	m.leases[lease.Name] = lease
+	_ = m.index.Update(lease.DeepCopy())
+	return lease.DeepCopy()
+}
+
+func (m *memLeases) Create(_ context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, found := m.leases[lease.Name]; found {
+		return nil, apierrors.NewAlreadyExists(macpool.Resource("macleases"), lease.Name)
+	}
+	return m.store(lease.DeepCopy()), nil
+}
+
+func (m *memLeases) Get(_ context.Context, namespace, name string) (*v1alpha1.MacLease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lease, found := m.leases[name]
+	if !found || lease.Namespace != namespace {
+		return nil, apierrors.NewNotFound(macpool.Resource("macleases"), name)
+	}
+	return lease.DeepCopy(), nil
+}
+
+func (m *memLeases) Delete(_ context.Context, namespace, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lease, found := m.leases[name]
+	if !found || lease.Namespace != namespace {
+		return apierrors.NewNotFound(macpool.Resource("macleases"), name)
+	}
+	delete(m.leases, name)
+	_ = m.index.Delete(lease)
+	return nil
+}
+
+func (m *memLeases) Rewrite(_ context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stored, found := m.leases[lease.Name]
+	if !found || stored.Namespace != lease.Namespace {
+		return nil, apierrors.NewNotFound(macpool.Resource("macleases"), lease.Name)
+	}
+	if stored.ResourceVersion != lease.ResourceVersion {
+		return nil, apierrors.NewConflict(macpool.Resource("macleases"), lease.Name, fmt.Errorf("the object has been modified"))
+	}
+	return m.store(lease.DeepCopy()), nil
+}
+
+func (m *memLeases) lease(name string) *v1alpha1.MacLease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if lease, found := m.leases[name]; found {
+		return lease.DeepCopy()
+	}
+	return nil
+}
+
+const retainedMAC = "02:00:00:00:00:42"
+
+var retainedUntil = metav1.NewTime(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+
+func retainedLease(namespace, kind, name, iface string) *v1alpha1.MacLease {
+	address, _ := mac.Parse(retainedMAC)
+	return &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: address.Name(), Namespace: namespace},
+		Spec: v1alpha1.MacLeaseSpec{MACAddress: address.String(), Pool: macpool.DefaultPoolName, Interface: iface,
+			Owner: &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: kind, Name: name}},
+		Status: v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &retainedUntil},
+	}
+}
+
+// stickyService is a synced service over memory storage holding leases, the
+// default pool retaining for a day.
+func stickyService(t *testing.T, leases ...*v1alpha1.MacLease) (*Service, *memLeases) {
+	t.Helper()
+	var namespaces []*corev1.Namespace
+	for _, name := range []string{"a", "b"} {
+		namespaces = append(namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}
+	s := testService(t, versionedfake.NewSimpleClientset(), nil, true, namespaces...)
+	store := newMemLeases(leases...)
+	s.leases, s.owners = store, store.index
+	s.pools[macpool.DefaultPoolName].retention = 24 * time.Hour
+	for _, lease := range leases {
+		s.taken.Add(mustParse(t, lease.Spec.MACAddress))
+	}
+	return s, store
+}
+
+func podOwner(name, request string) Owner {
+	return Owner{APIVersion: "v1", Kind: "Pod", Name: name, Request: types.UID(request)}
+}
+
+// An object created again gets its retained address on the same network;
+// another namespace, network, name or kind, or a generated name, never.
+func TestReclaimRetainedAddress(t *testing.T) {
+	bound := retainedLease("a", "Pod", "db-0", "a/net1")
+	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	boundWithOwner := bound.DeepCopy()
+	boundWithOwner.OwnerReferences = []metav1.OwnerReference{{Kind: "Pod", Name: "db-0", UID: "old"}}
+	optedOut := bound.DeepCopy()
+	optedOut.Annotations = map[string]string{retention.ObjectAnnotation: retention.OptOut}
+	generated := podOwner("db-", "r1")
+	generated.Generated = true
+	tests := []struct {
+		name      string
+		lease     *v1alpha1.MacLease
+		namespace string
+		owner     Owner
+		iface     string
+		want      bool
+	}{
+		{name: "same namespace, kind, name and network", lease: retainedLease("a", "Pod", "db-0", "a/net1"), namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1", want: true},
+		{name: "another namespace", lease: retainedLease("a", "Pod", "db-0", "a/net1"), namespace: "b", owner: podOwner("db-0", "r1"), iface: "a/net1"},
+		{name: "another network", lease: retainedLease("a", "Pod", "db-0", "a/net1"), namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net2"},
+		{name: "another name", lease: retainedLease("a", "Pod", "db-0", "a/net1"), namespace: "a", owner: podOwner("db-1", "r1"), iface: "a/net1"},
+		{name: "another kind", lease: retainedLease("a", "VirtualMachine", "db-0", "a/net1"), namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
+		{name: "a generateName prefix", lease: retainedLease("a", "Pod", "db-", "a/net1"), namespace: "a", owner: generated, iface: "a/net1"},
+		{name: "bound without owner references under retention (the controller has not seen the deletion yet)", lease: bound, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1", want: true},
+		{name: "bound with owner references", lease: boundWithOwner, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
+		{name: "bound, opted out of retention", lease: optedOut, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, store := stickyService(t, tt.lease)
+			transaction := s.Begin(tt.namespace, tt.owner, false)
+			got, err := transaction.Allocate(context.Background(), tt.iface)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got.String() == retainedMAC) != tt.want {
+				t.Fatalf("Allocate = %s; want the retained address: %v", got, tt.want)
+			}
+			lease := store.lease(tt.lease.Name)
+			if !tt.want {
+				if lease.Namespace != tt.lease.Namespace || lease.Status.Phase != tt.lease.Status.Phase || lease.Annotations[AttemptAnnotation] != "" {
+					t.Errorf("the retained lease changed: %+v", lease)
+				}
+				return
+			}
+			if lease.Status.Phase != v1alpha1.MacLeasePhaseReserved || lease.Status.ExpiresAt == nil ||
+				lease.Annotations[AttemptAnnotation] != string(tt.owner.Request) || lease.Annotations[retention.RetainedUntilAnnotation] == "" ||
+				len(lease.OwnerReferences) != 0 || lease.Spec.Owner.Name != "db-0" {
+				t.Errorf("reclaimed lease = %+v", lease)
+			}
+			if tt.lease.Status.Phase == v1alpha1.MacLeasePhaseRetained && lease.Annotations[retention.RetainedUntilAnnotation] != "2030-01-02T03:04:05Z" {
+				t.Errorf("retained-until = %q, want the retention's end", lease.Annotations[retention.RetainedUntilAnnotation])
+			}
+		})
+	}
+}
+
+// Two admissions of the same object racing for one retained address: one
+// gets it, the other is told to try again; never both.
+func TestReclaimRace(t *testing.T) {
+	for round := 0; round < 50; round++ {
+		s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+		var wg sync.WaitGroup
+		results := make([]mac.Address, 2)
+		errs := make([]error, 2)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i], errs[i] = s.Begin("a", podOwner("db-0", fmt.Sprintf("request-%d", i)), false).Allocate(context.Background(), "a/net1")
+			}()
+		}
+		wg.Wait()
+		winners := 0
+		for i := range results {
+			var notReady *NotReadyError
+			switch {
+			case errs[i] == nil && results[i].String() == retainedMAC:
+				winners++
+			case errors.As(errs[i], &notReady) && strings.Contains(errs[i].Error(), "try again"):
+			default:
+				t.Fatalf("round %d: request %d = %s, %v; want the retained address or try again", round, i, results[i], errs[i])
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d admissions got the retained address, want exactly 1", round, winners)
+		}
+		lease := store.lease(mustParse(t, retainedMAC).Name())
+		if token := lease.Annotations[AttemptAnnotation]; token != "request-0" && token != "request-1" {
+			t.Fatalf("round %d: the lease carries token %q", round, token)
+		}
+	}
+}
+
+// A reclaim by an admission that is over (rejected later in the chain) is
+// taken over by the next create of the object; kube-apiserver's retry of the
+// same call gets the same address without a write.
+func TestReclaimTakeoverAndRetry(t *testing.T) {
+	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+	name := mustParse(t, retainedMAC).Name()
+	if _, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1"); err != nil {
+		t.Fatal(err)
+	}
+	version := store.lease(name).ResourceVersion
+	if got, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1"); err != nil || got.String() != retainedMAC {
+		t.Fatalf("retried call = %s, %v", got, err)
+	}
+	if store.lease(name).ResourceVersion != version {
+		t.Error("a retried call rewrote the lease")
+	}
+	if _, err := s.Begin("a", podOwner("db-0", "r2"), false).Allocate(context.Background(), "a/net1"); err == nil {
+		t.Fatal("a second create within the grace took the reclaimed address")
+	}
+	// The first admission is long over.
+	stale := store.lease(name)
+	stale.Annotations[retention.ReclaimedAtAnnotation] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	if _, err := store.Rewrite(context.Background(), stale); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Begin("a", podOwner("db-0", "r3"), false).Allocate(context.Background(), "a/net1"); err != nil || got.String() != retainedMAC {
+		t.Fatalf("create after the grace = %s, %v", got, err)
+	}
+	if lease := store.lease(name); lease.Annotations[AttemptAnnotation] != "r3" || lease.Annotations[retention.RetainedUntilAnnotation] != "2030-01-02T03:04:05Z" {
+		t.Errorf("taken-over lease = %+v", lease.Annotations)
+	}
+}
+
+// A denied admission puts its reclaimed leases back, Retained as before.
+func TestAbortRestoresReclaimedLeases(t *testing.T) {
+	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+	transaction := s.Begin("a", podOwner("db-0", "r1"), false)
+	if _, err := transaction.Allocate(context.Background(), "a/net1"); err != nil {
+		t.Fatal(err)
+	}
+	transaction.Abort(context.Background())
+	lease := store.lease(mustParse(t, retainedMAC).Name())
+	if lease.Status.Phase != v1alpha1.MacLeasePhaseRetained || !lease.Status.ExpiresAt.Equal(&retainedUntil) || lease.Annotations[AttemptAnnotation] != "" {
+		t.Errorf("after Abort: %+v %+v", lease.Status, lease.Annotations)
+	}
+}
+
+// A dry run shows the retained address and writes nothing.
+func TestReclaimDryRun(t *testing.T) {
+	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+	before := store.lease(mustParse(t, retainedMAC).Name()).ResourceVersion
+	got, err := s.Begin("a", podOwner("db-0", "r1"), true).Allocate(context.Background(), "a/net1")
+	if err != nil || got.String() != retainedMAC {
+		t.Fatalf("dry run = %s, %v", got, err)
+	}
+	if store.lease(mustParse(t, retainedMAC).Name()).ResourceVersion != before {
+		t.Error("a dry run wrote the lease")
+	}
+}
+
+// A retained address asked for explicitly: the object it is retained for
+// gets it back; for anyone else, in the namespace or another one, it is
+// held elsewhere and the pool's conflictPolicy applies.
+func TestRequestRetainedAddress(t *testing.T) {
+	tests := []struct {
+		name      string
+		namespace string
+		owner     Owner
+		want      ClaimOutcome
+	}{
+		{name: "its owner", namespace: "a", owner: podOwner("db-0", "r1"), want: Reclaimed},
+		{name: "another object of the namespace", namespace: "a", owner: podOwner("db-1", "r1"), want: HeldElsewhere},
+		{name: "the same name in another namespace", namespace: "b", owner: podOwner("db-0", "r1"), want: HeldElsewhere},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+			claim, err := s.Claim(context.Background(), tt.namespace, tt.owner, "a/net1", mustParse(t, retainedMAC), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claim.Outcome != tt.want {
+				t.Fatalf("outcome = %v, want %v", claim.Outcome, tt.want)
+			}
+			lease := store.lease(mustParse(t, retainedMAC).Name())
+			if retained := lease.Status.Phase == v1alpha1.MacLeasePhaseRetained; retained != (tt.want != Reclaimed) || lease.Namespace != "a" {
+				t.Errorf("lease = %s %s", lease.Namespace, lease.Status.Phase)
+			}
+			s.pools[macpool.DefaultPoolName].conflictPolicy = v1alpha1.ConflictPolicyReject
+			_, err = s.Begin(tt.namespace, tt.owner, false).Request(context.Background(), "a/net1", mustParse(t, retainedMAC))
+			var conflict *ConflictError
+			if tt.want == HeldElsewhere && !errors.As(err, &conflict) {
+				t.Errorf("under Reject: %v, want a ConflictError", err)
+			}
+		})
+	}
+}
+
+// An exhausted pool whose addresses are retained says so, and is still an
+// exhausted pool (409); the retained address is not handed out.
+func TestExhaustedByRetainedAddresses(t *testing.T) {
+	s, _ := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+	only := mustParse(t, retainedMAC)
+	state, err := macindex.NewPool(macpool.DefaultPoolName, []mac.Range{{Start: only, End: only}}, s.taken, strings.NewReader(strings.Repeat("\x00", 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pools[macpool.DefaultPoolName].state = state
+	s.retained = retainedCounts{byKey: map[string]string{}, count: map[string]int64{}}
+	s.countRetained(retainedLease("a", "Pod", "db-0", "a/net1"), false)
+
+	_, err = s.Begin("b", podOwner("db-0", "r1"), false).Allocate(context.Background(), "b/net1")
+	var exhausted *macindex.ExhaustedError
+	var retained *RetainedExhaustedError
+	if !errors.As(err, &exhausted) || !errors.As(err, &retained) || retained.Retained != 1 ||
+		!strings.Contains(err.Error(), `1 of them are retained`) || !strings.Contains(err.Error(), `MacPool "default"`) {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// Retained leases are counted by pool from the informer's events.
+func TestCountRetained(t *testing.T) {
+	s := &Service{retained: retainedCounts{byKey: map[string]string{}, count: map[string]int64{}}}
+	lease := retainedLease("a", "Pod", "db-0", "a/net1")
+	internal := &macpool.MacLease{}
+	if err := v1alpha1.Convert_v1alpha1_MacLease_To_macpool_MacLease(lease, internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.countRetained(internal, false)
+	s.countRetained(internal, false) // an update that keeps it Retained
+	if got := s.retainedIn(macpool.DefaultPoolName); got != 1 {
+		t.Fatalf("retained = %d, want 1", got)
+	}
+	reserved := internal.DeepCopy()
+	reserved.Status.Phase = macpool.MacLeasePhaseReserved
+	s.countRetained(reserved, false)
+	if got := s.retainedIn(macpool.DefaultPoolName); got != 0 {
+		t.Fatalf("after reclaim: retained = %d, want 0", got)
+	}
+	s.countRetained(internal, false)
+	s.countRetained(cache.DeletedFinalStateUnknown{Key: "a/" + lease.Name, Obj: internal}, true)
+	if got := s.retainedIn(macpool.DefaultPoolName); got != 0 {
+		t.Fatalf("after delete: retained = %d, want 0", got)
+	}
+}

@@ -1,0 +1,46 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/audit"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+)
+
+var _ allocation.LeaseRewriter = &inProcessLeases{}
+
+// Rewrite replaces a lease, status included, in one write of the version it
+// was read at, through the storage the controller binds with: the webhooks
+// reclaim a retained address with it, so that of two admissions racing for
+// it only one wins (the other gets a Conflict). The same admission chain and
+// validation run as for Bind.
+func (l *inProcessLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	internal := &macpool.MacLease{}
+	if err := l.scheme.Convert(lease, internal, nil); err != nil {
+		return nil, fmt.Errorf("converting lease %s/%s: %w", lease.Namespace, lease.Name, err)
+	}
+	ctx = requestContext(ctx, "update", lease.Namespace, lease.Name)
+	options := &metav1.UpdateOptions{}
+	attributes := admission.NewAttributesRecord(internal, nil, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
+		admission.Update, options, false, loopbackUser)
+	admitUpdate := func(ctx context.Context, updated, old runtime.Object) (runtime.Object, error) {
+		final := admission.NewAttributesRecord(updated, old, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
+			admission.Update, options, false, loopbackUser)
+		return updated, l.mutate(ctx, final)
+	}
+	updated, _, err := l.binding.Update(ctx, lease.Name, rest.DefaultUpdatedObjectInfo(internal, admitUpdate),
+		rest.ValidateAllObjectFunc, rest.AdmissionToValidateObjectUpdateFunc(l.admit, attributes, l.objects), false, options)
+	if err != nil {
+		return nil, err
+	}
+	audit.AddAuditAnnotation(ctx, "macpool.kubemacpool.io/lease-reclaimed", lease.Namespace+"/"+lease.Name)
+	return l.toVersioned(updated)
+}
