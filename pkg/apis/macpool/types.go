@@ -105,6 +105,23 @@ type MacPoolSpec struct {
 	ConflictPolicy    ConflictPolicy
 	// Exclude are ranges that are never handed out, nor leased on request.
 	Exclude []MACRange
+	// NetworkSelector restricts the pool to interfaces on the multus
+	// networks it selects; see NetworkSelector.
+	NetworkSelector *NetworkSelector
+}
+
+// NetworkSelector picks multus networks (NetworkAttachmentDefinitions) by
+// reference or by label. A network matches when it is in Networks or its
+// labels match LabelSelector.
+type NetworkSelector struct {
+	Networks      []NetworkReference
+	LabelSelector *metav1.LabelSelector
+}
+
+// NetworkReference names one NetworkAttachmentDefinition.
+type NetworkReference struct {
+	Namespace string
+	Name      string
 }
 
 // MACRange is an inclusive range of unicast addresses.

@@ -158,6 +158,40 @@ type MacPoolSpec struct {
 	// +listType=atomic
 	// +optional
 	Exclude []MACRange `json:"exclude,omitempty"`
+	// NetworkSelector makes this a pool of multus networks: it serves only
+	// the Pod and VirtualMachine interfaces on the networks it selects, and
+	// it serves them ahead of any namespace-selected pool or the default
+	// pool. With namespaceSelector set too, it serves those interfaces only
+	// in the namespaces that selector picks. Two pools that select the same
+	// interface's network are a configuration error: its admission is
+	// denied with both pool names.
+	// +optional
+	NetworkSelector *NetworkSelector `json:"networkSelector,omitempty"`
+}
+
+// NetworkSelector picks multus networks (NetworkAttachmentDefinitions of
+// k8s.cni.cncf.io) by reference, by label, or both: a network matches when
+// it is listed in networks or its labels match labelSelector. At least one
+// of the two must be set.
+type NetworkSelector struct {
+	// Networks lists NetworkAttachmentDefinitions by namespace and name.
+	// They need not exist (yet): a reference matches by name alone.
+	// +listType=atomic
+	// +optional
+	Networks []NetworkReference `json:"networks,omitempty"`
+	// LabelSelector matches the labels of NetworkAttachmentDefinitions that
+	// exist. It matches nothing while the cluster does not serve
+	// NetworkAttachmentDefinitions; references still match then.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+}
+
+// NetworkReference names one NetworkAttachmentDefinition.
+type NetworkReference struct {
+	// Namespace of the NetworkAttachmentDefinition.
+	Namespace string `json:"namespace"`
+	// Name of the NetworkAttachmentDefinition.
+	Name string `json:"name"`
 }
 
 // MACRange is an inclusive range of unicast MAC addresses.

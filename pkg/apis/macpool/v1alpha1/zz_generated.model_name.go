@@ -70,3 +70,13 @@ func (in MacPoolSpec) OpenAPIModelName() string {
 func (in MacPoolStatus) OpenAPIModelName() string {
 	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.MacPoolStatus"
 }
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NetworkReference) OpenAPIModelName() string {
+	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.NetworkReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NetworkSelector) OpenAPIModelName() string {
+	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.NetworkSelector"
+}
