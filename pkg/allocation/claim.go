@@ -37,17 +37,17 @@ const (
 type Claim struct {
 	Outcome        ClaimOutcome
 	ConflictPolicy v1alpha1.ConflictPolicy
-	// Pool is the name of the namespace's pool.
+	// Pool is the name of the pool that serves the interface.
 	Pool string
 }
 
 // Claim leases a requested address to owner if nobody holds it. A dry-run
 // claim reports what would happen and leases nothing.
-func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, iface string, address mac.Address, dryRun bool) (Claim, error) {
+func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, iface string, network Network, address mac.Address, dryRun bool) (Claim, error) {
 	if !s.HasSynced() {
 		return Claim{}, errLoading
 	}
-	selected, err := s.poolFor(ctx, namespace)
+	selected, err := s.poolFor(ctx, namespace, network)
 	if err != nil {
 		return Claim{}, err
 	}
