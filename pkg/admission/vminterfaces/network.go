@@ -23,7 +23,10 @@ func MultusNetwork(ifaceName string, networks []kubevirtv1.Network, namespace st
 		if before, after, qualified := strings.Cut(nadName, "/"); qualified {
 			nadNamespace, nadName = before, after
 		}
-		return nadNamespace, nadName, nadNamespace != "" && nadName != ""
+		if nadNamespace == "" || nadName == "" {
+			return "", "", false
+		}
+		return nadNamespace, nadName, true
 	}
 	return "", "", false
 }
