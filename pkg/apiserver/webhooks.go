@@ -67,6 +67,11 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	if err != nil {
 		return err
 	}
+	networkLabels, err := networkAttachmentLabels(config, kube)
+	if err != nil {
+		return err
+	}
+	allocations.UseNetworkLabels(networkLabels)
 
 	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity}
 	if config.ExtraConfig.KubeClientConfig != nil {
@@ -109,6 +114,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 			}
 		}()
 		go leaseInformer.RunWithContext(ctx)
+		go networkLabels.Run(ctx, 0)
 		go allocations.RunStatusUpdates(ctx)
 		return nil
 	}); err != nil {
