@@ -12,6 +12,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/admission/podnetworks"
 	"kubemacpool.io/kubemacpool/pkg/admission/vminterfaces"
+	"kubemacpool.io/kubemacpool/pkg/collision"
 )
 
 var (
@@ -28,6 +29,9 @@ type holder struct {
 	// interfaces maps each carried MAC (canonical colon form) to the
 	// interface or network key it is on.
 	interfaces map[string]string
+	// networks are the multus networks (namespace/name) each MAC of a Pod
+	// is on, for collision detection; nil for a VirtualMachine.
+	networks []collision.Holding
 }
 
 // podHolder reads the MACs of a Pod from its metadata. The kubevirt.io
@@ -48,6 +52,7 @@ func podHolder(pod *metav1.PartialObjectMetadata) *holder {
 	for i, network := range networks.Elements() {
 		if network.MAC != "" {
 			h.interfaces[network.MAC] = networks.Key(i)
+			h.networks = append(h.networks, collision.Holding{MAC: network.MAC, Network: network.Namespace + "/" + network.Name})
 		}
 	}
 	return h
