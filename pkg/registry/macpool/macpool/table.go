@@ -19,6 +19,7 @@ var tableConvertor = table.Convertor[*macpool.MacPool, *macpool.MacPoolList]{
 		{Name: "Free", Type: "integer", Description: "Addresses left to allocate."},
 		{Name: "Conflict-Policy", Type: "string", Priority: 1, Description: "What happens to a requested address that another object holds."},
 		{Name: "Exclude", Type: "string", Priority: 1, Description: "Address ranges the pool never hands out."},
+		{Name: "Networks", Type: "string", Priority: 1, Description: "The multus networks the pool serves: NetworkAttachmentDefinitions by namespace/name, and labels:<selector>."},
 		table.AgeColumn,
 	},
 	Cells: func(pool *macpool.MacPool) []interface{} {
@@ -30,6 +31,7 @@ var tableConvertor = table.Convertor[*macpool.MacPool, *macpool.MacPoolList]{
 			pool.Status.Free,
 			string(pool.Spec.ConflictPolicy),
 			table.OrNone(joinRanges(pool.Spec.Exclude)),
+			table.OrNone(networksCell(pool.Spec.NetworkSelector)),
 			table.Age(pool.CreationTimestamp),
 		}
 	},
