@@ -16,8 +16,13 @@ import (
 // NetworkAttachmentDefinitions, for the pools that select networks by
 // label. It holds only their metadata, without managed fields: labels are
 // all the allocator reads. The returned Labels starts it once the cluster
-// serves the resource (see networkattachment.Labels.Run).
-func networkAttachmentLabels(config completedConfig, kube kubernetes.Interface) (*networkattachment.Labels, error) {
+// serves the resource (see networkattachment.Labels.Run); the webhooks'
+// post-start hook runs it, and the lease controller reads its cache.
+func networkAttachmentLabels(config completedConfig) (*networkattachment.Labels, error) {
+	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("building the discovery client of NetworkAttachmentDefinitions: %w", err)
+	}
 	client, err := metadata.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return nil, fmt.Errorf("building the metadata client of NetworkAttachmentDefinitions: %w", err)

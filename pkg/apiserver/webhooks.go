@@ -27,6 +27,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
+	"kubemacpool.io/kubemacpool/pkg/networkattachment"
 	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
@@ -45,7 +46,8 @@ const informerResync = 0
 // an allocation service that reads leases straight from their storage, pools
 // through this server's own API (the loopback client) and namespaces from
 // kube-apiserver.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) error {
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer,
+	networkLabels *networkattachment.Labels) error {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
@@ -64,10 +66,6 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
 		namespaces.Lister(), namespaces.Informer().HasSynced, kube.CoreV1(),
 		config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)
-	if err != nil {
-		return err
-	}
-	networkLabels, err := networkAttachmentLabels(config, kube)
 	if err != nil {
 		return err
 	}

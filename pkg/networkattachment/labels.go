@@ -115,3 +115,38 @@ func (l *Labels) Labels(ctx context.Context, namespace, name string) (labels.Set
 	}
 	return object.GetLabels(), true, nil
 }
+
+// Known reports whether the NetworkAttachmentDefinition namespace/name is
+// in the informer's cache. It never asks kube-apiserver: collision
+// detection calls it for every pod event. While the informer is not
+// running or not synced nothing is known.
+func (l *Labels) Known(namespace, name string) bool {
+	if !l.started.Load() || !l.informer.HasSynced() {
+		return false
+	}
+	_, exists, err := l.informer.GetStore().GetByKey(namespace + "/" + name)
+	return err == nil && exists
+}
+
+// OnChange calls changed with the namespace and name of every definition
+// the informer adds or deletes (a relabelling changes no existence), until
+// remove is called.
+func (l *Labels) OnChange(changed func(namespace, name string)) (remove func(), err error) {
+	call := func(obj interface{}) {
+		if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if object, ok := obj.(metav1.Object); ok {
+			changed(object.GetNamespace(), object.GetName())
+		}
+	}
+	registration, err := l.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: call, DeleteFunc: call})
+	if err != nil {
+		return nil, fmt.Errorf("watching NetworkAttachmentDefinitions: %w", err)
+	}
+	return func() {
+		if err := l.informer.RemoveEventHandler(registration); err != nil {
+			klog.ErrorS(err, "Removing a NetworkAttachmentDefinition handler")
+		}
+	}, nil
+}

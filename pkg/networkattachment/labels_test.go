@@ -62,6 +62,9 @@ func TestLabelsWhileNotServed(t *testing.T) {
 
 	expectLabels(t, l, "storage", labels.Set{"tier": "storage"}, true)
 	expectLabels(t, l, "missing", nil, false)
+	if l.Known("infra", "storage") {
+		t.Error("a definition is known although nothing follows them")
+	}
 	if l.started.Load() {
 		t.Error("the informer started although the resource is not served")
 	}
@@ -94,6 +97,9 @@ func TestLabelsFromTheInformerOnceServed(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	expectLabels(t, l, "storage", labels.Set{"tier": "storage"}, true)
+	if !l.Known("infra", "storage") || l.Known("infra", "missing") {
+		t.Errorf("Known(storage) = %v, Known(missing) = %v; want true, false", l.Known("infra", "storage"), l.Known("infra", "missing"))
+	}
 	if got := gets.Load(); got != 0 {
 		t.Errorf("%d reads from kube-apiserver for a cached definition, want 0", got)
 	}

@@ -31,7 +31,7 @@ func (c *Controller) observePodCollisions(pod *metav1.PartialObjectMetadata, h *
 		return
 	}
 	c.references.Store(key, reference("v1", kindPod, pod.Namespace, pod.Name, pod.UID))
-	change, _ := c.collisions.UpdateHoldings(key, string(pod.UID), h.networks, nil)
+	change, _ := c.collisions.UpdateHoldings(key, string(pod.UID), c.resolveNetworks(h.networks), nil)
 	c.report(change)
 }
 
@@ -45,7 +45,7 @@ func (c *Controller) observeVMICollisions(vmi *unstructured.Unstructured) {
 		c.untrack(key, vmi.GetUID())
 		return
 	}
-	macs := vmiHoldings(vmi)
+	macs := c.resolveNetworks(vmiHoldings(vmi))
 	// The source and target of a decentralized migration share their MACs
 	// by design and are told apart by the migration they belong to.
 	var migrations []string

@@ -58,3 +58,61 @@ func TestPodHolderNetworks(t *testing.T) {
 		t.Errorf("networks:\n got  %v\n want %v", got, want)
 	}
 }
+
+type knownNetworks map[string]bool
+
+func (k knownNetworks) Known(namespace, name string) bool { return k[namespace+"/"+name] }
+
+func (knownNetworks) OnChange(func(namespace, name string)) (func(), error) { return func() {}, nil }
+
+// A burst of definitions is one pass: take returns each once.
+func TestNetworkChanges(t *testing.T) {
+	changes := newNetworkChanges()
+	changes.add("infra", "red")
+	changes.add("infra", "blue")
+	changes.add("infra", "red")
+	select {
+	case <-changes.signal:
+	default:
+		t.Fatal("no signal after a change")
+	}
+	if got := changes.take(); !reflect.DeepEqual(got, map[string]bool{"infra/red": true, "infra/blue": true}) {
+		t.Errorf("take() = %v", got)
+	}
+	if got := changes.take(); len(got) != 0 {
+		t.Errorf("second take() = %v, want nothing", got)
+	}
+}
+
+// Only a network known to exist is an L2 domain of its own: anything
+// unresolved may meet any network.
+func TestResolveNetworks(t *testing.T) {
+	holdings := []collision.Holding{
+		{MAC: "02:00:00:00:00:01", Network: "infra/red"},
+		{MAC: "02:00:00:00:00:02", Network: "infra/undefined"},
+		{MAC: "02:00:00:00:00:03", Network: collision.UnknownNetwork},
+	}
+	tests := []struct {
+		name     string
+		networks NetworkScopes
+		want     []string
+	}{
+		{name: "no NetworkAttachmentDefinitions followed", want: []string{"", "", ""}},
+		{name: "red defined", networks: knownNetworks{"infra/red": true}, want: []string{"infra/red", "", ""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Controller{config: Config{Networks: tc.networks}}
+			var got []string
+			for _, holding := range c.resolveNetworks(holdings) {
+				got = append(got, holding.Network)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("networks = %q, want %q", got, tc.want)
+			}
+			if holdings[0].Network != "infra/red" {
+				t.Error("resolveNetworks changed its input")
+			}
+		})
+	}
+}
