@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/metadata/fake"
 	"k8s.io/client-go/metadata/metadatainformer"
 	clienttesting "k8s.io/client-go/testing"
@@ -89,12 +90,10 @@ func TestLabelsFromTheInformerOnceServed(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	served.Store(true)
-	deadline := time.Now().Add(10 * time.Second)
-	for !l.started.Load() || !l.informer.HasSynced() {
-		if time.Now().After(deadline) {
-			t.Fatal("the informer did not start and sync once the resource was served")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return l.started.Load() && l.informer.HasSynced(), nil
+	}); err != nil {
+		t.Fatal("the informer did not start and sync once the resource was served")
 	}
 	expectLabels(t, l, "storage", labels.Set{"tier": "storage"}, true)
 	if !l.Known("infra", "storage") || l.Known("infra", "missing") {
@@ -107,15 +106,11 @@ func TestLabelsFromTheInformerOnceServed(t *testing.T) {
 	if err := client.Tracker().Update(Resource, nad("infra", "storage", map[string]string{"tier": "bulk"}), "infra"); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		got, _, _ := l.Labels(context.Background(), "infra", "storage")
-		if got["tier"] == "bulk" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the relabelled definition still reads %v", got)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, _, _ := l.Labels(ctx, "infra", "storage")
+		return got["tier"] == "bulk", nil
+	}); err != nil {
+		t.Fatal("the relabelled definition still reads its old labels")
 	}
 	expectLabels(t, l, "missing", nil, false)
 	if got := gets.Load(); got != 1 {
