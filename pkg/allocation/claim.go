@@ -28,7 +28,7 @@ const (
 	// pool's conflict policy says whether that is a warning, a denial or a
 	// reassignment.
 	HeldElsewhere
-	// Excluded: the address is in spec.exclude of the namespace's pool and
+	// Excluded: the address is in spec.exclude of the interface's pool and
 	// no static reservation of the namespace holds it; nothing was leased.
 	Excluded
 )
