@@ -23,8 +23,8 @@ func (e *ConflictError) Error() string {
 }
 
 // ExcludedError is a requested address inside spec.exclude of the
-// interface's pool (its network's, else its namespace's), which no workload gets unless a static reservation in
-// its namespace holds it.
+// interface's pool (its network's, else its namespace's), which no
+// workload gets unless a static reservation in its namespace holds it.
 type ExcludedError struct {
 	Address   mac.Address
 	Interface string
