@@ -28,7 +28,7 @@ const (
 	// pool's conflict policy says whether that is a warning, a denial or a
 	// reassignment.
 	HeldElsewhere
-	// Excluded: the address is in spec.exclude of the namespace's pool and
+	// Excluded: the address is in spec.exclude of the interface's pool and
 	// no static reservation of the namespace holds it; nothing was leased.
 	Excluded
 	// Reclaimed: the namespace retains the address for this object and
@@ -40,7 +40,7 @@ const (
 type Claim struct {
 	Outcome        ClaimOutcome
 	ConflictPolicy v1alpha1.ConflictPolicy
-	// Pool is the name of the namespace's pool.
+	// Pool is the name of the pool that serves the interface.
 	Pool string
 	// reclaimed is the lease a Reclaimed outcome took back.
 	reclaimed *reclaimedLease
@@ -48,11 +48,11 @@ type Claim struct {
 
 // Claim leases a requested address to owner if nobody holds it. A dry-run
 // claim reports what would happen and leases nothing.
-func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, iface string, address mac.Address, dryRun bool) (Claim, error) {
+func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, iface string, network Network, address mac.Address, dryRun bool) (Claim, error) {
 	if !s.HasSynced() {
 		return Claim{}, errLoading
 	}
-	selected, err := s.poolFor(ctx, namespace)
+	selected, err := s.poolFor(ctx, namespace, network)
 	if err != nil {
 		return Claim{}, err
 	}

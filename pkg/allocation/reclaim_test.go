@@ -175,7 +175,7 @@ func TestReclaimRetainedAddress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, store := stickyService(t, tt.lease)
 			transaction := s.Begin(tt.namespace, tt.owner, false)
-			got, err := transaction.Allocate(context.Background(), tt.iface)
+			got, err := transaction.Allocate(context.Background(), tt.iface, Network{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,7 +213,7 @@ func TestReclaimRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i], errs[i] = s.Begin("a", podOwner("db-0", fmt.Sprintf("request-%d", i)), false).Allocate(context.Background(), "a/net1")
+				results[i], errs[i] = s.Begin("a", podOwner("db-0", fmt.Sprintf("request-%d", i)), false).Allocate(context.Background(), "a/net1", Network{})
 			}()
 		}
 		wg.Wait()
@@ -244,17 +244,17 @@ func TestReclaimRace(t *testing.T) {
 func TestReclaimTakeoverAndRetry(t *testing.T) {
 	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
 	name := mustParse(t, retainedMAC).Name()
-	if _, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1"); err != nil {
+	if _, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{}); err != nil {
 		t.Fatal(err)
 	}
 	version := store.lease(name).ResourceVersion
-	if got, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1"); err != nil || got.String() != retainedMAC {
+	if got, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{}); err != nil || got.String() != retainedMAC {
 		t.Fatalf("retried call = %s, %v", got, err)
 	}
 	if store.lease(name).ResourceVersion != version {
 		t.Error("a retried call rewrote the lease")
 	}
-	if _, err := s.Begin("a", podOwner("db-0", "r2"), false).Allocate(context.Background(), "a/net1"); err == nil {
+	if _, err := s.Begin("a", podOwner("db-0", "r2"), false).Allocate(context.Background(), "a/net1", Network{}); err == nil {
 		t.Fatal("a second create within the grace took the reclaimed address")
 	}
 	// The first admission is long over.
@@ -263,7 +263,7 @@ func TestReclaimTakeoverAndRetry(t *testing.T) {
 	if _, err := store.Rewrite(context.Background(), stale); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Begin("a", podOwner("db-0", "r3"), false).Allocate(context.Background(), "a/net1"); err != nil || got.String() != retainedMAC {
+	if got, err := s.Begin("a", podOwner("db-0", "r3"), false).Allocate(context.Background(), "a/net1", Network{}); err != nil || got.String() != retainedMAC {
 		t.Fatalf("create after the grace = %s, %v", got, err)
 	}
 	if lease := store.lease(name); lease.Annotations[AttemptAnnotation] != "r3" || lease.Annotations[retention.RetainedUntilAnnotation] != "2030-01-02T03:04:05Z" {
@@ -275,7 +275,7 @@ func TestReclaimTakeoverAndRetry(t *testing.T) {
 func TestAbortRestoresReclaimedLeases(t *testing.T) {
 	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
 	transaction := s.Begin("a", podOwner("db-0", "r1"), false)
-	if _, err := transaction.Allocate(context.Background(), "a/net1"); err != nil {
+	if _, err := transaction.Allocate(context.Background(), "a/net1", Network{}); err != nil {
 		t.Fatal(err)
 	}
 	transaction.Abort(context.Background())
@@ -289,7 +289,7 @@ func TestAbortRestoresReclaimedLeases(t *testing.T) {
 func TestReclaimDryRun(t *testing.T) {
 	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
 	before := store.lease(mustParse(t, retainedMAC).Name()).ResourceVersion
-	got, err := s.Begin("a", podOwner("db-0", "r1"), true).Allocate(context.Background(), "a/net1")
+	got, err := s.Begin("a", podOwner("db-0", "r1"), true).Allocate(context.Background(), "a/net1", Network{})
 	if err != nil || got.String() != retainedMAC {
 		t.Fatalf("dry run = %s, %v", got, err)
 	}
@@ -315,7 +315,7 @@ func TestRequestRetainedAddress(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
-			claim, err := s.Claim(context.Background(), tt.namespace, tt.owner, "a/net1", mustParse(t, retainedMAC), false)
+			claim, err := s.Claim(context.Background(), tt.namespace, tt.owner, "a/net1", Network{}, mustParse(t, retainedMAC), false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +327,7 @@ func TestRequestRetainedAddress(t *testing.T) {
 				t.Errorf("lease = %s %s", lease.Namespace, lease.Status.Phase)
 			}
 			s.pools[macpool.DefaultPoolName].conflictPolicy = v1alpha1.ConflictPolicyReject
-			_, err = s.Begin(tt.namespace, tt.owner, false).Request(context.Background(), "a/net1", mustParse(t, retainedMAC))
+			_, err = s.Begin(tt.namespace, tt.owner, false).Request(context.Background(), "a/net1", Network{}, mustParse(t, retainedMAC))
 			var conflict *ConflictError
 			if tt.want == HeldElsewhere && !errors.As(err, &conflict) {
 				t.Errorf("under Reject: %v, want a ConflictError", err)
@@ -349,7 +349,7 @@ func TestExhaustedByRetainedAddresses(t *testing.T) {
 	s.retained = retainedCounts{byKey: map[string]string{}, count: map[string]int64{}}
 	s.countRetained(retainedLease("a", "Pod", "db-0", "a/net1"), false)
 
-	_, err = s.Begin("b", podOwner("db-0", "r1"), false).Allocate(context.Background(), "b/net1")
+	_, err = s.Begin("b", podOwner("db-0", "r1"), false).Allocate(context.Background(), "b/net1", Network{})
 	var exhausted *macindex.ExhaustedError
 	var retained *RetainedExhaustedError
 	if !errors.As(err, &exhausted) || !errors.As(err, &retained) || retained.Retained != 1 ||

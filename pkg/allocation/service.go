@@ -81,12 +81,17 @@ type Service struct {
 	// retained counts Retained leases by pool, for the pools' status.
 	retainedMu sync.Mutex
 	retained   retainedCounts
+	// networkLabels reads the labels of NetworkAttachmentDefinitions; nil
+	// while nothing follows them (see UseNetworkLabels).
+	networkLabels NetworkLabels
 }
 
 // pool is one MacPool as the allocator sees it.
 type pool struct {
-	state          *macindex.Pool
-	selector       labels.Selector // nil for a pool without namespaceSelector
+	state    *macindex.Pool
+	selector labels.Selector // nil for a pool without namespaceSelector
+	// networks is nil for a pool without networkSelector.
+	networks       *networkMatcher
 	conflictPolicy v1alpha1.ConflictPolicy
 	// ranges are the pool's spec.ranges and exclude its spec.exclude; state
 	// allocates from ranges without exclude.
@@ -207,6 +212,11 @@ func (s *Service) observePool(obj interface{}) {
 			return
 		}
 	}
+	networks, err := parseNetworkSelector(macPool.Spec.NetworkSelector)
+	if err != nil {
+		klog.ErrorS(err, "Ignoring a MacPool with an invalid network selector", "pool", macPool.Name)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	existing, found := s.pools[macPool.Name]
@@ -216,6 +226,7 @@ func (s *Service) observePool(obj interface{}) {
 			return
 		}
 		existing.selector, existing.conflictPolicy = selector, macPool.Spec.ConflictPolicy
+		existing.networks = networks
 		existing.ranges, existing.exclude = ranges, exclude
 		existing.retention = poolRetention(macPool)
 		return
@@ -225,7 +236,7 @@ func (s *Service) observePool(obj interface{}) {
 		klog.ErrorS(err, "Ignoring a MacPool", "pool", macPool.Name)
 		return
 	}
-	s.pools[macPool.Name] = &pool{state: state, selector: selector, conflictPolicy: macPool.Spec.ConflictPolicy, ranges: ranges, exclude: exclude,
+	s.pools[macPool.Name] = &pool{state: state, selector: selector, networks: networks, conflictPolicy: macPool.Spec.ConflictPolicy, ranges: ranges, exclude: exclude,
 		retention: poolRetention(macPool)}
 }
 
@@ -297,42 +308,38 @@ func (s *Service) namespace(ctx context.Context, name string) (*corev1.Namespace
 	}
 }
 
-// poolFor picks the pool of a namespace: the one whose selector matches its
-// labels, else the default pool. Two matching pools are a configuration
-// error that must be fixed, not guessed around.
-func (s *Service) poolFor(ctx context.Context, namespace string) (*pool, error) {
+// poolFor picks the pool of an interface of an object in namespace on
+// network (zero for none): see choosePool for the precedence, and the
+// default pool when no other pool matches.
+func (s *Service) poolFor(ctx context.Context, namespace string, network Network) (*pool, error) {
 	ns, err := s.namespace(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	view, err := s.viewNetwork(ctx, network)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var matched []string
-	for name, candidate := range s.pools {
-		if candidate.selector != nil && candidate.selector.Matches(labels.Set(ns.Labels)) {
-			matched = append(matched, name)
-		}
+	chosen, err := s.choosePool(namespace, labels.Set(ns.Labels), view)
+	if err != nil || chosen != nil {
+		return chosen, err
 	}
-	switch len(matched) {
-	case 0:
-		if defaultPool, ok := s.pools[macpool.DefaultPoolName]; ok {
-			return defaultPool.snapshot(), nil
-		}
-		return nil, fmt.Errorf("no MacPool selects namespace %q and there is no %q MacPool", namespace, macpool.DefaultPoolName)
-	case 1:
-		return s.pools[matched[0]].snapshot(), nil
-	default:
-		return nil, fmt.Errorf("namespace %q is selected by more than one MacPool (%v): make their namespaceSelectors exclusive", namespace, matched)
+	if defaultPool, ok := s.pools[macpool.DefaultPoolName]; ok {
+		return defaultPool.snapshot(), nil
 	}
+	return nil, fmt.Errorf("no MacPool selects namespace %q and there is no %q MacPool", namespace, macpool.DefaultPoolName)
 }
 
-// Allocate leases a free address of the namespace's pool to owner. A
-// dry-run allocation picks an address and leases nothing.
-func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, iface string, dryRun bool) (mac.Address, error) {
+// Allocate leases a free address of the pool that serves iface, on
+// network in namespace, to owner. A dry-run allocation picks an address and
+// leases nothing.
+func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, iface string, network Network, dryRun bool) (mac.Address, error) {
 	if !s.HasSynced() {
 		return 0, errLoading
 	}
-	selected, err := s.poolFor(ctx, namespace)
+	selected, err := s.poolFor(ctx, namespace, network)
 	if err != nil {
 		return 0, err
 	}

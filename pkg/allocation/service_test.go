@@ -85,8 +85,8 @@ func TestAllocateNamespaceNotInTheInformer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := testService(t, versionedfake.NewSimpleClientset(), tt.live, tt.synced)
 			owner := Owner{APIVersion: "v1", Kind: "Pod", Name: "p"}
-			_, allocateErr := s.Allocate(context.Background(), "fresh", owner, "net1", false)
-			_, claimErr := s.Claim(context.Background(), "fresh", owner, "net2", mustParse(t, "02:00:00:00:00:10"), false)
+			_, allocateErr := s.Allocate(context.Background(), "fresh", owner, "net1", Network{}, false)
+			_, claimErr := s.Claim(context.Background(), "fresh", owner, "net2", Network{}, mustParse(t, "02:00:00:00:00:10"), false)
 			for _, err := range []error{allocateErr, claimErr} {
 				var notReady *NotReadyError
 				switch {

@@ -23,8 +23,8 @@ func (e *ConflictError) Error() string {
 }
 
 // ExcludedError is a requested address inside spec.exclude of the
-// namespace's pool, which no workload gets unless a static reservation in
-// its namespace holds it.
+// interface's pool (its network's, else its namespace's), which no
+// workload gets unless a static reservation in its namespace holds it.
 type ExcludedError struct {
 	Address   mac.Address
 	Interface string
@@ -71,8 +71,9 @@ func (s *Service) Begin(namespace string, owner Owner, dryRun bool) *Transaction
 	return &Transaction{service: s, namespace: namespace, owner: owner, dryRun: dryRun}
 }
 
-// Allocate leases a free address for iface.
-func (t *Transaction) Allocate(ctx context.Context, iface string) (mac.Address, error) {
+// Allocate leases a free address for iface, on network (zero for an
+// interface on no multus network), from the pool that serves it.
+func (t *Transaction) Allocate(ctx context.Context, iface string, network Network) (mac.Address, error) {
 	// An object created again under a name whose addresses its namespace
 	// retains gets them back on the same interface or network.
 	address, reclaimed, found, err := t.service.reclaim(ctx, t.namespace, t.owner, iface, t.dryRun)
@@ -85,7 +86,7 @@ func (t *Transaction) Allocate(ctx context.Context, iface string) (mac.Address, 
 		}
 		return address, nil
 	}
-	address, err = t.service.Allocate(ctx, t.namespace, t.owner, iface, t.dryRun)
+	address, err = t.service.Allocate(ctx, t.namespace, t.owner, iface, network, t.dryRun)
 	if err != nil {
 		return 0, fmt.Errorf("allocating a MAC address for %s: %w", iface, err)
 	}
@@ -102,8 +103,8 @@ func (t *Transaction) Allocate(ctx context.Context, iface string) (mac.Address, 
 // of the pool (Reassign, with a warning; see Reassigned). An address in the
 // pool's spec.exclude is refused with an ExcludedError unless a static
 // reservation in the namespace holds it.
-func (t *Transaction) Request(ctx context.Context, iface string, address mac.Address) (mac.Address, error) {
-	claim, err := t.service.Claim(ctx, t.namespace, t.owner, iface, address, t.dryRun)
+func (t *Transaction) Request(ctx context.Context, iface string, network Network, address mac.Address) (mac.Address, error) {
+	claim, err := t.service.Claim(ctx, t.namespace, t.owner, iface, network, address, t.dryRun)
 	if err != nil {
 		return 0, err
 	}
@@ -123,7 +124,7 @@ func (t *Transaction) Request(ctx context.Context, iface string, address mac.Add
 		case v1alpha1.ConflictPolicyReject:
 			return 0, &ConflictError{Address: address, Interface: iface}
 		case v1alpha1.ConflictPolicyReassign:
-			assigned, err := t.Allocate(ctx, iface)
+			assigned, err := t.Allocate(ctx, iface, network)
 			if err != nil {
 				return 0, fmt.Errorf("replacing the MAC address %s requested for %s, which another object holds: %w", address, iface, err)
 			}

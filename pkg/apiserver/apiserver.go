@@ -111,13 +111,19 @@ func (c completedConfig) New() (*Server, error) {
 	// with the watch cache): the allocator's index and the lease controller
 	// both follow it, so a lease is decoded and held once.
 	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
-	poolInformer, err := installWebhooks(genericServer, c, leases, leaseInformer)
+	// One informer on NetworkAttachmentDefinitions too: the webhooks pick
+	// pools by their labels, the controller tells collisions apart by them.
+	networks, err := networkAttachmentLabels(c)
+	if err != nil {
+		return nil, err
+	}
+	poolInformer, err := installWebhooks(genericServer, c, leases, leaseInformer, networks)
 	if err != nil {
 		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
 	}
 
 	if err := genericServer.AddPostStartHook("kubemacpool-lease-controller", func(ctx genericapiserver.PostStartHookContext) error {
-		return startController(ctx, c, leases, leaseInformer, poolInformer)
+		return startController(ctx, c, leases, leaseInformer, poolInformer, networks)
 	}); err != nil {
 		return nil, fmt.Errorf("adding the lease controller hook: %w", err)
 	}

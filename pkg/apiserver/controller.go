@@ -21,6 +21,7 @@ import (
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	"kubemacpool.io/kubemacpool/pkg/networkattachment"
 	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
@@ -38,7 +39,8 @@ type ControllerConfig struct {
 
 // startController runs the lease controller, under leader election, for as
 // long as the server runs.
-func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage *macleasestorage.REST, leaseInformer, poolInformer cache.SharedIndexInformer) error {
+func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage *macleasestorage.REST, leaseInformer, poolInformer cache.SharedIndexInformer,
+	networks *networkattachment.Labels) error {
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the Kubernetes client of the lease controller: %w", err)
@@ -67,7 +69,8 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		Metrics:       config.ExtraConfig.Metrics,
 		LeaseInformer: leaseInformer,
 		// The allocator's pool informer, for retention policies.
-		Pools: poolInformer,
+		Pools:    poolInformer,
+		Networks: networks,
 	}
 	// Fail the start on a configuration error rather than at the first
 	// term; each term builds its own controller below.

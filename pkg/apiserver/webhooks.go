@@ -27,6 +27,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
+	"kubemacpool.io/kubemacpool/pkg/networkattachment"
 	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
@@ -46,7 +47,8 @@ const informerResync = 0
 // through this server's own API (the loopback client) and namespaces from
 // kube-apiserver. It returns the pool informer, which the lease controller
 // follows too.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer) (cache.SharedIndexInformer, error) {
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer,
+	networkLabels *networkattachment.Labels) (cache.SharedIndexInformer, error) {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return nil, fmt.Errorf("building the loopback client: %w", err)
@@ -68,6 +70,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	if err != nil {
 		return nil, err
 	}
+	allocations.UseNetworkLabels(networkLabels)
 
 	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity}
 	if config.ExtraConfig.KubeClientConfig != nil {
@@ -110,6 +113,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 			}
 		}()
 		go leaseInformer.RunWithContext(ctx)
+		go networkLabels.Run(ctx, 0)
 		go allocations.RunStatusUpdates(ctx)
 		return nil
 	}); err != nil {

@@ -4,8 +4,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-
-	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
 // Index records the MACs of running objects and which of those MACs
@@ -32,6 +30,9 @@ type object struct {
 	uid string
 	// macs are canonical, unique and sorted.
 	macs []string
+	// networks maps each MAC to the sorted, unique networks it is on;
+	// UnknownNetwork among them may meet any network.
+	networks map[string][]string
 	// migrationIDs are non-empty and unique.
 	migrationIDs []string
 }
@@ -55,7 +56,17 @@ func New() *Index {
 // It returns the resulting collision changes and, for the caller to log,
 // the entries of macs that are not MAC addresses (they are ignored).
 func (ix *Index) Update(key, uid string, macs, migrationIDs []string) (Change, []string) {
-	valid, invalid := normaliseMACs(macs)
+	holdings := make([]Holding, len(macs))
+	for i, address := range macs {
+		holdings[i] = Holding{MAC: address, Network: UnknownNetwork}
+	}
+	return ix.UpdateHoldings(key, uid, holdings, migrationIDs)
+}
+
+// UpdateHoldings is Update with the network each MAC is on: two holders of
+// a MAC collide only when they can meet on one L2 network (see Meet).
+func (ix *Index) UpdateHoldings(key, uid string, holdings []Holding, migrationIDs []string) (Change, []string) {
+	valid, networks, invalid := normaliseHoldings(holdings)
 	ids := nonEmptyUnique(migrationIDs)
 
 	ix.mu.Lock()
@@ -73,7 +84,7 @@ func (ix *Index) Update(key, uid string, macs, migrationIDs []string) (Change, [
 	if len(valid) == 0 {
 		delete(ix.objects, key)
 	} else {
-		ix.objects[key] = object{uid: uid, macs: valid, migrationIDs: ids}
+		ix.objects[key] = object{uid: uid, macs: valid, networks: networks, migrationIDs: ids}
 	}
 	// Re-evaluate kept MACs too: new migration IDs can start or end an
 	// exemption without any MAC changing.
@@ -182,7 +193,9 @@ func (ix *Index) reevaluate(addresses []string) Change {
 }
 
 // participants returns the sorted holders of address that collide with at
-// least one other holder, or nil if there is no collision. A holder
+// least one other holder, or nil if there is no collision. Holders on
+// different networks do not collide, so a holder on net1 and one on net2
+// are both left out unless a third meets either. A holder
 // exempted from some holders (its migration peer) still participates if it
 // conflicts with any other, so a third object on a migrating VMI's MAC
 // collides with both halves. The check is quadratic in the holders of one
@@ -195,7 +208,7 @@ func (ix *Index) participants(address string) []string {
 	var involved []string
 	for i, key := range keys {
 		for j, other := range keys {
-			if i != j && !ix.migrationPeers(key, other) {
+			if i != j && !ix.migrationPeers(key, other) && Meet(ix.objects[key].networks[address], ix.objects[other].networks[address]) {
 				involved = append(involved, key)
 				break
 			}
@@ -217,22 +230,6 @@ func (ix *Index) migrationPeers(a, b string) bool {
 		}
 	}
 	return false
-}
-
-// normaliseMACs returns the canonical form of each parseable entry, unique
-// and sorted, and the entries that did not parse. An object listing a MAC
-// twice (two interfaces) does not collide with itself.
-func normaliseMACs(macs []string) (valid, invalid []string) {
-	for _, text := range macs {
-		address, err := mac.Parse(text)
-		if err != nil {
-			invalid = append(invalid, text)
-			continue
-		}
-		valid = append(valid, address.String())
-	}
-	slices.Sort(valid)
-	return slices.Compact(valid), invalid
 }
 
 func nonEmptyUnique(ids []string) []string {

@@ -121,7 +121,7 @@ func assign(ctx context.Context, networks *multus.Networks, transaction *allocat
 	for i := 0; i < networks.Len(); i++ {
 		if network := networks.Element(i); network.MAC != "" {
 			requested, _ := mac.ParseUnicast(network.MAC)
-			got, err := transaction.Request(ctx, networks.Key(i), requested)
+			got, err := transaction.Request(ctx, networks.Key(i), multusNetwork(network), requested)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func assign(ctx context.Context, networks *multus.Networks, transaction *allocat
 			continue
 		}
 		key := networks.Key(i)
-		address, err := transaction.Allocate(ctx, key)
+		address, err := transaction.Allocate(ctx, key, multusNetwork(networks.Element(i)))
 		if err != nil {
 			return err
 		}
@@ -159,6 +159,12 @@ func assign(ctx context.Context, networks *multus.Networks, transaction *allocat
 		}
 	}
 	return nil
+}
+
+// multusNetwork is the NetworkAttachmentDefinition a network element
+// selects, which picks a network-selected pool.
+func multusNetwork(network multus.Network) allocation.Network {
+	return allocation.Network{Namespace: network.Namespace, Name: network.Name}
 }
 
 // duplicateError is a MAC asked for on two networks of one pod.

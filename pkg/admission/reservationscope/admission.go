@@ -175,9 +175,13 @@ func outOfScope(pools []*v1alpha1.MacPool, namespace string, namespaceLabels lab
 }
 
 // servingPools are the pools whose namespaceSelector matches, or the
-// default pool when none does: the pools the allocator would pick from.
+// default pool when none does: the pools the allocator would pick from. A
+// pool of networks (spec.networkSelector) serves the namespaces its
+// namespaceSelector picks besides them, and no namespace at all without
+// one: every namespace may attach to its networks, so none may squat on it
+// by hand.
 func servingPools(pools []*v1alpha1.MacPool, namespaceLabels labels.Set) []string {
-	var matched []string
+	var matched, networkPools []string
 	for _, pool := range pools {
 		if pool.Spec.NamespaceSelector == nil {
 			continue
@@ -188,13 +192,19 @@ func servingPools(pools []*v1alpha1.MacPool, namespaceLabels labels.Set) []strin
 			// nobody, as in the allocator.
 			continue
 		}
-		if selector.Matches(namespaceLabels) {
+		if !selector.Matches(namespaceLabels) {
+			continue
+		}
+		if pool.Spec.NetworkSelector != nil {
+			networkPools = append(networkPools, pool.Name)
+		} else {
 			matched = append(matched, pool.Name)
 		}
 	}
 	if len(matched) == 0 {
-		return []string{macpool.DefaultPoolName}
+		matched = []string{macpool.DefaultPoolName}
 	}
+	matched = append(matched, networkPools...)
 	slices.Sort(matched)
 	return matched
 }

@@ -42,6 +42,19 @@ var (
 	cachedNSs = []*corev1.Namespace{namespace("a", map[string]string{"tenant": "a"}), namespace("b", map[string]string{"tenant": "b"}), namespace("plain", nil)}
 )
 
+// networkPools adds to allPools a pool of the storage network for the
+// namespaces of tenant a, and one for every namespace.
+var networkPools = append(allPools[:len(allPools):len(allPools)],
+	networkPool("storage-a", map[string]string{"tenant": "a"}, "0e:00:00:0d:00:00", "0e:00:00:0d:ff:ff"),
+	networkPool("storage", nil, "0e:00:00:0e:00:00", "0e:00:00:0e:ff:ff"),
+	networkPool("storage-net", map[string]string{"net": "storage"}, "0e:00:00:0f:00:00", "0e:00:00:0f:ff:ff"))
+
+func networkPool(name string, selector map[string]string, start, end string) *v1alpha1.MacPool {
+	p := pool(name, selector, start, end)
+	p.Spec.NetworkSelector = &v1alpha1.NetworkSelector{Networks: []v1alpha1.NetworkReference{{Namespace: "infra", Name: "storage"}}}
+	return p
+}
+
 // newPlugin returns a plugin whose caches hold pools and cached, and whose
 // client knows live (namespaces created after the cache was filled).
 func newPlugin(t *testing.T, pools []runtime.Object, cached []*corev1.Namespace, live []runtime.Object, synced bool) *Plugin {
@@ -118,6 +131,17 @@ func TestValidate(t *testing.T) {
 			live: []runtime.Object{namespace("fresh", map[string]string{"tenant": "b"})}, message: `"tenant-a"`},
 		{name: "caches not synced", namespace: "a", address: "0e:00:00:0a:00:01", unsynced: true, code: http.StatusServiceUnavailable, message: "try again"},
 		{name: "no default pool: outside every pool is still fine", pools: allPools[1:], namespace: "plain", address: "02:00:00:00:00:01"},
+		// A pool of networks serves the namespaces its namespaceSelector
+		// picks, besides their own pool; without one, no namespace.
+		{name: "inside a network pool that selects the namespace", pools: networkPools, namespace: "a", address: "0e:00:00:0d:00:01"},
+		{name: "a network pool leaves the namespace its own pool", pools: networkPools, namespace: "a", address: "0e:00:00:0a:00:07"},
+		{name: "a network pool leaves the default pool to a namespace no other pool selects", pools: networkPools, namespace: "plain", address: "02:00:00:00:00:07"},
+		{name: "a namespace only a network pool selects keeps the default pool", pools: networkPools, namespace: "fresh", address: "02:00:00:00:00:08",
+			live: []runtime.Object{namespace("fresh", map[string]string{"net": "storage"})}},
+		{name: "inside a network pool that selects another namespace", pools: networkPools, namespace: "b", address: "0e:00:00:0d:00:02", code: http.StatusForbidden,
+			message: `MacPool "storage-a", which does not serve namespace "b"; a namespace may reserve an address only inside the pool that serves it ("tenant-b")`},
+		{name: "inside a network pool without namespaceSelector", pools: networkPools, namespace: "a", address: "0e:00:00:0e:00:01", code: http.StatusForbidden,
+			message: `MacPool "storage", which does not serve namespace "a"`},
 		{name: "status subresource is not a reservation", namespace: "a", address: "0e:00:00:0b:00:06", subresource: "status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -76,7 +76,7 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
-	patch, err := assign(ctx, vm, plan, transaction)
+	patch, err := assign(ctx, vm, request.Namespace, plan, transaction)
 	if err != nil {
 		transaction.Abort(ctx)
 		return denial(err)
@@ -89,14 +89,22 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 
 // assign leases the requested MACs, allocates the missing ones and returns
 // the patch that writes allocated, kept and reassigned MACs into the VM.
-func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, plan *kubevirt.Plan, transaction *allocation.Transaction) ([]byte, error) {
+func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, namespace string, plan *kubevirt.Plan, transaction *allocation.Transaction) ([]byte, error) {
+	var networks []kubevirtv1.Network
+	if vm.Spec.Template != nil {
+		networks = vm.Spec.Template.Spec.Networks
+	}
+	networkOf := func(iface string) allocation.Network {
+		nadNamespace, nadName, _ := kubevirt.MultusNetwork(iface, networks, namespace)
+		return allocation.Network{Namespace: nadNamespace, Name: nadName}
+	}
 	reassigned := map[int]mac.Address{}
 	for _, requested := range plan.Requested {
 		address, err := mac.ParseUnicast(requested.MAC)
 		if err != nil {
 			return nil, err
 		}
-		got, err := transaction.Request(ctx, requested.Name, address)
+		got, err := transaction.Request(ctx, requested.Name, networkOf(requested.Name), address)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +114,7 @@ func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, plan *kubevirt.P
 	}
 	allocated := make([]string, 0, len(plan.NeedAllocation))
 	for _, iface := range plan.NeedAllocation {
-		address, err := transaction.Allocate(ctx, iface.Name)
+		address, err := transaction.Allocate(ctx, iface.Name, networkOf(iface.Name))
 		if err != nil {
 			return nil, err
 		}

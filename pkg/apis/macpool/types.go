@@ -113,6 +113,9 @@ type MacPoolSpec struct {
 	// Retention keeps the addresses of deleted objects for an object of the
 	// same kind, namespace and name; nil releases them at once.
 	Retention *RetentionPolicy
+	// NetworkSelector restricts the pool to interfaces on the multus
+	// networks it selects; see NetworkSelector.
+	NetworkSelector *NetworkSelector
 }
 
 // RetentionPolicy says how long a pool keeps the addresses of deleted
@@ -121,6 +124,20 @@ type RetentionPolicy struct {
 	// Duration is how long a deleted object's leases stay Retained; zero
 	// releases them at once.
 	Duration metav1.Duration
+}
+
+// NetworkSelector picks multus networks (NetworkAttachmentDefinitions) by
+// reference or by label. A network matches when it is in Networks or its
+// labels match LabelSelector.
+type NetworkSelector struct {
+	Networks      []NetworkReference
+	LabelSelector *metav1.LabelSelector
+}
+
+// NetworkReference names one NetworkAttachmentDefinition.
+type NetworkReference struct {
+	Namespace string
+	Name      string
 }
 
 // MACRange is an inclusive range of unicast addresses.

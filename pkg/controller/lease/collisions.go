@@ -32,12 +32,13 @@ func (c *Controller) observePodCollisions(pod *metav1.PartialObjectMetadata, h *
 		return
 	}
 	c.references.Store(key, reference("v1", kindPod, pod.Namespace, pod.Name, pod.UID))
-	change, _ := c.collisions.Update(key, string(pod.UID), macsOf(h), nil)
+	change, _ := c.collisions.UpdateHoldings(key, string(pod.UID), c.resolveNetworks(h.networks), nil)
 	c.report(change)
 }
 
 // observeVMICollisions tracks a Running VirtualMachineInstance by the MACs
-// its status reports, which are what is on the wire.
+// its status reports, which are what is on the wire, each on the network
+// its spec gives the interface (see vmiHoldings).
 func (c *Controller) observeVMICollisions(vmi *unstructured.Unstructured) {
 	key := collision.VMIKey(vmi.GetNamespace(), vmi.GetName())
 	phase, _, _ := unstructured.NestedString(vmi.Object, "status", "phase")
@@ -45,15 +46,7 @@ func (c *Controller) observeVMICollisions(vmi *unstructured.Unstructured) {
 		c.untrack(key, vmi.GetUID())
 		return
 	}
-	interfaces, _, _ := unstructured.NestedSlice(vmi.Object, "status", "interfaces")
-	var macs []string
-	for _, iface := range interfaces {
-		if fields, ok := iface.(map[string]interface{}); ok {
-			if address, ok := fields["mac"].(string); ok && address != "" {
-				macs = append(macs, address)
-			}
-		}
-	}
+	macs := c.resolveNetworks(vmiHoldings(vmi))
 	// The source and target of a decentralized migration share their MACs
 	// by design and are told apart by the migration they belong to.
 	var migrations []string
@@ -63,7 +56,7 @@ func (c *Controller) observeVMICollisions(vmi *unstructured.Unstructured) {
 		}
 	}
 	c.references.Store(key, reference("kubevirt.io/v1", kubevirt.KindVirtualMachineInstance, vmi.GetNamespace(), vmi.GetName(), vmi.GetUID()))
-	change, unparseable := c.collisions.Update(key, string(vmi.GetUID()), macs, migrations)
+	change, unparseable := c.collisions.UpdateHoldings(key, string(vmi.GetUID()), macs, migrations)
 	if len(unparseable) > 0 {
 		klog.V(2).InfoS("Ignoring unparseable MACs in a VMI status", "vmi", key, "macs", unparseable)
 	}
@@ -135,12 +128,4 @@ func (c *Controller) poolOf(address string) *corev1.ObjectReference {
 // reference is what an event is recorded on.
 func reference(apiVersion, kind, namespace, name string, uid types.UID) *corev1.ObjectReference {
 	return &corev1.ObjectReference{APIVersion: apiVersion, Kind: kind, Namespace: namespace, Name: name, UID: uid}
-}
-
-func macsOf(h *holder) []string {
-	macs := make([]string, 0, len(h.interfaces))
-	for address := range h.interfaces {
-		macs = append(macs, address)
-	}
-	return macs
 }

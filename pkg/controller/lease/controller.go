@@ -55,6 +55,20 @@ type Config struct {
 	// Pools holds the MacPools (v1alpha1), for their retention policies;
 	// run by the caller like LeaseInformer. Nil retains nothing.
 	Pools cache.SharedIndexInformer
+	// Networks tells which multus networks collision detection may take
+	// as their own L2 domain; nil takes none (every MAC may meet every
+	// other holder of it, as without pools per network).
+	Networks NetworkScopes
+}
+
+// NetworkScopes tells whether a NetworkAttachmentDefinition is known to
+// exist. A MAC on a network that is not known is of unknown scope for
+// collision detection: it may meet any network.
+type NetworkScopes interface {
+	Known(namespace, name string) bool
+	// OnChange calls changed for every definition that starts or stops
+	// being known, until the returned remove is called.
+	OnChange(changed func(namespace, name string)) (remove func(), err error)
 }
 
 // Binder binds a lease in one write: the owner's full name and interface,
@@ -266,6 +280,15 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return fmt.Errorf("lease controller: informers did not sync: %w", ctx.Err())
 	}
 	go c.followKubeVirt(ctx)
+	if c.config.Networks != nil {
+		changes := newNetworkChanges()
+		remove, err := c.config.Networks.OnChange(changes.add)
+		if err != nil {
+			return fmt.Errorf("following NetworkAttachmentDefinitions: %w", err)
+		}
+		defer remove()
+		go c.followNetworks(ctx, changes)
+	}
 	klog.InfoS("Lease controller started")
 	for i := 0; i < workers; i++ {
 		go wait.UntilWithContext(ctx, func(ctx context.Context) { drain(ctx, c.leaseQueue, c.syncLease) }, time.Second)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"kubemacpool.io/kubemacpool/pkg/collision"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/multus"
 	"kubemacpool.io/kubemacpool/pkg/retention"
@@ -30,6 +31,9 @@ type holder struct {
 	// retention is the object's choice about sticky MACs, as its leases
 	// record it (retention.ObjectChoice).
 	retention string
+	// networks are the multus networks (namespace/name) each MAC of a Pod
+	// is on, for collision detection; nil for a VirtualMachine.
+	networks []collision.Holding
 }
 
 // podHolder reads the MACs of a Pod from its metadata. The kubevirt.io
@@ -51,6 +55,7 @@ func podHolder(pod *metav1.PartialObjectMetadata) *holder {
 	for i, network := range networks.Elements() {
 		if network.MAC != "" {
 			h.interfaces[network.MAC] = networks.Key(i)
+			h.networks = append(h.networks, collision.Holding{MAC: network.MAC, Network: network.Namespace + "/" + network.Name})
 		}
 	}
 	return h

@@ -48,6 +48,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &macpoolv1alpha1.MacPoolStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MACRange"):
 		return &macpoolv1alpha1.MACRangeApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NetworkReference"):
+		return &macpoolv1alpha1.NetworkReferenceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NetworkSelector"):
+		return &macpoolv1alpha1.NetworkSelectorApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RetentionPolicy"):
 		return &macpoolv1alpha1.RetentionPolicyApplyConfiguration{}
 

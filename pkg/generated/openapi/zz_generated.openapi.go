@@ -98,6 +98,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.MacPoolList{}.OpenAPIModelName():         schema_pkg_apis_macpool_v1alpha1_MacPoolList(ref),
 		v1alpha1.MacPoolSpec{}.OpenAPIModelName():         schema_pkg_apis_macpool_v1alpha1_MacPoolSpec(ref),
 		v1alpha1.MacPoolStatus{}.OpenAPIModelName():       schema_pkg_apis_macpool_v1alpha1_MacPoolStatus(ref),
+		v1alpha1.NetworkReference{}.OpenAPIModelName():    schema_pkg_apis_macpool_v1alpha1_NetworkReference(ref),
+		v1alpha1.NetworkSelector{}.OpenAPIModelName():     schema_pkg_apis_macpool_v1alpha1_NetworkSelector(ref),
 		v1alpha1.RetentionPolicy{}.OpenAPIModelName():     schema_pkg_apis_macpool_v1alpha1_RetentionPolicy(ref),
 	}
 }
@@ -3172,11 +3174,17 @@ func schema_pkg_apis_macpool_v1alpha1_MacPoolSpec(ref common.ReferenceCallback) 
 							Ref:         ref(v1alpha1.RetentionPolicy{}.OpenAPIModelName()),
 						},
 					},
+					"networkSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NetworkSelector makes this a pool of multus networks: it serves only the Pod and VirtualMachine interfaces on the networks it selects, and it serves them ahead of any namespace-selected pool or the default pool. With namespaceSelector set too, it serves those interfaces only in the namespaces that selector picks. Two pools that select the same interface's network are a configuration error: its admission is denied with both pool names.",
+							Ref:         ref(v1alpha1.NetworkSelector{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.LabelSelector{}.OpenAPIModelName(), v1alpha1.MACRange{}.OpenAPIModelName(), v1alpha1.RetentionPolicy{}.OpenAPIModelName()},
+			v1.LabelSelector{}.OpenAPIModelName(), v1alpha1.MACRange{}.OpenAPIModelName(), v1alpha1.NetworkSelector{}.OpenAPIModelName(), v1alpha1.RetentionPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -3241,6 +3249,75 @@ func schema_pkg_apis_macpool_v1alpha1_MacPoolStatus(ref common.ReferenceCallback
 		},
 		Dependencies: []string{
 			v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_macpool_v1alpha1_NetworkReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NetworkReference names one NetworkAttachmentDefinition.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace of the NetworkAttachmentDefinition.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the NetworkAttachmentDefinition.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"namespace", "name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_macpool_v1alpha1_NetworkSelector(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NetworkSelector picks multus networks (NetworkAttachmentDefinitions of k8s.cni.cncf.io) by reference, by label, or both: a network matches when it is listed in networks or its labels match labelSelector. At least one of the two must be set.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"networks": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Networks lists NetworkAttachmentDefinitions by namespace and name. They need not exist (yet): a reference matches by name alone.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.NetworkReference{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"labelSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LabelSelector matches the labels of NetworkAttachmentDefinitions that exist. It matches nothing while the cluster does not serve NetworkAttachmentDefinitions; references still match then.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.LabelSelector{}.OpenAPIModelName(), v1alpha1.NetworkReference{}.OpenAPIModelName()},
 	}
 }
 

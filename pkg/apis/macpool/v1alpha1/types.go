@@ -173,6 +173,15 @@ type MacPoolSpec struct {
 	// on the same interface or network. Absent or zero: released at once.
 	// +optional
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// NetworkSelector makes this a pool of multus networks: it serves only
+	// the Pod and VirtualMachine interfaces on the networks it selects, and
+	// it serves them ahead of any namespace-selected pool or the default
+	// pool. With namespaceSelector set too, it serves those interfaces only
+	// in the namespaces that selector picks. Two pools that select the same
+	// interface's network are a configuration error: its admission is
+	// denied with both pool names.
+	// +optional
+	NetworkSelector *NetworkSelector `json:"networkSelector,omitempty"`
 }
 
 // RetentionPolicy says how long a pool keeps the addresses of deleted objects.
@@ -185,6 +194,31 @@ type RetentionPolicy struct {
 	// generated name in).
 	// +optional
 	Duration metav1.Duration `json:"duration,omitempty"`
+}
+
+// NetworkSelector picks multus networks (NetworkAttachmentDefinitions of
+// k8s.cni.cncf.io) by reference, by label, or both: a network matches when
+// it is listed in networks or its labels match labelSelector. At least one
+// of the two must be set.
+type NetworkSelector struct {
+	// Networks lists NetworkAttachmentDefinitions by namespace and name.
+	// They need not exist (yet): a reference matches by name alone.
+	// +listType=atomic
+	// +optional
+	Networks []NetworkReference `json:"networks,omitempty"`
+	// LabelSelector matches the labels of NetworkAttachmentDefinitions that
+	// exist. It matches nothing while the cluster does not serve
+	// NetworkAttachmentDefinitions; references still match then.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+}
+
+// NetworkReference names one NetworkAttachmentDefinition.
+type NetworkReference struct {
+	// Namespace of the NetworkAttachmentDefinition.
+	Namespace string `json:"namespace"`
+	// Name of the NetworkAttachmentDefinition.
+	Name string `json:"name"`
 }
 
 // MACRange is an inclusive range of unicast MAC addresses.

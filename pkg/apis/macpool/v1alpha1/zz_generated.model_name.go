@@ -72,6 +72,16 @@ func (in MacPoolStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NetworkReference) OpenAPIModelName() string {
+	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.NetworkReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NetworkSelector) OpenAPIModelName() string {
+	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.NetworkSelector"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RetentionPolicy) OpenAPIModelName() string {
 	return "io.kubemacpool.pkg.apis.macpool.v1alpha1.RetentionPolicy"
 }

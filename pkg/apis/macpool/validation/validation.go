@@ -203,6 +203,7 @@ func validatePoolSpec(spec *macpool.MacPoolSpec, path *field.Path) field.ErrorLi
 	if spec.NamespaceSelector != nil {
 		allErrs = append(allErrs, metav1validation.ValidateLabelSelector(spec.NamespaceSelector, metav1validation.LabelSelectorValidationOptions{}, path.Child("namespaceSelector"))...)
 	}
+	allErrs = append(allErrs, validateNetworkSelector(spec.NetworkSelector, path.Child("networkSelector"))...)
 	switch spec.ConflictPolicy {
 	case macpool.ConflictPolicyWarn, macpool.ConflictPolicyReject, macpool.ConflictPolicyReassign:
 	default:

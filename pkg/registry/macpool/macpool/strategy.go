@@ -39,7 +39,7 @@ func (s poolStrategy) warnings(ctx context.Context, pool *macpool.MacPool) []str
 	if s.others != nil {
 		others = *s.others
 	}
-	return rangeWarnings(ctx, pool, others)
+	return append(rangeWarnings(ctx, pool, others), networkWarnings(ctx, pool, others)...)
 }
 
 func (poolStrategy) NamespaceScoped() bool { return false }

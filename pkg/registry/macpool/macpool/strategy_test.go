@@ -264,8 +264,13 @@ func TestConvertToTable(t *testing.T) {
 	pool.Spec.Retention = &macpool.RetentionPolicy{Duration: metav1.Duration{Duration: 24 * time.Hour}}
 	pool.Status.Retained = 2
 	pool.CreationTimestamp = metav1.NewTime(time.Now().Add(-30 * time.Hour))
+	pool.Spec.NetworkSelector = &macpool.NetworkSelector{
+		Networks:      []macpool.NetworkReference{{Namespace: "infra", Name: "red"}, {Namespace: "lab", Name: "blue"}},
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "storage"}},
+	}
 	empty := &macpool.MacPool{ObjectMeta: metav1.ObjectMeta{Name: "empty"}}
-	list := &macpool.MacPoolList{ListMeta: metav1.ListMeta{ResourceVersion: "9"}, Items: []macpool.MacPool{*pool, *empty}}
+	every := &macpool.MacPool{ObjectMeta: metav1.ObjectMeta{Name: "every"}, Spec: macpool.MacPoolSpec{NetworkSelector: &macpool.NetworkSelector{LabelSelector: &metav1.LabelSelector{}}}}
+	list := &macpool.MacPoolList{ListMeta: metav1.ListMeta{ResourceVersion: "9"}, Items: []macpool.MacPool{*pool, *empty, *every}}
 
 	table, err := tableConvertor.ConvertToTable(context.Background(), list, nil)
 	if err != nil {
@@ -275,16 +280,18 @@ func TestConvertToTable(t *testing.T) {
 	for _, c := range table.ColumnDefinitions {
 		columns = append(columns, c.Name+"/"+c.Type)
 	}
-	want := []string{"Name/string", "Ranges/string", "Capacity/integer", "Allocated/integer", "Free/integer", "Conflict-Policy/string", "Exclude/string", "Retention/string", "Retained/integer", "Age/date"}
+	want := []string{"Name/string", "Ranges/string", "Capacity/integer", "Allocated/integer", "Free/integer", "Conflict-Policy/string", "Exclude/string", "Networks/string", "Retention/string", "Retained/integer", "Age/date"}
 	if !reflect.DeepEqual(columns, want) {
 		t.Errorf("columns = %v, want %v", columns, want)
 	}
-	if table.ResourceVersion != "9" || len(table.Rows) != 2 {
+	if table.ResourceVersion != "9" || len(table.Rows) != 3 {
 		t.Fatalf("table = rv %q, %d rows", table.ResourceVersion, len(table.Rows))
 	}
 	wantRows := [][]interface{}{
-		{"lab", "02:00:00:00:00:00-02:00:00:00:00:ff,0a:00:00:00:00:00-0a:00:00:00:00:0f", int64(256), int64(6), int64(250), "Reject", "02:00:00:00:00:00-02:00:00:00:00:0f", "24h0m0s", int64(2), "30h"},
-		{"empty", "<none>", int64(0), int64(0), int64(0), "", "<none>", "<none>", int64(0), "<unknown>"},
+		{"lab", "02:00:00:00:00:00-02:00:00:00:00:ff,0a:00:00:00:00:00-0a:00:00:00:00:0f", int64(256), int64(6), int64(250), "Reject", "02:00:00:00:00:00-02:00:00:00:00:0f",
+			"infra/red,lab/blue,labels:tier=storage", "24h0m0s", int64(2), "30h"},
+		{"empty", "<none>", int64(0), int64(0), int64(0), "", "<none>", "<none>", "<none>", int64(0), "<unknown>"},
+		{"every", "<none>", int64(0), int64(0), int64(0), "", "<none>", "labels:<all>", "<none>", int64(0), "<unknown>"},
 	}
 	for i, row := range table.Rows {
 		if !reflect.DeepEqual(row.Cells, wantRows[i]) {

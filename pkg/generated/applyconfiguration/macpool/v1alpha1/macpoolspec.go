@@ -54,6 +54,14 @@ type MacPoolSpecApplyConfiguration struct {
 	// namespace and name created within the duration gets the same address
 	// on the same interface or network. Absent or zero: released at once.
 	Retention *RetentionPolicyApplyConfiguration `json:"retention,omitempty"`
+	// NetworkSelector makes this a pool of multus networks: it serves only
+	// the Pod and VirtualMachine interfaces on the networks it selects, and
+	// it serves them ahead of any namespace-selected pool or the default
+	// pool. With namespaceSelector set too, it serves those interfaces only
+	// in the namespaces that selector picks. Two pools that select the same
+	// interface's network are a configuration error: its admission is
+	// denied with both pool names.
+	NetworkSelector *NetworkSelectorApplyConfiguration `json:"networkSelector,omitempty"`
 }
 
 // MacPoolSpecApplyConfiguration constructs a declarative configuration of the MacPoolSpec type for use with
@@ -109,5 +117,13 @@ func (b *MacPoolSpecApplyConfiguration) WithExclude(values ...*MACRangeApplyConf
 // If called multiple times, the Retention field is set to the value of the last call.
 func (b *MacPoolSpecApplyConfiguration) WithRetention(value *RetentionPolicyApplyConfiguration) *MacPoolSpecApplyConfiguration {
 	b.Retention = value
+	return b
+}
+
+// WithNetworkSelector sets the NetworkSelector field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NetworkSelector field is set to the value of the last call.
+func (b *MacPoolSpecApplyConfiguration) WithNetworkSelector(value *NetworkSelectorApplyConfiguration) *MacPoolSpecApplyConfiguration {
+	b.NetworkSelector = value
 	return b
 }
