@@ -17,6 +17,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	basecompatibility "k8s.io/component-base/compatibility"
+	logsapi "k8s.io/component-base/logs/api/v1"
 	baseversion "k8s.io/component-base/version"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
@@ -50,6 +51,9 @@ type Options struct {
 	WebhookAuthorization *WebhookAuthorizationOptions
 	// Compat accepts the original Kubemacpool's flags.
 	Compat *CompatOptions
+	// Logs are component-base's logging options (--logging-format, -v);
+	// NewCommand registers their flags, for the -v the original took.
+	Logs *logsapi.LoggingConfiguration
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
 	// MaxMACsPerObject caps the MACs one Pod or VirtualMachine may lease.
@@ -81,6 +85,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		Certificates:         NewCertificateOptions(),
 		WebhookAuthorization: NewWebhookAuthorizationOptions(),
 		Compat:               NewCompatOptions(),
+		Logs:                 logsapi.NewLoggingConfiguration(),
 		MetricAddr:           metrics.DefaultAddr,
 		MaxMACsPerObject:     DefaultMaxMACsPerObject,
 		// Without it, watches that kube-apiserver proxies to this server
@@ -140,6 +145,7 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.Controller.Validate()...)
 	errs = append(errs, o.WebhookAuthorization.Validate(o.RecommendedOptions.Authorization)...)
 	errs = append(errs, o.Compat.Validate()...)
+	errs = append(errs, validateLogging(o.Logs)...)
 	if o.manageCertificates() {
 		errs = append(errs, o.Certificates.Validate()...)
 	}
