@@ -195,7 +195,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		return nil, fmt.Errorf("applying the generic server options: %w", err)
 	}
 	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
-	serverMetrics := metrics.New()
+	serverMetrics := metrics.Default()
 	serverMetrics.SetWebhookCallerAuthorizationDisabled(o.WebhookAuthorization.Disabled())
 	var certificates *certificate.Manager
 	if serving != nil {
