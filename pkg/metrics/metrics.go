@@ -105,7 +105,9 @@ type registry interface {
 // at /metrics on the secure port.
 type legacy struct{}
 
-func (legacy) MustRegister(metrics ...k8smetrics.Registerable) { legacyregistry.MustRegister(metrics...) }
+func (legacy) MustRegister(metrics ...k8smetrics.Registerable) {
+	legacyregistry.MustRegister(metrics...)
+}
 func (legacy) CustomMustRegister(collectors ...k8smetrics.StableCollector) {
 	legacyregistry.CustomMustRegister(collectors...)
 }
