@@ -31,6 +31,10 @@ type ControllerConfig struct {
 	// a single replica that must not depend on a coordination Lease.
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 	Workers        int
+	// WebhookConfigurationName is the MutatingWebhookConfiguration whose
+	// namespaceSelectors the controller follows; the certificate manager
+	// keeps the caBundle of the same one.
+	WebhookConfigurationName string
 
 	// leaderHealth fails the server's /healthz and /livez when this
 	// replica leads but has not renewed its Lease in time; set by Complete.
@@ -82,9 +86,10 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		Metadata: metadataClient,
 		// Asked again and again: KubeVirt may come after the server, go,
 		// and come back.
-		KubeVirt:      func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
-		Metrics:       config.ExtraConfig.Metrics,
-		LeaseInformer: leaseInformer,
+		KubeVirt:                 func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
+		Metrics:                  config.ExtraConfig.Metrics,
+		LeaseInformer:            leaseInformer,
+		WebhookConfigurationName: config.ExtraConfig.Controller.WebhookConfigurationName,
 	}
 	// Fail the start on a configuration error rather than at the first
 	// term; each term builds its own controller below.

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/admission"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
@@ -107,5 +110,55 @@ func TestControllerOptionsLeaderElection(t *testing.T) {
 				t.Errorf("Config() = %+v, does not carry the options", got)
 			}
 		})
+	}
+}
+
+// TestWebhookConfigurationNameIsPassedThrough checks that the lease
+// controller gets the webhook configuration name the certificate manager
+// uses, and that the name is required even without managed certificates.
+func TestWebhookConfigurationNameIsPassedThrough(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{want: "kubemacpool-mutator"},
+		{args: []string{"--certificate-webhook-configuration-name=kubemacpool-mutator-opt-in"}, want: "kubemacpool-mutator-opt-in"},
+		{args: []string{"--certificate-webhook-configuration-name="}, wantErr: "--certificate-webhook-configuration-name must not be empty"},
+	} {
+		o := NewOptions(io.Discard, io.Discard)
+		flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		o.AddFlags(flags)
+		if err := flags.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		// As TestWebhookAuthorizationMetric: no cluster to delegate to.
+		o.RecommendedOptions.Authentication = nil
+		o.RecommendedOptions.Authorization = nil
+		o.RecommendedOptions.CoreAPI = nil
+		o.RecommendedOptions.Admission = nil
+		o.RecommendedOptions.ExtraAdmissionInitializers = func(*genericapiserver.RecommendedConfig) ([]admission.PluginInitializer, error) {
+			return nil, nil
+		}
+		o.RecommendedOptions.Features.EnablePriorityAndFairness = false
+		o.Certificates.Manage = false
+		o.RecommendedOptions.SecureServing.BindPort = 0
+		o.RecommendedOptions.SecureServing.ServerCert.CertDirectory = t.TempDir()
+		if err := o.Complete(); err != nil {
+			t.Fatal(err)
+		}
+		if tc.wantErr != "" {
+			if err := o.Validate(); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: Validate() = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		config, err := o.Config()
+		if err != nil {
+			t.Fatalf("Config: %v", err)
+		}
+		if got := config.ExtraConfig.Controller.WebhookConfigurationName; got != tc.want {
+			t.Errorf("%v: the lease controller reads %q, want %q", tc.args, got, tc.want)
+		}
 	}
 }

@@ -148,6 +148,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, validateLogging(o.Logs)...)
 	if o.manageCertificates() {
 		errs = append(errs, o.Certificates.Validate()...)
+	} else if o.Certificates.WebhookConfigurationName == "" {
+		// The lease controller reads the webhook configuration too.
+		errs = append(errs, fmt.Errorf("--certificate-webhook-configuration-name must not be empty"))
 	}
 	if o.ShutdownWatchTerminationGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, got %s", o.ShutdownWatchTerminationGracePeriod))
@@ -204,6 +207,10 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			return nil, err
 		}
 	}
+	controller := o.Controller.Config()
+	// One name for the webhook configuration: the lease controller reads
+	// the namespaceSelectors of the one whose caBundle the manager keeps.
+	controller.WebhookConfigurationName = o.Certificates.WebhookConfigurationName
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -211,7 +218,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			ReservationTTL:   o.ReservationTTL,
 			MaxMACsPerObject: o.MaxMACsPerObject,
 			MacInformers:     o.macInformers,
-			Controller:       o.Controller.Config(),
+			Controller:       controller,
 			Metrics:          serverMetrics,
 			KubeClientConfig: serverConfig.ClientConfig,
 			KubeVirtIdentity: o.KubeVirtIdentity,
