@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
-	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	logsapi "k8s.io/component-base/logs/api/v1"
 	"k8s.io/klog/v2"
 )
@@ -55,30 +56,39 @@ func TestLoggingFlags(t *testing.T) {
 	}
 }
 
-// TestJSONLoggingApplies applies --logging-format=json as the server does and
-// checks that a message comes out as a JSON object.
+// TestJSONLoggingApplies applies --logging-format=json as the command does
+// and checks that a message comes out as a JSON object. Applying changes the
+// process's logger, which goroutines of other tests read: it runs in a fresh
+// process, this test binary started again.
 func TestJSONLoggingApplies(t *testing.T) {
-	o := NewOptions(io.Discard, io.Discard)
-	cmd := NewCommand(context.Background(), o)
-	if err := cmd.ParseFlags([]string{"--logging-format=json"}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := logsapi.ResetForTest(utilfeature.DefaultFeatureGate); err != nil {
-			t.Error(err)
+	if os.Getenv("KUBEMACPOOL_TEST_JSON_LOGGING") == "1" {
+		o := NewOptions(io.Discard, io.Discard)
+		cmd := NewCommand(context.Background(), o)
+		if err := cmd.ParseFlags([]string{"--logging-format=json"}); err != nil {
+			t.Fatal(err)
 		}
-	})
-	var out bytes.Buffer
-	if err := logsapi.ValidateAndApplyWithOptions(o.Logs, &logsapi.LoggingOptions{ErrorStream: &out, InfoStream: &out}, utilfeature.DefaultFeatureGate); err != nil {
-		t.Fatal(err)
+		if err := applyLogging(o.Logs); err != nil {
+			t.Fatal(err)
+		}
+		klog.InfoS("Leased", "mac", "02:00:00:00:00:0a")
+		klog.Flush()
+		return
 	}
-	klog.InfoS("Leased", "mac", "02:00:00:00:00:0a")
-	klog.Flush()
-	var entry map[string]any
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &entry); err != nil {
-		t.Fatalf("log output %q is not one JSON object: %v", out.String(), err)
+	child := exec.Command(os.Args[0], "-test.run=^TestJSONLoggingApplies$")
+	child.Env = append(os.Environ(), "KUBEMACPOOL_TEST_JSON_LOGGING=1")
+	var stderr bytes.Buffer
+	child.Stderr = &stderr
+	if err := child.Run(); err != nil {
+		t.Fatalf("the child failed: %v\n%s", err, stderr.String())
 	}
-	if entry["msg"] != "Leased" || entry["mac"] != "02:00:00:00:00:0a" {
-		t.Errorf("log entry %v: want msg Leased and mac 02:00:00:00:00:0a", entry)
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["msg"] == "Leased" {
+			if entry["mac"] != "02:00:00:00:00:0a" {
+				t.Errorf("log entry %v: want mac 02:00:00:00:00:0a", entry)
+			}
+			return
+		}
 	}
+	t.Errorf("no JSON log entry with msg Leased in %q", stderr.String())
 }
