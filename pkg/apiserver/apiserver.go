@@ -73,6 +73,7 @@ type Server struct {
 // from others. It changes the receiver.
 func (c *Config) Complete() CompletedConfig {
 	c.GenericConfig.BuildHandlerChainFunc = withCanonicalLeaseNames(c.GenericConfig.BuildHandlerChainFunc)
+	addLeaderElectionHealthCheck(c.GenericConfig, &c.ExtraConfig.Controller)
 	return CompletedConfig{&completedConfig{
 		GenericConfig: c.GenericConfig.Complete(),
 		ExtraConfig:   &c.ExtraConfig,

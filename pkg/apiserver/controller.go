@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	componentbaseconfig "k8s.io/component-base/config"
 	"k8s.io/klog/v2"
 
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
@@ -27,14 +28,36 @@ import (
 
 // ControllerConfig says how the lease controller runs.
 type ControllerConfig struct {
-	// LeaderElection makes replicas take turns; off only for a single
-	// replica that must not depend on a coordination Lease.
-	LeaderElection bool
-	// LeaderElectionNamespace holds the coordination Lease.
-	LeaderElectionNamespace string
-	// LeaderElectionName is the name of the coordination Lease.
-	LeaderElectionName string
-	Workers            int
+	// LeaderElection makes replicas take turns (LeaderElect); off only for
+	// a single replica that must not depend on a coordination Lease.
+	LeaderElection componentbaseconfig.LeaderElectionConfiguration
+	Workers        int
+	// WebhookConfigurationName is the MutatingWebhookConfiguration whose
+	// namespaceSelectors the controller follows; the certificate manager
+	// keeps the caBundle of the same one.
+	WebhookConfigurationName string
+
+	// leaderHealth fails the server's /healthz and /livez when this
+	// replica leads but has not renewed its Lease in time; set by Complete.
+	leaderHealth *leaderelection.HealthzAdaptor
+}
+
+// leaderHealthTolerance is how long past its Lease's expiry a leader that
+// failed to renew may stay live, as in kube-controller-manager: long enough
+// for a slow renewal to land, short enough that the kubelet restarts a
+// replica stuck in leadership.
+const leaderHealthTolerance = 20 * time.Second
+
+// addLeaderElectionHealthCheck gives the server a health check that fails
+// while this replica holds the controller's Lease without renewing it. Not
+// in /readyz: such a replica still serves the API and the webhooks well.
+func addLeaderElectionHealthCheck(config *genericapiserver.RecommendedConfig, controller *ControllerConfig) {
+	if !controller.LeaderElection.LeaderElect || controller.leaderHealth != nil {
+		return
+	}
+	controller.leaderHealth = leaderelection.NewLeaderHealthzAdaptor(leaderHealthTolerance)
+	config.HealthzChecks = append(config.HealthzChecks, controller.leaderHealth)
+	config.LivezChecks = append(config.LivezChecks, controller.leaderHealth)
 }
 
 // startController runs the lease controller, under leader election, for as
@@ -65,9 +88,10 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		Metadata: metadataClient,
 		// Asked again and again: KubeVirt may come after the server, go,
 		// and come back.
-		KubeVirt:      func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
-		Metrics:       config.ExtraConfig.Metrics,
-		LeaseInformer: leaseInformer,
+		KubeVirt:                 func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
+		Metrics:                  config.ExtraConfig.Metrics,
+		LeaseInformer:            leaseInformer,
+		WebhookConfigurationName: config.ExtraConfig.Controller.WebhookConfigurationName,
 		// The allocator's pool informer, for retention policies.
 		Pools:    poolInformer,
 		Networks: networks,
@@ -100,13 +124,14 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		}
 	}
 	settings := config.ExtraConfig.Controller
-	if !settings.LeaderElection {
+	if !settings.LeaderElection.LeaderElect {
 		go run(ctx)
 		return nil
 	}
 	identity, _ := os.Hostname()
 	identity += "_" + string(uuid.NewUUID())
-	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, settings.LeaderElectionNamespace, settings.LeaderElectionName,
+	election := settings.LeaderElection
+	lock, err := resourcelock.New(election.ResourceLock, election.ResourceNamespace, election.ResourceName,
 		kube.CoreV1(), kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
 	if err != nil {
 		return fmt.Errorf("creating the leader election lock: %w", err)
@@ -117,11 +142,12 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 		for ctx.Err() == nil {
 			leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
 				Lock:            lock,
-				LeaseDuration:   15 * time.Second,
-				RenewDeadline:   10 * time.Second,
-				RetryPeriod:     2 * time.Second,
+				LeaseDuration:   election.LeaseDuration.Duration,
+				RenewDeadline:   election.RenewDeadline.Duration,
+				RetryPeriod:     election.RetryPeriod.Duration,
 				ReleaseOnCancel: true,
-				Name:            settings.LeaderElectionName,
+				Name:            election.ResourceName,
+				WatchDog:        settings.leaderHealth,
 				Callbacks: leaderelection.LeaderCallbacks{
 					OnStartedLeading: run,
 					OnStoppedLeading: func() { klog.InfoS("No longer leading the lease controller", "identity", identity) },

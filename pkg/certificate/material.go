@@ -12,6 +12,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	certutil "k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
 )
 
 // Keys of the Secret. tls.crt and tls.key are the kubernetes.io/tls keys, so
@@ -92,14 +94,26 @@ func (m *material) secretData() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	bundle, err := certutil.EncodeCertificates(m.cas...)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the CA bundle: %w", err)
+	}
+	serving, err := certutil.EncodeCertificates(m.serving)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the serving certificate: %w", err)
+	}
 	return map[string][]byte{
-		CABundleKey:             encodeCertificates(m.cas...),
+		CABundleKey:             bundle,
 		caKeyKey:                caKey,
-		corev1.TLSCertKey:       encodeCertificates(m.serving),
+		corev1.TLSCertKey:       serving,
 		corev1.TLSPrivateKeyKey: servingKey,
 	}, nil
 }
 
+// parseCertificates reads a PEM bundle of certificates only. It is stricter
+// than client-go's cert.ParseCertsPEM, which skips blocks of other types and
+// ignores trailing text: a Secret holding anything else was not written by
+// this manager and is generated anew.
 func parseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for {
@@ -108,7 +122,7 @@ func parseCertificates(data []byte) ([]*x509.Certificate, error) {
 		if block == nil {
 			break
 		}
-		if block.Type != "CERTIFICATE" {
+		if block.Type != certutil.CertificateBlockType {
 			return nil, fmt.Errorf("unexpected PEM block %q", block.Type)
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
@@ -126,16 +140,11 @@ func parseCertificates(data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
+// parsePrivateKey reads the first PEM private key of data (PKCS #8, or SEC 1
+// and PKCS #1 as other tools write them).
 func parsePrivateKey(data []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("no PEM private key")
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	key, err := keyutil.ParsePrivateKeyPEM(data)
 	if err != nil {
-		if ecKey, ecErr := x509.ParseECPrivateKey(block.Bytes); ecErr == nil {
-			return ecKey, nil
-		}
 		return nil, err
 	}
 	signer, ok := key.(crypto.Signer)
@@ -145,20 +154,16 @@ func parsePrivateKey(data []byte) (crypto.Signer, error) {
 	return signer, nil
 }
 
-func encodeCertificates(certs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, cert := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})...)
-	}
-	return out
-}
-
+// encodePrivateKey writes key as PKCS #8 ("PRIVATE KEY"). client-go's
+// keyutil.MarshalPrivateKeyToPEM would write an ECDSA key as SEC 1 ("EC
+// PRIVATE KEY"): both parse, but the Secret keeps the one format it always
+// had.
 func encodePrivateKey(key crypto.Signer) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("encoding a private key: %w", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	return pem.EncodeToMemory(&pem.Block{Type: keyutil.PrivateKeyBlockType, Bytes: der}), nil
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

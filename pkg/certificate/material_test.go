@@ -1,6 +1,11 @@
 package certificate
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
+	"maps"
 	"strings"
 	"testing"
 
@@ -62,4 +67,47 @@ func TestParseSecretRejectsBrokenContent(t *testing.T) {
 			t.Fatalf("parseSecret() error = %v, want one about the signature", err)
 		}
 	})
+}
+
+// TestPEMFormats pins what the Secret holds and what it may hold: the
+// manager writes PKCS #8 keys and plain certificate bundles, reads SEC 1 keys
+// as other tools write them, and refuses a bundle with anything but
+// certificates in it.
+func TestPEMFormats(t *testing.T) {
+	m, _ := settle(t, nil, start, compressedPolicy)
+	data, err := m.secretData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{caKeyKey, corev1.TLSPrivateKeyKey} {
+		if block, _ := pem.Decode(data[key]); block == nil || block.Type != "PRIVATE KEY" {
+			t.Errorf("%s: want one PKCS #8 PRIVATE KEY block, got %q", key, data[key])
+		}
+	}
+	if cas, err := parseCertificates(data[CABundleKey]); err != nil || len(cas) != len(m.cas) || !cas[0].Equal(m.cas[0]) {
+		t.Errorf("%s does not read back as the CAs written: %v", CABundleKey, err)
+	}
+
+	sec1, err := x509.MarshalECPrivateKey(m.servingKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSEC1 := maps.Clone(data)
+	withSEC1[corev1.TLSPrivateKeyKey] = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})
+	if _, err := parseSecret(secretWith(withSEC1)); err != nil {
+		t.Errorf("an EC PRIVATE KEY serving key: %v", err)
+	}
+
+	for name, bundle := range map[string][]byte{
+		"a key in the bundle":  append(bytes.Clone(data[CABundleKey]), data[caKeyKey]...),
+		"text after a bundle":  append(bytes.Clone(data[CABundleKey]), "junk"...),
+		"a certificate header": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")}),
+	} {
+		if _, err := parseCertificates(bundle); err == nil {
+			t.Errorf("%s: parsed, want an error", name)
+		}
+	}
+	if _, err := parsePrivateKey(data[CABundleKey]); err == nil {
+		t.Error("a certificate parsed as a private key")
+	}
 }

@@ -3,6 +3,10 @@ package macindex
 import (
 	"errors"
 	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // ExhaustedError reports that every unicast address in a pool's ranges is
@@ -21,6 +25,14 @@ func (e *ExhaustedError) Error() string {
 		return fmt.Sprintf("MAC pool %q is exhausted: its only address is leased", e.Pool)
 	}
 	return fmt.Sprintf("MAC pool %q is exhausted: all %d addresses are leased", e.Pool, e.Capacity)
+}
+
+var _ apierrors.APIStatus = &ExhaustedError{}
+
+// Status is a 409 Conflict, as kube-apiserver answers an exhausted Service IP
+// range: the request is fine, the pool's state refuses it.
+func (e *ExhaustedError) Status() metav1.Status {
+	return metav1.Status{Status: metav1.StatusFailure, Code: http.StatusConflict, Reason: metav1.StatusReasonConflict, Message: e.Error()}
 }
 
 // ErrTooManyConflicts is wrapped by Allocate when every candidate it tried

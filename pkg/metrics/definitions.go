@@ -3,11 +3,15 @@ package metrics
 import (
 	"cmp"
 	"slices"
+
+	k8smetrics "k8s.io/component-base/metrics"
 )
 
 // Wire names. kmp_mac_collisions and kubevirt_kmp_duplicate_macs keep the
 // names of the original Kubemacpool because existing alerts (for example
-// KubemacpoolMACCollisionDetected) and dashboards select on them.
+// KubemacpoolMACCollisionDetected) and dashboards select on them; they are
+// the two STABLE metrics. Every other metric is ALPHA: new with this server,
+// its name and labels may still change.
 const (
 	NameMACCollisions      = "kmp_mac_collisions"
 	NameDuplicateMACs      = "kubevirt_kmp_duplicate_macs"
@@ -60,6 +64,24 @@ type MetricDoc struct {
 	Type   string
 	Help   string
 	Labels []string
+	// StabilityLevel is component-base's: ALPHA unless said otherwise. The
+	// exposed help text starts with it in brackets, "[ALPHA] ...", as every
+	// Kubernetes metric's does.
+	StabilityLevel k8smetrics.StabilityLevel
+}
+
+// Stability returns the metric's stability level, ALPHA when none is set.
+func (d MetricDoc) Stability() k8smetrics.StabilityLevel {
+	if d.StabilityLevel == "" {
+		return k8smetrics.ALPHA
+	}
+	return d.StabilityLevel
+}
+
+// ExposedHelp is the help text as /metrics shows it: the documented help
+// after the stability level.
+func (d MetricDoc) ExposedHelp() string {
+	return "[" + string(d.Stability()) + "] " + d.Help
 }
 
 var (
@@ -68,11 +90,16 @@ var (
 		Type:   TypeGauge,
 		Help:   "Number of running objects (Pods and VirtualMachineInstances) sharing the MAC address in label mac. A series exists only while the MAC is in collision (value >= 2) and is removed once the collision is resolved.",
 		Labels: []string{LabelMAC},
+		// The original's, alerted on by KubemacpoolMACCollisionDetected.
+		StabilityLevel: k8smetrics.STABLE,
 	}
 	docDuplicateMACs = MetricDoc{
 		Name: NameDuplicateMACs,
 		Type: TypeGauge,
 		Help: "[DEPRECATED] Number of MAC addresses currently in collision. Use kmp_mac_collisions instead, which also tells which MACs collide.",
+		// The original's, alerted on by cluster-network-addons-operator's
+		// rules; stable until it is removed.
+		StabilityLevel: k8smetrics.STABLE,
 	}
 	docPoolCapacity = MetricDoc{
 		Name:   NamePoolCapacity,

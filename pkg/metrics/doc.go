@@ -1,13 +1,15 @@
 // Package metrics defines every Prometheus metric Kubemacpool exports and
 // serves them on their own HTTP endpoint.
 //
-// The metrics live in a private registry rather than the process-wide
-// default one: the embedded API server registers hundreds of series in
-// component-base's legacy registry, and keeping ours apart means the
-// controller endpoint (default :8080/metrics, the address the original
-// Kubemacpool used) carries only what dashboards and alerts query.
+// The metrics are k8s.io/component-base metrics with a stability level, and
+// the server's (Default) are registered in component-base's legacy registry,
+// next to those of k8s.io/apiserver and client-go. One gatherer therefore
+// serves both endpoints: the secure port's /metrics, which k8s.io/apiserver
+// installs, and the plain --metric-addr endpoint (default :8080/metrics, the
+// address the original Kubemacpool used). New gives tests a fresh registry.
 //
-// Names, types, help texts and labels are declared once, in Describe's
-// table, and both the collectors and the generated docs/metrics.md are built
-// from that table so the documentation cannot drift from what is exposed.
+// Names, types, help texts, labels and stability levels are declared once,
+// in Describe's table, and both the collectors and the generated
+// docs/metrics.md are built from that table so the documentation cannot
+// drift from what is exposed.
 package metrics

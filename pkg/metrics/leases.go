@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	k8smetrics "k8s.io/component-base/metrics"
 )
 
 // Values of the phase label of kmp_leases. Reserved and Bound are the
@@ -108,25 +108,26 @@ func (t *LeaseTracker) snapshot() (phases map[string]int, oldest time.Time, ok b
 
 // leaseCollector exports the current tracker's counts at each scrape.
 type leaseCollector struct {
+	k8smetrics.BaseStableCollector
 	metrics *Metrics
-	leases  *prometheus.Desc
-	oldest  *prometheus.Desc
+	leases  *k8smetrics.Desc
+	oldest  *k8smetrics.Desc
 }
 
 func newLeaseCollector(m *Metrics) *leaseCollector {
 	return &leaseCollector{
 		metrics: m,
-		leases:  prometheus.NewDesc(docLeases.Name, docLeases.Help, docLeases.Labels, nil),
-		oldest:  prometheus.NewDesc(docOldestReservationExpiry.Name, docOldestReservationExpiry.Help, nil, nil),
+		leases:  k8smetrics.NewDesc(docLeases.Name, docLeases.Help, docLeases.Labels, nil, docLeases.Stability(), ""),
+		oldest:  k8smetrics.NewDesc(docOldestReservationExpiry.Name, docOldestReservationExpiry.Help, nil, nil, docOldestReservationExpiry.Stability(), ""),
 	}
 }
 
-func (c *leaseCollector) Describe(descs chan<- *prometheus.Desc) {
+func (c *leaseCollector) DescribeWithStability(descs chan<- *k8smetrics.Desc) {
 	descs <- c.leases
 	descs <- c.oldest
 }
 
-func (c *leaseCollector) Collect(metrics chan<- prometheus.Metric) {
+func (c *leaseCollector) CollectWithStability(metrics chan<- k8smetrics.Metric) {
 	c.metrics.leasesMu.Lock()
 	tracker := c.metrics.leases
 	c.metrics.leasesMu.Unlock()
@@ -135,9 +136,9 @@ func (c *leaseCollector) Collect(metrics chan<- prometheus.Metric) {
 	}
 	phases, oldest, ok := tracker.snapshot()
 	for _, phase := range leasePhases {
-		metrics <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(phases[phase]), phase)
+		metrics <- k8smetrics.NewLazyConstMetric(c.leases, k8smetrics.GaugeValue, float64(phases[phase]), phase)
 	}
 	if ok {
-		metrics <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, float64(oldest.Unix()))
+		metrics <- k8smetrics.NewLazyConstMetric(c.oldest, k8smetrics.GaugeValue, float64(oldest.Unix()))
 	}
 }

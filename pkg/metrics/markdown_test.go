@@ -90,8 +90,8 @@ func TestDescribeMatchesRegistry(t *testing.T) {
 		if got := strings.ToLower(family.GetType().String()); got != doc.Type {
 			t.Errorf("%s: exposed type %s, documented %s", name, got, doc.Type)
 		}
-		if family.GetHelp() != doc.Help {
-			t.Errorf("%s: exposed help %q, documented %q", name, family.GetHelp(), doc.Help)
+		if family.GetHelp() != doc.ExposedHelp() {
+			t.Errorf("%s: exposed help %q, documented %q", name, family.GetHelp(), doc.ExposedHelp())
 		}
 		var labels []string
 		for _, pair := range family.GetMetric()[0].GetLabel() {

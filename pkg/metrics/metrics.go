@@ -7,6 +7,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+	k8smetrics "k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
 
 	"kubemacpool.io/kubemacpool/pkg/mac"
 	"kubemacpool.io/kubemacpool/pkg/version"
@@ -59,22 +62,26 @@ var knownLeaseOperations = []LeaseOperation{LeaseBind, LeaseExpire, LeaseRelease
 // Metrics holds Kubemacpool's collectors and the registry that exposes them.
 // All methods are safe for concurrent use.
 type Metrics struct {
-	registry *prometheus.Registry
+	registry registry
+	// collectors and leaseCollector are everything New registers, for
+	// Describe.
+	collectors     []k8smetrics.Registerable
+	leaseCollector *leaseCollector
 
-	collisions         *prometheus.GaugeVec
-	duplicateMACs      prometheus.Gauge
-	poolCapacity       *prometheus.GaugeVec
-	poolAllocated      *prometheus.GaugeVec
-	allocationDuration *prometheus.HistogramVec
-	admissionRequests  *prometheus.CounterVec
-	admissionDuration  *prometheus.HistogramVec
-	leaseOperations    *prometheus.CounterVec
-	certificateExpiry  *prometheus.GaugeVec
-	certificateWrites  *prometheus.CounterVec
+	collisions         *k8smetrics.GaugeVec
+	duplicateMACs      *k8smetrics.Gauge
+	poolCapacity       *k8smetrics.GaugeVec
+	poolAllocated      *k8smetrics.GaugeVec
+	allocationDuration *k8smetrics.HistogramVec
+	admissionRequests  *k8smetrics.CounterVec
+	admissionDuration  *k8smetrics.HistogramVec
+	leaseOperations    *k8smetrics.CounterVec
+	certificateExpiry  *k8smetrics.GaugeVec
+	certificateWrites  *k8smetrics.CounterVec
 	// webhookAuthorizationDisabled is kmp_webhook_caller_authorization_disabled.
-	webhookAuthorizationDisabled prometheus.Gauge
+	webhookAuthorizationDisabled *k8smetrics.Gauge
 	// buildInfo is kmp_build_info.
-	buildInfo *prometheus.GaugeVec
+	buildInfo *k8smetrics.GaugeVec
 
 	// collisionMu serialises changes to the collision series so that the
 	// per-MAC gauge and the deprecated total always agree.
@@ -88,39 +95,84 @@ type Metrics struct {
 	leases   *LeaseTracker
 }
 
+// registry is what Metrics needs of a component-base registry: a
+// KubeRegistry, or the process-wide legacy registry through legacy.
+type registry interface {
+	MustRegister(...k8smetrics.Registerable)
+	CustomMustRegister(...k8smetrics.StableCollector)
+	k8smetrics.Gatherer
+}
+
+// legacy is component-base's legacy registry, which k8s.io/apiserver serves
+// at /metrics on the secure port.
+type legacy struct{}
+
+func (legacy) MustRegister(metrics ...k8smetrics.Registerable) {
+	legacyregistry.MustRegister(metrics...)
+}
+func (legacy) CustomMustRegister(collectors ...k8smetrics.StableCollector) {
+	legacyregistry.CustomMustRegister(collectors...)
+}
+func (legacy) Gather() ([]*dto.MetricFamily, error) { return legacyregistry.DefaultGatherer.Gather() }
+
+var (
+	defaultOnce    sync.Once
+	defaultMetrics *Metrics
+)
+
+// Default returns the server's metrics, registered in component-base's
+// legacy registry next to those of k8s.io/apiserver and client-go: the
+// secure port's /metrics and the --metric-addr endpoint serve that one
+// gatherer. A registry holds a metric name once, so every call returns the
+// same Metrics.
+func Default() *Metrics {
+	defaultOnce.Do(func() { defaultMetrics = newMetrics(legacy{}) })
+	return defaultMetrics
+}
+
 // New creates the collectors and registers them, together with the standard
-// Go runtime and process collectors, in a fresh registry.
+// Go runtime and process collectors, in a fresh registry of their own: for
+// tests, which need a count that no other test touches.
 func New() *Metrics {
+	fresh := k8smetrics.NewKubeRegistry()
+	// The legacy registry has them too; both are plain Prometheus
+	// collectors, outside the stability framework.
+	fresh.RawMustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return newMetrics(fresh)
+}
+
+func newMetrics(r registry) *Metrics {
 	m := &Metrics{
-		registry:      prometheus.NewRegistry(),
-		collisions:    prometheus.NewGaugeVec(gaugeOpts(docMACCollisions), docMACCollisions.Labels),
-		duplicateMACs: prometheus.NewGauge(gaugeOpts(docDuplicateMACs)),
-		poolCapacity:  prometheus.NewGaugeVec(gaugeOpts(docPoolCapacity), docPoolCapacity.Labels),
-		poolAllocated: prometheus.NewGaugeVec(gaugeOpts(docPoolAllocated), docPoolAllocated.Labels),
-		allocationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    docAllocationDuration.Name,
-			Help:    docAllocationDuration.Help,
-			Buckets: allocationBuckets,
+		registry:      r,
+		collisions:    k8smetrics.NewGaugeVec(gaugeOpts(docMACCollisions), docMACCollisions.Labels),
+		duplicateMACs: k8smetrics.NewGauge(gaugeOpts(docDuplicateMACs)),
+		poolCapacity:  k8smetrics.NewGaugeVec(gaugeOpts(docPoolCapacity), docPoolCapacity.Labels),
+		poolAllocated: k8smetrics.NewGaugeVec(gaugeOpts(docPoolAllocated), docPoolAllocated.Labels),
+		allocationDuration: k8smetrics.NewHistogramVec(&k8smetrics.HistogramOpts{
+			Name:           docAllocationDuration.Name,
+			Help:           docAllocationDuration.Help,
+			Buckets:        allocationBuckets,
+			StabilityLevel: docAllocationDuration.Stability(),
 		}, docAllocationDuration.Labels),
-		admissionRequests: prometheus.NewCounterVec(counterOpts(docAdmissionRequests), docAdmissionRequests.Labels),
-		admissionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    docAdmissionDuration.Name,
-			Help:    docAdmissionDuration.Help,
-			Buckets: admissionBuckets,
+		admissionRequests: k8smetrics.NewCounterVec(counterOpts(docAdmissionRequests), docAdmissionRequests.Labels),
+		admissionDuration: k8smetrics.NewHistogramVec(&k8smetrics.HistogramOpts{
+			Name:           docAdmissionDuration.Name,
+			Help:           docAdmissionDuration.Help,
+			Buckets:        admissionBuckets,
+			StabilityLevel: docAdmissionDuration.Stability(),
 		}, docAdmissionDuration.Labels),
-		leaseOperations:   prometheus.NewCounterVec(counterOpts(docLeaseOperations), docLeaseOperations.Labels),
-		certificateExpiry: prometheus.NewGaugeVec(gaugeOpts(docCertificateExpiry), docCertificateExpiry.Labels),
-		certificateWrites: prometheus.NewCounterVec(counterOpts(docCertificateWrites), docCertificateWrites.Labels),
+		leaseOperations:   k8smetrics.NewCounterVec(counterOpts(docLeaseOperations), docLeaseOperations.Labels),
+		certificateExpiry: k8smetrics.NewGaugeVec(gaugeOpts(docCertificateExpiry), docCertificateExpiry.Labels),
+		certificateWrites: k8smetrics.NewCounterVec(counterOpts(docCertificateWrites), docCertificateWrites.Labels),
 		colliding:         map[string]int{},
 
-		webhookAuthorizationDisabled: prometheus.NewGauge(gaugeOpts(docWebhookCallerAuthorizationDisabled)),
-		buildInfo:                    prometheus.NewGaugeVec(gaugeOpts(docBuildInfo), docBuildInfo.Labels),
+		webhookAuthorizationDisabled: k8smetrics.NewGauge(gaugeOpts(docWebhookCallerAuthorizationDisabled)),
+		buildInfo:                    k8smetrics.NewGaugeVec(gaugeOpts(docBuildInfo), docBuildInfo.Labels),
 	}
 	// MustRegister only fails on duplicate or inconsistent descriptors, a
-	// programming error that every test run would catch.
-	m.registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	// programming error that every test run would catch. A metric of
+	// component-base records nothing until it is registered.
+	m.collectors = []k8smetrics.Registerable{
 		m.collisions,
 		m.duplicateMACs,
 		m.poolCapacity,
@@ -129,12 +181,14 @@ func New() *Metrics {
 		m.admissionRequests,
 		m.admissionDuration,
 		m.leaseOperations,
-		newLeaseCollector(m),
 		m.certificateExpiry,
 		m.certificateWrites,
 		m.webhookAuthorizationDisabled,
 		m.buildInfo,
-	)
+	}
+	r.MustRegister(m.collectors...)
+	m.leaseCollector = newLeaseCollector(m)
+	r.CustomMustRegister(m.leaseCollector)
 	build := version.Get()
 	m.buildInfo.WithLabelValues(build.GitVersion, build.GitCommit, build.GoVersion).Set(1)
 	for _, operation := range knownLeaseOperations {
@@ -143,12 +197,12 @@ func New() *Metrics {
 	return m
 }
 
-func gaugeOpts(doc MetricDoc) prometheus.GaugeOpts {
-	return prometheus.GaugeOpts{Name: doc.Name, Help: doc.Help}
+func gaugeOpts(doc MetricDoc) *k8smetrics.GaugeOpts {
+	return &k8smetrics.GaugeOpts{Name: doc.Name, Help: doc.Help, StabilityLevel: doc.Stability()}
 }
 
-func counterOpts(doc MetricDoc) prometheus.CounterOpts {
-	return prometheus.CounterOpts{Name: doc.Name, Help: doc.Help}
+func counterOpts(doc MetricDoc) *k8smetrics.CounterOpts {
+	return &k8smetrics.CounterOpts{Name: doc.Name, Help: doc.Help, StabilityLevel: doc.Stability()}
 }
 
 // SetWebhookCallerAuthorizationDisabled records whether the webhook paths
@@ -161,9 +215,18 @@ func (m *Metrics) SetWebhookCallerAuthorizationDisabled(disabled bool) {
 	m.webhookAuthorizationDisabled.Set(value)
 }
 
-// Registry returns the registry, for tests and for callers that want to add
-// their own collectors to the same endpoint.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+// Describe sends the descriptions of every Kubemacpool metric (not the Go
+// and process ones), series or not.
+func (m *Metrics) Describe(descs chan<- *prometheus.Desc) {
+	for _, c := range m.collectors {
+		c.Describe(descs)
+	}
+	m.leaseCollector.Describe(descs)
+}
+
+// Registry returns the gatherer of the registry the metrics are in, for
+// tests.
+func (m *Metrics) Registry() k8smetrics.Gatherer { return m.registry }
 
 // SetCollisions replaces all collision series with counts, which maps each
 // MAC to the number of running objects holding it (for example
@@ -234,6 +297,7 @@ func (m *Metrics) SetPoolAllocated(pool string, allocated uint64) {
 func (m *Metrics) DeletePool(pool string) {
 	m.poolCapacity.DeleteLabelValues(pool)
 	m.poolAllocated.DeleteLabelValues(pool)
+	// Registered in newMetrics, so the Prometheus vector exists.
 	m.allocationDuration.DeletePartialMatch(prometheus.Labels{LabelPool: pool})
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	k8smetrics "k8s.io/component-base/metrics"
 )
 
 // DefaultAddr is where the original Kubemacpool's README says its plain
@@ -26,7 +27,7 @@ const shutdownTimeout = 5 * time.Second
 
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+	return k8smetrics.HandlerFor(m.registry, k8smetrics.HandlerOpts{
 		// A failing collector (e.g. /proc unreadable) must not blank the
 		// whole page and hide the collision metrics alerts rely on.
 		ErrorHandling: promhttp.ContinueOnError,

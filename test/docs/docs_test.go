@@ -197,7 +197,7 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	descriptions := make(chan *prometheus.Desc)
 	go func() {
-		metrics.New().Registry().Describe(descriptions)
+		metrics.New().Describe(descriptions)
 		close(descriptions)
 	}()
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)

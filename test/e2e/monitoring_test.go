@@ -105,6 +105,8 @@ var _ = Describe("The monitoring component", Label("deploy"), func() {
 				g.Expect(body).To(MatchRegexp(`(?m)^`+regexp.QuoteMeta(name)+`(_bucket)?\{`), "the secure port does not export %s", name)
 				g.Expect(keep.MatchString(name)).To(BeTrue(), "the ServiceMonitor's metricRelabelings drop %s", name)
 			}
+			// One registry: the secure port serves the kmp_* metrics too.
+			g.Expect(body).To(MatchRegexp(`(?m)^kmp_build_info\{`), "the secure port does not export kmp_build_info")
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 
 		By("refusing a scrape without a token, and one by a ServiceAccount without kubemacpool-metrics-reader")

@@ -9,13 +9,11 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/record"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/mac"
-	"kubemacpool.io/kubemacpool/pkg/macindex"
 	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
@@ -191,31 +189,14 @@ func annotationPatch(networks *multus.Networks) ([]byte, error) {
 	}})
 }
 
-// denial maps an assignment failure to a 4xx answer that says what is wrong.
+// denial answers an assignment failure with the status it carries
+// (webhook.StatusCode). A failure about the MACs the annotation asks for
+// names the annotation; one about the pool or the server does not.
 func denial(err error) *admissionv1.AdmissionResponse {
+	code := webhook.StatusCode(err)
 	var conflict *allocation.ConflictError
-	var excluded *allocation.ExcludedError
-	var exhausted *macindex.ExhaustedError
-	var unavailable *allocation.StorageUnavailableError
-	var notReady *allocation.NotReadyError
-	switch {
-	case errors.As(err, &conflict):
-		return webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
-	case errors.As(err, &exhausted):
-		return webhook.Deny(http.StatusConflict, "%v", err)
-	case errors.As(err, &excluded):
-		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
-	case errors.As(err, &unavailable), errors.As(err, &notReady):
-		// A temporary failure: the same request may succeed later.
-		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
-	case apierrors.IsNotFound(err):
-		// The namespace is gone (or not there yet): nothing to blame on
-		// the object.
-		return webhook.Deny(http.StatusNotFound, "%v", err)
-	case apierrors.IsForbidden(err):
-		// The lease create was refused: a ResourceQuota of the namespace.
-		return webhook.Deny(http.StatusForbidden, "%v", err)
-	default:
-		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
+	if code == http.StatusUnprocessableEntity || errors.As(err, &conflict) {
+		return webhook.Deny(code, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	}
+	return webhook.Deny(code, "%v", err)
 }

@@ -3,12 +3,10 @@ package virtualmachines
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/record"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -16,7 +14,6 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
-	"kubemacpool.io/kubemacpool/pkg/macindex"
 )
 
 // Path is where kube-apiserver calls the webhook.
@@ -162,27 +159,5 @@ func addReassigned(vm *kubevirtv1.VirtualMachine, assignments map[int]string, re
 }
 
 func denial(err error) *admissionv1.AdmissionResponse {
-	var conflict *allocation.ConflictError
-	var excluded *allocation.ExcludedError
-	var exhausted *macindex.ExhaustedError
-	var unavailable *allocation.StorageUnavailableError
-	var notReady *allocation.NotReadyError
-	switch {
-	case errors.As(err, &excluded):
-		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
-	case errors.As(err, &conflict), errors.As(err, &exhausted):
-		return webhook.Deny(http.StatusConflict, "%v", err)
-	case errors.As(err, &unavailable), errors.As(err, &notReady):
-		// A temporary failure: the same request may succeed later.
-		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
-	case apierrors.IsNotFound(err):
-		// The namespace is gone (or not there yet): nothing to blame on
-		// the object.
-		return webhook.Deny(http.StatusNotFound, "%v", err)
-	case apierrors.IsForbidden(err):
-		// The lease create was refused: a ResourceQuota of the namespace.
-		return webhook.Deny(http.StatusForbidden, "%v", err)
-	default:
-		return webhook.Deny(http.StatusUnprocessableEntity, "%v", err)
-	}
+	return webhook.Deny(webhook.StatusCode(err), "%v", err)
 }

@@ -11,6 +11,7 @@ import (
 	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
 	"kubemacpool.io/kubemacpool/pkg/certificate"
+	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 )
 
 // CertificateOptions configure the certificate manager: a self-signed CA and
@@ -39,7 +40,7 @@ func NewCertificateOptions() *CertificateOptions {
 		SecretName:               "kubemacpool-service",
 		ServiceName:              "kubemacpool-apiserver",
 		APIServiceName:           "v1alpha1.macpool.kubemacpool.io",
-		WebhookConfigurationName: "kubemacpool-mutator",
+		WebhookConfigurationName: leasecontroller.DefaultWebhookConfigurationName,
 		Policy:                   certificate.DefaultPolicy(),
 	}
 	for name, target := range map[string]*time.Duration{
@@ -80,7 +81,7 @@ func (o *CertificateOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.ServiceName, "certificate-service-name", o.ServiceName, "Service the serving certificate is for: <name>.<namespace>.svc.")
 	flags.StringVar(&o.APIServiceName, "certificate-apiservice-name", o.APIServiceName, "APIService whose caBundle is kept current.")
 	flags.StringVar(&o.WebhookConfigurationName, "certificate-webhook-configuration-name", o.WebhookConfigurationName,
-		"MutatingWebhookConfiguration whose webhooks' caBundle is kept current.")
+		"MutatingWebhookConfiguration of the webhooks: the certificate manager keeps its caBundles current, and the lease controller follows its namespaceSelectors to know which namespaces are managed.")
 	flags.DurationVar(&o.Policy.CARotateInterval, "ca-rotate-interval", o.Policy.CARotateInterval, "Validity of the CA (env CA_ROTATE_INTERVAL).")
 	flags.DurationVar(&o.Policy.CAOverlapInterval, "ca-overlap-interval", o.Policy.CAOverlapInterval,
 		"How long before its expiry the CA is replaced; the old CA stays trusted until it expires (env CA_OVERLAP_INTERVAL).")

@@ -22,6 +22,9 @@ single-member etcd when --etcd-servers is empty, an external etcd cluster otherw
 		// needs neither a kubeconfig nor valid flags.
 		Version: version.String(),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyLogging(o.Logs); err != nil {
+				return err
+			}
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -35,7 +38,7 @@ single-member etcd when --etcd-servers is empty, an external etcd cluster otherw
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().Bool("version", false, "Print the version, commit, build date and Go version, then exit.")
 	cmd.SetVersionTemplate("{{.Version}}\n")
-	AddVerbosityFlag(cmd.PersistentFlags(), o.StdErr)
+	AddLoggingFlags(cmd.PersistentFlags(), o.Logs, o.StdErr)
 	cmd.AddCommand(newSnapshotCommand(os.Stdin, o.StdOut, o.StdErr))
 	return cmd
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/component-base/logs"
 )
 
 // The original Kubemacpool's manager was started with --metrics-addr,
@@ -94,24 +93,20 @@ func (v *waitTimeValue) Set(value string) error {
 
 func (v *waitTimeValue) Type() string { return "int" }
 
-// AddVerbosityFlag registers klog's -v/--v on flags, extended to take the
-// original's level names production and debug as well as klog's integers. A
-// name prints a deprecation warning to warnings. It must run before
-// k8s.io/component-base/cli adds the logging flags, which then keeps it.
-func AddVerbosityFlag(flags *pflag.FlagSet, warnings io.Writer) {
-	klogFlags := pflag.NewFlagSet("klog", pflag.ContinueOnError)
-	logs.AddFlags(klogFlags)
-	klogV := klogFlags.Lookup("v")
+// addVerbosityFlag adds the logging options' -v/--v to flags, extended to
+// take the original's level names production and debug as well as integers.
+// A name prints a deprecation warning to warnings.
+func addVerbosityFlag(flags *pflag.FlagSet, v *pflag.Flag, warnings io.Writer) {
 	flags.AddFlag(&pflag.Flag{
-		Name:      klogV.Name,
-		Shorthand: klogV.Shorthand,
-		Usage:     klogV.Usage + "; the original's production (0) and debug (4) are accepted but deprecated",
-		Value:     &verbosityValue{klog: klogV.Value, warnings: warnings},
-		DefValue:  klogV.DefValue,
+		Name:      v.Name,
+		Shorthand: v.Shorthand,
+		Usage:     v.Usage + "; the original's production (0) and debug (4) are accepted but deprecated",
+		Value:     &verbosityValue{klog: v.Value, warnings: warnings},
+		DefValue:  v.DefValue,
 	})
 }
 
-// verbosityValue hands klog an integer level, translating a level name of
+// verbosityValue hands the logging options an integer level, translating a level name of
 // the original first.
 type verbosityValue struct {
 	klog     pflag.Value

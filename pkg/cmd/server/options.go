@@ -17,6 +17,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	basecompatibility "k8s.io/component-base/compatibility"
+	logsapi "k8s.io/component-base/logs/api/v1"
 	baseversion "k8s.io/component-base/version"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
@@ -50,6 +51,9 @@ type Options struct {
 	WebhookAuthorization *WebhookAuthorizationOptions
 	// Compat accepts the original Kubemacpool's flags.
 	Compat *CompatOptions
+	// Logs are component-base's logging options (--logging-format, -v);
+	// NewCommand registers their flags, for the -v the original took.
+	Logs *logsapi.LoggingConfiguration
 	// MetricAddr is where the plain Prometheus endpoint listens.
 	MetricAddr string
 	// MaxMACsPerObject caps the MACs one Pod or VirtualMachine may lease.
@@ -81,6 +85,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		Certificates:         NewCertificateOptions(),
 		WebhookAuthorization: NewWebhookAuthorizationOptions(),
 		Compat:               NewCompatOptions(),
+		Logs:                 logsapi.NewLoggingConfiguration(),
 		MetricAddr:           metrics.DefaultAddr,
 		MaxMACsPerObject:     DefaultMaxMACsPerObject,
 		// Without it, watches that kube-apiserver proxies to this server
@@ -140,8 +145,12 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.Controller.Validate()...)
 	errs = append(errs, o.WebhookAuthorization.Validate(o.RecommendedOptions.Authorization)...)
 	errs = append(errs, o.Compat.Validate()...)
+	errs = append(errs, validateLogging(o.Logs)...)
 	if o.manageCertificates() {
 		errs = append(errs, o.Certificates.Validate()...)
+	} else if o.Certificates.WebhookConfigurationName == "" {
+		// The lease controller reads the webhook configuration too.
+		errs = append(errs, fmt.Errorf("--certificate-webhook-configuration-name must not be empty"))
 	}
 	if o.ShutdownWatchTerminationGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, got %s", o.ShutdownWatchTerminationGracePeriod))
@@ -189,7 +198,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		return nil, fmt.Errorf("applying the generic server options: %w", err)
 	}
 	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
-	serverMetrics := metrics.New()
+	serverMetrics := metrics.Default()
 	serverMetrics.SetWebhookCallerAuthorizationDisabled(o.WebhookAuthorization.Disabled())
 	var certificates *certificate.Manager
 	if serving != nil {
@@ -198,6 +207,10 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			return nil, err
 		}
 	}
+	controller := o.Controller.Config()
+	// One name for the webhook configuration: the lease controller reads
+	// the namespaceSelectors of the one whose caBundle the manager keeps.
+	controller.WebhookConfigurationName = o.Certificates.WebhookConfigurationName
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -205,7 +218,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			ReservationTTL:   o.ReservationTTL,
 			MaxMACsPerObject: o.MaxMACsPerObject,
 			MacInformers:     o.macInformers,
-			Controller:       o.Controller.Config(),
+			Controller:       controller,
 			Metrics:          serverMetrics,
 			KubeClientConfig: serverConfig.ClientConfig,
 			KubeVirtIdentity: o.KubeVirtIdentity,

@@ -20,7 +20,6 @@ import (
 )
 
 const (
-	mutatorName      = "kubemacpool-mutator"
 	podWebhookName   = "mutatepods.kubemacpool.io"
 	vmWebhookName    = "mutatevirtualmachines.kubemacpool.io"
 	optOutLabelValue = "ignore"
@@ -101,7 +100,7 @@ func holderOf(obj interface{}) *holder {
 }
 
 // managed reports whether the webhook for kind acts in namespace, by its
-// namespaceSelector in kubemacpool-mutator. When the configuration is not
+// namespaceSelector in the webhook configuration (kubemacpool-mutator). When the configuration is not
 // installed (the webhook is down or being reinstalled) a namespace is
 // managed unless it opted out, so that adoption covers exactly the objects
 // created meanwhile.
@@ -123,7 +122,7 @@ func (c *Controller) managed(kind, namespace string) bool {
 }
 
 func (c *Controller) webhookSelector(webhookName string) labels.Selector {
-	obj, exists, err := c.webhooks.GetByKey(mutatorName)
+	obj, exists, err := c.webhooks.GetByKey(c.config.WebhookConfigurationName)
 	if err != nil || !exists {
 		return nil
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	KubeVirt         KubeVirtProbe
 	KubeVirtInterval time.Duration
 	Metrics          *metrics.Metrics
+	// WebhookConfigurationName is the MutatingWebhookConfiguration whose
+	// namespaceSelectors tell which namespaces the webhooks manage: the
+	// server passes the one its certificate manager keeps current. Empty
+	// means DefaultWebhookConfigurationName.
+	WebhookConfigurationName string
 	// Pools holds the MacPools (v1alpha1), for their retention policies;
 	// run by the caller like LeaseInformer. Nil retains nothing.
 	Pools cache.SharedIndexInformer
@@ -70,6 +75,11 @@ type NetworkScopes interface {
 	// being known, until the returned remove is called.
 	OnChange(changed func(namespace, name string)) (remove func(), err error)
 }
+
+// DefaultWebhookConfigurationName is the original's name of the
+// MutatingWebhookConfiguration, the default of
+// --certificate-webhook-configuration-name.
+const DefaultWebhookConfigurationName = "kubemacpool-mutator"
 
 // Binder binds a lease in one write: the owner's full name and interface,
 // the owner references and the Bound status of lease are stored together,
@@ -150,6 +160,9 @@ const leaseNameIndex = "name"
 
 // New builds the controller and its informers; Run starts them.
 func New(config Config) (*Controller, error) {
+	if config.WebhookConfigurationName == "" {
+		config.WebhookConfigurationName = DefaultWebhookConfigurationName
+	}
 	if config.Binder == nil {
 		config.Binder = clientBinder{config.Leases}
 	}
