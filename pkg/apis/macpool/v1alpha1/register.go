@@ -6,6 +6,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
 
 // GroupName is the API group of every kubemacpool resource.
@@ -43,15 +45,11 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	return nil
 }
 
-// MacLeaseSelectableFields are the field selectors MacLeases support beyond
-// metadata.name and metadata.namespace.
-var MacLeaseSelectableFields = []string{"spec.macAddress", "spec.owner.kind", "spec.owner.name", "spec.pool", "status.phase"}
-
 // addFieldLabelConversions lets field selectors through the request decoding;
 // without it the server rejects every selector but metadata.name/namespace.
 func addFieldLabelConversions(scheme *runtime.Scheme) error {
 	allowed := map[string]bool{"metadata.name": true, "metadata.namespace": true}
-	for _, field := range MacLeaseSelectableFields {
+	for _, field := range macpool.MacLeaseFieldNames {
 		allowed[field] = true
 	}
 	return scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind("MacLease"), func(label, value string) (string, string, error) {

@@ -100,20 +100,10 @@ func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 	return labels.Set(lease.Labels), SelectableFields(lease), nil
 }
 
-// SelectableFields are the fields a client may select leases by; they must
-// match v1alpha1.MacLeaseSelectableFields.
+// SelectableFields are the fields a client may select leases by: the
+// object metadata's and macpool.MacLeaseFields.
 func SelectableFields(lease *macpool.MacLease) fields.Set {
-	var ownerKind, ownerName string
-	if lease.Spec.Owner != nil {
-		ownerKind, ownerName = lease.Spec.Owner.Kind, lease.Spec.Owner.Name
-	}
-	return generic.AddObjectMetaFieldsSet(fields.Set{
-		"spec.macAddress": lease.Spec.MACAddress,
-		"spec.owner.kind": ownerKind,
-		"spec.owner.name": ownerName,
-		"spec.pool":       lease.Spec.Pool,
-		"status.phase":    string(lease.Status.Phase),
-	}, &lease.ObjectMeta, true)
+	return generic.AddObjectMetaFieldsSet(fields.Set(macpool.MacLeaseFields(lease)), &lease.ObjectMeta, true)
 }
 
 // Match is the filter used for list and watch.
