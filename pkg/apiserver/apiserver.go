@@ -118,13 +118,16 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	poolInformer, err := installWebhooks(genericServer, c, leases, leaseInformer, networks)
+	// The webhooks create and delete leases, and the controller binds them,
+	// through the registry in process, behind the admission chain.
+	inProcess := newInProcessLeases(leases, c.GenericConfig.AdmissionControl, Scheme)
+	poolInformer, err := installWebhooks(genericServer, c, inProcess, leaseInformer, networks)
 	if err != nil {
 		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
 	}
 
 	if err := genericServer.AddPostStartHook("kubemacpool-lease-controller", func(ctx genericapiserver.PostStartHookContext) error {
-		return startController(ctx, c, leases, leaseInformer, poolInformer, networks)
+		return startController(ctx, c, inProcess, leaseInformer, poolInformer, networks)
 	}); err != nil {
 		return nil, fmt.Errorf("adding the lease controller hook: %w", err)
 	}

@@ -23,7 +23,6 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/networkattachment"
-	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
 // ControllerConfig says how the lease controller runs.
@@ -62,7 +61,7 @@ func addLeaderElectionHealthCheck(config *genericapiserver.RecommendedConfig, co
 
 // startController runs the lease controller, under leader election, for as
 // long as the server runs.
-func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, leaseStorage *macleasestorage.REST, leaseInformer, poolInformer cache.SharedIndexInformer,
+func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, inProcess *inProcessLeases, leaseInformer, poolInformer cache.SharedIndexInformer,
 	networks *networkattachment.Labels) error {
 	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
 	if err != nil {
@@ -82,7 +81,7 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 	}
 	controllerConfig := leasecontroller.Config{
 		Leases:   leases,
-		Binder:   newInProcessLeases(leaseStorage, config.GenericConfig.AdmissionControl, Scheme),
+		Binder:   inProcess,
 		Kube:     kube,
 		Dynamic:  dynamicClient,
 		Metadata: metadataClient,

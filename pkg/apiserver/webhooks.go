@@ -28,7 +28,6 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 	"kubemacpool.io/kubemacpool/pkg/networkattachment"
-	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
 // webhookEventComponent is the source of the webhooks' events.
@@ -47,7 +46,7 @@ const informerResync = 0
 // through this server's own API (the loopback client) and namespaces from
 // kube-apiserver. It returns the pool informer, which the lease controller
 // follows too.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *macleasestorage.REST, leaseInformer cache.SharedIndexInformer,
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *inProcessLeases, leaseInformer cache.SharedIndexInformer,
 	networkLabels *networkattachment.Labels) (cache.SharedIndexInformer, error) {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
@@ -63,7 +62,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	if err != nil {
 		return nil, fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
 	}
-	allocations, err := allocation.New(client, newInProcessLeases(leases, config.GenericConfig.AdmissionControl, Scheme),
+	allocations, err := allocation.New(client, leases,
 		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
 		namespaces.Lister(), namespaces.Informer().HasSynced, kube.CoreV1(),
 		config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)
