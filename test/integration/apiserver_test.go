@@ -57,7 +57,7 @@ func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
 	options.RecommendedOptions.SecureServing.Listener = listener
 	command := server.NewCommand(ctx, options)
 	kubeconfig := unreachableKubeconfig(t, dir)
-	command.SetArgs(append([]string{
+	args := append([]string{
 		"--etcd-servers=" + strings.Join(etcdConfig.Transport.ServerList, ","),
 		"--cert-dir=" + dir,
 		"--client-ca-file=" + credentials.caFile,
@@ -77,12 +77,26 @@ func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
 		// test does, since it once raced with the namespace guard being
 		// put around the store (the race detector caught it here).
 		"--etcd-count-metric-poll-period=100ms",
-	}, extraArgs...))
-	command.SetOut(io.Discard)
-	command.SetErr(io.Discard)
+	}, extraArgs...)
+	if err := command.ParseFlags(args); err != nil {
+		t.Fatalf("parsing the flags: %v", err)
+	}
 
+	// What the command's RunE does, less applying the logging options:
+	// that replaces klog's process-wide logger, which the test etcd's
+	// goroutines are using (kubernetes' own test servers skip it too).
 	stopped := make(chan error, 1)
-	go func() { stopped <- command.Execute() }()
+	go func() {
+		if err := options.Complete(); err != nil {
+			stopped <- err
+			return
+		}
+		if err := options.Validate(); err != nil {
+			stopped <- err
+			return
+		}
+		stopped <- options.Run(ctx)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
