@@ -150,15 +150,15 @@ var _ = Describe("The kubectl plugin", func() {
 			g.Expect(result.Code).To(Equal(0), result.Stderr)
 			var report struct {
 				Pools []struct {
-					Name                      string
-					Capacity, Allocated, Free int64
-					Percent                   float64
+					Name                                string
+					Capacity, Allocated, Retained, Free int64
+					Percent                             float64
 				}
 			}
 			g.Expect(json.Unmarshal([]byte(result.Stdout), &report)).To(Succeed())
 			g.Expect(report.Pools).To(ContainElement(And(
 				HaveField("Name", pool), HaveField("Capacity", int64(8)), HaveField("Allocated", int64(2)),
-				HaveField("Free", int64(6)), HaveField("Percent", 25.0))))
+				HaveField("Retained", int64(0)), HaveField("Free", int64(6)), HaveField("Percent", 25.0))))
 			g.Expect(report.Pools).To(ContainElement(HaveField("Name", "default")))
 		}).WithContext(ctx).Should(Succeed())
 
@@ -168,8 +168,9 @@ var _ = Describe("The kubectl plugin", func() {
 		result := kubectlMacpool(kubeconfig, "usage")
 		Expect(result.Code).To(Equal(0), result.Stderr)
 		Expect(result.Stdout).To(HavePrefix("POOL "))
-		Expect(result.Stdout).To(MatchRegexp(`(?m)^` + pool + `\s+8\s+2\s+6\s+\[#####\.{15}\] 25%$`))
-		Expect(result.Stdout).To(MatchRegexp(`(?m)^default\s+\d+\s+\d+\s+\d+\s+\[[#.]{20}\] `))
+		// POOL CAPACITY ALLOCATED RETAINED FREE USAGE
+		Expect(result.Stdout).To(MatchRegexp(`(?m)^` + pool + `\s+8\s+2\s+0\s+6\s+\[#####\.{15}\] 25%$`))
+		Expect(result.Stdout).To(MatchRegexp(`(?m)^default\s+\d+\s+\d+\s+\d+\s+\d+\s+\[[#.]{20}\] `))
 	})
 
 	It("free lists a pool's free addresses without leasing any, and tells a user who may not list every lease which right is missing", func(ctx context.Context) {

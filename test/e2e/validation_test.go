@@ -69,7 +69,7 @@ var _ = Describe("Validation", func() {
 		Entry("expiry of a Bound lease", func(l *v1alpha1.MacLease) {
 			l.Status.Phase = v1alpha1.MacLeasePhaseBound
 			l.Status.ExpiresAt = &metav1.Time{Time: time.Now().Add(time.Minute)}
-		}, "status.expiresAt", "only a Reserved lease expires"),
+		}, "status.expiresAt", "only a Reserved or Retained lease expires"),
 		Entry("pool that is not a name", func(l *v1alpha1.MacLease) { l.Spec.Pool = "Not A Pool" },
 			"spec.pool", "RFC 1123"),
 	)
