@@ -132,6 +132,14 @@ func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) er
 // owner references, Bound status), in one update of the version it read: a
 // lease changed since is a conflict, as through the API.
 func (l *inProcessLeases) Bind(ctx context.Context, lease *macpool.MacLease) error {
+	_, err := l.update(ctx, lease)
+	return err
+}
+
+// update writes lease in one update of the version it was read at, through
+// the binding storage, behind the mutating and validating admission chain
+// as the loopback user.
+func (l *inProcessLeases) update(ctx context.Context, lease *macpool.MacLease) (runtime.Object, error) {
 	ctx = requestContext(ctx, "update", lease.Namespace, lease.Name)
 	options := &metav1.UpdateOptions{}
 	attributes := admission.NewAttributesRecord(lease, nil, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
@@ -141,9 +149,9 @@ func (l *inProcessLeases) Bind(ctx context.Context, lease *macpool.MacLease) err
 			admission.Update, options, false, loopbackUser)
 		return updated, l.mutate(ctx, final)
 	}
-	_, _, err := l.binding.Update(ctx, lease.Name, rest.DefaultUpdatedObjectInfo(lease, admitUpdate),
+	updated, _, err := l.binding.Update(ctx, lease.Name, rest.DefaultUpdatedObjectInfo(lease, admitUpdate),
 		rest.ValidateAllObjectFunc, rest.AdmissionToValidateObjectUpdateFunc(l.admit, attributes, l.objects), false, options)
-	return err
+	return updated, err
 }
 
 // mutate runs the mutating half of the admission chain, as the create and

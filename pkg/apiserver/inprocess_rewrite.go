@@ -4,11 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/audit"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
@@ -27,17 +23,7 @@ func (l *inProcessLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease)
 	if err := l.scheme.Convert(lease, internal, nil); err != nil {
 		return nil, fmt.Errorf("converting lease %s/%s: %w", lease.Namespace, lease.Name, err)
 	}
-	ctx = requestContext(ctx, "update", lease.Namespace, lease.Name)
-	options := &metav1.UpdateOptions{}
-	attributes := admission.NewAttributesRecord(internal, nil, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
-		admission.Update, options, false, loopbackUser)
-	admitUpdate := func(ctx context.Context, updated, old runtime.Object) (runtime.Object, error) {
-		final := admission.NewAttributesRecord(updated, old, leaseKind, lease.Namespace, lease.Name, leaseResource, "",
-			admission.Update, options, false, loopbackUser)
-		return updated, l.mutate(ctx, final)
-	}
-	updated, _, err := l.binding.Update(ctx, lease.Name, rest.DefaultUpdatedObjectInfo(internal, admitUpdate),
-		rest.ValidateAllObjectFunc, rest.AdmissionToValidateObjectUpdateFunc(l.admit, attributes, l.objects), false, options)
+	updated, err := l.update(ctx, internal)
 	if err != nil {
 		return nil, err
 	}
