@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
-	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -43,9 +42,16 @@ type ExtraConfig struct {
 	// KubeVirtIdentity is the user KubeVirt creates virt-launcher pods as;
 	// the Pod webhook leaves only its launcher pods of VMs alone.
 	KubeVirtIdentity string
-	// Certificates, when set, supplies the serving certificate: it must
-	// have been bootstrapped before the server starts serving.
+	// Certificates, when set, supplies the serving certificate: the
+	// server bootstraps it before it serves, then keeps it current.
 	Certificates *certificate.Manager
+	// EmbeddedEtcd, when set, is the etcd the server starts for its
+	// storage (no --etcd-servers), before any storage is built, and stops
+	// after it has drained its requests.
+	EmbeddedEtcd *EmbeddedEtcdConfig
+	// MetricAddr is where the plain Prometheus endpoint listens; empty
+	// serves none.
+	MetricAddr string
 }
 
 // Config is the whole server configuration.
@@ -67,6 +73,12 @@ type CompletedConfig struct {
 // Server is the kubemacpool API server.
 type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
+
+	// certificates is bootstrapped by RunWithContext before serving.
+	certificates *certificate.Manager
+	// failure shuts the server down: the embedded etcd or the metrics
+	// listener failed.
+	failure *failure
 }
 
 // Complete fills in the fields of the generic configuration that are derived
@@ -80,13 +92,33 @@ func (c *Config) Complete() CompletedConfig {
 	}}
 }
 
-// New builds the server and installs the macpool.kubemacpool.io group.
+// New builds the server and installs the macpool.kubemacpool.io group. It
+// starts the embedded etcd, if the configuration has one, before anything
+// else, and registers every component as a named post-start hook (the
+// post-start hooks are listed in docs/design.md).
 func (c completedConfig) New() (*Server, error) {
+	etcd, err := startEmbeddedEtcd(c.ExtraConfig.EmbeddedEtcd)
+	if err != nil {
+		return nil, err
+	}
+	server, err := c.newServer(etcd)
+	if err != nil && etcd != nil {
+		etcd.Stop()
+	}
+	return server, err
+}
+
+func (c completedConfig) newServer(etcd embeddedEtcd) (*Server, error) {
 	genericServer, err := c.GenericConfig.New("kubemacpool-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, fmt.Errorf("building the generic API server: %w", err)
 	}
-	server := &Server{GenericAPIServer: genericServer}
+	server := &Server{GenericAPIServer: genericServer, certificates: c.ExtraConfig.Certificates, failure: newFailure()}
+	if etcd != nil {
+		if err := addEtcdHealthChecks(genericServer, c.GenericConfig, c.ExtraConfig.EmbeddedEtcd.Storage); err != nil {
+			return nil, err
+		}
+	}
 
 	leases, leaseStatus, err := macleasestorage.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
@@ -107,41 +139,57 @@ func (c completedConfig) New() (*Server, error) {
 	if err := genericServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", macpool.GroupName, err)
 	}
+	if etcd != nil {
+		// After InstallAPIGroup: the storage is destroyed first.
+		server.stopEmbeddedEtcdLast(etcd)
+	}
 
-	// One informer holds every lease, as stored (internal objects shared
-	// with the watch cache): the allocator's index and the lease controller
-	// both follow it, so a lease is decoded and held once.
-	leaseInformer := cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{})
-	// One informer on NetworkAttachmentDefinitions too: the webhooks pick
-	// pools by their labels, the controller tells collisions apart by them.
-	networks, err := networkAttachmentLabels(c)
+	clients, err := newKubeClients(c.ExtraConfig.KubeClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := newSharedInformers(c, clients,
+		cache.NewSharedIndexInformer(storageListWatch(leases), &macpool.MacLease{}, informerResync, cache.Indexers{}))
 	if err != nil {
 		return nil, err
 	}
 	// The webhooks create and delete leases, and the controller binds them,
 	// through the registry in process, behind the admission chain.
 	inProcess := newInProcessLeases(leases, c.GenericConfig.AdmissionControl, Scheme)
-	poolInformer, err := installWebhooks(genericServer, c, inProcess, leaseInformer, networks)
-	if err != nil {
+	if err := installWebhooks(genericServer, c, clients, shared, inProcess); err != nil {
 		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
 	}
 
-	if err := genericServer.AddPostStartHook("kubemacpool-lease-controller", func(ctx genericapiserver.PostStartHookContext) error {
-		return startController(ctx, c, inProcess, leaseInformer, poolInformer, networks)
-	}); err != nil {
-		return nil, fmt.Errorf("adding the lease controller hook: %w", err)
+	leaseController, err := leaseControllerHook(c, clients, shared, inProcess)
+	if err != nil {
+		return nil, err
 	}
 
-	ensureDefaultPool := defaultPoolHook{spec: c.ExtraConfig.DefaultPool}
-	if c.ExtraConfig.KubeClientConfig != nil {
-		kube, err := kubernetes.NewForConfig(c.ExtraConfig.KubeClientConfig)
-		if err != nil {
-			return nil, fmt.Errorf("building the client that reads the cluster's identity: %w", err)
-		}
-		ensureDefaultPool.namespaces = kube.CoreV1()
+	hooks := []postStartHook{
+		// Every component above has requested its informers by now.
+		{"start-kubemacpool-informers", shared.start},
+		{"kubemacpool-lease-controller", leaseController},
+		{"kubemacpool-default-pool", defaultPoolHook{spec: c.ExtraConfig.DefaultPool, namespaces: clients.kube.CoreV1()}.run},
 	}
-	if err := genericServer.AddPostStartHook("kubemacpool-default-pool", ensureDefaultPool.run); err != nil {
-		return nil, fmt.Errorf("adding the default pool hook: %w", err)
+	if certificates := c.ExtraConfig.Certificates; certificates != nil {
+		hooks = append(hooks, postStartHook{"kubemacpool-certificates", func(ctx genericapiserver.PostStartHookContext) error {
+			go certificates.Run(ctx)
+			return nil
+		}})
+	}
+	if addr := c.ExtraConfig.MetricAddr; addr != "" {
+		hooks = append(hooks, postStartHook{"kubemacpool-metrics-listener", server.metricsListenerHook(c.ExtraConfig.Metrics, addr)})
+	}
+	for _, h := range hooks {
+		if err := genericServer.AddPostStartHook(h.name, h.hook); err != nil {
+			return nil, fmt.Errorf("adding the post-start hook %s: %w", h.name, err)
+		}
 	}
 	return server, nil
+}
+
+// postStartHook is a component of the server, run once it serves.
+type postStartHook struct {
+	name string
+	hook genericapiserver.PostStartHookFunc
 }

@@ -10,9 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -22,7 +21,7 @@ import (
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
-	"kubemacpool.io/kubemacpool/pkg/networkattachment"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // ControllerConfig says how the lease controller runs.
@@ -59,70 +58,64 @@ func addLeaderElectionHealthCheck(config *genericapiserver.RecommendedConfig, co
 	config.LivezChecks = append(config.LivezChecks, controller.leaderHealth)
 }
 
-// startController runs the lease controller, under leader election, for as
-// long as the server runs.
-func startController(ctx genericapiserver.PostStartHookContext, config completedConfig, inProcess *inProcessLeases, leaseInformer, poolInformer cache.SharedIndexInformer,
-	networks *networkattachment.Labels) error {
-	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
+// leaseControllerHook builds the lease controller's configuration on the
+// shared lease, pool, namespace and NetworkAttachmentDefinition informers,
+// requested here, before the informers start; what only the leader watches
+// is built for each term (termInformers). The hook runs the controller,
+// under leader election, for as long as the server runs.
+func leaseControllerHook(config completedConfig, clients *kubeClients, shared *sharedInformers,
+	inProcess *inProcessLeases) (genericapiserver.PostStartHookFunc, error) {
+	leases, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
-		return fmt.Errorf("building the Kubernetes client of the lease controller: %w", err)
+		return nil, fmt.Errorf("building the loopback client of the lease controller: %w", err)
 	}
-	dynamicClient, err := dynamic.NewForConfig(config.ExtraConfig.KubeClientConfig)
-	if err != nil {
-		return fmt.Errorf("building the dynamic client of the lease controller: %w", err)
-	}
-	metadataClient, err := metadata.NewForConfig(config.ExtraConfig.KubeClientConfig)
-	if err != nil {
-		return fmt.Errorf("building the metadata client of the lease controller: %w", err)
-	}
-	leases, err := versioned.NewForConfig(ctx.LoopbackClientConfig)
-	if err != nil {
-		return fmt.Errorf("building the loopback client of the lease controller: %w", err)
-	}
+	workers := config.ExtraConfig.Controller.Workers
 	controllerConfig := leasecontroller.Config{
-		Leases:   leases,
-		Binder:   inProcess,
-		Kube:     kube,
-		Dynamic:  dynamicClient,
-		Metadata: metadataClient,
+		Leases:     leases,
+		Binder:     inProcess,
+		Kube:       clients.kube,
+		Namespaces: shared.kube.Core().V1().Namespaces().Informer(),
 		// Asked again and again: KubeVirt may come after the server, go,
 		// and come back.
-		KubeVirt:                 func(context.Context) (bool, error) { return kubeVirtInstalled(kube.Discovery()) },
+		KubeVirt:                 func(context.Context) (bool, error) { return kubeVirtInstalled(clients.kube.Discovery()) },
+		KubeVirtInformers:        kubeVirtInformers(clients, workers),
 		Metrics:                  config.ExtraConfig.Metrics,
-		LeaseInformer:            leaseInformer,
+		LeaseInformer:            shared.leases,
 		WebhookConfigurationName: config.ExtraConfig.Controller.WebhookConfigurationName,
 		// The allocator's pool informer, for retention policies.
-		Pools:    poolInformer,
-		Networks: networks,
+		Pools:    shared.macpool.Macpool().V1alpha1().MacPools().Informer(),
+		Networks: shared.networks,
 	}
 	// Fail the start on a configuration error rather than at the first
 	// term; each term builds its own controller below.
-	if _, err := leasecontroller.New(controllerConfig); err != nil {
-		return err
+	if _, err := leasecontroller.New(termInformers(controllerConfig, clients).config); err != nil {
+		return nil, err
 	}
+	return func(ctx genericapiserver.PostStartHookContext) error {
+		return runLeaseController(ctx, config.ExtraConfig.Controller, clients, controllerConfig)
+	}, nil
+}
+
+// runLeaseController runs a lease controller in each term this replica
+// leads (in one term for as long as the server runs without leader
+// election).
+func runLeaseController(ctx context.Context, settings ControllerConfig, clients *kubeClients, controllerConfig leasecontroller.Config) error {
+	workers := settings.Workers
 	run := func(ctx context.Context) {
-		workers := config.ExtraConfig.Controller.Workers
-		// Only the original Kubemacpool's VirtualMachines carry its
-		// finalizer; without KubeVirt there is nothing to watch. Under the
-		// same leader election as the lease controller, so that replicas
-		// do not patch the same VirtualMachine at once. Those VMs predate
-		// this server, so KubeVirt is there at the start of a term.
-		if kubeVirt, _ := kubeVirtInstalled(kube.Discovery()); kubeVirt {
-			go runLegacyFinalizer(ctx, metadataClient, workers)
-		}
 		// Built for each term: a stopped informer and a shut-down queue
 		// cannot be started again, so a replica that loses the lease and
 		// wins it back needs a new controller.
-		controller, err := leasecontroller.New(controllerConfig)
+		term := termInformers(controllerConfig, clients)
+		controller, err := leasecontroller.New(term.config)
 		if err != nil {
 			klog.ErrorS(err, "Building the lease controller failed")
 			return
 		}
+		term.factory.Start(ctx.Done())
 		if err := controller.Run(ctx, workers); err != nil {
 			klog.ErrorS(err, "Lease controller stopped")
 		}
 	}
-	settings := config.ExtraConfig.Controller
 	if !settings.LeaderElection.LeaderElect {
 		go run(ctx)
 		return nil
@@ -131,7 +124,7 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 	identity += "_" + string(uuid.NewUUID())
 	election := settings.LeaderElection
 	lock, err := resourcelock.New(election.ResourceLock, election.ResourceNamespace, election.ResourceName,
-		kube.CoreV1(), kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
+		clients.kube.CoreV1(), clients.kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
 	if err != nil {
 		return fmt.Errorf("creating the leader election lock: %w", err)
 	}
@@ -157,15 +150,54 @@ func startController(ctx genericapiserver.PostStartHookContext, config completed
 	return nil
 }
 
-// runLegacyFinalizer removes the original Kubemacpool's finalizer from
-// VirtualMachines until ctx is done.
-func runLegacyFinalizer(ctx context.Context, client metadata.Interface, workers int) {
-	finalizers, err := legacyfinalizer.New(client)
-	if err == nil {
-		err = finalizers.Run(ctx, workers)
-	}
-	if err != nil {
-		klog.ErrorS(err, "Legacy finalizer controller stopped")
+// term is a controller configuration with the informers of one leadership
+// term, and the factory that starts them.
+type term struct {
+	config  leasecontroller.Config
+	factory informers.SharedInformerFactory
+}
+
+// termInformers gives base the informers only the leader needs: Pods, which
+// are many (typed, slimmed to metadata and phase by the factory's
+// transform: a transform is per factory, hence a factory of its own rather
+// than the server's shared one), and MutatingWebhookConfigurations. Built
+// for each term and stopped with it, so that a replica that does not lead,
+// or no longer leads, watches neither, as before they were built here.
+func termInformers(base leasecontroller.Config, clients *kubeClients) term {
+	factory := informers.NewSharedInformerFactoryWithOptions(clients.kube, 0, informers.WithTransform(leasecontroller.SlimPod))
+	base.Pods = factory.Core().V1().Pods().Informer()
+	base.WebhookConfigurations = factory.Admissionregistration().V1().MutatingWebhookConfigurations().Informer()
+	return term{config: base, factory: factory}
+}
+
+// kubeVirtInformers builds one generation of VirtualMachine and
+// VirtualMachineInstance informers each time the lease controller finds
+// KubeVirt served, in one dynamic factory. The legacy finalizer controller
+// follows the same VM informer, so VMs are watched once per process, by the
+// leader only, and only while KubeVirt is served. Only the original
+// Kubemacpool's VirtualMachines carry its finalizer; under the lease
+// controller's leader election, so that replicas do not patch the same
+// VirtualMachine at once.
+func kubeVirtInformers(clients *kubeClients, workers int) leasecontroller.KubeVirtInformers {
+	return func(ctx context.Context) (cache.SharedIndexInformer, cache.SharedIndexInformer, func()) {
+		factory := dynamicinformer.NewDynamicSharedInformerFactory(clients.dynamic, 0)
+		vms := factory.ForResource(kubevirt.VirtualMachines).Informer()
+		vmis := factory.ForResource(kubevirt.VirtualMachineInstances).Informer()
+		finalizers, err := legacyfinalizer.New(clients.metadata, vms)
+		if err != nil {
+			klog.ErrorS(err, "Building the legacy finalizer controller failed")
+		}
+		return vms, vmis, func() {
+			factory.Start(ctx.Done())
+			if finalizers == nil {
+				return
+			}
+			go func() {
+				if err := finalizers.Run(ctx, workers); err != nil {
+					klog.ErrorS(err, "Legacy finalizer controller stopped")
+				}
+			}()
+		}
 	}
 }
 

@@ -11,11 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
@@ -25,9 +22,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
-	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
-	"kubemacpool.io/kubemacpool/pkg/networkattachment"
 )
 
 // webhookEventComponent is the source of the webhooks' events.
@@ -43,40 +38,25 @@ const informerResync = 0
 
 // installWebhooks serves the admission webhooks on the secure port, backed by
 // an allocation service that reads leases straight from their storage, pools
-// through this server's own API (the loopback client) and namespaces from
-// kube-apiserver. It returns the pool informer, which the lease controller
-// follows too.
-func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, leases *inProcessLeases, leaseInformer cache.SharedIndexInformer,
-	networkLabels *networkattachment.Labels) (cache.SharedIndexInformer, error) {
+// and namespaces from the shared informers. It adds the allocator's
+// post-start hooks and its readiness check.
+func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, clients *kubeClients, shared *sharedInformers,
+	leases *inProcessLeases) error {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
-		return nil, fmt.Errorf("building the loopback client: %w", err)
+		return fmt.Errorf("building the loopback client: %w", err)
 	}
-	// Shared with the admission plugins, which read pools too.
-	informers := config.ExtraConfig.MacInformers
-	if informers == nil {
-		informers = externalversions.NewSharedInformerFactory(client, informerResync)
-	}
-	namespaces := config.GenericConfig.SharedInformerFactory.Core().V1().Namespaces()
-	kube, err := kubernetes.NewForConfig(config.ExtraConfig.KubeClientConfig)
-	if err != nil {
-		return nil, fmt.Errorf("building the Kubernetes client of the webhooks: %w", err)
-	}
+	namespaces := shared.kube.Core().V1().Namespaces()
 	allocations, err := allocation.New(client, leases,
-		leaseInformer, informers.Macpool().V1alpha1().MacPools(),
-		namespaces.Lister(), namespaces.Informer().HasSynced, kube.CoreV1(),
+		shared.leases, shared.macpool.Macpool().V1alpha1().MacPools(),
+		namespaces.Lister(), namespaces.Informer().HasSynced, clients.kube.CoreV1(),
 		config.ExtraConfig.ReservationTTL, config.ExtraConfig.Metrics)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	allocations.UseNetworkLabels(networkLabels)
+	allocations.UseNetworkLabels(shared.networks)
 
-	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity}
-	if config.ExtraConfig.KubeClientConfig != nil {
-		if launchers.KubeVirt, err = dynamic.NewForConfig(config.ExtraConfig.KubeClientConfig); err != nil {
-			return nil, fmt.Errorf("building the client that proves virt-launcher pods: %w", err)
-		}
-	}
+	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity, KubeVirt: clients.dynamic}
 
 	// Events of conflictPolicy Reassign go to kube-apiserver, in the
 	// namespace of the object whose MAC was replaced.
@@ -91,17 +71,19 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 
 	leaseOptions, err := config.GenericConfig.RESTOptionsGetter.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
 	if err != nil {
-		return nil, fmt.Errorf("getting the storage options of MacLeases: %w", err)
+		return fmt.Errorf("getting the storage options of MacLeases: %w", err)
 	}
 	leaseNames := storedLeaseNames(leaseOptions)
 
+	// Named as it always was, though the informers now start in
+	// start-kubemacpool-informers: /readyz lists every hook as
+	// poststarthook/<name>, and probes may ask for it.
 	if err := server.AddPostStartHook("kubemacpool-allocator-informers", func(ctx genericapiserver.PostStartHookContext) error {
-		events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+		events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients.kube.CoreV1().Events("")})
 		go func() {
 			<-ctx.Done()
 			events.Shutdown()
 		}()
-		informers.Start(ctx.Done())
 		// Ready on the leases' names, read from their keys, while the
 		// informer decodes the leases themselves behind it.
 		go func() {
@@ -111,17 +93,20 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 				klog.ErrorS(err, "Preloading the leased MACs failed; the allocator waits for the lease informer")
 			}
 		}()
-		go leaseInformer.RunWithContext(ctx)
-		go networkLabels.Run(ctx, 0)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("adding the allocator hook: %w", err)
+	}
+	if err := server.AddPostStartHook("kubemacpool-pool-status", func(ctx genericapiserver.PostStartHookContext) error {
 		go allocations.RunStatusUpdates(ctx)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("adding the allocator informer hook: %w", err)
+		return fmt.Errorf("adding the pool status hook: %w", err)
 	}
 	// Until every lease is in the index an allocation could pick a leased
 	// address; kube-apiserver then gets a retryable error, but readiness
 	// keeps load balancers away meanwhile.
-	return informers.Macpool().V1alpha1().MacPools().Informer(), server.AddReadyzChecks(healthz.NamedCheck("kubemacpool-allocator-synced", func(*http.Request) error {
+	return server.AddReadyzChecks(healthz.NamedCheck("kubemacpool-allocator-synced", func(*http.Request) error {
 		if !allocations.HasSynced() {
 			return fmt.Errorf("the MAC allocator has not loaded every lease and pool yet")
 		}

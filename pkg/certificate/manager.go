@@ -128,6 +128,10 @@ func (m *Manager) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
 	defer m.queue.ShutDown()
 
+	// The manager's informers stay its own, not the server's shared
+	// factories: each watches one named object (a field selector on
+	// metadata.name), which no other component reads, so sharing would
+	// only widen them to whole resources.
 	byName := func(name string) func(*metav1.ListOptions) {
 		return func(options *metav1.ListOptions) {
 			options.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,15 @@ import (
 func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
 	t.Helper()
 	_, etcdConfig := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
+	client, _ := startServerOn(t, []string{"--etcd-servers=" + strings.Join(etcdConfig.Transport.ServerList, ",")}, extraArgs...)
+	return client
+}
+
+// startServerOn is startServer with the given storage flags; it returns a
+// function that stops the server and returns what its Run returned (the
+// test's end stops it otherwise).
+func startServerOn(t *testing.T, storageArgs []string, extraArgs ...string) (versioned.Interface, func() error) {
+	t.Helper()
 	dir := t.TempDir()
 	credentials := newClientCredentials(t, dir)
 
@@ -57,8 +67,7 @@ func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
 	options.RecommendedOptions.SecureServing.Listener = listener
 	command := server.NewCommand(ctx, options)
 	kubeconfig := unreachableKubeconfig(t, dir)
-	args := append([]string{
-		"--etcd-servers=" + strings.Join(etcdConfig.Transport.ServerList, ","),
+	args := append(storageArgs, []string{
 		"--cert-dir=" + dir,
 		"--client-ca-file=" + credentials.caFile,
 		"--authentication-skip-lookup",
@@ -77,7 +86,8 @@ func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
 		// test does, since it once raced with the namespace guard being
 		// put around the store (the race detector caught it here).
 		"--etcd-count-metric-poll-period=100ms",
-	}, extraArgs...)
+	}...)
+	args = append(args, extraArgs...)
 	if err := command.ParseFlags(args); err != nil {
 		t.Fatalf("parsing the flags: %v", err)
 	}
@@ -97,15 +107,22 @@ func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
 		}
 		stopped <- options.Run(ctx)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-stopped:
-			if err != nil {
-				t.Errorf("server stopped with an error: %v", err)
+	var stopOnce sync.Once
+	var stopErr error
+	stop := func() error {
+		stopOnce.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-stopped:
+			case <-time.After(30 * time.Second):
+				stopErr = errors.New("server did not stop within 30s")
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server did not stop within 30s")
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("server stopped with an error: %v", err)
 		}
 	})
 
@@ -146,11 +163,11 @@ func startServer(t *testing.T, extraArgs ...string) versioned.Interface {
 	if err != nil {
 		t.Fatalf("waiting for the default MacPool: %v", err)
 	}
-	return client
+	return client, stop
 }
 
 func TestServerOnEtcd(t *testing.T) {
-	client := startServer(t, "--range-start=0a:00:00:00:00:00", "--range-end=0a:00:00:00:FF:FF")
+	client := startServer(t, "--range-start=0a:00:00:00:00:00", "--range-end=0a:00:00:00:FF:FF", "--metric-addr=127.0.0.1:0")
 	ctx := context.Background()
 	leases := func(namespace string) interface {
 		Create(context.Context, *v1alpha1.MacLease, metav1.CreateOptions) (*v1alpha1.MacLease, error)
@@ -173,6 +190,26 @@ func TestServerOnEtcd(t *testing.T) {
 		pools, err := client.MacpoolV1alpha1().MacPools().List(ctx, metav1.ListOptions{})
 		if err != nil || len(pools.Items) != 1 {
 			t.Errorf("pools = %+v, %v; want the default pool alone", pools, err)
+		}
+	})
+
+	t.Run("every component is a named post-start hook", func(t *testing.T) {
+		// /readyz lists each post-start hook as a check. The allocator is
+		// never ready here (no kube-apiserver: namespaces never sync), so
+		// the answer is a 500 whose body still lists every check.
+		body, _ := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(ctx)
+		for _, check := range []string{
+			"poststarthook/start-kubemacpool-informers",
+			"poststarthook/kubemacpool-allocator-informers",
+			"poststarthook/kubemacpool-pool-status",
+			"poststarthook/kubemacpool-lease-controller",
+			"poststarthook/kubemacpool-default-pool",
+			"poststarthook/kubemacpool-metrics-listener",
+			"kubemacpool-allocator-synced",
+		} {
+			if !strings.Contains(string(body), "]"+check+" ") {
+				t.Errorf("/readyz?verbose lists no check %s:\n%s", check, body)
+			}
 		}
 	})
 
@@ -248,4 +285,58 @@ func TestServerOnEtcd(t *testing.T) {
 			t.Errorf("lease of the released %s in tenant-b: %v", name, err)
 		}
 	})
+}
+
+// freeLoopbackURL is an http URL on a loopback port that was free a moment
+// ago.
+func freeLoopbackURL(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	return "http://" + listener.Addr().String()
+}
+
+// Without --etcd-servers the server brings its own etcd: it serves before
+// the storage is used, keeps the data across a restart, and is stopped
+// with the server.
+func TestServerOnEmbeddedEtcd(t *testing.T) {
+	dataDir, clientURL := t.TempDir(), freeLoopbackURL(t)
+	storage := func() []string {
+		// A new peer port for each start: the old one may linger.
+		return []string{"--embedded-etcd-data-dir=" + dataDir, "--embedded-etcd-client-url=" + clientURL,
+			"--embedded-etcd-peer-url=" + freeLoopbackURL(t), "--range-start=0a:00:00:00:00:00", "--range-end=0a:00:00:00:FF:FF"}
+	}
+	ctx := context.Background()
+	client, stop := startServerOn(t, storage())
+	// The generic etcd checks, added once the embedded etcd serves.
+	body, _ := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(ctx)
+	for _, check := range []string{"etcd", "etcd-readiness"} {
+		if !strings.Contains(string(body), "[+]"+check+" ok") {
+			t.Errorf("/readyz?verbose has no passing check %s:\n%s", check, body)
+		}
+	}
+	lease := &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: "02-00-00-00-00-0b"},
+		Spec:       v1alpha1.MacLeaseSpec{MACAddress: "02:00:00:00:00:0b"},
+	}
+	if _, err := client.MacpoolV1alpha1().MacLeases("tenant").Create(ctx, lease, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating a lease: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stopping the server: %v", err)
+	}
+	// The embedded etcd stopped with the server: its client port is free.
+	listener, err := net.Listen("tcp", strings.TrimPrefix(clientURL, "http://"))
+	if err != nil {
+		t.Fatalf("the embedded etcd still holds its client port after the server stopped: %v", err)
+	}
+	listener.Close()
+
+	client, _ = startServerOn(t, storage())
+	if _, err := client.MacpoolV1alpha1().MacLeases("tenant").Get(ctx, lease.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("the lease after a restart on the same data directory: %v", err)
+	}
 }

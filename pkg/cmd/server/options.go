@@ -194,6 +194,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	serverConfig.OpenAPIV3Config.Info.Title = "Kubemacpool"
 	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
 
+	// The server adds the etcd health checks once its embedded etcd
+	// serves (apiserver.EmbeddedEtcdConfig).
+	o.RecommendedOptions.Etcd.SkipHealthEndpoints = o.runEmbeddedEtcd
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying the generic server options: %w", err)
 	}
@@ -206,6 +209,19 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		if certificates, err = o.Certificates.Config(serverConfig.ClientConfig, serving, serverMetrics); err != nil {
 			return nil, err
 		}
+	}
+	var embeddedEtcd *apiserver.EmbeddedEtcdConfig
+	if o.runEmbeddedEtcd {
+		embeddedEtcd = &apiserver.EmbeddedEtcdConfig{Options: o.EmbeddedEtcd, Storage: o.RecommendedOptions.Etcd.StorageConfig}
+	}
+	// "0" disables the listener; empty is the default address, as it
+	// always was.
+	metricAddr := o.MetricAddr
+	switch metricAddr {
+	case "0":
+		metricAddr = ""
+	case "":
+		metricAddr = metrics.DefaultAddr
 	}
 	controller := o.Controller.Config()
 	// One name for the webhook configuration: the lease controller reads
@@ -223,67 +239,28 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			KubeClientConfig: serverConfig.ClientConfig,
 			KubeVirtIdentity: o.KubeVirtIdentity,
 			Certificates:     certificates,
+			EmbeddedEtcd:     embeddedEtcd,
+			MetricAddr:       metricAddr,
 		},
 	}, nil
 }
 
-// Run starts the embedded etcd when there is one, then serves until ctx is
-// done (SIGTERM or SIGINT), shutting down gracefully.
+// Run builds the server and serves until ctx is done (SIGTERM or SIGINT),
+// shutting down gracefully. The server's assembly owns the process'
+// life-cycle: the embedded etcd, the certificates, the metrics listener and
+// the informers (pkg/apiserver).
 func (o *Options) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if o.runEmbeddedEtcd {
-		etcd, err := embeddedetcd.Start(ctx, o.EmbeddedEtcd)
-		if err != nil {
-			return err
-		}
-		// Stopped after the API server has drained its requests.
-		defer etcd.Stop()
-		go func() {
-			select {
-			case err := <-etcd.Err():
-				klog.ErrorS(err, "Embedded etcd failed, shutting down")
-				cancel(fmt.Errorf("embedded etcd failed: %w", err))
-			case <-ctx.Done():
-			}
-		}()
-	}
-
-	config, err := o.Config()
-	if err != nil {
-		return err
-	}
 	if o.WebhookAuthorization.Disabled() {
 		klog.Warningf("Webhook caller authorization is disabled (--webhook-authorization=%s): anyone who reaches the secure port can POST an AdmissionReview to %s and make this server lease MACs in any namespace. Configure kube-apiserver to authenticate to the webhooks and use --webhook-authorization=%s (docs/deployment.md).",
 			WebhookAuthorizationDisabled, strings.Join(apiserver.WebhookPaths, " and "), WebhookAuthorizationRequired)
 	}
-	if certificates := config.ExtraConfig.Certificates; certificates != nil {
-		if err := certificates.Bootstrap(ctx); err != nil {
-			return err
-		}
-		go certificates.Run(ctx)
+	config, err := o.Config()
+	if err != nil {
+		return err
 	}
 	server, err := config.Complete().New()
 	if err != nil {
 		return err
 	}
-	if o.MetricAddr != "0" {
-		go func() {
-			if err := config.ExtraConfig.Metrics.Serve(ctx, o.MetricAddr); err != nil {
-				klog.ErrorS(err, "Serving metrics failed, shutting down", "addr", o.MetricAddr)
-				cancel(fmt.Errorf("serving metrics on %s: %w", o.MetricAddr, err))
-			}
-		}()
-	}
-	server.GenericAPIServer.AddPostStartHookOrDie("start-kubemacpool-informers", func(hookCtx genericapiserver.PostStartHookContext) error {
-		config.GenericConfig.SharedInformerFactory.Start(hookCtx.Done())
-		return nil
-	})
-	if err := server.GenericAPIServer.PrepareRun().RunWithContext(ctx); err != nil {
-		return err
-	}
-	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
-		return cause
-	}
-	return nil
+	return server.PrepareRun().RunWithContext(ctx)
 }

@@ -10,12 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -41,17 +38,28 @@ type Config struct {
 	// runs; each controller adds its handler and removes it when its term
 	// ends.
 	LeaseInformer cache.SharedIndexInformer
-	// Kube, Dynamic and Metadata reach kube-apiserver.
-	Kube     kubernetes.Interface
-	Dynamic  dynamic.Interface
-	Metadata metadata.Interface
+	// Kube reaches kube-apiserver, for events.
+	Kube kubernetes.Interface
+	// Namespaces is the server's namespace informer, shared with the
+	// allocator and run by the server: namespaces are watched once per
+	// process.
+	Namespaces cache.SharedIndexInformer
+	// Pods (slimmed by SlimPod) and WebhookConfigurations
+	// (MutatingWebhookConfigurations) are this term's: the caller builds
+	// them for each term and starts them after New, so that a replica
+	// that does not lead watches neither.
+	Pods                  cache.SharedIndexInformer
+	WebhookConfigurations cache.SharedIndexInformer
 	// KubeVirt tells whether the VirtualMachine and VirtualMachineInstance
 	// resources are served right now; nil means never. The controller asks
 	// every KubeVirtInterval and starts or stops watching them, so KubeVirt
 	// may be installed after the server, removed, and installed again.
 	KubeVirt         KubeVirtProbe
 	KubeVirtInterval time.Duration
-	Metrics          *metrics.Metrics
+	// KubeVirtInformers gives a new generation of VM and VMI informers
+	// each time KubeVirt is found served; required with KubeVirt.
+	KubeVirtInformers KubeVirtInformers
+	Metrics           *metrics.Metrics
 	// WebhookConfigurationName is the MutatingWebhookConfiguration whose
 	// namespaceSelectors tell which namespaces the webhooks manage: the
 	// server passes the one its certificate manager keeps current. Empty
@@ -119,9 +127,6 @@ type Controller struct {
 	config Config
 	now    func() time.Time
 
-	kubeInformers informers.SharedInformerFactory
-	podInformers  informers.SharedInformerFactory
-
 	leases     cache.Indexer
 	pods       cache.Indexer
 	namespaces cache.Indexer
@@ -158,7 +163,8 @@ type objectKey struct {
 // leaseNameIndex finds the lease of a MAC whatever its namespace.
 const leaseNameIndex = "name"
 
-// New builds the controller and its informers; Run starts them.
+// New builds the controller on the informers of config; the caller runs
+// them.
 func New(config Config) (*Controller, error) {
 	if config.WebhookConfigurationName == "" {
 		config.WebhookConfigurationName = DefaultWebhookConfigurationName
@@ -167,13 +173,8 @@ func New(config Config) (*Controller, error) {
 		config.Binder = clientBinder{config.Leases}
 	}
 	c := &Controller{
-		config:        config,
-		now:           time.Now,
-		kubeInformers: informers.NewSharedInformerFactory(config.Kube, 0),
-		// Typed Pods slimmed to their metadata and phase: the MACs are in
-		// annotations, the phase tells a finished pod, and the rest of a
-		// Pod would cost far more memory on large clusters.
-		podInformers: informers.NewSharedInformerFactoryWithOptions(config.Kube, 0, informers.WithTransform(slimPod)),
+		config: config,
+		now:    time.Now,
 		leaseQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubemacpool-leases"}),
 		adoptQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[objectKey](),
@@ -183,8 +184,11 @@ func New(config Config) (*Controller, error) {
 	c.broadcast = record.NewBroadcaster()
 	c.recorder = c.broadcast.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventComponent})
 
-	if config.LeaseInformer == nil {
-		return nil, fmt.Errorf("the lease controller needs the MacLease informer")
+	if config.LeaseInformer == nil || config.Namespaces == nil || config.Pods == nil || config.WebhookConfigurations == nil {
+		return nil, fmt.Errorf("the lease controller needs the MacLease, Namespace, Pod and MutatingWebhookConfiguration informers")
+	}
+	if config.KubeVirt != nil && config.KubeVirtInformers == nil {
+		return nil, fmt.Errorf("the lease controller follows KubeVirt but has no VirtualMachine informers")
 	}
 	leaseInformer := config.LeaseInformer
 	// The informer outlives a term: its index stays from the first one.
@@ -202,7 +206,7 @@ func New(config Config) (*Controller, error) {
 	}
 	c.leases = leaseInformer.GetIndexer()
 
-	podInformer := c.podInformers.Core().V1().Pods().Informer()
+	podInformer := config.Pods
 	if err := podInformer.AddIndexers(cache.Indexers{
 		macIndex: func(obj interface{}) ([]string, error) {
 			return indexHolder(podHolder(podMetadata(obj.(*corev1.Pod)))), nil
@@ -218,8 +222,7 @@ func New(config Config) (*Controller, error) {
 	}
 	c.pods = podInformer.GetIndexer()
 
-	namespaceInformer := c.kubeInformers.Core().V1().Namespaces().Informer()
-	webhookInformer := c.kubeInformers.Admissionregistration().V1().MutatingWebhookConfigurations().Informer()
+	namespaceInformer, webhookInformer := config.Namespaces, config.WebhookConfigurations
 	c.namespaces, c.webhooks = namespaceInformer.GetIndexer(), webhookInformer.GetIndexer()
 	c.synced = []cache.InformerSynced{podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
 
@@ -284,9 +287,6 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 			}
 		}()
 		c.synced = append(c.synced, poolRegistration.HasSynced)
-	}
-	for _, start := range []func(<-chan struct{}){c.kubeInformers.Start, c.podInformers.Start} {
-		start(ctx.Done())
 	}
 	klog.InfoS("Lease controller waiting for informers")
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {

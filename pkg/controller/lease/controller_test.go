@@ -39,6 +39,9 @@ type harness struct {
 	leaseInformer cache.SharedIndexInformer
 	kube          *kubefake.Clientset
 	dynamic       *dynamicfake.FakeDynamicClient
+	// startInformers starts the term's kube informers, as the server does
+	// after New.
+	startInformers func(stop <-chan struct{})
 	// kubeVirt is what the KubeVirt probe answers; probed counts its calls.
 	kubeVirt atomic.Bool
 	probed   atomic.Int32
@@ -55,14 +58,17 @@ func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []run
 		kubevirt.VirtualMachineInstances: "VirtualMachineInstanceList",
 	}, kubeVirtObjects...)
 	h.leaseInformer = internalLeaseInformer(h.leases)
-	controller, err := New(Config{
-		Leases: h.leases, LeaseInformer: h.leaseInformer, Kube: h.kube, Dynamic: h.dynamic, Metrics: h.metrics,
+	config, start := withInformers(Config{
+		Leases: h.leases, LeaseInformer: h.leaseInformer, Kube: h.kube, Metrics: h.metrics,
 		KubeVirt: func(context.Context) (bool, error) {
 			h.probed.Add(1)
 			return h.kubeVirt.Load(), nil
 		},
-		KubeVirtInterval: 20 * time.Millisecond,
+		KubeVirtInterval:  20 * time.Millisecond,
+		KubeVirtInformers: dynamicKubeVirtInformers(h.dynamic),
 	})
+	h.startInformers = start
+	controller, err := New(config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +82,7 @@ func (h *harness) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go h.leaseInformer.RunWithContext(ctx)
+	h.startInformers(ctx.Done())
 	go func() {
 		defer close(done)
 		if err := h.controller.Run(ctx, 1); err != nil {
@@ -305,14 +312,14 @@ func TestSlimPod(t *testing.T) {
 	pod.Spec.Containers = []corev1.Container{{Name: "c", Image: "i"}}
 	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "m"}}
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c"}}
-	obj, err := slimPod(pod)
+	obj, err := SlimPod(pod)
 	if err != nil {
 		t.Fatal(err)
 	}
 	slim := obj.(*corev1.Pod)
 	if len(slim.Spec.Containers) != 0 || slim.ManagedFields != nil || slim.Status.ContainerStatuses != nil ||
 		slim.Status.Phase != corev1.PodSucceeded || slim.Annotations[multus.NetworksAnnotation] == "" {
-		t.Fatalf("slimPod kept %+v", slim)
+		t.Fatalf("SlimPod kept %+v", slim)
 	}
 }
 

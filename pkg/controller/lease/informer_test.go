@@ -7,11 +7,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // internalLeaseInformer is the informer the server shares with the
@@ -65,3 +69,25 @@ func internalLeaseInformer(client versioned.Interface) cache.SharedIndexInformer
 type listFirst struct{ *cache.ListWatch }
 
 func (listFirst) IsWatchListSemanticsUnSupported() bool { return true }
+
+// withInformers gives config the Namespace, Pod and webhook configuration
+// informers the server's assembly gives it, on config.Kube, and returns
+// what starts them.
+func withInformers(config Config) (Config, func(stop <-chan struct{})) {
+	factory := informers.NewSharedInformerFactoryWithOptions(config.Kube, 0, informers.WithTransform(SlimPod))
+	config.Namespaces = factory.Core().V1().Namespaces().Informer()
+	config.Pods = factory.Core().V1().Pods().Informer()
+	config.WebhookConfigurations = factory.Admissionregistration().V1().MutatingWebhookConfigurations().Informer()
+	return config, factory.Start
+}
+
+// dynamicKubeVirtInformers builds each generation of VM and VMI informers
+// on client, as the server's assembly does.
+func dynamicKubeVirtInformers(client dynamic.Interface) KubeVirtInformers {
+	return func(ctx context.Context) (cache.SharedIndexInformer, cache.SharedIndexInformer, func()) {
+		factory := dynamicinformer.NewDynamicSharedInformerFactory(client, 0)
+		vms := factory.ForResource(kubevirt.VirtualMachines).Informer()
+		vmis := factory.ForResource(kubevirt.VirtualMachineInstances).Informer()
+		return vms, vmis, func() { factory.Start(ctx.Done()) }
+	}
+}

@@ -6,13 +6,19 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
+
+// KubeVirtInformers builds one generation of VirtualMachine and
+// VirtualMachineInstance informers, for as long as ctx lasts. The controller
+// adds its indexers and handlers, then calls start. A new generation is
+// asked for each time KubeVirt is found served again: a stopped informer
+// cannot be started again.
+type KubeVirtInformers func(ctx context.Context) (vms, vmis cache.SharedIndexInformer, start func())
 
 // kubeVirtWatch is one generation of VirtualMachine and
 // VirtualMachineInstance informers. KubeVirt removed and installed again
@@ -61,30 +67,12 @@ func (c *Controller) followKubeVirt(ctx context.Context) {
 // startKubeVirt starts a new generation of VM and VMI informers. Once they
 // have synced, the controller uses them and looks at every lease again.
 func (c *Controller) startKubeVirt(ctx context.Context) error {
-	factory := dynamicinformer.NewDynamicSharedInformerFactory(c.config.Dynamic, 0)
-	vmInformer := factory.ForResource(kubevirt.VirtualMachines).Informer()
-	if err := vmInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
-		h, err := vmHolder(obj.(*unstructured.Unstructured))
-		if err != nil {
-			return nil, nil
-		}
-		return indexHolder(h), nil
-	}}); err != nil {
-		return fmt.Errorf("indexing VirtualMachines: %w", err)
-	}
-	if _, err := c.handle(vmInformer, c.onVM); err != nil {
-		return err
-	}
-	vmiInformer := factory.ForResource(kubevirt.VirtualMachineInstances).Informer()
-	if err := vmiInformer.AddIndexers(cache.Indexers{reportedIndex: func(obj interface{}) ([]string, error) {
-		return indexReported(obj), nil
-	}}); err != nil {
-		return fmt.Errorf("indexing VirtualMachineInstances: %w", err)
-	}
-	if _, err := c.handle(vmiInformer, c.onVMI); err != nil {
-		return err
-	}
 	watchCtx, cancel := context.WithCancel(ctx)
+	vmInformer, vmiInformer, start := c.config.KubeVirtInformers(watchCtx)
+	if err := c.handleKubeVirt(vmInformer, vmiInformer); err != nil {
+		cancel()
+		return err
+	}
 	watch := &kubeVirtWatch{
 		vms: vmInformer.GetIndexer(), vmis: vmiInformer.GetIndexer(),
 		synced: []cache.InformerSynced{vmInformer.HasSynced, vmiInformer.HasSynced},
@@ -93,7 +81,7 @@ func (c *Controller) startKubeVirt(ctx context.Context) error {
 	c.kubeVirtMu.Lock()
 	c.kubeVirtStarting = watch
 	c.kubeVirtMu.Unlock()
-	factory.Start(watchCtx.Done())
+	start()
 	klog.InfoS("KubeVirt is installed: watching VirtualMachines")
 	go func() {
 		if !cache.WaitForCacheSync(watchCtx.Done(), watch.synced...) {
@@ -153,4 +141,28 @@ func (c *Controller) queueVMLeases() {
 			c.leaseQueue.Add(key)
 		}
 	}
+}
+
+// handleKubeVirt indexes a generation's VMs by MAC and its VMIs by reported
+// MAC, and follows both.
+func (c *Controller) handleKubeVirt(vmInformer, vmiInformer cache.SharedIndexInformer) error {
+	if err := vmInformer.AddIndexers(cache.Indexers{macIndex: func(obj interface{}) ([]string, error) {
+		h, err := vmHolder(obj.(*unstructured.Unstructured))
+		if err != nil {
+			return nil, nil
+		}
+		return indexHolder(h), nil
+	}}); err != nil {
+		return fmt.Errorf("indexing VirtualMachines: %w", err)
+	}
+	if _, err := c.handle(vmInformer, c.onVM); err != nil {
+		return err
+	}
+	if err := vmiInformer.AddIndexers(cache.Indexers{reportedIndex: func(obj interface{}) ([]string, error) {
+		return indexReported(obj), nil
+	}}); err != nil {
+		return fmt.Errorf("indexing VirtualMachineInstances: %w", err)
+	}
+	_, err := c.handle(vmiInformer, c.onVMI)
+	return err
 }

@@ -5,27 +5,21 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
-	metadatafake "k8s.io/client-go/metadata/fake"
 	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 )
 
 func TestProvenLauncher(t *testing.T) {
-	scheme := runtime.NewScheme()
-	metav1.AddMetaToScheme(scheme)
 	leases := fake.NewSimpleClientset()
-	c, err := New(Config{
+	config, _ := withInformers(Config{
 		Leases:        leases,
 		LeaseInformer: internalLeaseInformer(leases),
 		Kube:          kubefake.NewSimpleClientset(),
-		Dynamic:       dynamicfake.NewSimpleDynamicClient(runtime.NewScheme()),
-		Metadata:      metadatafake.NewSimpleMetadataClient(scheme),
 	})
+	c, err := New(config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// slimPod keeps of a Pod only what the controller reads: its metadata,
-// without managed fields, and its phase. The informer stores this instead of
-// the whole Pod, so memory stays close to that of a metadata-only informer,
-// while the phase tells a finished pod, whose MACs are off the network.
-func slimPod(obj interface{}) (interface{}, error) {
+// SlimPod keeps of a Pod only what the controller reads: its metadata,
+// without managed fields, and its phase. The Pod informer given to the
+// controller takes it as its transform and stores this instead of the whole
+// Pod, so memory stays close to that of a metadata-only informer, while the
+// phase tells a finished pod, whose MACs are off the network. Any other
+// object is left as it is.
+func SlimPod(obj interface{}) (interface{}, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		// A tombstone or anything else: left as it is.

@@ -39,10 +39,11 @@ func TestManagedFollowsTheNamedWebhookConfiguration(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leases := versionedfake.NewSimpleClientset()
-			c, err := New(Config{
+			config, _ := withInformers(Config{
 				Leases: leases, LeaseInformer: internalLeaseInformer(leases), Kube: kubefake.NewClientset(),
 				Metrics: metrics.New(), WebhookConfigurationName: tc.configName,
 			})
+			c, err := New(config)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,16 +6,13 @@ import (
 	"slices"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
-
-	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // Finalizer is the original Kubemacpool's finalizer on VirtualMachines.
@@ -23,23 +20,23 @@ const Finalizer = "k8s.v1.cni.cncf.io/kubeMacPool"
 
 // Controller removes Finalizer from every VirtualMachine that carries it.
 type Controller struct {
-	client    metadata.Interface
-	informers metadatainformer.SharedInformerFactory
-	vms       cache.Indexer
-	synced    cache.InformerSynced
-	queue     workqueue.TypedRateLimitingInterface[string]
+	client metadata.Interface
+	vms    cache.Indexer
+	synced cache.InformerSynced
+	queue  workqueue.TypedRateLimitingInterface[string]
 }
 
-// New builds the controller on a metadata client of kube-apiserver; the
-// caller checks first that KubeVirt serves VirtualMachines.
-func New(client metadata.Interface) (*Controller, error) {
+// New builds the controller on vms, an informer of VirtualMachines that the
+// caller runs (only their metadata is read, so any informer of them fits:
+// the server shares the lease controller's), and patches through a metadata
+// client of kube-apiserver.
+func New(client metadata.Interface, vms cache.SharedIndexInformer) (*Controller, error) {
 	c := &Controller{
-		client:    client,
-		informers: metadatainformer.NewSharedInformerFactory(client, 0),
+		client: client,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubemacpool-legacy-finalizer"}),
 	}
-	informer := c.informers.ForResource(kubevirt.VirtualMachines).Informer()
+	informer := vms
 	// Every VirtualMachine is watched, whatever its namespace's opt mode:
 	// the finalizer is this product's own, a namespace may have opted out
 	// after the original put it there, and a VirtualMachine stuck in
@@ -56,8 +53,8 @@ func New(client metadata.Interface) (*Controller, error) {
 }
 
 func (c *Controller) enqueue(obj interface{}) {
-	vm, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok || !slices.Contains(vm.Finalizers, Finalizer) {
+	vm, err := meta.Accessor(obj)
+	if err != nil || !slices.Contains(vm.GetFinalizers(), Finalizer) {
 		return
 	}
 	if key, err := cache.MetaNamespaceKeyFunc(vm); err == nil {
@@ -65,11 +62,11 @@ func (c *Controller) enqueue(obj interface{}) {
 	}
 }
 
-// Run removes the finalizer until ctx is done.
+// Run removes the finalizer until ctx is done; the caller runs the
+// informer.
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
-	c.informers.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return fmt.Errorf("legacy finalizer controller: informer did not sync: %w", ctx.Err())
 	}
@@ -104,6 +101,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil || !exists {
 		return err
 	}
-	vm := obj.(*metav1.PartialObjectMetadata)
-	return c.strip(ctx, vm.Namespace, vm.Name, vm.Finalizers)
+	vm, err := meta.Accessor(obj)
+	if err != nil {
+		return fmt.Errorf("reading VirtualMachine %s: %w", key, err)
+	}
+	return c.strip(ctx, vm.GetNamespace(), vm.GetName(), vm.GetFinalizers())
 }

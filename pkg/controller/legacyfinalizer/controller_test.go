@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	metadatafake "k8s.io/client-go/metadata/fake"
+	"k8s.io/client-go/metadata/metadatainformer"
 	clienttesting "k8s.io/client-go/testing"
 
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
@@ -41,12 +42,14 @@ func newFakeClient(t *testing.T, objects ...runtime.Object) *metadatafake.FakeMe
 // runController runs the controller on client until the test ends.
 func runController(t *testing.T, client *metadatafake.FakeMetadataClient) {
 	t.Helper()
-	controller, err := New(client)
+	factory := metadatainformer.NewSharedInformerFactory(client, 0)
+	controller, err := New(client, factory.ForResource(kubevirt.VirtualMachines).Informer())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	factory.Start(ctx.Done())
 	go func() { done <- controller.Run(ctx, 2) }()
 	t.Cleanup(func() {
 		cancel()
@@ -137,7 +140,7 @@ func TestControllerRetriesWhenTheListChangedMeanwhile(t *testing.T) {
 
 func TestStripTreatsAVirtualMachineGoneAsDone(t *testing.T) {
 	client := newFakeClient(t)
-	controller, err := New(client)
+	controller, err := New(client, metadatainformer.NewSharedInformerFactory(client, 0).ForResource(kubevirt.VirtualMachines).Informer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +155,7 @@ func TestStripWrapsOtherErrorsWithTheObject(t *testing.T) {
 	client.PrependReactor("patch", "virtualmachines", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, forbidden
 	})
-	controller, err := New(client)
+	controller, err := New(client, metadatainformer.NewSharedInformerFactory(client, 0).ForResource(kubevirt.VirtualMachines).Informer())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,10 @@
 // as soon as it is seen, not only on deletion: that way the hazard is gone
 // even if Kubemacpool is later uninstalled.
 //
-// The controller watches VirtualMachine metadata only, in every namespace,
-// and patches away exactly that finalizer with a JSON patch whose test
+// The controller reads the metadata of every VirtualMachine, in every
+// namespace, from an informer it is given (the server gives it the lease
+// controller's, so VirtualMachines are watched once), and patches away
+// exactly that finalizer with a JSON patch whose test
 // operation fails if the finalizer list changed meanwhile. It runs under the
-// lease controller's leader election, and only when KubeVirt is installed.
+// lease controller's leader election, and only while KubeVirt is installed.
 package legacyfinalizer
