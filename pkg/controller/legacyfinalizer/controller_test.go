@@ -11,9 +11,12 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	"k8s.io/client-go/metadata/metadatainformer"
 	clienttesting "k8s.io/client-go/testing"
@@ -169,4 +172,37 @@ func TestStripWrapsOtherErrorsWithTheObject(t *testing.T) {
 	if got := storedFinalizers(t, client, "blue", "vm"); !slices.Equal(got, []string{Finalizer}) {
 		t.Errorf("finalizers after a refused patch = %q, want them unchanged", got)
 	}
+}
+
+// The server hands the controller the lease controller's VM informer, whose
+// objects are whole VirtualMachines (unstructured), not metadata.
+func TestControllerOnWholeVirtualMachines(t *testing.T) {
+	client := newFakeClient(t, virtualMachine("blue", "legacy", otherFinalizer, Finalizer))
+	vm := &unstructured.Unstructured{}
+	vm.SetAPIVersion("kubevirt.io/v1")
+	vm.SetKind("VirtualMachine")
+	vm.SetNamespace("blue")
+	vm.SetName("legacy")
+	vm.SetFinalizers([]string{otherFinalizer, Finalizer})
+	if err := unstructured.SetNestedField(vm.Object, true, "spec", "running"); err != nil {
+		t.Fatal(err)
+	}
+	dynamicClient := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{kubevirt.VirtualMachines: "VirtualMachineList"}, vm)
+	factory := dynamicinformer.NewDynamicSharedInformerFactory(dynamicClient, 0)
+	controller, err := New(client, factory.ForResource(kubevirt.VirtualMachines).Informer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	factory.Start(ctx.Done())
+	go func() { done <- controller.Run(ctx, 1) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	waitForFinalizers(t, client, "blue", "legacy", []string{otherFinalizer})
 }
