@@ -28,8 +28,8 @@ const (
 	// entries in memory until 100 more writes (see snapshotCatchUpEntries):
 	// at 2,000, the restart benchmark's idle store kept 85 MB of lease
 	// values that way. A snapshot costs a backend commit and two small
-	// synced writes, no difference measurable in
-	// the CPU of 3,000 puts (docs/benchmarks.md).
+	// synced writes: no difference in the CPU of 3,000 puts was measurable
+	// (docs/benchmarks.md).
 	snapshotCount = 100
 	// snapshotCatchUpEntries is how many entries etcd keeps in memory when
 	// it compacts its raft log (every 100 applied entries), for followers
