@@ -1,6 +1,7 @@
 package hashedindex
 
 import (
+	"hash/maphash"
 	"strconv"
 
 	"k8s.io/client-go/tools/cache"
@@ -25,15 +26,15 @@ var bucketNames = func() [buckets]string {
 // for an object without one, which is not indexed.
 type ValueFunc func(obj interface{}) (value string, ok bool)
 
-// bucket is the index value of value: its 32-bit FNV-1a hash, written out
-// here because hash/fnv would allocate for every object indexed.
+// seed makes the buckets differ from one process to the next. The values
+// are names a tenant chooses (a Pod's, a requested MAC); with a hash known
+// in advance, a tenant could put all of its leases into the bucket of
+// another tenant's owner and make each of that owner's lookups read them.
+var seed = maphash.MakeSeed()
+
+// bucket is the index value of value.
 func bucket(value string) string {
-	h := uint32(2166136261)
-	for i := 0; i < len(value); i++ {
-		h ^= uint32(value[i])
-		h *= 16777619
-	}
-	return bucketNames[h%buckets]
+	return bucketNames[maphash.String(seed, value)%buckets]
 }
 
 // IndexFunc indexes an object by the bucket of its value.

@@ -2,7 +2,6 @@ package hashedindex
 
 import (
 	"fmt"
-	"hash/fnv"
 	"runtime"
 	"slices"
 	"testing"
@@ -101,13 +100,24 @@ func TestByValueOfAnUnknownIndex(t *testing.T) {
 	}
 }
 
-// The bucket is the 32-bit FNV-1a hash, as hash/fnv computes it.
-func TestBucketIsFNV1a(t *testing.T) {
-	for _, value := range []string{"", "a", "02:00:00:00:00:01", "ns/Pod/name-with-some-length"} {
-		h := fnv.New32a()
-		_, _ = h.Write([]byte(value))
-		if got, want := bucket(value), bucketNames[h.Sum32()%buckets]; got != want {
-			t.Errorf("bucket(%q) = %s, want %s", value, got, want)
+// A value has one bucket, and values spread over the buckets as a random
+// hash would: 10 values per bucket on average, and no bucket with more than
+// 30 (for a random hash, the chance that some bucket has is about 1 in 3,000).
+func TestBucketsSpread(t *testing.T) {
+	counts := map[string]int{}
+	for i := range 10 * buckets {
+		value := fmt.Sprintf("02-00-00-%02x-%02x-%02x", i>>16, (i>>8)&0xff, i&0xff)
+		if bucket(value) != bucket(value) {
+			t.Fatalf("%s has two buckets", value)
+		}
+		counts[bucket(value)]++
+	}
+	if len(counts) < buckets-20 {
+		t.Errorf("%d of %d buckets used", len(counts), buckets)
+	}
+	for name, count := range counts {
+		if count > 30 {
+			t.Errorf("bucket %s holds %d values, want at most 30", name, count)
 		}
 	}
 }
