@@ -13,6 +13,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/hashedindex"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 	"kubemacpool.io/kubemacpool/pkg/retention"
 )
@@ -25,16 +26,30 @@ type LeaseRewriter interface {
 	Rewrite(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error)
 }
 
-// ownerIndex finds the leases of an owner by namespace, kind and name.
+// ownerIndex finds the leases of an owner by namespace, kind and name,
+// through hashedindex: most owners hold one lease, and a plain index would
+// keep a set for each.
 const ownerIndex = "owner"
 
 func ownerKey(namespace, kind, name string) string { return namespace + "/" + kind + "/" + name }
 
-func indexOwner(obj interface{}) ([]string, error) {
-	if lease := versionedLease(obj); lease != nil && lease.Spec.Owner != nil {
-		return []string{ownerKey(lease.Namespace, lease.Spec.Owner.Kind, lease.Spec.Owner.Name)}, nil
+// indexOwner indexes a lease by its owner.
+var indexOwner = hashedindex.IndexFunc(leaseOwnerKey)
+
+// leaseOwnerKey is the ownerKey of a lease of the informer, internal (the
+// server's) or v1alpha1, read without converting it.
+func leaseOwnerKey(obj interface{}) (string, bool) {
+	switch lease := obj.(type) {
+	case *v1alpha1.MacLease:
+		if lease.Spec.Owner != nil {
+			return ownerKey(lease.Namespace, lease.Spec.Owner.Kind, lease.Spec.Owner.Name), true
+		}
+	case *macpool.MacLease:
+		if lease.Spec.Owner != nil {
+			return ownerKey(lease.Namespace, lease.Spec.Owner.Kind, lease.Spec.Owner.Name), true
+		}
 	}
-	return nil, nil
+	return "", false
 }
 
 // versionedLease reads a lease of the informer, internal (the server's) or
@@ -77,7 +92,7 @@ func (s *Service) reclaim(ctx context.Context, namespace string, owner Owner, if
 	if !ok {
 		return 0, nil, false, nil
 	}
-	candidates, err := s.owners.ByIndex(ownerIndex, ownerKey(namespace, owner.Kind, owner.Name))
+	candidates, err := hashedindex.ByValue(s.owners, ownerIndex, leaseOwnerKey, ownerKey(namespace, owner.Kind, owner.Name))
 	if err != nil {
 		return 0, nil, false, nil
 	}

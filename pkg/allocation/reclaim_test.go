@@ -383,3 +383,26 @@ func TestCountRetained(t *testing.T) {
 		t.Fatalf("after delete: retained = %d, want 0", got)
 	}
 }
+
+// The owner index reads internal and v1alpha1 leases alike, without
+// converting them, and leaves out a lease without an owner.
+func TestLeaseOwnerKey(t *testing.T) {
+	owner := &v1alpha1.LeaseOwner{Kind: "Pod", Name: "web-0"}
+	for _, tc := range []struct {
+		name   string
+		lease  interface{}
+		want   string
+		wantOK bool
+	}{
+		{"v1alpha1", &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: v1alpha1.MacLeaseSpec{Owner: owner}}, "ns/Pod/web-0", true},
+		{"internal", &macpool.MacLease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: macpool.MacLeaseSpec{Owner: &macpool.LeaseOwner{Kind: "Pod", Name: "web-0"}}}, "ns/Pod/web-0", true},
+		{"v1alpha1 without owner", &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}}, "", false},
+		{"internal without owner", &macpool.MacLease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}}, "", false},
+		{"not a lease", &metav1.PartialObjectMetadata{}, "", false},
+	} {
+		got, ok := leaseOwnerKey(tc.lease)
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("%s: leaseOwnerKey = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.wantOK)
+		}
+	}
+}

@@ -115,6 +115,9 @@ func measureRestart(e *env, leases, apiFill int) (restartResult, error) {
 	if result.empty, err = restart(ctx, e, nil); err != nil {
 		return result, err
 	}
+	if err := e.profiles.heap(ctx, "BenchmarkRestart-empty.heap"); err != nil {
+		return result, err
+	}
 
 	// The leases lie in the default pool's range, which is the cluster's
 	// own (derived from its identity), so that the pool's count proves

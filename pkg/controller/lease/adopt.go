@@ -39,7 +39,7 @@ func (c *Controller) adopt(ctx context.Context, key objectKey) error {
 		if err != nil {
 			continue
 		}
-		if existing, _ := c.leases.ByIndex(leaseNameIndex, parsed.Name()); len(existing) > 0 {
+		if existing, _ := c.leasesNamed(parsed.Name()); len(existing) > 0 {
 			continue
 		}
 		lease := &v1alpha1.MacLease{

@@ -114,7 +114,7 @@ func (c *Controller) report(change collision.Change) {
 func (c *Controller) poolOf(address string) *corev1.ObjectReference {
 	pool := macpool.DefaultPoolName
 	if parsed, err := mac.Parse(address); err == nil {
-		if leases, err := c.leases.ByIndex(leaseNameIndex, parsed.Name()); err == nil {
+		if leases, err := c.leasesNamed(parsed.Name()); err == nil {
 			for _, obj := range leases {
 				if name := obj.(*macpool.MacLease).Spec.Pool; name != "" {
 					pool = name

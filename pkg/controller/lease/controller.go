@@ -22,6 +22,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/collision"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
+	"kubemacpool.io/kubemacpool/pkg/hashedindex"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
@@ -160,8 +161,23 @@ type objectKey struct {
 	kind, namespace, name string
 }
 
-// leaseNameIndex finds the lease of a MAC whatever its namespace.
+// leaseNameIndex finds the lease of a MAC whatever its namespace, through
+// leasesNamed: a lease's name is its own, and a plain index would keep a
+// set for each.
 const leaseNameIndex = "name"
+
+func leaseName(obj interface{}) (string, bool) {
+	lease, ok := obj.(*macpool.MacLease)
+	if !ok {
+		return "", false
+	}
+	return lease.Name, true
+}
+
+// leasesNamed are the leases of the informer named name: one, or none.
+func (c *Controller) leasesNamed(name string) ([]interface{}, error) {
+	return hashedindex.ByValue(c.leases, leaseNameIndex, leaseName, name)
+}
 
 // New builds the controller on the informers of config; the caller runs
 // them.
@@ -193,9 +209,7 @@ func New(config Config) (*Controller, error) {
 	leaseInformer := config.LeaseInformer
 	// The informer outlives a term: its index stays from the first one.
 	if _, indexed := leaseInformer.GetIndexer().GetIndexers()[leaseNameIndex]; !indexed {
-		if err := leaseInformer.AddIndexers(cache.Indexers{leaseNameIndex: func(obj interface{}) ([]string, error) {
-			return []string{obj.(*macpool.MacLease).Name}, nil
-		}}); err != nil {
+		if err := leaseInformer.AddIndexers(cache.Indexers{leaseNameIndex: hashedindex.IndexFunc(leaseName)}); err != nil {
 			return nil, fmt.Errorf("indexing MacLeases: %w", err)
 		}
 	}

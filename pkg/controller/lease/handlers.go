@@ -97,7 +97,7 @@ func (c *Controller) queueLeasesOf(address string) {
 	if err != nil {
 		return
 	}
-	leases, err := c.leases.ByIndex(leaseNameIndex, parsed.Name())
+	leases, err := c.leasesNamed(parsed.Name())
 	if err != nil {
 		return
 	}
