@@ -65,6 +65,9 @@ type Options struct {
 	// runEmbeddedEtcd is decided by Complete: no --etcd-servers means the
 	// server brings its own etcd.
 	runEmbeddedEtcd bool
+	// embeddedEtcd is the running member, once Run started it; storage
+	// reaches it in process.
+	embeddedEtcd *embeddedetcd.Server
 	// macInformers feed the admission plugins; built with the admission
 	// chain, started with the server.
 	macInformers macinformers.SharedInformerFactory
@@ -197,6 +200,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying the generic server options: %w", err)
 	}
+	if o.embeddedEtcd != nil {
+		serverConfig.RESTOptionsGetter = o.embeddedEtcd.RESTOptionsGetter(serverConfig.RESTOptionsGetter)
+	}
 	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 	serverMetrics := metrics.Default()
 	serverMetrics.SetWebhookCallerAuthorizationDisabled(o.WebhookAuthorization.Disabled())
@@ -239,6 +245,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		// Stopped after the API server has drained its requests.
 		defer etcd.Stop()
+		o.embeddedEtcd = etcd
 		go func() {
 			select {
 			case err := <-etcd.Err():
