@@ -72,7 +72,7 @@ type Server struct {
 // Complete fills in the fields of the generic configuration that are derived
 // from others. It changes the receiver.
 func (c *Config) Complete() CompletedConfig {
-	c.GenericConfig.BuildHandlerChainFunc = withCanonicalLeaseNames(c.GenericConfig.BuildHandlerChainFunc)
+	c.GenericConfig.BuildHandlerChainFunc = withWebhookChain(withCanonicalLeaseNames(c.GenericConfig.BuildHandlerChainFunc))
 	addLeaderElectionHealthCheck(c.GenericConfig, &c.ExtraConfig.Controller)
 	return CompletedConfig{&completedConfig{
 		GenericConfig: c.GenericConfig.Complete(),
