@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -72,6 +73,11 @@ type Server struct {
 // Complete fills in the fields of the generic configuration that are derived
 // from others. It changes the receiver.
 func (c *Config) Complete() CompletedConfig {
+	if authn := &c.GenericConfig.Authentication; authn.Authenticator != nil {
+		if _, cached := authn.Authenticator.(*connectionAuthentication); !cached {
+			authn.Authenticator = newConnectionAuthentication(authn.Authenticator, authn.RequestHeaderConfig, clock.RealClock{})
+		}
+	}
 	c.GenericConfig.BuildHandlerChainFunc = withWebhookChain(withCanonicalLeaseNames(c.GenericConfig.BuildHandlerChainFunc))
 	addLeaderElectionHealthCheck(c.GenericConfig, &c.ExtraConfig.Controller)
 	return CompletedConfig{&completedConfig{
