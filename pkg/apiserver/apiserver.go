@@ -9,6 +9,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -84,7 +85,12 @@ type Server struct {
 // Complete fills in the fields of the generic configuration that are derived
 // from others. It changes the receiver.
 func (c *Config) Complete() CompletedConfig {
-	c.GenericConfig.BuildHandlerChainFunc = withCanonicalLeaseNames(c.GenericConfig.BuildHandlerChainFunc)
+	if authn := &c.GenericConfig.Authentication; authn.Authenticator != nil {
+		if _, cached := authn.Authenticator.(*connectionAuthentication); !cached {
+			authn.Authenticator = newConnectionAuthentication(authn.Authenticator, authn.RequestHeaderConfig, clock.RealClock{})
+		}
+	}
+	c.GenericConfig.BuildHandlerChainFunc = withWebhookChain(withCanonicalLeaseNames(c.GenericConfig.BuildHandlerChainFunc))
 	addLeaderElectionHealthCheck(c.GenericConfig, &c.ExtraConfig.Controller)
 	return CompletedConfig{&completedConfig{
 		GenericConfig: c.GenericConfig.Complete(),
@@ -118,6 +124,10 @@ func (c completedConfig) newServer(etcd embeddedEtcd) (*Server, error) {
 		if err := addEtcdHealthChecks(genericServer, c.GenericConfig, c.ExtraConfig.EmbeddedEtcd.Storage); err != nil {
 			return nil, err
 		}
+	}
+	if local, ok := etcd.(inProcessStorage); ok {
+		// The storage reaches the member in process (pkg/embeddedetcd).
+		c.GenericConfig.RESTOptionsGetter = local.RESTOptionsGetter(c.GenericConfig.RESTOptionsGetter)
 	}
 
 	leases, leaseStatus, err := macleasestorage.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
@@ -39,6 +40,12 @@ func (f *failure) fail(err error) {
 type embeddedEtcd interface {
 	Err() <-chan error
 	Stop()
+}
+
+// inProcessStorage is an embedded etcd whose storage is built on
+// in-process calls to the member rather than on its client URL.
+type inProcessStorage interface {
+	RESTOptionsGetter(generic.RESTOptionsGetter) generic.RESTOptionsGetter
 }
 
 // EmbeddedEtcdConfig is the etcd the server brings along.

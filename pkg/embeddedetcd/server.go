@@ -20,6 +20,8 @@ type Server struct {
 	etcd     *embed.Etcd
 	stopping atomic.Bool
 	failed   chan error
+	// local is the in-process client the API server's storage uses.
+	local inProcess
 }
 
 const (
@@ -110,5 +112,6 @@ func (s *Server) Err() <-chan error { return s.failed }
 // Stop stops the member and waits for its data to be on disk.
 func (s *Server) Stop() {
 	s.stopping.Store(true)
+	s.stopInProcess()
 	s.etcd.Close()
 }

@@ -14,7 +14,7 @@ import (
 
 // freeLoopbackURL returns an http URL on a loopback port that was free a
 // moment ago.
-func freeLoopbackURL(t *testing.T) string {
+func freeLoopbackURL(t testing.TB) string {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -24,12 +24,12 @@ func freeLoopbackURL(t *testing.T) string {
 	return "http://" + listener.Addr().String()
 }
 
-func testOptions(t *testing.T) *Options {
+func testOptions(t testing.TB) *Options {
 	t.Helper()
 	return &Options{DataDir: t.TempDir(), ClientURL: freeLoopbackURL(t), PeerURL: freeLoopbackURL(t)}
 }
 
-func client(t *testing.T, o *Options) *clientv3.Client {
+func client(t testing.TB, o *Options) *clientv3.Client {
 	t.Helper()
 	c, err := clientv3.New(clientv3.Config{Endpoints: []string{o.ClientURL}, DialTimeout: 10 * time.Second})
 	if err != nil {

@@ -117,6 +117,17 @@ var _ = Describe("The webhook endpoints", Label("webhook-auth"), func() {
 		expectNoLease(ctx)
 	})
 
+	It("refuse an AdmissionReview that asks to impersonate kube-apiserver's webhook identity with 403 and lease nothing", func(ctx context.Context) {
+		kubeconfig, err := cluster.UserKubeconfig("mallory", "developers")
+		Expect(err).NotTo(HaveOccurred())
+		config := withKubeconfigCredentials(ctx, kubeconfig)
+		config.Impersonate = rest.ImpersonationConfig{UserName: localcluster.WebhookCallerUser}
+		status, body := post(ctx, config, "/mutate-pods")
+		Expect(status).To(Equal(http.StatusForbidden), string(body))
+		Expect(string(body)).To(ContainSubstring("impersonation is not served"))
+		expectNoLease(ctx)
+	})
+
 	It("refuse an AdmissionReview from a ServiceAccount token (a Pod in the cluster) with 403 and lease nothing", func(ctx context.Context) {
 		account, err := kubeClient.CoreV1().ServiceAccounts(namespace).Create(ctx,
 			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "tenant"}}, metav1.CreateOptions{})

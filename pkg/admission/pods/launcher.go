@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -48,7 +47,7 @@ func (e *UnavailableError) Unwrap() error { return e.err }
 // names and that a VirtualMachine, existing with the UID the VMI's owner
 // reference names, owns. The launcher of a standalone VMI is not one: its
 // MACs are the pod's to lease, as in the original.
-func (l *Launchers) ofVirtualMachine(ctx context.Context, request *admissionv1.AdmissionRequest, pod *corev1.Pod) (bool, error) {
+func (l *Launchers) ofVirtualMachine(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) (bool, error) {
 	if l == nil || l.KubeVirt == nil {
 		return false, nil
 	}

@@ -7,7 +7,6 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,7 +62,7 @@ func TestLaunchersOfVirtualMachine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			client := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), vm, vmi, standalone, orphan, stale)
 			launchers := &Launchers{KubeVirt: client, Identity: tc.identity}
-			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant", Name: "virt-launcher-x", Labels: tc.labels, OwnerReferences: tc.owners}}
+			pod := &metav1.ObjectMeta{Namespace: "tenant", Name: "virt-launcher-x", Labels: tc.labels, OwnerReferences: tc.owners}
 			request := &admissionv1.AdmissionRequest{Namespace: "tenant", UserInfo: authenticationv1.UserInfo{Username: tc.user}}
 			got, err := launchers.ofVirtualMachine(context.Background(), request, pod)
 			if err != nil {
@@ -82,7 +81,7 @@ func TestLaunchersUnavailable(t *testing.T) {
 		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
 	})
 	launchers := &Launchers{KubeVirt: client}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "vm", "uid-vmi")}}}
+	pod := &metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "vm", "uid-vmi")}}
 	_, err := launchers.ofVirtualMachine(context.Background(), &admissionv1.AdmissionRequest{Namespace: "tenant"}, pod)
 	var unavailable *UnavailableError
 	if !errors.As(err, &unavailable) {

@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
@@ -40,10 +40,13 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	if request.Operation != admissionv1.Create || request.Kind.Kind != "Pod" {
 		return webhook.Allow(nil, nil)
 	}
-	pod := &corev1.Pod{}
-	if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
+	// Only the metadata matters (annotations, name, owners): decoding it
+	// alone skips the spec, most of a Pod's JSON.
+	object := &metav1.PartialObjectMetadata{}
+	if err := json.Unmarshal(request.Object.Raw, object); err != nil {
 		return webhook.Deny(http.StatusBadRequest, "kubemacpool: the object is not a Pod: %v", err)
 	}
+	pod := &object.ObjectMeta
 	annotation, found := pod.Annotations[multus.NetworksAnnotation]
 	if !found {
 		return webhook.Allow(nil, nil)
