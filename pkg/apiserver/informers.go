@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -28,7 +29,15 @@ func newKubeClients(config *restclient.Config) (*kubeClients, error) {
 	if config == nil {
 		return nil, fmt.Errorf("no client configuration of kube-apiserver (--kubeconfig or in-cluster)")
 	}
-	kube, err := kubernetes.NewForConfig(config)
+	// Built-in types in protobuf, as kube-controller-manager asks for them:
+	// the leader watches every Pod, and kube-apiserver then hands it the
+	// serialization of each event that it already made for its other
+	// protobuf watchers instead of encoding a JSON copy for this one, and
+	// this server decodes protobuf instead of JSON.
+	protobuf := restclient.CopyConfig(config)
+	protobuf.ContentType = runtime.ContentTypeProtobuf
+	protobuf.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	kube, err := kubernetes.NewForConfig(protobuf)
 	if err != nil {
 		return nil, fmt.Errorf("building the Kubernetes client: %w", err)
 	}
