@@ -8,9 +8,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+
+	macpoolv1alpha1 "kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 )
 
 const networksAnnotation = "k8s.v1.cni.cncf.io/networks"
@@ -133,9 +137,64 @@ func BenchmarkVMCreate(b *testing.B) {
 	}
 }
 
-// bindPoll is how often the subject's settle asks whether every lease is
-// Bound: a List with a field selector, answered from the watch cache.
-const bindPoll = 20 * time.Millisecond
+// waitBound returns once no lease in the namespace is un-Bound: one
+// consistent List of the un-Bound leases, then a watch from its
+// resourceVersion with the same selector, on which a lease that becomes
+// Bound leaves the selection (a DELETED event). So bind-wait-s is the lag
+// itself, not a polling interval (the wait polled every 250 ms until
+// 2026-11-30), and the wait costs the server one List per round, not one
+// every few milliseconds: each List of a consistent read is served by etcd
+// and decodes every lease it returns, which a 20 ms poll made a tenth of the
+// server's CPU in a profile of the Pod rounds.
+func waitBound(ctx context.Context, leases macleaseLister) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	selector := metav1.ListOptions{FieldSelector: "status.phase!=Bound"}
+	list, err := leases.List(ctx, selector)
+	if err != nil {
+		return fmt.Errorf("listing the leases not Bound: %w", err)
+	}
+	pending := map[string]bool{}
+	for _, lease := range list.Items {
+		pending[lease.Name] = true
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	selector.ResourceVersion = list.ResourceVersion
+	watcher, err := leases.Watch(ctx, selector)
+	if err != nil {
+		return fmt.Errorf("watching the leases not Bound: %w", err)
+	}
+	defer watcher.Stop()
+	for len(pending) > 0 {
+		select {
+		case event, open := <-watcher.ResultChan():
+			if !open {
+				return fmt.Errorf("the watch of the leases not Bound ended with %d left", len(pending))
+			}
+			accessor, err := meta.Accessor(event.Object)
+			if err != nil {
+				return fmt.Errorf("a %s event of %T: %w", event.Type, event.Object, err)
+			}
+			switch event.Type {
+			case watch.Added, watch.Modified:
+				pending[accessor.GetName()] = true
+			case watch.Deleted:
+				delete(pending, accessor.GetName())
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the leases to be Bound: %w (%d left)", ctx.Err(), len(pending))
+		}
+	}
+	return nil
+}
+
+// macleaseLister is the part of the MacLease client that waitBound uses.
+type macleaseLister interface {
+	List(context.Context, metav1.ListOptions) (*macpoolv1alpha1.MacLeaseList, error)
+	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
+}
 
 // admissionRates are the creates per second of a benchmarkAdmission.
 type admissionRates struct {
@@ -152,18 +211,7 @@ func benchmarkAdmission(b *testing.B, e *env, clients int, unit string, managed,
 	subject := &side{op: managed, settle: func(ctx context.Context) error {
 		// The leases exist once admission returns; binding them to
 		// their owners is the controller's work caused by this round.
-		// Polled every 20 ms, so that bind-wait-s measures the lag and
-		// not the polling (at 250 ms a round counted 0 or at least 250 ms).
-		return waitFor(ctx, "the leases to be Bound", 2*time.Minute, bindPoll, func(ctx context.Context) error {
-			list, err := leases.List(ctx, metav1.ListOptions{FieldSelector: "status.phase!=Bound"})
-			if err != nil {
-				return err
-			}
-			if n := len(list.Items); n > 0 {
-				return fmt.Errorf("%d leases not Bound", n)
-			}
-			return nil
-		})
+		return waitBound(ctx, leases)
 	}, profile: e.profiles.cpuProfile()}
 	base := &side{op: ignored}
 	b.ResetTimer()
