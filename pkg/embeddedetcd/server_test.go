@@ -10,23 +10,13 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-)
 
-// freeLoopbackURL returns an http URL on a loopback port that was free a
-// moment ago.
-func freeLoopbackURL(t testing.TB) string {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Close()
-	return "http://" + listener.Addr().String()
-}
+	"kubemacpool.io/kubemacpool/pkg/embeddedetcd/embeddedetcdtest"
+)
 
 func testOptions(t testing.TB) *Options {
 	t.Helper()
-	return &Options{DataDir: t.TempDir(), ClientURL: freeLoopbackURL(t), PeerURL: freeLoopbackURL(t)}
+	return &Options{DataDir: t.TempDir(), ClientURL: embeddedetcdtest.FreeLoopbackURL(t), PeerURL: embeddedetcdtest.FreeLoopbackURL(t)}
 }
 
 func client(t testing.TB, o *Options) *clientv3.Client {

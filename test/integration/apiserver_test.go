@@ -21,6 +21,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/cmd/server"
+	"kubemacpool.io/kubemacpool/pkg/embeddedetcd/embeddedetcdtest"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 )
 
@@ -287,27 +288,15 @@ func TestServerOnEtcd(t *testing.T) {
 	})
 }
 
-// freeLoopbackURL is an http URL on a loopback port that was free a moment
-// ago.
-func freeLoopbackURL(t *testing.T) string {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Close()
-	return "http://" + listener.Addr().String()
-}
-
 // Without --etcd-servers the server brings its own etcd: it serves before
 // the storage is used, keeps the data across a restart, and is stopped
 // with the server.
 func TestServerOnEmbeddedEtcd(t *testing.T) {
-	dataDir, clientURL := t.TempDir(), freeLoopbackURL(t)
+	dataDir, clientURL := t.TempDir(), embeddedetcdtest.FreeLoopbackURL(t)
 	storage := func() []string {
 		// A new peer port for each start: the old one may linger.
 		return []string{"--embedded-etcd-data-dir=" + dataDir, "--embedded-etcd-client-url=" + clientURL,
-			"--embedded-etcd-peer-url=" + freeLoopbackURL(t), "--range-start=0a:00:00:00:00:00", "--range-end=0a:00:00:00:FF:FF"}
+			"--embedded-etcd-peer-url=" + embeddedetcdtest.FreeLoopbackURL(t), "--range-start=0a:00:00:00:00:00", "--range-end=0a:00:00:00:FF:FF"}
 	}
 	ctx := context.Background()
 	client, stop := startServerOn(t, storage())

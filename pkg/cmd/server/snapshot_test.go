@@ -2,25 +2,14 @@ package server
 
 import (
 	"bytes"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"kubemacpool.io/kubemacpool/pkg/embeddedetcd"
+	"kubemacpool.io/kubemacpool/pkg/embeddedetcd/embeddedetcdtest"
 )
-
-func freeLoopbackURL(t *testing.T) string {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Close()
-	return fmt.Sprintf("http://127.0.0.1:%d", listener.Addr().(*net.TCPAddr).Port)
-}
 
 func runServerCommand(t *testing.T, args ...string) (string, error) {
 	t.Helper()
@@ -36,7 +25,7 @@ func runServerCommand(t *testing.T, args ...string) (string, error) {
 // `snapshot save` and `snapshot restore` take a running member's data into
 // a new data directory that a member starts on.
 func TestSnapshotCommands(t *testing.T) {
-	source := &embeddedetcd.Options{DataDir: filepath.Join(t.TempDir(), "etcd"), ClientURL: freeLoopbackURL(t), PeerURL: freeLoopbackURL(t)}
+	source := &embeddedetcd.Options{DataDir: filepath.Join(t.TempDir(), "etcd"), ClientURL: embeddedetcdtest.FreeLoopbackURL(t), PeerURL: embeddedetcdtest.FreeLoopbackURL(t)}
 	server, err := embeddedetcd.Start(t.Context(), source)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +45,7 @@ func TestSnapshotCommands(t *testing.T) {
 
 	target := filepath.Join(t.TempDir(), "restored")
 	restoreArgs := []string{"snapshot", "restore", "--file=" + file, "--embedded-etcd-data-dir=" + target,
-		"--embedded-etcd-client-url=" + freeLoopbackURL(t), "--embedded-etcd-peer-url=" + freeLoopbackURL(t)}
+		"--embedded-etcd-client-url=" + embeddedetcdtest.FreeLoopbackURL(t), "--embedded-etcd-peer-url=" + embeddedetcdtest.FreeLoopbackURL(t)}
 	stderr, err = runServerCommand(t, restoreArgs...)
 	if err != nil {
 		t.Fatalf("restore: %v: %s", err, stderr)
