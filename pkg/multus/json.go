@@ -12,6 +12,34 @@ import (
 
 // parseJSON reads a JSON list of element objects or a single object.
 func parseJSON(text, podNamespace string) ([]element, format, error) {
+	// The common case, read without encoding/json (see scan.go).
+	if scanned, single, ok := scanJSON(text); ok {
+		return elementsOf(scanned, single, podNamespace)
+	}
+	return decodeJSON(text, podNamespace)
+}
+
+// elementsOf checks the members the scanner split, element by element in
+// order as parseList does, so the first error is the same.
+func elementsOf(scanned [][]member, single bool, podNamespace string) ([]element, format, error) {
+	form := formatList
+	if single {
+		form = formatObject
+	}
+	var elements []element
+	for i, members := range scanned {
+		e, err := elementFrom(i+1, members, podNamespace)
+		if err != nil {
+			return nil, form, err
+		}
+		elements = append(elements, e)
+	}
+	return elements, form, nil
+}
+
+// decodeJSON reads any JSON text with encoding/json; it is the reference
+// the scanner is checked against.
+func decodeJSON(text, podNamespace string) ([]element, format, error) {
 	// Check the syntax of the whole value first so that a syntax error is
 	// reported as such, with its offset, and not as a problem of whichever
 	// element happens to precede it.
@@ -96,6 +124,12 @@ func parseElement(index int, raw json.RawMessage, podNamespace string) (element,
 	if err != nil {
 		return element{}, fmt.Errorf("element %d: %w", index, err)
 	}
+	return elementFrom(index, members, podNamespace)
+}
+
+// elementFrom checks the members of element number index and reads the
+// network they select.
+func elementFrom(index int, members []member, podNamespace string) (element, error) {
 	// Duplicates are refused because JSON parsers disagree on which one
 	// counts (encoding/json even lets a later null keep an earlier value),
 	// so multus and this webhook could read different MACs.
@@ -131,29 +165,30 @@ func parseElement(index int, raw json.RawMessage, podNamespace string) (element,
 		return element{}, fmt.Errorf("element %d: %w", index, err)
 	}
 	// From here on errors name the network too: users think in networks.
-	where := fmt.Sprintf("element %d (network %q)", index, name)
+	// Formatted only for an error: a success must not pay for it.
+	where := func() string { return fmt.Sprintf("element %d (network %q)", index, name) }
 	e := element{macMember: -1, members: members}
 	e.network.Name = name
 
 	namespace, err := field("namespace")
 	if err != nil {
-		return element{}, fmt.Errorf("%s: %w", where, err)
+		return element{}, fmt.Errorf("%s: %w", where(), err)
 	}
 	e.network.Namespace = podNamespace
 	if namespace != "" {
 		if err := validateNamespace(namespace); err != nil {
-			return element{}, fmt.Errorf("%s: %w", where, err)
+			return element{}, fmt.Errorf("%s: %w", where(), err)
 		}
 		e.network.Namespace = namespace
 	}
 
 	iface, err := field("interface")
 	if err != nil {
-		return element{}, fmt.Errorf("%s: %w", where, err)
+		return element{}, fmt.Errorf("%s: %w", where(), err)
 	}
 	deprecated, err := field("interfaceRequest")
 	if err != nil {
-		return element{}, fmt.Errorf("%s: %w", where, err)
+		return element{}, fmt.Errorf("%s: %w", where(), err)
 	}
 	// Multus uses the deprecated member only when "interface" is empty.
 	if iface == "" {
@@ -161,14 +196,14 @@ func parseElement(index int, raw json.RawMessage, podNamespace string) (element,
 	}
 	if iface != "" {
 		if err := validateInterface(iface); err != nil {
-			return element{}, fmt.Errorf("%s: %w", where, err)
+			return element{}, fmt.Errorf("%s: %w", where(), err)
 		}
 		e.network.Interface = iface
 	}
 
 	text, err := field("mac")
 	if err != nil {
-		return element{}, fmt.Errorf("%s: %w", where, err)
+		return element{}, fmt.Errorf("%s: %w", where(), err)
 	}
 	if i, present := position["mac"]; present {
 		e.macMember = i
@@ -176,7 +211,7 @@ func parseElement(index int, raw json.RawMessage, podNamespace string) (element,
 	if text != "" {
 		address, err := mac.ParseUnicast(text)
 		if err != nil {
-			return element{}, fmt.Errorf("%s: invalid %q: %w", where, "mac", err)
+			return element{}, fmt.Errorf("%s: invalid %q: %w", where(), "mac", err)
 		}
 		e.network.MAC = address.String()
 		e.requested = true
@@ -232,6 +267,10 @@ func stringValue(value json.RawMessage) (string, error) {
 	if value[0] != '"' && value[0] != 'n' {
 		return "", fmt.Errorf("must be a string, got a JSON %s", kind(value))
 	}
+	// A valid string literal without escapes or non-ASCII bytes is its text.
+	if text, ok := plainString(value); ok {
+		return text, nil
+	}
 	var text string
 	if err := json.Unmarshal(value, &text); err != nil {
 		return "", fmt.Errorf("must be a string: %w", err)
@@ -247,6 +286,18 @@ func stringMember(name, value string) member {
 // quote encodes s as a JSON string without HTML escaping: the annotation
 // is not embedded in HTML, and \u003c for '<' would only puzzle readers.
 func quote(s string) json.RawMessage {
+	// Printable ASCII other than '"' and '\\' is written as it is; this is
+	// what names and MACs are, and it spares an encoder per member.
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		plain = 0x20 <= s[i] && s[i] <= 0x7e && s[i] != '"' && s[i] != '\\'
+	}
+	if plain {
+		quoted := make([]byte, 0, len(s)+2)
+		quoted = append(quoted, '"')
+		quoted = append(quoted, s...)
+		return append(quoted, '"')
+	}
 	var buffer bytes.Buffer
 	encoder := json.NewEncoder(&buffer)
 	encoder.SetEscapeHTML(false)
