@@ -33,7 +33,7 @@ type Mutator struct {
 	Events record.EventRecorder
 }
 
-var _ webhook.Mutator = &Mutator{}
+var _ webhook.MetadataMutator = &Mutator{}
 
 // Mutate answers one Pod admission request.
 func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
@@ -46,7 +46,19 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	if err := json.Unmarshal(request.Object.Raw, object); err != nil {
 		return webhook.Deny(http.StatusBadRequest, "kubemacpool: the object is not a Pod: %v", err)
 	}
-	pod := &object.ObjectMeta
+	return m.mutate(ctx, request, &object.ObjectMeta)
+}
+
+// MutateMetadata is Mutate for a request whose object's metadata the
+// handler decoded with the review.
+func (m *Mutator) MutateMetadata(ctx context.Context, request *admissionv1.AdmissionRequest, object *metav1.PartialObjectMetadata) *admissionv1.AdmissionResponse {
+	if request.Operation != admissionv1.Create || request.Kind.Kind != "Pod" {
+		return webhook.Allow(nil, nil)
+	}
+	return m.mutate(ctx, request, &object.ObjectMeta)
+}
+
+func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) *admissionv1.AdmissionResponse {
 	annotation, found := pod.Annotations[multus.NetworksAnnotation]
 	if !found {
 		return webhook.Allow(nil, nil)
@@ -185,11 +197,16 @@ func annotationPatch(networks *multus.Networks) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal([]map[string]string{{
-		"op":    "replace",
-		"path":  "/metadata/annotations/k8s.v1.cni.cncf.io~1networks",
-		"value": encoded,
-	}})
+	return json.Marshal([]patchOperation{{Op: "replace", Path: "/metadata/annotations/k8s.v1.cni.cncf.io~1networks", Value: encoded}})
+}
+
+// patchOperation is one JSON patch operation. Its members are declared in
+// the order encoding/json would sort the keys of a map, so the patch is
+// what it was when this was a map, without a map to build and sort.
+type patchOperation struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value string `json:"value"`
 }
 
 // denial answers an assignment failure with the status it carries

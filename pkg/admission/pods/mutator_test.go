@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,52 @@ func TestMutateWhileTheAllocatorLoads(t *testing.T) {
 	if response.Allowed || response.Result.Code != http.StatusServiceUnavailable || !strings.Contains(response.Result.Message, "try again") ||
 		strings.Contains(response.Result.Message, multus.NetworksAnnotation) {
 		t.Fatalf("response = %+v, want 503 that says try again", response.Result)
+	}
+}
+
+// MutateMetadata, given the metadata the handler decoded, answers as
+// Mutate does given the whole object.
+func TestMutateMetadataAnswersAsMutate(t *testing.T) {
+	for _, networks := range []string{`[{"name":"a"}]`, `net1,ns/net2@eth2`, `[{"name":"a","mac":"02:00:00:00:00:01"}]`, `[{"name":"Bad"}]`, `[{"name":"a"},{"name":"b"},{"name":"c"}]`} {
+		t.Run(networks, func(t *testing.T) {
+			request := podRequest(t, networks)
+			want := (&Mutator{Allocations: newService(t, true)}).Mutate(context.Background(), request)
+			object := &metav1.PartialObjectMetadata{}
+			if err := json.Unmarshal(request.Object.Raw, object); err != nil {
+				t.Fatal(err)
+			}
+			request.Object = runtime.RawExtension{}
+			got := (&Mutator{Allocations: newService(t, true)}).MutateMetadata(context.Background(), request, object)
+			// The allocator picks at random: compare MACs as "MAC".
+			anyMAC := regexp.MustCompile(`02:00:00:00:00:0[01]`)
+			normal := func(response *admissionv1.AdmissionResponse) string {
+				patch := response.Patch
+				response.Patch = nil
+				encoded, _ := json.Marshal(response)
+				return string(encoded) + " " + anyMAC.ReplaceAllString(string(patch), "MAC")
+			}
+			if gotJSON, wantJSON := normal(got), normal(want); gotJSON != wantJSON {
+				t.Fatalf("MutateMetadata = %s\nMutate         = %s", gotJSON, wantJSON)
+			}
+		})
+	}
+}
+
+// The patch is byte for byte what it always was.
+func TestAnnotationPatchBytes(t *testing.T) {
+	networks, err := multus.Parse(`[{"name":"a","x":"<&>"}]`, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := networks.SetMAC(0, 0x020000000001); err != nil {
+		t.Fatal(err)
+	}
+	got, err := annotationPatch(networks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"op":"replace","path":"/metadata/annotations/k8s.v1.cni.cncf.io~1networks","value":"[{\"name\":\"a\",\"x\":\"\u003c\u0026\u003e\",\"mac\":\"02:00:00:00:00:01\"}]"}]`
+	if string(got) != want {
+		t.Fatalf("patch\n%s\nwant\n%s", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -140,5 +141,35 @@ func TestDenyIsAClientErrorWithAMessage(t *testing.T) {
 	response := Deny(http.StatusUnprocessableEntity, "spec.%s: %s", "x", "bad")
 	if response.Allowed || response.Result.Code != 422 || response.Result.Message != "spec.x: bad" {
 		t.Fatalf("Deny = %+v", response.Result)
+	}
+}
+
+// readBody reads the whole body whatever its declared length: exact,
+// understated, overstated, unknown, or beyond the presize limit.
+func TestReadBody(t *testing.T) {
+	long := strings.Repeat("x", presizeLimit+1000)
+	tests := []struct {
+		name     string
+		body     string
+		declared int64
+	}{
+		{"exact", "abc", 3},
+		{"unknown", "abc", -1},
+		{"zero declared", "abc", 0},
+		{"understated", long, 10},
+		{"overstated", "abc", 1 << 30},
+		{"beyond the presize limit", long, int64(len(long))},
+		{"empty", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readBody(strings.NewReader(tt.body), tt.declared)
+			if err != nil || string(got) != tt.body {
+				t.Fatalf("readBody = %d bytes, %v; want the %d bytes", len(got), err, len(tt.body))
+			}
+			if tt.declared > int64(len(tt.body)) && cap(got) > presizeLimit+bytes.MinRead {
+				t.Fatalf("allocated %d bytes on the word of the header", cap(got))
+			}
+		})
 	}
 }
