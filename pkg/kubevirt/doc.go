@@ -1,11 +1,14 @@
 // Package kubevirt is what Kubemacpool knows of KubeVirt: the resources and
 // kinds it reads, how a virt-launcher pod identifies itself (identity.go),
-// and the pure decision logic of the VirtualMachine admission webhook
-// (plan.go, patch.go): for a VirtualMachine CREATE or UPDATE it decides which
-// interfaces need a MAC from the pool, which MACs the user asks for, which
-// MACs are kept from the stored object and which are no longer used, it
-// validates the interface MACs, and it builds the JSON patch. It does no
-// I/O and allocates nothing; the webhook handler does that with the Plan.
+// which part of a VirtualMachine the admission webhook decodes (decode.go:
+// metadata and the template's interfaces and networks, the rest of the JSON
+// skipped), and the pure decision logic of the VirtualMachine admission
+// webhook (plan.go, patch.go): for a VirtualMachine CREATE or UPDATE it
+// decides which interfaces need a MAC from the pool, which MACs the user
+// asks for, which MACs are kept from the stored object and which are no
+// longer used, it validates the interface MACs, and it builds the JSON
+// patch. It does no I/O and allocates nothing; the webhook handler does
+// that with the Plan.
 //
 // An interface is managed (its MAC is leased from the pool) iff it has the
 // masquerade binding or the network of the same name has a multus source,
@@ -31,6 +34,7 @@
 //
 // Typical use in the handler:
 //
+//	vm, err := kubevirt.DecodeVirtualMachine(request.Object.Raw) // 400 on error
 //	plan, err := kubevirt.PlanMutation(vm, oldVM) // oldVM nil on CREATE
 //	if err != nil { deny(err) }
 //	lease plan.Requested; allocated := allocate(len(plan.NeedAllocation))

@@ -78,6 +78,28 @@ var _ = Describe("Under conflictPolicy Reject", func() {
 		_, err = replica()
 		Expect(err).To(MatchError(ContainSubstring("MAC address " + fixed + " requested for " + namespace + "/br1 is already in use by another object")))
 	})
+
+	// The webhook reads a VirtualMachine as KubeVirt does, case-sensitively:
+	// a member "ſpec" (U+017F, which encoding/json folds to "spec") after
+	// the template's spec must not hide its interfaces from the webhook
+	// while KubeVirt runs them. The VM CRD here keeps unknown fields, as a
+	// CRD may.
+	It("denies a VirtualMachine that asks for a held MAC behind a case-folded spec member", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "folded")
+		holder := createNamespace(ctx, "folded-holder")
+		held := nextMAC()
+		createLease(ctx, holder, newLease(held, "holder"))
+		createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
+			Ranges:         []v1alpha1.MACRange{{Start: "0e:00:00:07:00:00", End: "0e:00:00:07:00:ff"}},
+			ConflictPolicy: v1alpha1.ConflictPolicyReject,
+		})
+		vm := toUnstructured(newVM("folded", vmInterface{name: "red", mac: held}))
+		Expect(unstructured.SetNestedMap(vm.Object, map[string]interface{}{}, "spec", "template", "ſpec")).To(Succeed())
+		_, err := dynamicClient.Resource(vmResource).Namespace(namespace).Create(ctx, vm, metav1.CreateOptions{})
+		Expect(err).To(MatchError(ContainSubstring("MAC address " + held + " requested for")))
+		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
+		Expect(leasesOf(ctx, namespace)).To(BeEmpty())
+	})
 })
 
 var _ = Describe("Pods that look like KubeVirt's", func() {

@@ -2,7 +2,6 @@ package virtualmachines
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -36,14 +35,16 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	if request.Kind.Kind != "VirtualMachine" || (request.Operation != admissionv1.Create && request.Operation != admissionv1.Update) {
 		return webhook.Allow(nil, nil)
 	}
-	vm := &kubevirtv1.VirtualMachine{}
-	if err := json.Unmarshal(request.Object.Raw, vm); err != nil {
+	// Only metadata and the template's interfaces and networks are
+	// decoded (see kubevirt.DecodeVirtualMachine): everything below reads
+	// nothing else, and the rest is most of a VirtualMachine's JSON.
+	vm, err := kubevirt.DecodeVirtualMachine(request.Object.Raw)
+	if err != nil {
 		return webhook.Deny(http.StatusBadRequest, "kubemacpool: the object is not a VirtualMachine: %v", err)
 	}
 	var old *kubevirtv1.VirtualMachine
 	if request.Operation == admissionv1.Update {
-		old = &kubevirtv1.VirtualMachine{}
-		if err := json.Unmarshal(request.OldObject.Raw, old); err != nil {
+		if old, err = kubevirt.DecodeVirtualMachine(request.OldObject.Raw); err != nil {
 			return webhook.Deny(http.StatusBadRequest, "kubemacpool: the old object is not a VirtualMachine: %v", err)
 		}
 	}

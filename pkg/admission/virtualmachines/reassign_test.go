@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -43,21 +44,29 @@ func reassignService(t *testing.T) *allocation.Service {
 		})
 	}
 	client := versionedfake.NewSimpleClientset(objects...)
+	return syncedService(t, client, allocation.ClientLeases(client), kubefake.NewClientset().CoreV1())
+}
+
+// syncedService is an allocation service over client's MacPools and
+// MacLeases, writing through leases, whose namespace "ns" exists, once its
+// informers have synced.
+func syncedService(tb testing.TB, client *versionedfake.Clientset, leases allocation.Leases, liveNamespaces typedcorev1.NamespacesGetter) *allocation.Service {
+	tb.Helper()
 	factory := externalversions.NewSharedInformerFactory(client, 0)
 	namespaces := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 	if err := namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	service, err := allocation.New(client, allocation.ClientLeases(client), factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
-		corelisters.NewNamespaceLister(namespaces), func() bool { return true }, kubefake.NewClientset().CoreV1(), time.Minute, nil)
+	service, err := allocation.New(client, leases, factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
+		corelisters.NewNamespaceLister(namespaces), func() bool { return true }, liveNamespaces, time.Minute, nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	tb.Cleanup(cancel)
 	factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), service.HasSynced) {
-		t.Fatal("the service did not sync")
+		tb.Fatal("the service did not sync")
 	}
 	return service
 }
