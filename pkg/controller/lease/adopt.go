@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -126,7 +127,42 @@ func (c *Controller) webhookSelector(webhookName string) labels.Selector {
 	if err != nil || !exists {
 		return nil
 	}
-	for _, webhook := range obj.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks {
+	return c.selectors.of(obj.(*admissionregistrationv1.MutatingWebhookConfiguration), webhookName)
+}
+
+// webhookSelectors holds the namespace selectors of the webhook
+// configuration the informer last handed out, parsed once: parsing checks
+// every label with regular expressions, which cost more than the rest of
+// an adoption, on every Pod event.
+type webhookSelectors struct {
+	mu sync.Mutex
+	// from is the configuration they were parsed from. Informer objects
+	// are never changed in place: an update is a new object.
+	from *admissionregistrationv1.MutatingWebhookConfiguration
+	// byName holds the selector of each webhook of from, or nil when the
+	// configuration has no such webhook or its selector does not parse.
+	byName map[string]labels.Selector
+}
+
+// of returns the namespace selector of webhook webhookName in
+// configuration: everything when it has none, nil when there is no such
+// webhook or its selector does not parse.
+func (s *webhookSelectors) of(configuration *admissionregistrationv1.MutatingWebhookConfiguration, webhookName string) labels.Selector {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.from != configuration {
+		s.from, s.byName = configuration, map[string]labels.Selector{}
+	}
+	selector, parsed := s.byName[webhookName]
+	if !parsed {
+		selector = parseWebhookSelector(configuration, webhookName)
+		s.byName[webhookName] = selector
+	}
+	return selector
+}
+
+func parseWebhookSelector(configuration *admissionregistrationv1.MutatingWebhookConfiguration, webhookName string) labels.Selector {
+	for _, webhook := range configuration.Webhooks {
 		if webhook.Name != webhookName {
 			continue
 		}

@@ -140,6 +140,7 @@ type Controller struct {
 	// kubeVirtStarting is a watch whose caches are still syncing.
 	kubeVirtStarting *kubeVirtWatch
 	webhooks         cache.Indexer
+	selectors        webhookSelectors
 	synced           []cache.InformerSynced
 
 	leaseQueue workqueue.TypedRateLimitingInterface[string]

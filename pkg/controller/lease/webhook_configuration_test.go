@@ -1,11 +1,13 @@
 package lease
 
 import (
+	"fmt"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
@@ -57,5 +59,69 @@ func TestManagedFollowsTheNamedWebhookConfiguration(t *testing.T) {
 				t.Errorf("managed(Pod, plain) = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// The parsed selectors follow the configuration: an update, which the
+// informer delivers as a new object, is read again.
+func TestWebhookSelectorsFollowUpdates(t *testing.T) {
+	configuration := func(selector *metav1.LabelSelector, names ...string) *admissionregistrationv1.MutatingWebhookConfiguration {
+		c := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: DefaultWebhookConfigurationName}}
+		for _, name := range names {
+			c.Webhooks = append(c.Webhooks, admissionregistrationv1.MutatingWebhook{Name: name, NamespaceSelector: selector})
+		}
+		return c
+	}
+	optIn := &metav1.LabelSelector{MatchLabels: map[string]string{podWebhookName: "allocate"}}
+	broken := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Nonsense"}}}
+	labelled := labels.Set{podWebhookName: "allocate"}
+	var s webhookSelectors
+	for _, step := range []struct {
+		name          string
+		configuration *admissionregistrationv1.MutatingWebhookConfiguration
+		want          string // "nil", or whether an unlabelled and a labelled namespace match
+	}{
+		{"opt-in", configuration(optIn, podWebhookName), "false true"},
+		{"no selector", configuration(nil, podWebhookName), "true true"},
+		{"no such webhook", configuration(optIn, vmWebhookName), "nil"},
+		{"a selector that does not parse", configuration(broken, podWebhookName), "nil"},
+		{"opt-in again", configuration(optIn, podWebhookName), "false true"},
+	} {
+		for round := 0; round < 2; round++ { // parsed, then cached
+			got := "nil"
+			if selector := s.of(step.configuration, podWebhookName); selector != nil {
+				got = fmt.Sprintf("%v %v", selector.Matches(labels.Set{}), selector.Matches(labelled))
+			}
+			if got != step.want {
+				t.Fatalf("%s, round %d: got %s, want %s", step.name, round, got, step.want)
+			}
+		}
+	}
+}
+
+// BenchmarkManaged is the check an adoption makes for every Pod event.
+func BenchmarkManaged(b *testing.B) {
+	leases := versionedfake.NewSimpleClientset()
+	config, _ := withInformers(Config{Leases: leases, LeaseInformer: internalLeaseInformer(leases), Kube: kubefake.NewClientset(), Metrics: metrics.New()})
+	c, err := New(config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns", Labels: map[string]string{podWebhookName: "allocate"}}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := c.webhooks.Add(&admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: DefaultWebhookConfigurationName},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: podWebhookName, NamespaceSelector: &metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: podWebhookName, Operator: metav1.LabelSelectorOpIn, Values: []string{"allocate"}}},
+		}}},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if !c.managed(kindPod, "ns") {
+			b.Fatal("not managed")
+		}
 	}
 }
