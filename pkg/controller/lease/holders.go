@@ -1,14 +1,14 @@
 package lease
 
 import (
-	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"weak"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/collision"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
@@ -83,11 +83,39 @@ func (c *Controller) provenLauncher(pod *metav1.PartialObjectMetadata) bool {
 	return false
 }
 
+// vmHolders holds the holder read of each VirtualMachine object that is
+// still referenced: the informers' objects are never changed (a new version
+// is a new object) and a holder is never changed once built, so what was
+// read of an object stays true for as long as the object lives. Keys are
+// weak: an entry goes once the informer has let go of its object.
+var vmHolders sync.Map // weak.Pointer[unstructured.Unstructured] -> *holder
+
 // vmHolder reads the MACs of the managed interfaces of a VirtualMachine.
+// One version of a VM is read several times (its event handler, the MAC
+// index, each of its leases' syncs), so the holder is read once per object
+// (vmHolders), and only what it needs (kubevirt.ReadVirtualMachine, as the
+// webhook reads it): converting the whole object on every read was a tenth
+// of the server's CPU per VM admitted.
 func vmHolder(object *unstructured.Unstructured) (*holder, error) {
-	vm := &kubevirtv1.VirtualMachine{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(object.Object, vm); err != nil {
-		return nil, fmt.Errorf("decoding VirtualMachine %s/%s: %w", object.GetNamespace(), object.GetName(), err)
+	key := weak.Make(object)
+	if cached, ok := vmHolders.Load(key); ok {
+		return cached.(*holder), nil
+	}
+	h, err := readVMHolder(object)
+	if err != nil {
+		return nil, err
+	}
+	if _, loaded := vmHolders.LoadOrStore(key, h); !loaded {
+		runtime.AddCleanup(object, func(key weak.Pointer[unstructured.Unstructured]) { vmHolders.Delete(key) }, key)
+	}
+	return h, nil
+}
+
+// readVMHolder reads the holder of a VirtualMachine object.
+func readVMHolder(object *unstructured.Unstructured) (*holder, error) {
+	vm, err := kubevirt.ReadVirtualMachine(object)
+	if err != nil {
+		return nil, err
 	}
 	h := &holder{apiVersion: "kubevirt.io/v1", kind: kubevirt.KindVirtualMachine, namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID), interfaces: map[string]string{},
 		retention: retention.ObjectChoice(vm.Annotations, vm.Name, vm.GenerateName)}

@@ -2,7 +2,10 @@ package lease
 
 import (
 	"reflect"
+	goruntime "runtime"
 	"testing"
+	"time"
+	"weak"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -67,5 +70,61 @@ func TestOwnedBy(t *testing.T) {
 		if got := h.ownedBy(tt.kind, tt.name); got != tt.want {
 			t.Errorf("%s %s ownedBy(%s, %q) = %v, want %v", tt.holderKind, tt.holderName, tt.kind, tt.name, got, tt.want)
 		}
+	}
+}
+
+// vmHolder reads an object once: the same object gives the same holder, a
+// new version of the VM (a new object) is read again, and the entry goes
+// once the object is collected.
+func TestVMHolderReadsAnObjectOnce(t *testing.T) {
+	vmObject := func(address string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]interface{}{
+			"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+			"metadata": map[string]interface{}{"name": "vm", "namespace": "ns", "uid": "uid-1"},
+			"spec": map[string]interface{}{"template": map[string]interface{}{"spec": map[string]interface{}{
+				"domain":   map[string]interface{}{"devices": map[string]interface{}{"interfaces": []interface{}{map[string]interface{}{"name": "red", "bridge": map[string]interface{}{}, "macAddress": address}}}},
+				"networks": []interface{}{map[string]interface{}{"name": "red", "multus": map[string]interface{}{"networkName": "red-net"}}},
+			}}},
+		}}
+	}
+	first := vmObject("02:00:00:00:00:01")
+	h1, err := vmHolder(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := vmHolder(first)
+	if err != nil || again != h1 {
+		t.Fatalf("the same object read again: %p, %v; want the holder read first, %p", again, err, h1)
+	}
+	second := vmObject("02:00:00:00:00:02")
+	h2, err := vmHolder(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2 == h1 || h2.interfaces["02:00:00:00:00:02"] != "red" || len(h2.interfaces) != 1 {
+		t.Fatalf("a new version: %+v, want its own read", h2)
+	}
+
+	keys := []weak.Pointer[unstructured.Unstructured]{weak.Make(first), weak.Make(second)}
+	cached := func() int {
+		n := 0
+		for _, key := range keys {
+			if _, ok := vmHolders.Load(key); ok {
+				n++
+			}
+		}
+		return n
+	}
+	if cached() != 2 {
+		t.Fatalf("%d of the two objects' holders cached", cached())
+	}
+	first, second = nil, nil
+	deadline := time.Now().Add(10 * time.Second)
+	for cached() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d cached holders left after their objects were collected", cached())
+		}
+		goruntime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
