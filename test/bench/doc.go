@@ -23,5 +23,6 @@
 // of them are created through the API (default 5000; the rest are written
 // into etcd directly). KMP_BENCH_PROFILE=1 writes pprof profiles of
 // kubemacpool-apiserver to _output/bench/profiles (see profile_test.go), and
-// KMP_BENCH_RECORD=1 copies the chart to docs/images.
+// KMP_BENCH_RECORD=1 copies the chart to docs/images. KMP_BENCH_SERVER_ARGS adds
+// flags to kubemacpool-apiserver, to measure a setting against its default.
 package bench

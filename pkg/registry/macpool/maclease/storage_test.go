@@ -52,7 +52,7 @@ func (g optionsGetter) GetRESTOptions(resource schema.GroupResource, example run
 
 // newTestStorage runs an etcd of the test's own and returns the storage of
 // MacLeases on it, decorated as the server decorates it.
-func newTestStorage(t *testing.T, decorator generic.StorageDecorator) (*REST, *statusregistry.REST) {
+func newTestStorage(t testing.TB, decorator generic.StorageDecorator) (*REST, *statusregistry.REST) {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
