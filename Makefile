@@ -112,7 +112,8 @@ bench: tools build ## Benchmarks (about 10 min); figures go to docs/benchmarks.m
 	go test -run '^$$' -bench . -benchmem ./pkg/...
 	@# One local control plane in _output/bench; KMP_BENCH_LEASES (100000) and
 	@# KMP_BENCH_API_FILL (5000) size the restart benchmark. KMP_BENCH_PROFILE=1
-	@# writes pprof profiles to _output/bench/profiles; the pods/s chart goes to
+	@# writes pprof profiles to _output/bench/profiles (KMP_BENCH_PROFILE_KAS=1:
+	@# of kube-apiserver too, both sides); the pods/s chart goes to
 	@# _output/bench/pods-by-clients.svg (and docs/images with KMP_BENCH_RECORD=1).
 	go test -run '^$$' -bench . -benchtime=$${BENCH_OPS:-800}x -timeout 30m ./test/bench/
 

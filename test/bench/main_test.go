@@ -44,6 +44,9 @@ type env struct {
 	repoRoot, outDir string
 	// profiles is nil unless KMP_BENCH_PROFILE=1.
 	profiles *profiler
+	// kasProfiles profiles kube-apiserver; nil unless
+	// KMP_BENCH_PROFILE_KAS=1.
+	kasProfiles *profiler
 }
 
 var (
@@ -133,6 +136,11 @@ func start() (*env, error) {
 	}
 	if os.Getenv("KMP_BENCH_PROFILE") == "1" {
 		if e.profiles, err = newProfiler(filepath.Join(root, "profiles"), cluster.KubemacpoolReplicaConfig(0)); err != nil {
+			return nil, err
+		}
+	}
+	if os.Getenv("KMP_BENCH_PROFILE_KAS") == "1" {
+		if e.kasProfiles, err = newProfiler(filepath.Join(root, "profiles"), cluster.RESTConfig()); err != nil {
 			return nil, err
 		}
 	}

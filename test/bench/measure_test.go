@@ -30,6 +30,9 @@ type side struct {
 	// profile, if set, records a CPU profile of kubemacpool-apiserver
 	// while this side's rounds (settling included) run, and only then.
 	profile *cpuProfile
+	// kasProfile, if set, records one of kube-apiserver over the same
+	// windows (KMP_BENCH_PROFILE_KAS).
+	kasProfile *cpuProfile
 
 	ops       int
 	wall      time.Duration // time the operations took, settling excluded
@@ -37,6 +40,19 @@ type side struct {
 	latencies []time.Duration
 	kmpTicks  int64 // CPU of kubemacpool-apiserver, settling included
 	kasTicks  int64 // CPU of kube-apiserver, settling included
+}
+
+// endProfiles stops this side's recordings, both of them even when the
+// first fails.
+func (s *side) endProfiles() error {
+	err := s.profile.end()
+	if kasErr := s.kasProfile.end(); err == nil && kasErr != nil {
+		return fmt.Errorf("profiling kube-apiserver: %w", kasErr)
+	}
+	if err != nil {
+		return fmt.Errorf("profiling kubemacpool-apiserver: %w", err)
+	}
+	return nil
 }
 
 // opSequence numbers operations across benchmarks, so that every lease, pod
@@ -85,6 +101,7 @@ func (s *side) run(ctx context.Context, e *env, clients, count int) error {
 	// The profile's own cost falls on this side's counters, never on a
 	// baseline's: end waits until the last window is over.
 	s.profile.begin(ctx)
+	s.kasProfile.begin(ctx)
 	started := time.Now()
 	for w := 0; w < clients; w++ {
 		wg.Add(1)
@@ -108,20 +125,20 @@ func (s *side) run(ctx context.Context, e *env, clients, count int) error {
 	wg.Wait()
 	wall := time.Since(started)
 	if failure != nil {
-		_ = s.profile.end()
+		_ = s.endProfiles()
 		return failure
 	}
 	if s.settle != nil {
 		t := time.Now()
 		if err := s.settle(ctx); err != nil {
-			_ = s.profile.end()
+			_ = s.endProfiles()
 			return err
 		}
 		s.settled += time.Since(t)
 	}
 	kmpTicks, kasTicks := cpuTicks(kmp)-kmp0, cpuTicks(kas)-kas0
-	if err := s.profile.end(); err != nil {
-		return fmt.Errorf("profiling kubemacpool-apiserver: %w", err)
+	if err := s.endProfiles(); err != nil {
+		return err
 	}
 	if kmp != e.cluster.KubemacpoolPID() {
 		return fmt.Errorf("kubemacpool-apiserver restarted during the measurement")

@@ -24,9 +24,10 @@ import (
 const profileWindow = 2
 
 // profiler fetches pprof profiles from kubemacpool-apiserver (replica 0)
-// itself, not through the aggregator, with the admin client certificate:
-// k8s.io/apiserver serves /debug/pprof on its secure port (--profiling,
-// on by default) to whoever may get that non-resource URL. It writes them to
+// itself, not through the aggregator, or from kube-apiserver, with the
+// admin client certificate: k8s.io/apiserver serves /debug/pprof on its
+// secure port (--profiling, on by default) to whoever may get that
+// non-resource URL. It writes them to
 // dir, each with a <name>.top.txt of its top entries.
 type profiler struct {
 	dir    string
