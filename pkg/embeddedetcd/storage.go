@@ -13,6 +13,7 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 	cacherstorage "k8s.io/apiserver/pkg/storage/cacher"
 	"k8s.io/apiserver/pkg/storage/etcd3"
+	etcdfeature "k8s.io/apiserver/pkg/storage/feature"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/apiserver/pkg/storage/storagebackend/factory"
 	"k8s.io/apiserver/pkg/storage/value/encrypt/identity"
@@ -119,6 +120,7 @@ func (s *Server) rawStorage(config *storagebackend.ConfigForResource, newFunc, n
 		// One compactor for the member, as the factory keeps one per
 		// endpoint: it compacts the history every --etcd-compaction-interval.
 		s.local.compactor = etcd3.NewCompactor(client, config.CompactionInterval, clock.RealClock{}, nil)
+		checkProgressNotify(etcdfeature.DefaultFeatureSupportChecker, client)
 	})
 	transformer := config.Transformer
 	if transformer == nil {
