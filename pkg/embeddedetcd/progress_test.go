@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/storage"
@@ -78,7 +79,7 @@ func TestInProcessStorageStreamsInitialEvents(t *testing.T) {
 				added = added || (err == nil && accessor.GetName() == "a")
 			case watch.Bookmark:
 				accessor, err := meta.Accessor(event.Object)
-				if err == nil && accessor.GetAnnotations()[metaInitialEventsEnd] == "true" {
+				if err == nil && accessor.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true" {
 					if !added {
 						t.Fatal("the initial events ended without pod a")
 					}
@@ -90,6 +91,3 @@ func TestInProcessStorageStreamsInitialEvents(t *testing.T) {
 		}
 	}
 }
-
-// metaInitialEventsEnd annotates the bookmark that ends the initial events.
-const metaInitialEventsEnd = "k8s.io/initial-events-end"

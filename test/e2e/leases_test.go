@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 )
@@ -96,6 +97,40 @@ var _ = Describe("MacLeases", func() {
 		createLease(ctx, tenantB, newLease(macB2, "b2"))
 		event := <-watcher.ResultChan()
 		Expect(event.Object.(*v1alpha1.MacLease).Name).To(Equal(leaseName(macB2)))
+	})
+
+	// client-go's WatchList (kube-controller-manager's informers, kubectl
+	// --watch) asks for the initial state on the watch. The watch cache
+	// serves it only while the storage layer knows that etcd supports
+	// progress notifications: with the embedded member it did not know,
+	// refused these watches and read every consistent list from etcd.
+	It("stream the namespace's leases to a watch that asks for the initial events", func(ctx context.Context) {
+		mac := nextMAC()
+		createLease(ctx, tenantA, newLease(mac, "streamed"))
+		createLease(ctx, tenantB, newLease(nextMAC(), "elsewhere"))
+		watchCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		watcher, err := macClient.MacpoolV1alpha1().MacLeases(tenantA).Watch(watchCtx, metav1.ListOptions{
+			SendInitialEvents:    ptr.To(true),
+			AllowWatchBookmarks:  true,
+			ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		defer watcher.Stop()
+		var initial []string
+		for {
+			var event watch.Event
+			Eventually(watcher.ResultChan()).WithTimeout(30 * time.Second).Should(Receive(&event))
+			Expect(event.Type).NotTo(Equal(watch.Error), "the watch was refused: %v", event.Object)
+			lease := event.Object.(*v1alpha1.MacLease)
+			if event.Type == watch.Bookmark && lease.Annotations[metav1.InitialEventsAnnotationKey] == "true" {
+				break
+			}
+			if event.Type == watch.Added {
+				initial = append(initial, lease.Namespace+"/"+lease.Name)
+			}
+		}
+		Expect(initial).To(ConsistOf(tenantA + "/" + leaseName(mac)))
 	})
 
 	It("are unique across namespaces: a second lease of the same MAC is AlreadyExists without naming the holder", func(ctx context.Context) {
