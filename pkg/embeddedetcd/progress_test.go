@@ -53,19 +53,7 @@ func TestInProcessStorageStreamsInitialEvents(t *testing.T) {
 	}
 	predicate := storage.Everything
 	predicate.AllowWatchBookmarks = true
-	var watcher watch.Interface
-	for {
-		var err error
-		watcher, err = store.Watch(ctx, "/pods/ns", storage.ListOptions{Predicate: predicate, Recursive: true, SendInitialEvents: ptr.To(true)})
-		if err == nil {
-			break
-		}
-		// The cache answers once it has listed the member.
-		if ctx.Err() != nil {
-			t.Fatalf("Watch with initial events: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	watcher := watchWhenReady(ctx, t, store, storage.ListOptions{Predicate: predicate, Recursive: true, SendInitialEvents: ptr.To(true)})
 	defer watcher.Stop()
 	added := false
 	for {

@@ -147,19 +147,7 @@ func TestInProcessStorageKeepsTheWatchCache(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	var watcher watch.Interface
-	// The cache answers once it has listed the member.
-	for {
-		var err error
-		watcher, err = store.Watch(ctx, "/pods/ns", storage.ListOptions{ResourceVersion: "0", Predicate: storage.Everything, Recursive: true})
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("Watch: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	watcher := watchWhenReady(ctx, t, store, storage.ListOptions{ResourceVersion: "0", Predicate: storage.Everything, Recursive: true})
 	defer watcher.Stop()
 
 	// Written by another client: only the member's own watch can tell the
@@ -178,6 +166,22 @@ func TestInProcessStorageKeepsTheWatchCache(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("no Added event for the pod written over the network")
 		}
+	}
+}
+
+// watchWhenReady watches the pods of namespace ns through store, once its
+// watch cache answers: it does once it has listed the member.
+func watchWhenReady(ctx context.Context, t *testing.T, store storage.Interface, options storage.ListOptions) watch.Interface {
+	t.Helper()
+	for {
+		watcher, err := store.Watch(ctx, "/pods/ns", options)
+		if err == nil {
+			return watcher
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("Watch: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -60,13 +61,29 @@ spec:
 	})
 })
 
+// rejectPool gives namespace a pool under conflictPolicy Reject of the 256
+// addresses 0e:00:00:<block>:00:00 to 0e:00:00:<block>:00:ff.
+func rejectPool(ctx context.Context, namespace string, block int) {
+	GinkgoHelper()
+	createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
+		Ranges:         []v1alpha1.MACRange{{Start: fmt.Sprintf("0e:00:00:%02x:00:00", block), End: fmt.Sprintf("0e:00:00:%02x:00:ff", block)}},
+		ConflictPolicy: v1alpha1.ConflictPolicyReject,
+	})
+}
+
+// heldElsewhere leases a new MAC in a new namespace named after prefix and
+// returns the MAC.
+func heldElsewhere(ctx context.Context, prefix string) string {
+	GinkgoHelper()
+	held := nextMAC()
+	createLease(ctx, createNamespace(ctx, prefix), newLease(held, "holder"))
+	return held
+}
+
 var _ = Describe("Under conflictPolicy Reject", func() {
 	It("denies the second of two replicas (same generateName) that ask for the same fixed MAC", func(ctx context.Context) {
 		namespace := createNamespace(ctx, "replicas")
-		createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
-			Ranges:         []v1alpha1.MACRange{{Start: "0e:00:00:05:00:00", End: "0e:00:00:05:00:ff"}},
-			ConflictPolicy: v1alpha1.ConflictPolicyReject,
-		})
+		rejectPool(ctx, namespace, 0x05)
 		fixed := nextMAC()
 		replica := func() (*corev1.Pod, error) {
 			pod := newPod("", `[{"name":"br1","mac":"`+fixed+`"}]`)
@@ -86,13 +103,8 @@ var _ = Describe("Under conflictPolicy Reject", func() {
 	// CRD may.
 	It("denies a VirtualMachine that asks for a held MAC behind a case-folded spec member", func(ctx context.Context) {
 		namespace := createNamespace(ctx, "folded")
-		holder := createNamespace(ctx, "folded-holder")
-		held := nextMAC()
-		createLease(ctx, holder, newLease(held, "holder"))
-		createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
-			Ranges:         []v1alpha1.MACRange{{Start: "0e:00:00:07:00:00", End: "0e:00:00:07:00:ff"}},
-			ConflictPolicy: v1alpha1.ConflictPolicyReject,
-		})
+		held := heldElsewhere(ctx, "folded-holder")
+		rejectPool(ctx, namespace, 0x07)
 		vm := toUnstructured(newVM("folded", vmInterface{name: "red", mac: held}))
 		Expect(unstructured.SetNestedMap(vm.Object, map[string]interface{}{}, "spec", "template", "ſpec")).To(Succeed())
 		_, err := dynamicClient.Resource(vmResource).Namespace(namespace).Create(ctx, vm, metav1.CreateOptions{})
@@ -138,13 +150,8 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 	})
 
 	It("are denied under Reject when the forged launcher asks for a held MAC", func(ctx context.Context) {
-		holder := createNamespace(ctx, "holder")
-		held := nextMAC()
-		createLease(ctx, holder, newLease(held, "holder"))
-		createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
-			Ranges:         []v1alpha1.MACRange{{Start: "0e:00:00:06:00:00", End: "0e:00:00:06:00:ff"}},
-			ConflictPolicy: v1alpha1.ConflictPolicyReject,
-		})
+		held := heldElsewhere(ctx, "holder")
+		rejectPool(ctx, namespace, 0x06)
 		forged := newPod("virt-launcher-fake", `[{"name":"br1","mac":"`+held+`"}]`)
 		forged.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
 		forged.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "fake", UID: "00000000-0000-0000-0000-000000000001"}}
