@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
-	"k8s.io/apiserver/pkg/audit"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -44,6 +43,7 @@ type inProcessLeases struct {
 	admit   admission.Interface
 	scheme  *runtime.Scheme
 	objects admission.ObjectInterfaces
+	audit   leaseAudit
 }
 
 var (
@@ -100,7 +100,7 @@ func (l *inProcessLeases) Create(ctx context.Context, lease *v1alpha1.MacLease) 
 	if err != nil {
 		return nil, err
 	}
-	audit.AddAuditAnnotation(ctx, "macpool.kubemacpool.io/lease-created", lease.Namespace+"/"+lease.Name)
+	l.audit.record(ctx, leaseCreatedAnnotation, lease.Namespace, lease.Name)
 	return l.toVersioned(created)
 }
 
@@ -124,7 +124,7 @@ func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) er
 	if _, _, err := l.storage.Delete(ctx, name, rest.AdmissionToValidateObjectDeleteFunc(l.admit, attributes, l.objects), options); err != nil {
 		return err
 	}
-	audit.AddAuditAnnotation(ctx, "macpool.kubemacpool.io/lease-deleted", namespace+"/"+name)
+	l.audit.record(ctx, leaseDeletedAnnotation, namespace, name)
 	return nil
 }
 

@@ -55,26 +55,31 @@ func auditEvents() []auditEvent {
 }
 
 var _ = Describe("The audit log of kubemacpool-apiserver", func() {
-	It("records the leases a Pod admission writes in process as annotations of the webhook call", func(ctx context.Context) {
+	It("records the leases a Pod admission writes in process as annotations of the webhook call, one per lease", func(ctx context.Context) {
 		namespace := createNamespace(ctx, "audit")
-		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("audited", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		// Two networks, two leases in one call: each has its annotation.
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("audited", `[{"name":"br1"},{"name":"br2"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		leases := leasesOf(ctx, namespace)
-		Expect(leases).To(HaveLen(1))
-		var written string
+		Expect(leases).To(HaveLen(2))
+		var written []string
 		for _, lease := range leases {
-			written = namespace + "/" + lease.Name
+			written = append(written, namespace+"/"+lease.Name)
 		}
 
 		Eventually(func(g Gomega) {
 			var calls []auditEvent
 			for _, event := range auditEvents() {
-				if event.Annotations["macpool.kubemacpool.io/lease-created"] == written {
+				if event.Annotations["macpool.kubemacpool.io/lease-created"] == written[0] ||
+					event.Annotations["macpool.kubemacpool.io/lease-created"] == written[1] {
 					calls = append(calls, event)
 				}
 			}
-			g.Expect(calls).To(HaveLen(1), "one event of the webhook call names the lease %s", written)
+			g.Expect(calls).To(HaveLen(1), "one event of the webhook call names the leases %v", written)
 			call := calls[0]
+			g.Expect(call.Annotations).To(HaveKey("macpool.kubemacpool.io/lease-created-2"))
+			g.Expect([]string{call.Annotations["macpool.kubemacpool.io/lease-created"], call.Annotations["macpool.kubemacpool.io/lease-created-2"]}).
+				To(ConsistOf(written), "both leases of the call are recorded")
 			g.Expect(call.RequestURI).To(HavePrefix("/mutate-pods"))
 			g.Expect(call.Stage).To(Equal("ResponseComplete"))
 			g.Expect(call.Level).To(Equal("Metadata"), "the AdmissionReview, with the whole Pod, stays out")
