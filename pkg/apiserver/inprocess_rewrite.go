@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apiserver/pkg/audit"
-
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -27,6 +25,6 @@ func (l *inProcessLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease)
 	if err != nil {
 		return nil, err
 	}
-	audit.AddAuditAnnotation(ctx, "macpool.kubemacpool.io/lease-reclaimed", lease.Namespace+"/"+lease.Name)
+	l.audit.record(ctx, leaseReclaimedAnnotation, lease.Namespace, lease.Name)
 	return l.toVersioned(updated)
 }

@@ -12,6 +12,8 @@ import (
 const (
 	leaseCreatedAnnotation = "macpool.kubemacpool.io/lease-created"
 	leaseDeletedAnnotation = "macpool.kubemacpool.io/lease-deleted"
+	// leaseReclaimedAnnotation: a retained lease taken back by its owner.
+	leaseReclaimedAnnotation = "macpool.kubemacpool.io/lease-reclaimed"
 )
 
 // leaseAudit records each lease write of a webhook call as an annotation of
