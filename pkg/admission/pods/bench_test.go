@@ -18,16 +18,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	kubefake "k8s.io/client-go/kubernetes/fake"
-	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
-	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 	"kubemacpool.io/kubemacpool/pkg/multus"
 )
@@ -54,24 +50,7 @@ func benchService(b *testing.B, m *metrics.Metrics) *allocation.Service {
 		ObjectMeta: metav1.ObjectMeta{Name: macpool.DefaultPoolName},
 		Spec:       v1alpha1.MacPoolSpec{Ranges: []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:ff:ff:ff:ff"}}},
 	})
-	factory := externalversions.NewSharedInformerFactory(client, 0)
-	namespaces := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	if err := namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
-		b.Fatal(err)
-	}
-	service, err := allocation.New(client, discardLeases{}, factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
-		corelisters.NewNamespaceLister(namespaces), func() bool { return true }, kubefake.NewClientset().CoreV1(), time.Minute, m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), service.HasSynced) {
-		b.Fatal("the service did not sync")
-	}
-	return service
+	return startService(b, client, discardLeases{}, true, m)
 }
 
 // benchPod is a Pod as a Deployment would create it: a few KB of spec, a

@@ -22,6 +22,7 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
 	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
@@ -43,24 +44,32 @@ func newServiceWith(t *testing.T, synced bool, spec v1alpha1.MacPoolSpec, leases
 		ObjectMeta: metav1.ObjectMeta{Name: macpool.DefaultPoolName},
 		Spec:       spec,
 	})...)
+	return startService(t, client, allocation.ClientLeases(client), synced, nil), client
+}
+
+// startService is an allocation service over client's pools, in a
+// namespace "ns", that writes through leases and counts in m (nil for
+// none), with its informers started; when synced, once they have synced.
+func startService(tb testing.TB, client *versionedfake.Clientset, leases allocation.Leases, synced bool, m *metrics.Metrics) *allocation.Service {
+	tb.Helper()
 	factory := externalversions.NewSharedInformerFactory(client, 0)
 	namespaces := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 	if err := namespaces.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	service, err := allocation.New(client, allocation.ClientLeases(client), factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
-		corelisters.NewNamespaceLister(namespaces), func() bool { return synced }, kubefake.NewClientset().CoreV1(), time.Minute, nil)
+	service, err := allocation.New(client, leases, factory.Macpool().V1alpha1().MacLeases().Informer(), factory.Macpool().V1alpha1().MacPools(),
+		corelisters.NewNamespaceLister(namespaces), func() bool { return synced }, kubefake.NewClientset().CoreV1(), time.Minute, m)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	tb.Cleanup(cancel)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	if synced && !cache.WaitForCacheSync(ctx.Done(), service.HasSynced) {
-		t.Fatal("the service did not sync")
+		tb.Fatal("the service did not sync")
 	}
-	return service, client
+	return service
 }
 
 func podRequest(t *testing.T, networks string) *admissionv1.AdmissionRequest {
