@@ -199,6 +199,7 @@ var _ = Describe("The VirtualMachine webhook", func() {
 
 	It("leaves VMs in a namespace that opted out alone", func(ctx context.Context) {
 		labelNamespace(ctx, namespace, "mutatevirtualmachines.kubemacpool.io", "ignore")
+		eventuallyVMsWebhook(ctx, namespace, false)
 		vm, err := createVM(ctx, namespace, newVM("ignored", vmInterface{name: "default", masquerade: true}), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(vmMACs(vm)["default"]).To(BeEmpty())

@@ -82,7 +82,7 @@ var _ = Describe("The lease controller", func() {
 
 var _ = Describe("Adoption and collision detection", Ordered, func() {
 	AfterAll(func(ctx context.Context) {
-		Expect(cluster.RegisterWebhooks(ctx, localcluster.WebhookOptOut)).To(Succeed())
+		registerWebhooks(ctx, localcluster.WebhookOptOut)
 	})
 
 	It("adopts the MACs of VMs created while the webhook was unregistered, and reports a collision among them", func(ctx context.Context) {
@@ -90,7 +90,7 @@ var _ = Describe("Adoption and collision detection", Ordered, func() {
 		second := createNamespace(ctx, "adopt-b")
 		shared, own := nextMAC(), nextMAC()
 
-		Expect(cluster.UnregisterWebhooks(ctx)).To(Succeed())
+		unregisterWebhooks(ctx)
 		// Nothing mutates now: the VMs keep exactly the MACs they were made with.
 		Eventually(func() error {
 			_, err := createVM(ctx, first, newVM("old-a", vmInterface{name: "default", masquerade: true, mac: shared}, vmInterface{name: "red", mac: own}), metav1.CreateOptions{})
@@ -98,7 +98,7 @@ var _ = Describe("Adoption and collision detection", Ordered, func() {
 		}).WithContext(ctx).Should(Succeed())
 		_, err := createVM(ctx, second, newVM("old-b", vmInterface{name: "default", masquerade: true, mac: shared}), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cluster.RegisterWebhooks(ctx, localcluster.WebhookOptOut)).To(Succeed())
+		registerWebhooks(ctx, localcluster.WebhookOptOut)
 
 		// Each MAC gets exactly one Bound lease; the shared one goes to
 		// whichever VM was adopted first.

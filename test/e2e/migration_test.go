@@ -51,9 +51,9 @@ var _ = Describe("Installing over a cluster the original Kubemacpool managed", S
 			if stopped {
 				Expect(cluster.StartKubemacpool(ctx)).To(Succeed())
 			}
-			Expect(cluster.RegisterWebhooks(ctx, localcluster.WebhookOptOut)).To(Succeed())
+			registerWebhooks(ctx, localcluster.WebhookOptOut)
 		})
-		Expect(cluster.UnregisterWebhooks(ctx)).To(Succeed())
+		unregisterWebhooks(ctx)
 		Expect(cluster.StopKubemacpool()).To(Succeed())
 		stopped = true
 
@@ -70,7 +70,7 @@ var _ = Describe("Installing over a cluster the original Kubemacpool managed", S
 		started := time.Now()
 		Expect(cluster.StartKubemacpool(ctx)).To(Succeed())
 		stopped = false
-		Expect(cluster.RegisterWebhooks(ctx, localcluster.WebhookOptOut)).To(Succeed())
+		registerWebhooks(ctx, localcluster.WebhookOptOut)
 		GinkgoWriter.Printf("kubemacpool-apiserver was back and its webhook registered after %s\n", time.Since(started))
 
 		By("freeing the VM stuck in deletion")

@@ -167,6 +167,7 @@ spec:
 
 		ignored := createNamespace(ctx, "pods-ignored")
 		labelNamespace(ctx, ignored, "mutatepods.kubemacpool.io", "ignore")
+		eventuallyPodsWebhook(ctx, ignored, false)
 		created, err := kubeClient.CoreV1().Pods(ignored).Create(ctx, newPod("ignored", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(created.Annotations[networksAnnotation]).To(Equal(`[{"name":"br1"}]`))

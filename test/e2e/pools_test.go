@@ -139,11 +139,11 @@ var _ = Describe("MacPools", func() {
 
 var _ = Describe("Opt-in mode", Ordered, func() {
 	AfterAll(func(ctx context.Context) {
-		Expect(cluster.RegisterWebhooks(ctx, localcluster.WebhookOptOut)).To(Succeed())
+		registerWebhooks(ctx, localcluster.WebhookOptOut)
 	})
 
 	It("manages only namespaces labelled allocate, for pods and virtual machines separately", func(ctx context.Context) {
-		Expect(cluster.RegisterWebhooks(ctx, localcluster.WebhookOptIn)).To(Succeed())
+		registerWebhooks(ctx, localcluster.WebhookOptIn)
 		unlabelled := createNamespace(ctx, "optin-none")
 		pod, err := kubeClient.CoreV1().Pods(unlabelled).Create(ctx, newPod("untouched", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
@@ -151,12 +151,14 @@ var _ = Describe("Opt-in mode", Ordered, func() {
 
 		vmsOnly := createNamespace(ctx, "optin-vms")
 		labelNamespace(ctx, vmsOnly, "mutatevirtualmachines.kubemacpool.io", "allocate")
+		eventuallyVMsWebhook(ctx, vmsOnly, true)
 		pod, err = kubeClient.CoreV1().Pods(vmsOnly).Create(ctx, newPod("untouched", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(podNetworks(pod)[0]).NotTo(HaveKey("mac"), "the pods webhook has its own label")
 
 		podsToo := createNamespace(ctx, "optin-pods")
 		labelNamespace(ctx, podsToo, "mutatepods.kubemacpool.io", "allocate")
+		eventuallyPodsWebhook(ctx, podsToo, true)
 		pod, err = kubeClient.CoreV1().Pods(podsToo).Create(ctx, newPod("mutated", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(podNetworks(pod)[0]).To(HaveKey("mac"))
