@@ -91,7 +91,7 @@ func (p *profiler) heap(ctx context.Context, name string) error {
 
 // save writes the profiles as one <name>.pb.gz, merged by `go tool pprof
 // -proto` when there are several, and <name>.top.txt next to it.
-func (p *profiler) save(name string, profiles [][]byte) error {
+func (p *profiler) save(name string, profiles [][]byte, topFlags ...string) error {
 	if len(profiles) == 0 {
 		return fmt.Errorf("profile %s: nothing recorded", name)
 	}
@@ -100,7 +100,7 @@ func (p *profiler) save(name string, profiles [][]byte) error {
 	if err := mergeProfiles(p.goBin, out, profiles); err != nil {
 		return fmt.Errorf("profile %s: %w", name, err)
 	}
-	return writeTop(p.goBin, out, filepath.Join(p.dir, name+".top.txt"))
+	return writeTop(p.goBin, out, filepath.Join(p.dir, name+".top.txt"), topFlags...)
 }
 
 // profileFileName turns a benchmark name (BenchmarkPodCreate/clients=16)
@@ -133,10 +133,12 @@ func mergeProfiles(goBin, out string, profiles [][]byte) error {
 }
 
 // writeTop writes the 25 top entries of a profile to top, sorted by flat
-// and again by cumulative value, as `go tool pprof -top` prints them.
-func writeTop(goBin, profile, top string) error {
+// and again by cumulative value, as `go tool pprof -top` prints them with
+// extra flags.
+func writeTop(goBin, profile, top string, extra ...string) error {
 	var text strings.Builder
 	for _, flags := range [][]string{{"-top", "-nodecount=25"}, {"-top", "-cum", "-nodecount=25"}} {
+		flags = append(flags, extra...)
 		args := append(append([]string{"tool", "pprof"}, flags...), profile)
 		output, err := runGo(goBin, args...)
 		if err != nil {
@@ -169,8 +171,14 @@ type cpuProfile struct {
 	// is starting); failed windows are retried until end.
 	untilServed bool
 	windows     [][]byte
-	stop        chan struct{}
-	done        chan error
+	// allocs are snapshots of /debug/pprof/allocs (every allocation since
+	// the process started) at the begin and end of each piece, in pairs:
+	// what the pieces allocated is the sum of the pairs' differences.
+	// They are not taken while untilServed.
+	allocs  [][2][]byte
+	stop    chan struct{}
+	done    chan error
+	pending []byte
 }
 
 // cpuProfile returns a new recording, or nil when p is nil (profiling off).
@@ -187,6 +195,11 @@ func (c *cpuProfile) begin(ctx context.Context) {
 		return
 	}
 	c.stop, c.done = make(chan struct{}), make(chan error, 1)
+	if !c.untilServed {
+		// A failed snapshot only costs the allocation profile: end
+		// then has no pair to close.
+		c.pending, _ = c.p.fetch(ctx, "/debug/pprof/allocs", time.Minute)
+	}
 	go func() { c.done <- c.record(ctx) }()
 }
 
@@ -226,13 +239,61 @@ func (c *cpuProfile) end() error {
 	close(c.stop)
 	err := <-c.done
 	c.stop = nil
+	if before := c.pending; before != nil {
+		c.pending = nil
+		after, allocErr := c.p.fetch(context.Background(), "/debug/pprof/allocs", time.Minute)
+		if allocErr != nil && err == nil {
+			err = fmt.Errorf("allocation snapshot: %w", allocErr)
+		}
+		if allocErr == nil {
+			c.allocs = append(c.allocs, [2][]byte{before, after})
+		}
+	}
 	return err
 }
 
-// save writes what was recorded as <name>.pb.gz and <name>.top.txt.
+// save writes what was recorded as <name>.pb.gz and <name>.top.txt, and
+// what was allocated meanwhile as <name without .cpu>.allocs.pb.gz and its
+// .top.txt (by bytes allocated).
 func (c *cpuProfile) save(name string) error {
 	if c == nil {
 		return nil
 	}
-	return c.p.save(name, c.windows)
+	if err := c.p.save(name, c.windows); err != nil {
+		return err
+	}
+	if len(c.allocs) == 0 {
+		return nil
+	}
+	deltas, err := c.p.allocationDeltas(c.allocs)
+	if err != nil {
+		return err
+	}
+	return c.p.save(strings.TrimSuffix(name, ".cpu")+".allocs", deltas, "-sample_index=alloc_space")
+}
+
+// allocationDeltas turns pairs of allocation snapshots into the profiles of
+// what was allocated between the two of each pair.
+func (p *profiler) allocationDeltas(pairs [][2][]byte) ([][]byte, error) {
+	tmp, err := os.MkdirTemp(p.dir, ".allocs-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var deltas [][]byte
+	for i, pair := range pairs {
+		before, after := filepath.Join(tmp, fmt.Sprintf("%04d-before.pb.gz", i)), filepath.Join(tmp, fmt.Sprintf("%04d-after.pb.gz", i))
+		if err := os.WriteFile(before, pair[0], 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(after, pair[1], 0o644); err != nil {
+			return nil, err
+		}
+		delta, err := runGo(p.goBin, "tool", "pprof", "-proto", "-base", before, after)
+		if err != nil {
+			return nil, fmt.Errorf("allocations of piece %d: %w", i, err)
+		}
+		deltas = append(deltas, delta)
+	}
+	return deltas, nil
 }

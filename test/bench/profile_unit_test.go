@@ -126,3 +126,51 @@ func TestNilProfileRecordsNothing(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+//go:noinline
+func allocateBetweenSnapshots() {
+	for range 64 {
+		retained = append(retained, make([]byte, 256<<10))
+	}
+}
+
+// allocsSnapshot is this process' allocation profile, complete up to now
+// (the profile reports up to the last finished garbage collection).
+func allocsSnapshot(t *testing.T) []byte {
+	t.Helper()
+	runtime.GC()
+	var profile bytes.Buffer
+	if err := pprof.Lookup("allocs").WriteTo(&profile, 0); err != nil {
+		t.Fatal(err)
+	}
+	return profile.Bytes()
+}
+
+func TestAllocationDeltasKeepOnlyWhatWasAllocatedBetween(t *testing.T) {
+	allocateForProfile()
+	before := allocsSnapshot(t)
+	allocateBetweenSnapshots()
+	after := allocsSnapshot(t)
+
+	p := &profiler{dir: t.TempDir(), goBin: goCommand(t)}
+	deltas, err := p.allocationDeltas([][2][]byte{{before, after}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.save("BenchmarkX.allocs", deltas, "-sample_index=alloc_space"); err != nil {
+		t.Fatal(err)
+	}
+	top, err := os.ReadFile(filepath.Join(p.dir, "BenchmarkX.allocs.top.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(top), "allocateBetweenSnapshots") {
+		t.Errorf("the allocations between the snapshots are missing:\n%s", top)
+	}
+	if strings.Contains(string(top), "allocateForProfile") {
+		t.Errorf("allocations from before the first snapshot are counted:\n%s", top)
+	}
+	if !strings.Contains(string(top), "Type: alloc_space") {
+		t.Errorf("want the top by bytes allocated:\n%s", top)
+	}
+}
