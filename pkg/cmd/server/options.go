@@ -164,6 +164,27 @@ func (o *Options) Validate() error {
 	return utilerrors.NewAggregate(errs)
 }
 
+// minSafeReservationTTL is kube-apiserver's default request timeout. An
+// object the webhook admitted may take that long to be stored (later
+// webhooks, quota, etcd), and until it is stored the lease controller cannot
+// see that it carries the MAC: a reservation that expires sooner can free the
+// MAC of an object still on its way, and hand it out again.
+const minSafeReservationTTL = time.Minute
+
+// warnings are the risks that valid options take, for the log at start.
+func (o *Options) warnings() []string {
+	var warnings []string
+	if o.WebhookAuthorization.Disabled() {
+		warnings = append(warnings, fmt.Sprintf("Webhook caller authorization is disabled (--webhook-authorization=%s): anyone who reaches the secure port can POST an AdmissionReview to %s and make this server lease MACs in any namespace. Configure kube-apiserver to authenticate to the webhooks and use --webhook-authorization=%s (docs/deployment.md).",
+			WebhookAuthorizationDisabled, strings.Join(apiserver.WebhookPaths, " and "), WebhookAuthorizationRequired))
+	}
+	if o.ReservationTTL < minSafeReservationTTL {
+		warnings = append(warnings, fmt.Sprintf("--reservation-ttl=%s is shorter than kube-apiserver's default request timeout (%s): a Pod or VirtualMachine that spends longer between this webhook and its storage (later webhooks, quota, a slow etcd) can lose its reserved MAC to another object. Use it for tests only.",
+			o.ReservationTTL, minSafeReservationTTL))
+	}
+	return warnings
+}
+
 // manageCertificates tells whether the serving certificate comes from the
 // certificate manager: a certificate given on the command line wins.
 func (o *Options) manageCertificates() bool {
@@ -250,9 +271,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 // life-cycle: the embedded etcd, the certificates, the metrics listener and
 // the informers (pkg/apiserver).
 func (o *Options) Run(ctx context.Context) error {
-	if o.WebhookAuthorization.Disabled() {
-		klog.Warningf("Webhook caller authorization is disabled (--webhook-authorization=%s): anyone who reaches the secure port can POST an AdmissionReview to %s and make this server lease MACs in any namespace. Configure kube-apiserver to authenticate to the webhooks and use --webhook-authorization=%s (docs/deployment.md).",
-			WebhookAuthorizationDisabled, strings.Join(apiserver.WebhookPaths, " and "), WebhookAuthorizationRequired)
+	for _, warning := range o.warnings() {
+		klog.Warning(warning)
 	}
 	config, err := o.Config()
 	if err != nil {

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		// want are substrings, one per warning expected, in order.
+		want []string
+	}{
+		{name: "defaults take no risk"},
+		{name: "a reservation of a minute is safe", flags: []string{"--reservation-ttl=1m"}},
+		{
+			name:  "a reservation shorter than kube-apiserver's request timeout",
+			flags: []string{"--reservation-ttl=59s"},
+			want:  []string{"--reservation-ttl=59s is shorter than kube-apiserver's default request timeout (1m0s)"},
+		},
+		{
+			name:  "the original's --wait-time in seconds counts too",
+			flags: []string{"--wait-time=30"},
+			want:  []string{"--reservation-ttl=30s is shorter"},
+		},
+		{
+			name:  "webhook authorization disabled",
+			flags: []string{"--webhook-authorization=Disabled"},
+			want:  []string{"Webhook caller authorization is disabled (--webhook-authorization=Disabled)"},
+		},
+		{
+			name:  "both",
+			flags: []string{"--webhook-authorization=Disabled", "--reservation-ttl=10s"},
+			want:  []string{"Webhook caller authorization is disabled", "--reservation-ttl=10s is shorter"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewOptions(nil, nil)
+			flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			o.AddFlags(flags)
+			if err := flags.Parse(tc.flags); err != nil {
+				t.Fatalf("parsing %v: %v", tc.flags, err)
+			}
+			if err := o.Complete(); err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+			if err := o.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			got := o.warnings()
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d warnings, want %d: %q", len(got), len(tc.want), got)
+			}
+			for i := range got {
+				if !strings.Contains(got[i], tc.want[i]) {
+					t.Errorf("warning %d = %q, want it to contain %q", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
