@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
@@ -23,7 +24,7 @@ import (
 // interface) means the earlier attempt went through after all, and anybody
 // else's lease means the address is taken. The request UID also tells a
 // call kube-apiserver retried from another object asking for the same MAC.
-const AttemptAnnotation = "macpool.kubemacpool.io/allocation-attempt"
+const AttemptAnnotation = macpool.AllocationAttemptAnnotation
 
 const (
 	// storageAttemptTimeout bounds one create of a lease, so that a request

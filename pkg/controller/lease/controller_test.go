@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
@@ -329,4 +330,50 @@ func mustMAC(text string) mac.Address {
 		panic(err)
 	}
 	return address
+}
+
+// The bind drops the allocation's token and keeps every other annotation;
+// a lease bound before, token and all, is not written again for it.
+func TestBindDropsTheAllocationToken(t *testing.T) {
+	const withOther, tokenOnly = "02:00:00:00:00:31", "02:00:00:00:00:32"
+	future := metav1.NewTime(time.Now().Add(time.Hour))
+	reserved := func(address, owner string, annotations map[string]string) *v1alpha1.MacLease {
+		lease := testLease(address, kindPod, owner, v1alpha1.MacLeasePhaseReserved, &future)
+		lease.Annotations = annotations
+		return lease
+	}
+	h := newHarness(t, false, []runtime.Object{
+		reserved(withOther, "p1", map[string]string{macpool.AllocationAttemptAnnotation: "request-1", "example.com/keep": "x"}),
+		reserved(tokenOnly, "p2", map[string]string{macpool.AllocationAttemptAnnotation: "request-2"}),
+	}, []runtime.Object{testPod("p1", withOther, corev1.PodRunning), testPod("p2", tokenOnly, corev1.PodRunning)})
+	h.run()
+	bound := func(address string) *v1alpha1.MacLease {
+		var lease *v1alpha1.MacLease
+		h.eventually(address+" to be bound", func() bool {
+			lease = h.lease(mustMAC(address).Name())
+			return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound
+		})
+		return lease
+	}
+	if got := bound(withOther).Annotations; len(got) != 1 || got["example.com/keep"] != "x" {
+		t.Errorf("annotations after the bind: %v, want only example.com/keep", got)
+	}
+	if got := bound(tokenOnly).Annotations; got != nil {
+		t.Errorf("annotations after the bind: %v, want none", got)
+	}
+
+	// A lease bound by an earlier version still carries its token.
+	earlier := bound(tokenOnly).DeepCopy()
+	earlier.ResourceVersion = ""
+	earlier.Annotations = map[string]string{macpool.AllocationAttemptAnnotation: "request-2"}
+	again := newHarness(t, false, []runtime.Object{earlier}, []runtime.Object{testPod("p2", tokenOnly, corev1.PodRunning)})
+	again.run()
+	again.consistently("the lease bound earlier", func() bool {
+		for _, action := range again.leases.Actions() {
+			if action.GetVerb() == "update" || action.GetVerb() == "patch" {
+				return false
+			}
+		}
+		return again.lease(earlier.Name).Annotations[macpool.AllocationAttemptAnnotation] == "request-2"
+	})
 }

@@ -149,6 +149,16 @@ func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holde
 	bound.OwnerReferences = references
 	bound.Status = macpool.MacLeaseStatus{Phase: macpool.MacLeasePhaseBound}
 	c.prepareRetention(bound, h)
+	// The allocation's token has done its work once the owner exists; the
+	// watch cache, every informer and etcd would otherwise keep it (a map
+	// and two strings, about 400 bytes of heap) for the lease's life. A
+	// lease bound before keeps it: it is not worth a write of its own.
+	if _, ok := bound.Annotations[macpool.AllocationAttemptAnnotation]; ok {
+		delete(bound.Annotations, macpool.AllocationAttemptAnnotation)
+		if len(bound.Annotations) == 0 {
+			bound.Annotations = nil
+		}
+	}
 	if bound.Spec.Owner.Name == lease.Spec.Owner.Name && bound.Spec.Interface == lease.Spec.Interface &&
 		sameOwnerReferences(lease.OwnerReferences, bound.OwnerReferences) && sameAnnotations(lease.Annotations, bound.Annotations) &&
 		lease.Status.Phase == macpool.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
