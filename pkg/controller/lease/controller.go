@@ -214,11 +214,6 @@ func New(config Config) (*Controller, error) {
 			return nil, fmt.Errorf("indexing MacLeases: %w", err)
 		}
 	}
-	if _, indexed := leaseInformer.GetIndexer().GetIndexers()[leasePoolIndex]; !indexed {
-		if err := leaseInformer.AddIndexers(cache.Indexers{leasePoolIndex: indexLeasePool}); err != nil {
-			return nil, fmt.Errorf("indexing MacLeases by pool: %w", err)
-		}
-	}
 	c.leases = leaseInformer.GetIndexer()
 
 	podInformer := config.Pods

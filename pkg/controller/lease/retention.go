@@ -16,17 +16,6 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/retention"
 )
 
-// leasePoolIndex finds the leases of a pool, to look at them again when the
-// pool's retention policy changes.
-const leasePoolIndex = "pool"
-
-func indexLeasePool(obj interface{}) ([]string, error) {
-	if lease, ok := obj.(*macpool.MacLease); ok && lease.Spec.Pool != "" {
-		return []string{lease.Spec.Pool}, nil
-	}
-	return nil, nil
-}
-
 // poolRetention is the retention duration of a pool; zero for a pool that
 // has none, is unknown, or is not watched.
 func (c *Controller) poolRetention(name string) time.Duration {
@@ -199,12 +188,16 @@ func (c *Controller) onPool(old, obj interface{}) {
 	if before == after {
 		return
 	}
+	// A walk of every lease, not an index by pool: an index would hold a
+	// key of each lease for good (80 bytes a lease at 100,000) for an
+	// administrator's edit that comes seldom, and walking 100,000 leases
+	// takes milliseconds.
 	name := obj.(metav1.Object).GetName()
-	leases, err := c.leases.ByIndex(leasePoolIndex, name)
-	if err != nil {
-		return
-	}
-	for _, lease := range leases {
+	for _, obj := range c.leases.List() {
+		lease, ok := obj.(*macpool.MacLease)
+		if !ok || lease.Spec.Pool != name {
+			continue
+		}
 		if key, err := cache.MetaNamespaceKeyFunc(lease); err == nil {
 			c.leaseQueue.Add(key)
 		}

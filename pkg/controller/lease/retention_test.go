@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
@@ -254,4 +256,38 @@ func TestRetentionEnabledLaterDropsOwnerReferences(t *testing.T) {
 	})
 	h.deletePod("db-0")
 	h.eventually("the lease to be Retained", func() bool { return retained(h.lease(lease.Name)) })
+}
+
+// A change of a pool's retention queues that pool's leases, and only them.
+func TestRetentionChangeQueuesThePoolsLeases(t *testing.T) {
+	h := newHarness(t, false, nil, nil)
+	store := h.leaseInformer.GetIndexer()
+	for address, pool := range map[string]string{"02:00:00:00:00:41": retentionPool, "02:00:00:00:00:42": retentionPool, "02:00:00:00:00:43": "other"} {
+		lease := &macpool.MacLease{}
+		versioned := pooledLease(address, kindPod, "p", v1alpha1.MacLeasePhaseBound, nil)
+		versioned.Spec.Pool = pool
+		if err := v1alpha1.Convert_v1alpha1_MacLease_To_macpool_MacLease(versioned, lease, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Add(lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue := h.controller.leaseQueue
+	h.controller.onPool(stickyPool(time.Hour), stickyPool(time.Hour))
+	if queue.Len() != 0 {
+		t.Fatalf("a pool updated without a change of retention queued %d leases", queue.Len())
+	}
+	h.controller.onPool(stickyPool(0), stickyPool(time.Hour))
+	var queued []string
+	for queue.Len() > 0 {
+		key, _ := queue.Get()
+		queued = append(queued, key)
+		queue.Done(key)
+	}
+	slices.Sort(queued)
+	want := []string{testNamespace + "/" + mustMAC("02:00:00:00:00:41").Name(), testNamespace + "/" + mustMAC("02:00:00:00:00:42").Name()}
+	if !slices.Equal(queued, want) {
+		t.Errorf("queued %v, want %v", queued, want)
+	}
 }
