@@ -38,15 +38,7 @@ func TestWarnings(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := NewOptions(nil, nil)
-			flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
-			o.AddFlags(flags)
-			if err := flags.Parse(tc.flags); err != nil {
-				t.Fatalf("parsing %v: %v", tc.flags, err)
-			}
-			if err := o.Complete(); err != nil {
-				t.Fatalf("Complete: %v", err)
-			}
+			o := completedOptions(t, tc.flags...)
 			if err := o.Validate(); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
@@ -61,4 +53,19 @@ func TestWarnings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// completedOptions parses args as the command does and completes them.
+func completedOptions(t *testing.T, args ...string) *Options {
+	t.Helper()
+	o := NewOptions(nil, nil)
+	flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(flags)
+	if err := flags.Parse(args); err != nil {
+		t.Fatalf("parsing %v: %v", args, err)
+	}
+	if err := o.Complete(); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	return o
 }

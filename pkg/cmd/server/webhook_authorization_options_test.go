@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
 	"k8s.io/apiserver/pkg/admission"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
@@ -34,15 +33,7 @@ func TestWebhookAuthorizationFlag(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := NewOptions(nil, nil)
-			flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
-			o.AddFlags(flags)
-			if err := flags.Parse(tc.flags); err != nil {
-				t.Fatalf("parsing %v: %v", tc.flags, err)
-			}
-			if err := o.Complete(); err != nil {
-				t.Fatalf("Complete: %v", err)
-			}
+			o := completedOptions(t, tc.flags...)
 			err := o.Validate()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
