@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -75,7 +76,10 @@ func createNamespace(ctx context.Context, prefix string) string {
 		// controller empties too; delete them here so that the next spec
 		// never depends on how fast that happens.
 		Expect(macClient.MacpoolV1alpha1().MacLeases(name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})).To(Succeed())
-		Expect(kubeClient.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())
+		// A spec may have deleted it already.
+		if err := kubeClient.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
+			Expect(err).NotTo(HaveOccurred())
+		}
 	})
 	return name
 }

@@ -54,6 +54,45 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 		}).WithContext(ctx).Should(Succeed())
 	})
 
+	It("keeps the leases of a namespace being deleted until its pods have ended", func(ctx context.Context) {
+		doomed := createNamespace(ctx, "doomed")
+		// Bound to a node that runs no kubelet, the pod stays Terminating
+		// after its graceful deletion, as a running one does through its
+		// grace period.
+		pod := newPod("lingering", `[{"name":"br1"}]`)
+		pod.Spec.NodeName = "e2e-node-without-kubelet"
+		_, err := kubeClient.CoreV1().Pods(doomed).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		eventuallyBound(ctx, doomed, 1)
+		var name string
+		for _, lease := range leasesOf(ctx, doomed) {
+			name = lease.Name
+		}
+
+		// kube-controller-manager's namespace controller deletes the Pods
+		// first and the rest of the namespace's content, leases included,
+		// only once they are gone (OrderedNamespaceDeletion, on since
+		// Kubernetes 1.33): the MAC stays leased while the pod runs.
+		Expect(kubeClient.CoreV1().Namespaces().Delete(ctx, doomed, metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func(g Gomega) {
+			current, err := kubeClient.CoreV1().Pods(doomed).Get(ctx, "lingering", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(current.DeletionTimestamp).NotTo(BeNil())
+		}).WithContext(ctx).Should(Succeed())
+		Consistently(func(g Gomega) {
+			lease, err := macClient.MacpoolV1alpha1().MacLeases(doomed).Get(ctx, name, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(lease.DeletionTimestamp).To(BeNil())
+		}).WithContext(ctx).WithTimeout(3*time.Second).Should(Succeed(), "the pod still runs with the MAC")
+
+		// The kubelet would confirm the pod's end; nothing runs one here.
+		Expect(kubeClient.CoreV1().Pods(doomed).Delete(ctx, "lingering", metav1.DeleteOptions{GracePeriodSeconds: new(int64)})).To(Succeed())
+		Eventually(func() bool {
+			_, err := kubeClient.CoreV1().Namespaces().Get(ctx, doomed, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		}).WithContext(ctx).Should(BeTrue(), "the namespace is deleted, its lease with it")
+	})
+
 	It("keeps a deleted VM's lease while its VMI still reports the MAC, and releases it once the VMI is gone", func(ctx context.Context) {
 		created, err := createVM(ctx, namespace, newVM("graceful", vmInterface{name: "default", masquerade: true}), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
