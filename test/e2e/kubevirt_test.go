@@ -88,7 +88,8 @@ func vmMACs(vm *kubevirtv1.VirtualMachine) map[string]string {
 }
 
 // eventuallyBound waits until the namespace has count leases, all Bound
-// with an owner reference, and returns their owners by MAC.
+// with an owner reference and without the allocation's token, which the
+// bind drops, and returns their owners by MAC.
 func eventuallyBound(ctx context.Context, namespace string, count int) map[string]string {
 	GinkgoHelper()
 	owners := map[string]string{}
@@ -97,6 +98,7 @@ func eventuallyBound(ctx context.Context, namespace string, count int) map[strin
 		g.Expect(leases).To(HaveLen(count))
 		for address, lease := range leases {
 			g.Expect(lease.Status.Phase).To(BeEquivalentTo("Bound"), "lease %s", address)
+			g.Expect(lease.Annotations).NotTo(HaveKey("macpool.kubemacpool.io/allocation-attempt"), "lease %s", address)
 			// The owner first; VMIs and launcher pods that report the MAC
 			// may follow, each once.
 			g.Expect(lease.OwnerReferences).NotTo(BeEmpty())
