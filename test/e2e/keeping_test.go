@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // Issue 8 §3: no path frees a lease while an object still carries its MAC.
@@ -61,6 +62,9 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 		// grace period.
 		pod := newPod("lingering", `[{"name":"br1"}]`)
 		pod.Spec.NodeName = "e2e-node-without-kubelet"
+		// The namespace controller looks again after the pod's grace
+		// period: a short one keeps the spec short.
+		pod.Spec.TerminationGracePeriodSeconds = ptr.To[int64](5)
 		_, err := kubeClient.CoreV1().Pods(doomed).Create(ctx, pod, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		eventuallyBound(ctx, doomed, 1)
