@@ -166,6 +166,11 @@ func (s *Service) reclaimable(lease *v1alpha1.MacLease, owner Owner, iface strin
 	if held == nil || held.Kind != owner.Kind || held.Name != owner.Name || lease.Spec.Interface != iface {
 		return notReclaimable
 	}
+	if lease.DeletionTimestamp != nil {
+		// Deleted: it stays only while something still carries the MAC,
+		// and is no one's to take back.
+		return notReclaimable
+	}
 	if ownAttempt(lease, string(owner.Request), iface) {
 		return alreadyOurs
 	}

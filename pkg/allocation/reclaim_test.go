@@ -153,6 +153,9 @@ func TestReclaimRetainedAddress(t *testing.T) {
 	optedOut.Annotations = map[string]string{retention.ObjectAnnotation: retention.OptOut}
 	generated := podOwner("db-", "r1")
 	generated.Generated = true
+	deleting := retainedLease("a", "Pod", "db-0", "a/net1")
+	deletedAt := metav1.Now()
+	deleting.DeletionTimestamp = &deletedAt
 	tests := []struct {
 		name      string
 		lease     *v1alpha1.MacLease
@@ -170,6 +173,7 @@ func TestReclaimRetainedAddress(t *testing.T) {
 		{name: "bound without owner references under retention (the controller has not seen the deletion yet)", lease: bound, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1", want: true},
 		{name: "bound with owner references", lease: boundWithOwner, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 		{name: "bound, opted out of retention", lease: optedOut, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
+		{name: "retained but deleted (Terminating until nothing carries the MAC)", lease: deleting, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,3 +6,12 @@ package macpool
 // tell its own lease from another object's (see pkg/allocation). It means
 // nothing once the lease is bound to its owner, and the bind removes it.
 const AllocationAttemptAnnotation = "macpool.kubemacpool.io/allocation-attempt"
+
+// MACProtectionFinalizer keeps a bound lease, once deleted, until nothing
+// in its namespace carries or reports its MAC any more, as
+// kubernetes.io/pvc-protection keeps a volume claim a Pod uses. Without it
+// a lease deleted while its Pod or VMI still runs (by hand, or by the
+// namespace controller of a cluster that deletes a namespace's content
+// without waiting for its Pods) would free a MAC that is still on the
+// network. The bind adds it; the lease controller removes it.
+const MACProtectionFinalizer = "macpool.kubemacpool.io/mac-protection"

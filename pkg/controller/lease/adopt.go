@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
@@ -48,6 +49,7 @@ func (c *Controller) adopt(ctx context.Context, key objectKey) error {
 				Name:            parsed.Name(),
 				Namespace:       h.namespace,
 				OwnerReferences: []metav1.OwnerReference{{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name, UID: types.UID(h.uid)}},
+				Finalizers:      []string{macpool.MACProtectionFinalizer},
 			},
 			Spec: v1alpha1.MacLeaseSpec{
 				MACAddress: parsed.String(),

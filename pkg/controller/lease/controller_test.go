@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -376,4 +377,51 @@ func TestBindDropsTheAllocationToken(t *testing.T) {
 		}
 		return again.lease(earlier.Name).Annotations[macpool.AllocationAttemptAnnotation] == "request-2"
 	})
+}
+
+// A deleted lease (by hand, by the namespace controller) stays, Terminating,
+// while an object of its namespace still carries the MAC, and goes once none
+// does; one that nothing carries goes at once.
+func TestDeletedLeaseStaysWhileItsMACIsCarried(t *testing.T) {
+	const carried, free = "02:00:00:00:00:51", "02:00:00:00:00:52"
+	deleted := func(address, owner string) *v1alpha1.MacLease {
+		lease := testLease(address, kindPod, owner, v1alpha1.MacLeasePhaseBound, nil)
+		lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: kindPod, Name: owner, UID: types.UID("pod-" + owner)}}
+		lease.Finalizers = []string{"example.com/other", macpool.MACProtectionFinalizer}
+		now := metav1.Now()
+		lease.DeletionTimestamp = &now
+		return lease
+	}
+	h := newHarness(t, false, []runtime.Object{deleted(carried, "p1"), deleted(free, "gone")},
+		[]runtime.Object{testPod("p1", carried, corev1.PodRunning)})
+	h.run()
+	protected := func(address string) bool {
+		lease := h.lease(mustMAC(address).Name())
+		return lease != nil && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
+	}
+	h.eventually("the lease nothing carries to lose its finalizer", func() bool { return !protected(free) })
+	if l := h.lease(mustMAC(free).Name()); l == nil || !slices.Equal(l.Finalizers, []string{"example.com/other"}) {
+		t.Errorf("want the lease kept with only the other finalizer (the storage deletes it once that one goes too), got %v", l)
+	}
+	h.consistently("the carried lease's finalizer", func() bool { return protected(carried) })
+	h.deletePod("p1")
+	h.eventually("the carried lease to lose its finalizer once the pod is gone", func() bool { return !protected(carried) })
+}
+
+// The bind adds the protection finalizer, to a lease bound before it
+// existed too.
+func TestBindAddsTheProtectionFinalizer(t *testing.T) {
+	const reserved, boundBefore = "02:00:00:00:00:53", "02:00:00:00:00:54"
+	future := metav1.NewTime(time.Now().Add(time.Hour))
+	old := testLease(boundBefore, kindPod, "p2", v1alpha1.MacLeasePhaseBound, nil)
+	old.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: kindPod, Name: "p2", UID: "pod-p2"}}
+	h := newHarness(t, false, []runtime.Object{testLease(reserved, kindPod, "p1", v1alpha1.MacLeasePhaseReserved, &future), old},
+		[]runtime.Object{testPod("p1", reserved, corev1.PodRunning), testPod("p2", boundBefore, corev1.PodRunning)})
+	h.run()
+	for _, address := range []string{reserved, boundBefore} {
+		h.eventually(address+" to be bound with the finalizer", func() bool {
+			lease := h.lease(mustMAC(address).Name())
+			return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
+		})
+	}
 }

@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,9 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		return err
 	}
 	lease := obj.(*macpool.MacLease)
+	if lease.DeletionTimestamp != nil {
+		return c.syncDeleted(ctx, lease)
+	}
 	owner := lease.Spec.Owner
 	if owner == nil {
 		// A static reservation stays until an administrator removes it.
@@ -159,8 +163,15 @@ func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holde
 			bound.Annotations = nil
 		}
 	}
+	// From now on a delete only marks the lease; it goes once its MAC is
+	// off the network (syncDeleted). A lease bound by a version without
+	// the finalizer gets it here, in a write of its own.
+	if !slices.Contains(bound.Finalizers, macpool.MACProtectionFinalizer) {
+		bound.Finalizers = append(bound.Finalizers, macpool.MACProtectionFinalizer)
+	}
 	if bound.Spec.Owner.Name == lease.Spec.Owner.Name && bound.Spec.Interface == lease.Spec.Interface &&
 		sameOwnerReferences(lease.OwnerReferences, bound.OwnerReferences) && sameAnnotations(lease.Annotations, bound.Annotations) &&
+		slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) &&
 		lease.Status.Phase == macpool.MacLeasePhaseBound && lease.Status.ExpiresAt == nil {
 		return nil
 	}
@@ -170,6 +181,44 @@ func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holde
 	}
 	klog.V(2).InfoS("Bound MacLease", "lease", klog.KObj(lease), "owner", h.kind+"/"+h.name)
 	c.config.Metrics.CountLeaseOperation(metrics.LeaseBind)
+	return nil
+}
+
+// syncDeleted lets a deleted lease go once nothing in its namespace carries
+// or reports its MAC: until then the lease, Terminating, keeps the MAC from
+// the allocator. Whoever deleted it (a user, the garbage collector, the
+// namespace controller, this controller's own release), the proof is the
+// one a release makes.
+func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) error {
+	if !slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) {
+		return nil
+	}
+	key := lease.Namespace + "/" + lease.Name
+	if lease.Spec.Owner != nil && lease.Spec.Owner.Kind == kubevirt.KindVirtualMachine {
+		if vms, _ := c.vmCaches(); vms == nil {
+			// Whether a VM carries the MAC is unknown until VMs are
+			// watched; watching them queues the lease again.
+			klog.V(2).InfoS("Keeping a deleted VirtualMachine lease while VirtualMachines are not watched", "lease", key)
+			return nil
+		}
+	}
+	if holders := c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress); len(holders) > 0 {
+		// The holder's deletion or change queues the lease again.
+		klog.V(2).InfoS("Keeping a deleted lease whose MAC an object still carries", "lease", key, "holder", holders[0].kind+"/"+holders[0].name)
+		return nil
+	}
+	if c.stillReported(lease.Namespace, lease.Spec.MACAddress) {
+		klog.V(2).InfoS("Keeping a deleted lease whose MAC a VMI or virt-launcher pod still reports", "lease", key)
+		return nil
+	}
+	released := lease.DeepCopy()
+	released.Finalizers = slices.DeleteFunc(released.Finalizers, func(f string) bool { return f == macpool.MACProtectionFinalizer })
+	// With the last finalizer gone the storage deletes the lease in the
+	// same write.
+	if err := c.config.Binder.Bind(ctx, released); err != nil && !apierrors.IsNotFound(err) {
+		return ignoreConflict(fmt.Errorf("letting deleted lease %s go: %w", key, err))
+	}
+	klog.V(2).InfoS("Let a deleted MacLease go: nothing carries its MAC", "lease", key, "mac", lease.Spec.MACAddress)
 	return nil
 }
 
