@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 )
 
 // Issue 8 §3: no path frees a lease while an object still carries its MAC.
@@ -35,24 +37,28 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 		}
 	})
 
-	It("leases a running pod's MAC again when its lease is deleted by hand", func(ctx context.Context) {
-		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("keeper", `[{"name":"br1"}]`), metav1.CreateOptions{})
+	It("keeps a running pod's lease deleted by hand, Terminating, until the pod is gone", func(ctx context.Context) {
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("keeper", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		eventuallyBound(ctx, namespace, 1)
 		var name string
-		var uid string
 		for _, lease := range leasesOf(ctx, namespace) {
-			name, uid = lease.Name, string(lease.UID)
+			name = lease.Name
+			Expect(lease.Finalizers).To(ContainElement("macpool.kubemacpool.io/mac-protection"))
 		}
-		mustKubectl("delete", "maclease", "-n", namespace, name)
-		Eventually(func(g Gomega) {
-			lease, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, name, metav1.GetOptions{})
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(string(lease.UID)).NotTo(Equal(uid), "a new lease")
-			g.Expect(lease.Status.Phase).To(BeEquivalentTo("Bound"))
-			g.Expect(lease.OwnerReferences).To(HaveLen(1))
-			g.Expect(lease.OwnerReferences[0].UID).To(Equal(pod.UID))
-		}).WithContext(ctx).Should(Succeed())
+		// kubectl would wait for a deletion that waits for the pod.
+		Expect(mustKubectl("delete", "maclease", "-n", namespace, name, "--wait=false")).To(ContainSubstring("deleted"))
+		Eventually(func() *metav1.Time { return getLease(ctx, namespace, name).DeletionTimestamp }).WithContext(ctx).ShouldNot(BeNil())
+		Consistently(func() error {
+			_, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, name, metav1.GetOptions{})
+			return err
+		}).WithContext(ctx).WithTimeout(3*time.Second).Should(Succeed(), "the MAC is still on the network")
+
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "keeper", metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() bool {
+			_, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		}).WithContext(ctx).Should(BeTrue())
 	})
 
 	It("keeps the leases of a namespace being deleted until its pods have ended", func(ctx context.Context) {
@@ -216,3 +222,11 @@ var _ = Describe("KubeVirt removed and installed again while the server runs", S
 		}).WithContext(ctx).WithTimeout(3 * reservationTTL).WithPolling(time.Second).Should(Succeed())
 	})
 })
+
+// getLease reads one lease, which must exist.
+func getLease(ctx context.Context, namespace, name string) *v1alpha1.MacLease {
+	GinkgoHelper()
+	lease, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, name, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	return lease
+}
