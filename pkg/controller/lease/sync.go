@@ -33,15 +33,11 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		// A static reservation stays until an administrator removes it.
 		return nil
 	}
-	if owner.Kind == kubevirt.KindVirtualMachine {
-		if vms, _ := c.vmCaches(); vms == nil {
-			// VMs are not watched (KubeVirt not installed yet, gone, or
-			// its caches still syncing): whether the VM exists is unknown,
-			// so the lease stays, past its TTL if need be. Watching VMs
-			// queues it again.
-			klog.V(2).InfoS("Keeping a VirtualMachine lease while VirtualMachines are not watched", "lease", key)
-			return nil
-		}
+	if c.vmsUnknown(lease) {
+		// Whether the VM exists is unknown, so the lease stays, past its
+		// TTL if need be. Watching VMs queues it again.
+		klog.V(2).InfoS("Keeping a VirtualMachine lease while VirtualMachines are not watched", "lease", key)
+		return nil
 	}
 	if holder := c.ownerCarrying(lease); holder != nil {
 		return c.bind(ctx, lease, holder)
@@ -155,8 +151,9 @@ func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holde
 	c.prepareRetention(bound, h)
 	// The allocation's token has done its work once the owner exists; the
 	// watch cache, every informer and etcd would otherwise keep it (a map
-	// and two strings, about 400 bytes of heap) for the lease's life. A
-	// lease bound before keeps it: it is not worth a write of its own.
+	// and two strings, about 400 bytes of heap) for the lease's life. The
+	// no-op check below ignores it: a lease bound before loses it with the
+	// next write it gets for another reason (the finalizer's, below).
 	if _, ok := bound.Annotations[macpool.AllocationAttemptAnnotation]; ok {
 		delete(bound.Annotations, macpool.AllocationAttemptAnnotation)
 		if len(bound.Annotations) == 0 {
@@ -184,6 +181,17 @@ func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holde
 	return nil
 }
 
+// vmsUnknown tells a VM lease while VMs are not watched (KubeVirt not
+// installed yet, gone, or its caches still syncing): nothing about its VM
+// can be decided then.
+func (c *Controller) vmsUnknown(lease *macpool.MacLease) bool {
+	if lease.Spec.Owner == nil || lease.Spec.Owner.Kind != kubevirt.KindVirtualMachine {
+		return false
+	}
+	vms, _ := c.vmCaches()
+	return vms == nil
+}
+
 // syncDeleted lets a deleted lease go once nothing in its namespace carries
 // or reports its MAC: until then the lease, Terminating, keeps the MAC from
 // the allocator. Whoever deleted it (a user, the garbage collector, the
@@ -194,13 +202,11 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 		return nil
 	}
 	key := lease.Namespace + "/" + lease.Name
-	if lease.Spec.Owner != nil && lease.Spec.Owner.Kind == kubevirt.KindVirtualMachine {
-		if vms, _ := c.vmCaches(); vms == nil {
-			// Whether a VM carries the MAC is unknown until VMs are
-			// watched; watching them queues the lease again.
-			klog.V(2).InfoS("Keeping a deleted VirtualMachine lease while VirtualMachines are not watched", "lease", key)
-			return nil
-		}
+	if c.vmsUnknown(lease) {
+		// Whether a VM carries the MAC is unknown until VMs are watched;
+		// watching them queues the lease again.
+		klog.V(2).InfoS("Keeping a deleted VirtualMachine lease while VirtualMachines are not watched", "lease", key)
+		return nil
 	}
 	if holders := c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress); len(holders) > 0 {
 		// The holder's deletion or change queues the lease again.
