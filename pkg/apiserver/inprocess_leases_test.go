@@ -59,6 +59,13 @@ func (a *recordingAdmission) Validate(ctx context.Context, attributes admission.
 
 func newTestLeases(t *testing.T) (*inProcessLeases, *recordingAdmission) {
 	t.Helper()
+	admit := &recordingAdmission{refuse: "02-00-00-00-00-09"}
+	return newTestLeasesAdmittedBy(t, admit), admit
+}
+
+// newTestLeasesAdmittedBy stores leases on a test etcd behind admit.
+func newTestLeasesAdmittedBy(t *testing.T, admit admission.Interface) *inProcessLeases {
+	t.Helper()
 	_, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
 	config.EventsHistoryWindow = storagebackend.DefaultEventsHistoryWindow
 	config.Codec = Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
@@ -67,8 +74,7 @@ func newTestLeases(t *testing.T) (*inProcessLeases, *recordingAdmission) {
 		t.Fatalf("building the lease storage: %v", err)
 	}
 	t.Cleanup(func() { storage.Store.DestroyFunc() })
-	admit := &recordingAdmission{refuse: "02-00-00-00-00-09"}
-	return newInProcessLeases(storage, admit, Scheme), admit
+	return newInProcessLeases(storage, admit, Scheme)
 }
 
 func toInternal(t *testing.T, lease *v1alpha1.MacLease) *macpool.MacLease {

@@ -61,6 +61,41 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 		}).WithContext(ctx).Should(BeTrue())
 	})
 
+	It("lets a namespace admin delete a lease in use but not remove its protection; a cluster admin may", func(ctx context.Context) {
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("guarded", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		eventuallyBound(ctx, namespace, 1)
+		var name string
+		for _, lease := range leasesOf(ctx, namespace) {
+			name = lease.Name
+		}
+		_, tenantKubeconfig := userWithRole(ctx, "admin-"+namespace, namespace, "admin")
+		Expect(mustKubectlAs(tenantKubeconfig, "delete", "maclease", "-n", namespace, name, "--wait=false")).To(ContainSubstring("deleted"))
+		terminating := getLease(ctx, namespace, name)
+		Expect(terminating.DeletionTimestamp).NotTo(BeNil())
+
+		// Without the finalizer the MAC would be free while the pod runs.
+		unprotect := []string{"patch", "maclease", "-n", namespace, name, "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}
+		_, err = kubectlAs(tenantKubeconfig, unprotect...)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("Forbidden"))
+		Expect(err.Error()).To(ContainSubstring("removing macpool.kubemacpool.io/mac-protection takes update permission on macleases/finalizers"))
+		Expect(getLease(ctx, namespace, name).Finalizers).To(ContainElement("macpool.kubemacpool.io/mac-protection"))
+
+		// A cluster admin may, for the case troubleshooting.md describes.
+		mustKubectl(unprotect...)
+		Eventually(func(g Gomega) {
+			lease, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, name, metav1.GetOptions{})
+			if err == nil {
+				// The pod still carries the MAC: the controller adopts it
+				// again, in a new lease of the same name.
+				g.Expect(lease.UID).NotTo(Equal(terminating.UID))
+				return
+			}
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%v", err)
+		}).WithContext(ctx).Should(Succeed())
+	})
+
 	It("keeps the leases of a namespace being deleted until its pods have ended", func(ctx context.Context) {
 		doomed := createNamespace(ctx, "doomed")
 		// Bound to a node that runs no kubelet, the pod stays Terminating

@@ -8,6 +8,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 
+	"kubemacpool.io/kubemacpool/pkg/admission/leaseprotection"
 	"kubemacpool.io/kubemacpool/pkg/admission/macpoolinitializer"
 	"kubemacpool.io/kubemacpool/pkg/admission/reservationscope"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
@@ -22,14 +23,15 @@ const DefaultMaxMACsPerObject = 32
 
 // registerAdmissionPlugins adds the server's own plugins to the generic
 // chain (NamespaceLifecycle, admission webhooks and policies):
-// MacLeaseReservationScope, and ResourceQuota, which kube-apiserver does not
-// run for an aggregated API. Validating plugins run in this order;
+// MacLeaseReservationScope, MacLeaseProtection, and ResourceQuota, which
+// kube-apiserver does not run for an aggregated API. Validating plugins run in this order;
 // ResourceQuota is last, as in kube-apiserver, so that a request refused by
 // another plugin is never charged.
 func registerAdmissionPlugins(o *genericoptions.AdmissionOptions) {
 	reservationscope.Register(o.Plugins)
+	leaseprotection.Register(o.Plugins)
 	resourcequota.Register(o.Plugins)
-	o.RecommendedPluginOrder = append(o.RecommendedPluginOrder, reservationscope.PluginName, resourcequota.PluginName)
+	o.RecommendedPluginOrder = append(o.RecommendedPluginOrder, reservationscope.PluginName, leaseprotection.PluginName, resourcequota.PluginName)
 }
 
 // admissionInitializers builds the informers on this server's own objects

@@ -19,14 +19,16 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	baseversion "k8s.io/component-base/version"
 
+	"kubemacpool.io/kubemacpool/pkg/admission/leaseprotection"
 	"kubemacpool.io/kubemacpool/pkg/admission/reservationscope"
 	"kubemacpool.io/kubemacpool/pkg/apiserver"
 )
 
 func TestAdmissionPluginsAreRegisteredWithQuotaLast(t *testing.T) {
 	order := NewOptions(io.Discard, io.Discard).RecommendedOptions.Admission.RecommendedPluginOrder
-	if n := len(order); n < 2 || order[n-1] != resourcequota.PluginName || !slices.Contains(order, reservationscope.PluginName) {
-		t.Errorf("plugin order %v: want %s in it and %s last", order, reservationscope.PluginName, resourcequota.PluginName)
+	if n := len(order); n < 3 || order[n-1] != resourcequota.PluginName ||
+		!slices.Contains(order, reservationscope.PluginName) || !slices.Contains(order, leaseprotection.PluginName) {
+		t.Errorf("plugin order %v: want %s and %s in it and %s last", order, reservationscope.PluginName, leaseprotection.PluginName, resourcequota.PluginName)
 	}
 }
 
@@ -70,7 +72,9 @@ func TestAdmissionChainInitializes(t *testing.T) {
 	// Only the server's own plugins and NamespaceLifecycle: the generic
 	// webhook and policy plugins need a real discovery client.
 	for _, name := range o.RecommendedOptions.Admission.RecommendedPluginOrder {
-		if name != reservationscope.PluginName && name != resourcequota.PluginName && name != "NamespaceLifecycle" {
+		switch name {
+		case reservationscope.PluginName, leaseprotection.PluginName, resourcequota.PluginName, "NamespaceLifecycle":
+		default:
 			o.RecommendedOptions.Admission.DisablePlugins = append(o.RecommendedOptions.Admission.DisablePlugins, name)
 		}
 	}
