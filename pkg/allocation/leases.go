@@ -2,9 +2,12 @@ package allocation
 
 import (
 	"context"
+	"slices"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 )
@@ -20,6 +23,9 @@ import (
 type Leases interface {
 	Create(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error)
 	Get(ctx context.Context, namespace, name string) (*v1alpha1.MacLease, error)
+	// Delete removes a lease that a denied admission created, and the
+	// protection finalizer with it: the object that admission was for will
+	// not carry the MAC, so the lease need not wait for its expiry.
 	Delete(ctx context.Context, namespace, name string) error
 }
 
@@ -37,5 +43,23 @@ func (c clientLeases) Get(ctx context.Context, namespace, name string) (*v1alpha
 }
 
 func (c clientLeases) Delete(ctx context.Context, namespace, name string) error {
-	return c.client.MacpoolV1alpha1().MacLeases(namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	leases := c.client.MacpoolV1alpha1().MacLeases(namespace)
+	if err := leases.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		return err
+	}
+	lease, err := leases.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case !slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer):
+		return nil
+	}
+	lease.Finalizers = slices.DeleteFunc(lease.Finalizers, func(f string) bool { return f == macpool.MACProtectionFinalizer })
+	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

@@ -382,7 +382,13 @@ func allocationResult(err error) metrics.AllocationResult {
 }
 
 // createLease is one create of a Reserved lease; token marks the
-// allocation it belongs to (see AttemptAnnotation).
+// allocation it belongs to (see AttemptAnnotation). The lease is protected
+// from the start: a tenant who deletes the reservation before its owner
+// exists (the Pod may still be on its way through kube-apiserver) only marks
+// it, and the lease controller keeps it until the reservation expires or
+// nothing carries the MAC, whichever is later. Without the finalizer the
+// delete would free the MAC at once, for the allocator to hand to another
+// tenant while the Pod is created with it.
 func (s *Service) createLease(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface, token string) (*v1alpha1.MacLease, error) {
 	expiresAt := metav1.NewTime(time.Now().Add(s.reservationTTL))
 	lease := &v1alpha1.MacLease{
@@ -390,6 +396,7 @@ func (s *Service) createLease(ctx context.Context, namespace string, address mac
 			Name:        address.Name(),
 			Namespace:   namespace,
 			Annotations: map[string]string{AttemptAnnotation: token},
+			Finalizers:  []string{macpool.MACProtectionFinalizer},
 		},
 		Spec: v1alpha1.MacLeaseSpec{
 			MACAddress: address.String(),

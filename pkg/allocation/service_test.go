@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,13 @@ func TestAbortWithACancelledContext(t *testing.T) {
 	var mu sync.Mutex
 	var deleted []string
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			// Gone with the delete: no finalizer left to remove.
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`))
+			return
+		}
 		if r.Method != http.MethodDelete {
 			http.Error(w, "unexpected", http.StatusMethodNotAllowed)
 			return
@@ -120,7 +128,6 @@ func TestAbortWithACancelledContext(t *testing.T) {
 		mu.Lock()
 		deleted = append(deleted, r.URL.Path)
 		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Success"}`))
 	}))
 	defer server.Close()
@@ -144,5 +151,25 @@ func TestAbortWithACancelledContext(t *testing.T) {
 	}
 	if strings.Join(deleted, ",") != strings.Join(want, ",") {
 		t.Fatalf("deleted %v, want %v", deleted, want)
+	}
+}
+
+// The webhook's lease is protected from its create: a delete before the
+// owner exists only marks it (the lease controller keeps it until it
+// expires).
+func TestCreatedLeasesAreProtected(t *testing.T) {
+	client := versionedfake.NewSimpleClientset()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}
+	s := testService(t, client, nil, true, ns)
+	address, err := s.Allocate(context.Background(), "ns", Owner{APIVersion: "v1", Kind: "Pod", Name: "p"}, "net1", Network{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := client.MacpoolV1alpha1().MacLeases("ns").Get(context.Background(), address.Name(), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(lease.Finalizers, []string{macpool.MACProtectionFinalizer}) || lease.Status.Phase != "Reserved" {
+		t.Errorf("created lease: finalizers %v, phase %q; want the protection finalizer on a Reserved lease", lease.Finalizers, lease.Status.Phase)
 	}
 }

@@ -3,7 +3,9 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
@@ -121,10 +123,22 @@ func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) er
 	if err := l.mutate(ctx, attributes); err != nil {
 		return err
 	}
-	if _, _, err := l.storage.Delete(ctx, name, rest.AdmissionToValidateObjectDeleteFunc(l.admit, attributes, l.objects), options); err != nil {
+	obj, deleted, err := l.storage.Delete(ctx, name, rest.AdmissionToValidateObjectDeleteFunc(l.admit, attributes, l.objects), options)
+	if err != nil {
 		return err
 	}
 	l.audit.record(ctx, leaseDeletedAnnotation, namespace, name)
+	if lease, ok := obj.(*macpool.MacLease); ok && !deleted && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) {
+		// The webhooks delete only the leases of an admission they denied,
+		// whose object will not carry the MAC: the lease goes now rather
+		// than Terminating until its reservation expires. A failure here
+		// leaves it to the lease controller, at the expiry.
+		released := lease.DeepCopy()
+		released.Finalizers = slices.DeleteFunc(released.Finalizers, func(f string) bool { return f == macpool.MACProtectionFinalizer })
+		if _, err := l.update(ctx, released); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("removing the protection finalizer of the deleted lease %s/%s: %w", namespace, name, err)
+		}
+	}
 	return nil
 }
 

@@ -5,21 +5,24 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/authorization/union"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"kubemacpool.io/kubemacpool/pkg/admission/leaseprotection"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
 
 // TestInProcessWriteRemovesTheProtectionFinalizer checks, on a real etcd
-// and behind the real MacLeaseProtection plugin, that the lease
-// controller's in-process write may still remove the finalizer that the
-// plugin keeps from everyone without update on macleases/finalizers, and
-// that the storage then deletes the Terminating lease in that write.
+// and behind the real MacLeaseProtection plugin, that the server's own
+// in-process writes may still remove the finalizer that the plugin keeps
+// from everyone without update on macleases/finalizers: the lease
+// controller's, after which the storage deletes the Terminating lease in
+// that write, and the webhooks' cleanup of a denied admission.
 func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
 	// As the server's authorizer: system:masters is allowed outright, and
 	// kube-apiserver (here: a denial) decides for anyone else.
@@ -37,26 +40,44 @@ func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
 	leases := newTestLeasesAdmittedBy(t, admission.NewChainHandler(plugin))
 	ctx := context.Background()
 
-	protected := reservation("tenant", "02:00:00:00:00:0b")
-	protected.Finalizers = []string{macpool.MACProtectionFinalizer}
-	created, err := leases.Create(ctx, protected)
-	if err != nil {
-		t.Fatalf("creating a protected lease: %v", err)
-	}
-	if err := leases.Delete(genericapirequest.NewContext(), "tenant", created.Name); err != nil {
-		t.Fatalf("deleting it: %v", err)
-	}
-	terminating, err := leases.Get(ctx, "tenant", created.Name)
-	if err != nil || terminating.DeletionTimestamp == nil {
-		t.Fatalf("after the delete: %v, %+v; want the lease Terminating", err, terminating)
+	protected := func(t *testing.T, mac string) *macpool.MacLease {
+		t.Helper()
+		lease := reservation("tenant", mac)
+		lease.Finalizers = []string{macpool.MACProtectionFinalizer}
+		created, err := leases.Create(ctx, lease)
+		if err != nil {
+			t.Fatalf("creating a protected lease: %v", err)
+		}
+		return toInternal(t, created)
 	}
 
-	released := toInternal(t, terminating)
-	released.Finalizers = nil
-	if err := leases.Bind(ctx, released); err != nil {
-		t.Fatalf("the controller's write removing the finalizer: %v", err)
-	}
-	if _, err := leases.Get(ctx, "tenant", created.Name); !apierrors.IsNotFound(err) {
-		t.Fatalf("after the finalizer's removal: %v, want NotFound", err)
-	}
+	t.Run("the lease controller lets a Terminating lease go", func(t *testing.T) {
+		created := protected(t, "02:00:00:00:00:0b")
+		// As a tenant's delete: the finalizer keeps the lease.
+		deleteCtx := genericapirequest.WithNamespace(genericapirequest.NewContext(), "tenant")
+		if _, deleted, err := leases.storage.Delete(deleteCtx, created.Name, rest.ValidateAllObjectFunc, &metav1.DeleteOptions{}); err != nil || deleted {
+			t.Fatalf("deleting it: deleted %v, %v; want it Terminating", deleted, err)
+		}
+		terminating, err := leases.Get(ctx, "tenant", created.Name)
+		if err != nil || terminating.DeletionTimestamp == nil {
+			t.Fatalf("after the delete: %v, %+v; want the lease Terminating", err, terminating)
+		}
+		released := toInternal(t, terminating)
+		released.Finalizers = nil
+		if err := leases.Bind(ctx, released); err != nil {
+			t.Fatalf("the controller's write removing the finalizer: %v", err)
+		}
+		if _, err := leases.Get(ctx, "tenant", created.Name); !apierrors.IsNotFound(err) {
+			t.Fatalf("after the finalizer's removal: %v, want NotFound", err)
+		}
+	})
+	t.Run("a denied admission's cleanup deletes the lease, finalizer and all", func(t *testing.T) {
+		created := protected(t, "02:00:00:00:00:0c")
+		if err := leases.Delete(ctx, "tenant", created.Name); err != nil {
+			t.Fatalf("deleting it: %v", err)
+		}
+		if _, err := leases.Get(ctx, "tenant", created.Name); !apierrors.IsNotFound(err) {
+			t.Fatalf("after the delete: %v, want NotFound", err)
+		}
+	})
 }

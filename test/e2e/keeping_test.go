@@ -96,6 +96,38 @@ var _ = Describe("Keeping a lease while its MAC is in use", func() {
 		}).WithContext(ctx).Should(Succeed())
 	})
 
+	It("keeps the MAC of a reservation its namespace admin deleted until the reservation expires", func(ctx context.Context) {
+		// Rejected by validation after the webhook: the lease stays a
+		// reservation, as it is while a Pod is still on its way through
+		// kube-apiserver, where it may yet be created with the MAC.
+		pod := newPod("on-its-way", `[{"name":"br1"}]`)
+		pod.Spec.Containers[0].Name = "Not_A_Valid_Name"
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "validation after the webhook rejects it: %v", err)
+		leases := leasesOf(ctx, namespace)
+		Expect(leases).To(HaveLen(1))
+		var reserved v1alpha1.MacLease
+		for _, lease := range leases {
+			reserved = lease
+		}
+		Expect(reserved.Status.Phase).To(Equal(v1alpha1.MacLeasePhaseReserved))
+		Expect(reserved.Finalizers).To(ContainElement("macpool.kubemacpool.io/mac-protection"))
+
+		_, tenantKubeconfig := userWithRole(ctx, "admin-"+namespace, namespace, "admin")
+		Expect(mustKubectlAs(tenantKubeconfig, "delete", "maclease", "-n", namespace, reserved.Name, "--wait=false")).To(ContainSubstring("deleted"))
+		expiry := reserved.Status.ExpiresAt.Time
+		Consistently(func(g Gomega) {
+			lease, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, reserved.Name, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(lease.DeletionTimestamp).NotTo(BeNil())
+		}).WithContext(ctx).WithTimeout(min(time.Until(expiry)-time.Second, 5*time.Second)).Should(Succeed(), "the reservation has not expired")
+		Eventually(func() bool {
+			_, err := macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, reserved.Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		}).WithContext(ctx).WithTimeout(reservationTTL+time.Minute).Should(BeTrue(), "gone once expired")
+		Expect(time.Now()).To(BeTemporally(">=", expiry))
+	})
+
 	It("keeps the leases of a namespace being deleted until its pods have ended", func(ctx context.Context) {
 		doomed := createNamespace(ctx, "doomed")
 		// Bound to a node that runs no kubelet, the pod stays Terminating

@@ -408,6 +408,30 @@ func TestDeletedLeaseStaysWhileItsMACIsCarried(t *testing.T) {
 	h.eventually("the carried lease to lose its finalizer once the pod is gone", func() bool { return !protected(carried) })
 }
 
+// A reservation deleted before its owner appeared (a tenant deleting the
+// webhook's lease while the Pod is still on its way through kube-apiserver)
+// keeps its MAC until it would have expired: the Pod may yet be created with
+// it.
+func TestDeletedReservationStaysUntilItExpires(t *testing.T) {
+	const address = "02:00:00:00:00:55"
+	expiresAt := metav1.NewTime(time.Now().Add(2 * time.Second))
+	lease := testLease(address, kindPod, "coming", v1alpha1.MacLeasePhaseReserved, &expiresAt)
+	lease.Finalizers = []string{macpool.MACProtectionFinalizer}
+	deletedAt := metav1.Now()
+	lease.DeletionTimestamp = &deletedAt
+	h := newHarness(t, false, []runtime.Object{lease}, nil)
+	h.run()
+	protected := func() bool {
+		lease := h.lease(mustMAC(address).Name())
+		return lease != nil && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
+	}
+	h.consistently("the deleted reservation's finalizer before its expiry", protected)
+	h.eventually("the finalizer to go once the reservation has expired", func() bool { return !protected() })
+	if time.Now().Before(expiresAt.Time) {
+		t.Errorf("the finalizer went %v before the reservation's expiry", expiresAt.Sub(time.Now()))
+	}
+}
+
 // The bind adds the protection finalizer, to a lease bound before it
 // existed too.
 func TestBindAddsTheProtectionFinalizer(t *testing.T) {

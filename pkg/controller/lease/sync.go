@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -160,9 +161,9 @@ func (c *Controller) bind(ctx context.Context, lease *macpool.MacLease, h *holde
 			bound.Annotations = nil
 		}
 	}
-	// From now on a delete only marks the lease; it goes once its MAC is
-	// off the network (syncDeleted). A lease bound by a version without
-	// the finalizer gets it here, in a write of its own.
+	// A delete only marks the lease; it goes once its MAC is off the
+	// network (syncDeleted). The webhooks create leases with the
+	// finalizer; one made or bound by a version without it gets it here.
 	if !slices.Contains(bound.Finalizers, macpool.MACProtectionFinalizer) {
 		bound.Finalizers = append(bound.Finalizers, macpool.MACProtectionFinalizer)
 	}
@@ -202,6 +203,15 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 		return nil
 	}
 	key := lease.Namespace + "/" + lease.Name
+	if wait := c.reservedFor(lease); wait > 0 {
+		// Its owner may still be on its way through kube-apiserver: a
+		// deleted reservation keeps the MAC as long as it would have,
+		// whoever deleted it. The webhook's own cleanup of a denied
+		// admission does not wait; it removes the finalizer itself.
+		klog.V(2).InfoS("Keeping a deleted reservation until it expires", "lease", key, "expiresIn", wait)
+		c.leaseQueue.AddAfter(key, wait)
+		return nil
+	}
 	if c.vmsUnknown(lease) {
 		// Whether a VM carries the MAC is unknown until VMs are watched;
 		// watching them queues the lease again.
@@ -226,6 +236,15 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 	}
 	klog.V(2).InfoS("Let a deleted MacLease go: nothing carries its MAC", "lease", key, "mac", lease.Spec.MACAddress)
 	return nil
+}
+
+// reservedFor is how long a lease remains a reservation for an owner still
+// to come: until the expiry of a Reserved lease, 0 for any other.
+func (c *Controller) reservedFor(lease *macpool.MacLease) time.Duration {
+	if lease.Status.Phase != macpool.MacLeasePhaseReserved || lease.Status.ExpiresAt == nil {
+		return 0
+	}
+	return max(lease.Status.ExpiresAt.Sub(c.now()), 0)
 }
 
 // ignoreConflict drops a conflict: the informer was behind, and the event of
