@@ -284,6 +284,15 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		}
 	}()
 	c.synced = append(c.synced, leaseRegistration.HasSynced)
+	namespaceRegistration, err := c.handle(c.config.Namespaces, c.onNamespace)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := c.config.Namespaces.RemoveEventHandler(namespaceRegistration); err != nil {
+			klog.ErrorS(err, "Removing the lease controller's Namespace handler")
+		}
+	}()
 	if c.config.Pools != nil {
 		// Retention is decided by the pool: no lease is looked at before
 		// the pools are known.

@@ -432,6 +432,37 @@ func TestDeletedReservationStaysUntilItExpires(t *testing.T) {
 	}
 }
 
+// In a namespace being deleted no object is admitted any more: a deleted
+// reservation made longer ago than a request can take waits no longer for
+// its owner, and the namespace's deletion is not held up by its TTL.
+func TestDeletedReservationInANamespaceBeingDeleted(t *testing.T) {
+	const address = "02:00:00:00:00:56"
+	expiresAt := metav1.NewTime(time.Now().Add(time.Hour))
+	lease := testLease(address, kindPod, "never", v1alpha1.MacLeasePhaseReserved, &expiresAt)
+	lease.CreationTimestamp = metav1.NewTime(time.Now().Add(-2 * admissionInFlight))
+	lease.Finalizers = []string{macpool.MACProtectionFinalizer}
+	deletedAt := metav1.Now()
+	lease.DeletionTimestamp = &deletedAt
+	h := newHarness(t, false, []runtime.Object{lease}, nil)
+	h.run()
+	protected := func() bool {
+		lease := h.lease(mustMAC(address).Name())
+		return lease != nil && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
+	}
+	h.consistently("the deleted reservation's finalizer while its namespace lives", protected)
+
+	ctx := context.Background()
+	namespace, err := h.kube.CoreV1().Namespaces().Get(ctx, testNamespace, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespace.DeletionTimestamp = &deletedAt
+	if _, err := h.kube.CoreV1().Namespaces().Update(ctx, namespace, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the finalizer to go once the namespace is being deleted", func() bool { return !protected() })
+}
+
 // The bind adds the protection finalizer, to a lease bound before it
 // existed too.
 func TestBindAddsTheProtectionFinalizer(t *testing.T) {

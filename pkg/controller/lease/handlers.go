@@ -144,3 +144,23 @@ func leaseState(lease *macpool.MacLease) *metrics.LeaseState {
 	}
 	return state
 }
+
+// onNamespace queues the deleted reservations of a namespace whose deletion
+// begins: they wait for a shorter time then (reservedFor). A walk of every
+// lease, as onPool does, for an event that comes once per namespace.
+func (c *Controller) onNamespace(old, obj interface{}) {
+	before, ok := old.(*corev1.Namespace)
+	if !ok || before.DeletionTimestamp != nil {
+		return
+	}
+	if after, ok := obj.(*corev1.Namespace); ok && after.DeletionTimestamp == nil {
+		return
+	}
+	for _, obj := range c.leases.List() {
+		lease, ok := obj.(*macpool.MacLease)
+		if !ok || lease.Namespace != before.Name || lease.DeletionTimestamp == nil || lease.Status.Phase != macpool.MacLeasePhaseReserved {
+			continue
+		}
+		c.leaseQueue.Add(lease.Namespace + "/" + lease.Name)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -238,13 +239,36 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 	return nil
 }
 
+// admissionInFlight bounds how long an object admitted by a webhook can
+// take to reach storage: kube-apiserver's default request timeout, after
+// which the request that created a reservation has ended either way.
+const admissionInFlight = time.Minute
+
 // reservedFor is how long a lease remains a reservation for an owner still
-// to come: until the expiry of a Reserved lease, 0 for any other.
+// to come: until the expiry of a Reserved lease, 0 for any other. In a
+// namespace being deleted, no object is admitted any more
+// (NamespaceLifecycle), so only one admitted before can still be on its way,
+// for at most admissionInFlight after its lease was made: the namespace's
+// deletion then waits for that, not for the whole reservation TTL (five
+// minutes by default).
 func (c *Controller) reservedFor(lease *macpool.MacLease) time.Duration {
 	if lease.Status.Phase != macpool.MacLeasePhaseReserved || lease.Status.ExpiresAt == nil {
 		return 0
 	}
-	return max(lease.Status.ExpiresAt.Sub(c.now()), 0)
+	until := lease.Status.ExpiresAt.Time
+	if inFlight := lease.CreationTimestamp.Add(admissionInFlight); c.namespaceDeleted(lease.Namespace) && inFlight.Before(until) {
+		until = inFlight
+	}
+	return max(until.Sub(c.now()), 0)
+}
+
+// namespaceDeleted tells a namespace being deleted, or gone.
+func (c *Controller) namespaceDeleted(name string) bool {
+	obj, exists, err := c.namespaces.GetByKey(name)
+	if err != nil {
+		return false
+	}
+	return !exists || obj.(*corev1.Namespace).DeletionTimestamp != nil
 }
 
 // ignoreConflict drops a conflict: the informer was behind, and the event of
