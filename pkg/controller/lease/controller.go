@@ -258,6 +258,22 @@ func (c *Controller) handle(informer cache.SharedIndexInformer, onChange func(ol
 	return registration, nil
 }
 
+// handleForTerm adds onChange to a shared informer for one leadership term:
+// the controller waits for the handler's sync too, and the returned function
+// removes it.
+func (c *Controller) handleForTerm(informer cache.SharedIndexInformer, onChange func(old, new interface{}), kind string) (func(), error) {
+	registration, err := c.handle(informer, onChange)
+	if err != nil {
+		return nil, err
+	}
+	c.synced = append(c.synced, registration.HasSynced)
+	return func() {
+		if err := informer.RemoveEventHandler(registration); err != nil {
+			klog.ErrorS(err, "Removing the lease controller's handler", "kind", kind)
+		}
+	}, nil
+}
+
 // Run reconciles until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer utilruntime.HandleCrash()
@@ -272,40 +288,27 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		c.leaseTracker = c.config.Metrics.TrackLeases()
 		defer c.leaseTracker.Stop()
 	}
-	// The lease informer is shared and runs on: this term's handler is
-	// added now, after the tracker it feeds, and goes when the term ends.
-	leaseRegistration, err := c.handle(c.config.LeaseInformer, c.onLease)
+	// The lease, namespace and pool informers are shared and run on: this
+	// term's handlers are added now, the lease's after the tracker it
+	// feeds, and go when the term ends.
+	removeLeaseHandler, err := c.handleForTerm(c.config.LeaseInformer, c.onLease, "MacLease")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := c.config.LeaseInformer.RemoveEventHandler(leaseRegistration); err != nil {
-			klog.ErrorS(err, "Removing the lease controller's MacLease handler")
-		}
-	}()
-	c.synced = append(c.synced, leaseRegistration.HasSynced)
-	namespaceRegistration, err := c.handle(c.config.Namespaces, c.onNamespace)
+	defer removeLeaseHandler()
+	removeNamespaceHandler, err := c.handleForTerm(c.config.Namespaces, c.onNamespace, "Namespace")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := c.config.Namespaces.RemoveEventHandler(namespaceRegistration); err != nil {
-			klog.ErrorS(err, "Removing the lease controller's Namespace handler")
-		}
-	}()
+	defer removeNamespaceHandler()
 	if c.config.Pools != nil {
 		// Retention is decided by the pool: no lease is looked at before
 		// the pools are known.
-		poolRegistration, err := c.handle(c.config.Pools, c.onPool)
+		removePoolHandler, err := c.handleForTerm(c.config.Pools, c.onPool, "MacPool")
 		if err != nil {
 			return err
 		}
-		defer func() {
-			if err := c.config.Pools.RemoveEventHandler(poolRegistration); err != nil {
-				klog.ErrorS(err, "Removing the lease controller's MacPool handler")
-			}
-		}()
-		c.synced = append(c.synced, poolRegistration.HasSynced)
+		defer removePoolHandler()
 	}
 	klog.InfoS("Lease controller waiting for informers")
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {

@@ -116,6 +116,13 @@ func (h *harness) consistently(what string, condition func() bool) {
 	}
 }
 
+// protected tells whether the lease of address exists with the protection
+// finalizer.
+func (h *harness) protected(address string) bool {
+	lease := h.lease(mustMAC(address).Name())
+	return lease != nil && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
+}
+
 func (h *harness) lease(name string) *v1alpha1.MacLease {
 	lease, err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Get(context.Background(), name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -395,17 +402,25 @@ func TestDeletedLeaseStaysWhileItsMACIsCarried(t *testing.T) {
 	h := newHarness(t, false, []runtime.Object{deleted(carried, "p1"), deleted(free, "gone")},
 		[]runtime.Object{testPod("p1", carried, corev1.PodRunning)})
 	h.run()
-	protected := func(address string) bool {
-		lease := h.lease(mustMAC(address).Name())
-		return lease != nil && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
-	}
-	h.eventually("the lease nothing carries to lose its finalizer", func() bool { return !protected(free) })
+	h.eventually("the lease nothing carries to lose its finalizer", func() bool { return !h.protected(free) })
 	if l := h.lease(mustMAC(free).Name()); l == nil || !slices.Equal(l.Finalizers, []string{"example.com/other"}) {
 		t.Errorf("want the lease kept with only the other finalizer (the storage deletes it once that one goes too), got %v", l)
 	}
-	h.consistently("the carried lease's finalizer", func() bool { return protected(carried) })
+	h.consistently("the carried lease's finalizer", func() bool { return h.protected(carried) })
 	h.deletePod("p1")
-	h.eventually("the carried lease to lose its finalizer once the pod is gone", func() bool { return !protected(carried) })
+	h.eventually("the carried lease to lose its finalizer once the pod is gone", func() bool { return !h.protected(carried) })
+}
+
+// deletedReservation is a protected Pod reservation made at created, for
+// ttl from then, deleted now.
+func deletedReservation(address string, created time.Time, ttl time.Duration) *v1alpha1.MacLease {
+	expiresAt := metav1.NewTime(created.Add(ttl))
+	lease := testLease(address, kindPod, "coming", v1alpha1.MacLeasePhaseReserved, &expiresAt)
+	lease.CreationTimestamp = metav1.NewTime(created)
+	lease.Finalizers = []string{macpool.MACProtectionFinalizer}
+	deletedAt := metav1.Now()
+	lease.DeletionTimestamp = &deletedAt
+	return lease
 }
 
 // A reservation deleted before its owner appeared (a tenant deleting the
@@ -414,19 +429,12 @@ func TestDeletedLeaseStaysWhileItsMACIsCarried(t *testing.T) {
 // it.
 func TestDeletedReservationStaysUntilItExpires(t *testing.T) {
 	const address = "02:00:00:00:00:55"
-	expiresAt := metav1.NewTime(time.Now().Add(2 * time.Second))
-	lease := testLease(address, kindPod, "coming", v1alpha1.MacLeasePhaseReserved, &expiresAt)
-	lease.Finalizers = []string{macpool.MACProtectionFinalizer}
-	deletedAt := metav1.Now()
-	lease.DeletionTimestamp = &deletedAt
+	lease := deletedReservation(address, time.Now(), 2*time.Second)
+	expiresAt := lease.Status.ExpiresAt
 	h := newHarness(t, false, []runtime.Object{lease}, nil)
 	h.run()
-	protected := func() bool {
-		lease := h.lease(mustMAC(address).Name())
-		return lease != nil && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
-	}
-	h.consistently("the deleted reservation's finalizer before its expiry", protected)
-	h.eventually("the finalizer to go once the reservation has expired", func() bool { return !protected() })
+	h.consistently("the deleted reservation's finalizer before its expiry", func() bool { return h.protected(address) })
+	h.eventually("the finalizer to go once the reservation has expired", func() bool { return !h.protected(address) })
 	if time.Now().Before(expiresAt.Time) {
 		t.Errorf("the finalizer went %v before the reservation's expiry", expiresAt.Sub(time.Now()))
 	}
@@ -437,30 +445,22 @@ func TestDeletedReservationStaysUntilItExpires(t *testing.T) {
 // its owner, and the namespace's deletion is not held up by its TTL.
 func TestDeletedReservationInANamespaceBeingDeleted(t *testing.T) {
 	const address = "02:00:00:00:00:56"
-	expiresAt := metav1.NewTime(time.Now().Add(time.Hour))
-	lease := testLease(address, kindPod, "never", v1alpha1.MacLeasePhaseReserved, &expiresAt)
-	lease.CreationTimestamp = metav1.NewTime(time.Now().Add(-2 * admissionInFlight))
-	lease.Finalizers = []string{macpool.MACProtectionFinalizer}
-	deletedAt := metav1.Now()
-	lease.DeletionTimestamp = &deletedAt
-	h := newHarness(t, false, []runtime.Object{lease}, nil)
+	created := time.Now().Add(-2 * admissionInFlight)
+	h := newHarness(t, false, []runtime.Object{deletedReservation(address, created, time.Hour)}, nil)
 	h.run()
-	protected := func() bool {
-		lease := h.lease(mustMAC(address).Name())
-		return lease != nil && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
-	}
-	h.consistently("the deleted reservation's finalizer while its namespace lives", protected)
+	h.consistently("the deleted reservation's finalizer while its namespace lives", func() bool { return h.protected(address) })
 
 	ctx := context.Background()
 	namespace, err := h.kube.CoreV1().Namespaces().Get(ctx, testNamespace, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	deletedAt := metav1.Now()
 	namespace.DeletionTimestamp = &deletedAt
 	if _, err := h.kube.CoreV1().Namespaces().Update(ctx, namespace, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("the finalizer to go once the namespace is being deleted", func() bool { return !protected() })
+	h.eventually("the finalizer to go once the namespace is being deleted", func() bool { return !h.protected(address) })
 }
 
 // The bind adds the protection finalizer, to a lease bound before it
