@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
@@ -85,6 +86,38 @@ var _ = Describe("The Pod webhook", func() {
 		Expect(leases[first].Spec.Pool).To(Equal("default"))
 		// Reserved at admission; the controller may have bound it already.
 		Expect(leases[first].Status.Phase).To(BeElementOf(v1alpha1.MacLeasePhaseReserved, v1alpha1.MacLeasePhaseBound))
+	})
+
+	It("keeps a pod's MACs through edits of its networks annotation, and leases the networks an edit adds", func(ctx context.Context) {
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("hotplug", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		first := podNetworks(pod)[0]["mac"].(string)
+		eventuallyBound(ctx, namespace, 1)
+		setNetworks := func(networks string) (*corev1.Pod, error) {
+			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{networksAnnotation: networks}}})
+			Expect(err).NotTo(HaveOccurred())
+			return kubeClient.CoreV1().Pods(namespace).Patch(ctx, "hotplug", types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+
+		// Dropped from the annotation, the MAC would be released while the
+		// pod's interface still has it.
+		for _, edited := range []string{`[{"name":"br1"}]`, `[{"name":"br1","mac":"` + nextMAC() + `"}]`} {
+			_, err = setNetworks(edited)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring("the MAC " + first + " of network " + namespace + "/br1 cannot be removed or changed"))
+		}
+		Expect(leasesOf(ctx, namespace)).To(HaveKey(first))
+
+		// A dynamic networks controller would plug the added network in.
+		updated, err := setNetworks(`[{"name":"br1","mac":"` + first + `"},{"name":"br2"}]`)
+		Expect(err).NotTo(HaveOccurred())
+		networks := podNetworks(updated)
+		Expect(networks).To(HaveLen(2))
+		second, _ := networks[1]["mac"].(string)
+		Expect(second).NotTo(BeEmpty())
+		Expect(second).NotTo(Equal(first))
+		owners := eventuallyBound(ctx, namespace, 2)
+		Expect(owners).To(HaveKeyWithValue(second, "Pod/hotplug"))
 	})
 
 	It("accepts the short comma form and rewrites it as a JSON list", func(ctx context.Context) {

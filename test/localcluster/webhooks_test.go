@@ -18,9 +18,9 @@ import (
 )
 
 // TestWebhookMatchConditions evaluates the matchConditions of every shipped
-// webhook configuration with kube-apiserver's own matcher: only Pods with a
-// networks annotation and VirtualMachines not being deleted reach the
-// server, and no object makes a condition fail (with failurePolicy Fail an
+// webhook configuration with kube-apiserver's own matcher: only Pods created
+// with a networks annotation or updated with a change to it, and
+// VirtualMachines not being deleted reach the server, and no object makes a condition fail (with failurePolicy Fail an
 // evaluation error would refuse the object).
 func TestWebhookMatchConditions(t *testing.T) {
 	pod := func(annotations map[string]any) *unstructured.Unstructured {
@@ -54,6 +54,15 @@ func TestWebhookMatchConditions(t *testing.T) {
 		{"pod without annotations", "mutatepods.kubemacpool.io", admission.Create, pod(nil), nil, false},
 		{"pod with other annotations", "mutatepods.kubemacpool.io", admission.Create, pod(map[string]any{"example.com/networks": "br1"}), nil, false},
 		{"pod with network-status only", "mutatepods.kubemacpool.io", admission.Create, pod(map[string]any{"k8s.v1.cni.cncf.io/network-status": "[]"}), nil, false},
+		{"pod update that adds networks", "mutatepods.kubemacpool.io", admission.Update,
+			pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1,br2"}), pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1"}), true},
+		{"pod update that removes the networks annotation", "mutatepods.kubemacpool.io", admission.Update,
+			pod(nil), pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1"}), true},
+		{"pod update that gives a pod networks", "mutatepods.kubemacpool.io", admission.Update,
+			pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1"}), pod(map[string]any{"example.com/other": "x"}), true},
+		{"pod update that keeps the networks annotation", "mutatepods.kubemacpool.io", admission.Update,
+			pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1", "example.com/label": "x"}), pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1"}), false},
+		{"pod update without networks", "mutatepods.kubemacpool.io", admission.Update, pod(map[string]any{"example.com/other": "y"}), pod(nil), false},
 		{"vm create", "mutatevirtualmachines.kubemacpool.io", admission.Create, vm(false), nil, true},
 		{"vm update", "mutatevirtualmachines.kubemacpool.io", admission.Update, vm(false), vm(false), true},
 		{"vm update that omits the deletion timestamp of a vm being deleted", "mutatevirtualmachines.kubemacpool.io", admission.Update, vm(false), vm(true), true},

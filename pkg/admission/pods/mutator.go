@@ -37,7 +37,7 @@ var _ webhook.MetadataMutator = &Mutator{}
 
 // Mutate answers one Pod admission request.
 func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	if request.Operation != admissionv1.Create || request.Kind.Kind != "Pod" {
+	if !handled(request) {
 		return webhook.Allow(nil, nil)
 	}
 	// Only the metadata matters (annotations, name, owners): decoding it
@@ -52,15 +52,34 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 // MutateMetadata is Mutate for a request whose object's metadata the
 // handler decoded with the review.
 func (m *Mutator) MutateMetadata(ctx context.Context, request *admissionv1.AdmissionRequest, object *metav1.PartialObjectMetadata) *admissionv1.AdmissionResponse {
-	if request.Operation != admissionv1.Create || request.Kind.Kind != "Pod" {
+	if !handled(request) {
 		return webhook.Allow(nil, nil)
 	}
 	return m.mutate(ctx, request, &object.ObjectMeta)
 }
 
+// handled tells the requests the webhook acts on: Pod creates, and Pod
+// updates, which kube-apiserver sends only when the networks annotation
+// changes (the webhook configuration's matchConditions).
+func handled(request *admissionv1.AdmissionRequest) bool {
+	return request.Kind.Kind == "Pod" && request.SubResource == "" &&
+		(request.Operation == admissionv1.Create || request.Operation == admissionv1.Update)
+}
+
 func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) *admissionv1.AdmissionResponse {
+	var carried map[mac.Address]string
+	if request.Operation == admissionv1.Update {
+		old := &metav1.PartialObjectMetadata{}
+		if err := json.Unmarshal(request.OldObject.Raw, old); err != nil {
+			return webhook.Deny(http.StatusBadRequest, "kubemacpool: the old object is not a Pod: %v", err)
+		}
+		if old.Annotations[multus.NetworksAnnotation] == pod.Annotations[multus.NetworksAnnotation] {
+			return webhook.Allow(nil, nil)
+		}
+		carried = macsOf(old.Annotations[multus.NetworksAnnotation], request.Namespace)
+	}
 	annotation, found := pod.Annotations[multus.NetworksAnnotation]
-	if !found {
+	if !found && len(carried) == 0 {
 		return webhook.Allow(nil, nil)
 	}
 	// A network-status annotation is no reason to skip: multus writes it
@@ -70,12 +89,20 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	}
 	if launcher {
-		// Its MACs are the VirtualMachine's, leased by that webhook.
+		// Its MACs are the VirtualMachine's, leased by that webhook;
+		// KubeVirt plugs and unplugs its interfaces.
 		return webhook.Allow(nil, nil)
+	}
+	if !found {
+		// Nothing to lease, and the Pod carried MACs it may not drop.
+		return keepsCarriedMACs(nil, carried)
 	}
 	networks, err := multus.Parse(annotation, request.Namespace)
 	if err != nil {
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
+	}
+	if denied := keepsCarriedMACs(networks, carried); denied != nil {
+		return denied
 	}
 	if denied := tooManyNetworks(networks, m.MaxMACs); denied != nil {
 		return denied
@@ -86,12 +113,15 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 
 	owner := allocation.Owner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, Request: request.UID}
+	if request.Operation == admissionv1.Update {
+		owner.UID = pod.UID
+	}
 	if owner.Name == "" {
 		owner.Name, owner.Generated = pod.GenerateName, true
 	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
-	if err := assign(ctx, networks, transaction); err != nil {
+	if err := assign(ctx, networks, carried, transaction); err != nil {
 		transaction.Abort(ctx)
 		return denial(err)
 	}
@@ -113,8 +143,9 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 // Requested MACs go first so that their leases are in the index before
 // anything is allocated: an allocated MAC can then never be one the same pod
 // asks for on a later network. A MAC asked for on two networks of one pod is
-// refused, as for the interfaces of a VirtualMachine.
-func assign(ctx context.Context, networks *multus.Networks, transaction *allocation.Transaction) error {
+// refused, as for the interfaces of a VirtualMachine. MACs the pod carried
+// before an update are its own already and are not asked for again.
+func assign(ctx context.Context, networks *multus.Networks, carried map[mac.Address]string, transaction *allocation.Transaction) error {
 	requestedOn := map[mac.Address]string{}
 	for i := 0; i < networks.Len(); i++ {
 		network := networks.Element(i)
@@ -134,6 +165,9 @@ func assign(ctx context.Context, networks *multus.Networks, transaction *allocat
 	for i := 0; i < networks.Len(); i++ {
 		if network := networks.Element(i); network.MAC != "" {
 			requested, _ := mac.ParseUnicast(network.MAC)
+			if _, own := carried[requested]; own {
+				continue
+			}
 			got, err := transaction.Request(ctx, networks.Key(i), multusNetwork(network), requested)
 			if err != nil {
 				return err
