@@ -67,7 +67,7 @@ func handled(request *admissionv1.AdmissionRequest) bool {
 }
 
 func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) *admissionv1.AdmissionResponse {
-	var carried map[mac.Address]string
+	var before *attached
 	if request.Operation == admissionv1.Update {
 		old := &metav1.PartialObjectMetadata{}
 		if err := json.Unmarshal(request.OldObject.Raw, old); err != nil {
@@ -76,10 +76,10 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		if old.Annotations[multus.NetworksAnnotation] == pod.Annotations[multus.NetworksAnnotation] {
 			return webhook.Allow(nil, nil)
 		}
-		carried = macsOf(old.Annotations[multus.NetworksAnnotation], request.Namespace)
+		before = attachedBy(old.Annotations[multus.NetworksAnnotation], request.Namespace)
 	}
 	annotation, found := pod.Annotations[multus.NetworksAnnotation]
-	if !found && len(carried) == 0 {
+	if !found && (before == nil || len(before.macs) == 0) {
 		return webhook.Allow(nil, nil)
 	}
 	// A network-status annotation is no reason to skip: multus writes it
@@ -95,13 +95,13 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	if !found {
 		// Nothing to lease, and the Pod carried MACs it may not drop.
-		return keepsCarriedMACs(nil, carried)
+		return keepsCarriedMACs(nil, before)
 	}
 	networks, err := multus.Parse(annotation, request.Namespace)
 	if err != nil {
 		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	}
-	if denied := keepsCarriedMACs(networks, carried); denied != nil {
+	if denied := keepsCarriedMACs(networks, before); denied != nil {
 		return denied
 	}
 	if denied := tooManyNetworks(networks, m.MaxMACs); denied != nil {
@@ -121,7 +121,7 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
-	if err := assign(ctx, networks, carried, transaction); err != nil {
+	if err := assign(ctx, networks, before, transaction); err != nil {
 		transaction.Abort(ctx)
 		return denial(err)
 	}
@@ -143,9 +143,10 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 // Requested MACs go first so that their leases are in the index before
 // anything is allocated: an allocated MAC can then never be one the same pod
 // asks for on a later network. A MAC asked for on two networks of one pod is
-// refused, as for the interfaces of a VirtualMachine. MACs the pod carried
-// before an update are its own already and are not asked for again.
-func assign(ctx context.Context, networks *multus.Networks, carried map[mac.Address]string, transaction *allocation.Transaction) error {
+// refused, as for the interfaces of a VirtualMachine. On an update, MACs the
+// pod carried before are its own already and are not asked for again, and
+// only the networks the update adds are given one.
+func assign(ctx context.Context, networks *multus.Networks, before *attached, transaction *allocation.Transaction) error {
 	requestedOn := map[mac.Address]string{}
 	for i := 0; i < networks.Len(); i++ {
 		network := networks.Element(i)
@@ -165,7 +166,7 @@ func assign(ctx context.Context, networks *multus.Networks, carried map[mac.Addr
 	for i := 0; i < networks.Len(); i++ {
 		if network := networks.Element(i); network.MAC != "" {
 			requested, _ := mac.ParseUnicast(network.MAC)
-			if _, own := carried[requested]; own {
+			if before.carries(requested) {
 				continue
 			}
 			got, err := transaction.Request(ctx, networks.Key(i), multusNetwork(network), requested)
@@ -187,10 +188,10 @@ func assign(ctx context.Context, networks *multus.Networks, carried map[mac.Addr
 		}
 	}
 	for i := 0; i < networks.Len(); i++ {
-		if networks.Element(i).MAC != "" {
+		key := networks.Key(i)
+		if networks.Element(i).MAC != "" || before.named(key) {
 			continue
 		}
-		key := networks.Key(i)
 		address, err := transaction.Allocate(ctx, key, multusNetwork(networks.Element(i)))
 		if err != nil {
 			return err

@@ -22,30 +22,59 @@ import (
 // Pod by the lease controller's release. A Pod keeps its MACs until it is
 // deleted.
 
-// macsOf returns the MACs an annotation gives, with the network of each;
-// nothing for an annotation that does not parse (a Pod created while the
-// webhook was not called may carry one).
-func macsOf(annotation, namespace string) map[mac.Address]string {
+// attached is what a Pod's networks annotation gave before an update: the
+// MACs it carried, with the network of each, and the networks it named. A
+// nil *attached is a create's: nothing before.
+type attached struct {
+	macs     map[mac.Address]string
+	networks map[string]bool
+}
+
+// attachedBy reads an annotation as it was before an update; an annotation
+// that does not parse (a Pod created while the webhook was not called may
+// carry one) attached nothing this server can tell.
+func attachedBy(annotation, namespace string) *attached {
+	before := &attached{macs: map[mac.Address]string{}, networks: map[string]bool{}}
 	if annotation == "" {
-		return nil
+		return before
 	}
 	networks, err := multus.Parse(annotation, namespace)
 	if err != nil {
-		return nil
+		return before
 	}
-	macs := map[mac.Address]string{}
 	for i := 0; i < networks.Len(); i++ {
+		before.networks[networks.Key(i)] = true
 		if address, err := mac.ParseUnicast(networks.Element(i).MAC); err == nil {
-			macs[address] = networks.Key(i)
+			before.macs[address] = networks.Key(i)
 		}
 	}
-	return macs
+	return before
+}
+
+// carries tells a MAC the Pod had before: its own already, not asked for
+// again.
+func (a *attached) carries(address mac.Address) bool {
+	if a == nil {
+		return false
+	}
+	_, ok := a.macs[address]
+	return ok
+}
+
+// named tells a network the Pod was attached to before. One without a MAC
+// has the one its CNI plugin chose (the Pod predates this server, or its
+// namespace was not managed): it is left so, not given another.
+func (a *attached) named(key string) bool {
+	return a != nil && a.networks[key]
 }
 
 // keepsCarriedMACs refuses an update that drops or changes a MAC the Pod
 // carried; nil when every one is still in networks (nil: the annotation is
 // gone).
-func keepsCarriedMACs(networks *multus.Networks, carried map[mac.Address]string) *admissionv1.AdmissionResponse {
+func keepsCarriedMACs(networks *multus.Networks, before *attached) *admissionv1.AdmissionResponse {
+	if before == nil {
+		return nil
+	}
 	kept := map[mac.Address]bool{}
 	for i := 0; networks != nil && i < networks.Len(); i++ {
 		if address, err := mac.ParseUnicast(networks.Element(i).MAC); err == nil {
@@ -53,7 +82,7 @@ func keepsCarriedMACs(networks *multus.Networks, carried map[mac.Address]string)
 		}
 	}
 	var dropped []mac.Address
-	for address := range carried {
+	for address := range before.macs {
 		if !kept[address] {
 			dropped = append(dropped, address)
 		}
@@ -64,5 +93,5 @@ func keepsCarriedMACs(networks *multus.Networks, carried map[mac.Address]string)
 	slices.Sort(dropped)
 	return webhook.Deny(http.StatusUnprocessableEntity,
 		"metadata.annotations[%s]: the MAC %s of network %s cannot be removed or changed: a Pod keeps its MACs until it is deleted",
-		multus.NetworksAnnotation, dropped[0], carried[dropped[0]])
+		multus.NetworksAnnotation, dropped[0], before.macs[dropped[0]])
 }

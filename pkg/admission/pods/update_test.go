@@ -82,6 +82,11 @@ func TestMutateUpdate(t *testing.T) {
 		name: "a network added with a MAC another object holds", before: carried, after: `[{"name":"a","mac":"02:00:00:00:00:00"},{"name":"b","mac":"02:00:00:00:00:05"}]`,
 		wantCode: http.StatusConflict, wantMessage: "02:00:00:00:00:05",
 	}, {
+		// Attached before without a MAC: its CNI plugin chose one (a pod from
+		// before this server); only the network added gets one.
+		name: "a network attached before without a MAC is left so", before: `[{"name":"a"}]`, after: `[{"name":"a"},{"name":"b"}]`,
+		wantMACs: []string{"", "02:00:00:00:00:01"}, wantLeased: []string{"02-00-00-00-00-01"},
+	}, {
 		name: "networks given to a pod that had none", before: "", after: `[{"name":"b"}]`,
 		wantMACs: []string{"02:00:00:00:00:01"}, wantLeased: []string{"02-00-00-00-00-01"},
 	}}
