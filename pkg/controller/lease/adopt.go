@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -178,4 +179,41 @@ func parseWebhookSelector(configuration *admissionregistrationv1.MutatingWebhook
 		return selector
 	}
 	return nil
+}
+
+// onWebhookConfiguration warns when the Pod webhook of the configuration
+// this server manages is installed without UPDATE: edits of a running Pod's
+// networks annotation then reach no one, and a tenant can drop a MAC that
+// the lease controller would release while the Pod still uses it (an
+// installation upgraded without its webhook configuration).
+func (c *Controller) onWebhookConfiguration(old, obj interface{}) {
+	configuration, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration)
+	if !ok || configuration.Name != c.config.WebhookConfigurationName || !podUpdatesUnchecked(configuration) {
+		return
+	}
+	if before, ok := old.(*admissionregistrationv1.MutatingWebhookConfiguration); ok && podUpdatesUnchecked(before) {
+		return // said already
+	}
+	klog.Warningf("MutatingWebhookConfiguration %s: webhook %s does not take Pod UPDATE, so edits of a running Pod's networks annotation "+
+		"are not checked; install the webhook configuration of this version", configuration.Name, podWebhookName)
+}
+
+// podUpdatesUnchecked tells a configuration whose Pod webhook takes no Pod
+// UPDATE; false when it has no Pod webhook at all (opted out wholesale).
+func podUpdatesUnchecked(configuration *admissionregistrationv1.MutatingWebhookConfiguration) bool {
+	for _, webhook := range configuration.Webhooks {
+		if webhook.Name != podWebhookName {
+			continue
+		}
+		for _, rule := range webhook.Rules {
+			if !slices.Contains(rule.Resources, "pods") && !slices.Contains(rule.Resources, "*") {
+				continue
+			}
+			if slices.Contains(rule.Operations, admissionregistrationv1.Update) || slices.Contains(rule.Operations, admissionregistrationv1.OperationAll) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

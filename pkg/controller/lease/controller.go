@@ -301,6 +301,11 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return err
 	}
 	defer removeNamespaceHandler()
+	removeWebhookHandler, err := c.handleForTerm(c.config.WebhookConfigurations, c.onWebhookConfiguration, "MutatingWebhookConfiguration")
+	if err != nil {
+		return err
+	}
+	defer removeWebhookHandler()
 	if c.config.Pools != nil {
 		// Retention is decided by the pool: no lease is looked at before
 		// the pools are known.

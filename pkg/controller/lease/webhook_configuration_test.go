@@ -125,3 +125,37 @@ func BenchmarkManaged(b *testing.B) {
 		}
 	}
 }
+
+// An installation upgraded without its webhook configuration leaves Pod
+// edits unchecked; the controller says so.
+func TestPodUpdatesUnchecked(t *testing.T) {
+	podRule := func(operations ...admissionregistrationv1.OperationType) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{Operations: operations,
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		hooks []admissionregistrationv1.MutatingWebhook
+		want  bool
+	}{
+		{name: "creates only, as before this version", want: true,
+			hooks: []admissionregistrationv1.MutatingWebhook{{Name: podWebhookName, Rules: []admissionregistrationv1.RuleWithOperations{podRule(admissionregistrationv1.Create)}}}},
+		{name: "creates and updates",
+			hooks: []admissionregistrationv1.MutatingWebhook{{Name: podWebhookName, Rules: []admissionregistrationv1.RuleWithOperations{podRule(admissionregistrationv1.Create, admissionregistrationv1.Update)}}}},
+		{name: "every operation",
+			hooks: []admissionregistrationv1.MutatingWebhook{{Name: podWebhookName, Rules: []admissionregistrationv1.RuleWithOperations{podRule(admissionregistrationv1.OperationAll)}}}},
+		{name: "updates of another resource only", want: true,
+			hooks: []admissionregistrationv1.MutatingWebhook{{Name: podWebhookName, Rules: []admissionregistrationv1.RuleWithOperations{
+				podRule(admissionregistrationv1.Create),
+				{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update}, Rule: admissionregistrationv1.Rule{Resources: []string{"configmaps"}}}}}}},
+		{name: "no Pod webhook installed",
+			hooks: []admissionregistrationv1.MutatingWebhook{{Name: vmWebhookName}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			configuration := &admissionregistrationv1.MutatingWebhookConfiguration{Webhooks: tc.hooks}
+			if got := podUpdatesUnchecked(configuration); got != tc.want {
+				t.Errorf("podUpdatesUnchecked = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
