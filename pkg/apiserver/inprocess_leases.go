@@ -36,8 +36,9 @@ type leaseStorage interface {
 // and the namespace guard confines the call to the lease's namespace (both
 // sit under rest.Creater), and the server's admission chain (namespace
 // lifecycle, admission webhooks and policies, MacLeaseReservationScope,
-// MacLeaseProtection, ResourceQuota) runs with the same attributes and the same identity, the
-// loopback user, as a request through the loopback client.
+// MacLeaseProtection, ResourceQuota) runs with the same attributes and the
+// same identity, the loopback user, as a request through the loopback
+// client.
 type inProcessLeases struct {
 	storage leaseStorage
 	// binding updates owner, owner references and status in one write.

@@ -24,9 +24,9 @@ const DefaultMaxMACsPerObject = 32
 // registerAdmissionPlugins adds the server's own plugins to the generic
 // chain (NamespaceLifecycle, admission webhooks and policies):
 // MacLeaseReservationScope, MacLeaseProtection, and ResourceQuota, which
-// kube-apiserver does not run for an aggregated API. Validating plugins run in this order;
-// ResourceQuota is last, as in kube-apiserver, so that a request refused by
-// another plugin is never charged.
+// kube-apiserver does not run for an aggregated API. Validating plugins run
+// in this order; ResourceQuota is last, as in kube-apiserver, so that a
+// request refused by another plugin is never charged.
 func registerAdmissionPlugins(o *genericoptions.AdmissionOptions) {
 	reservationscope.Register(o.Plugins)
 	leaseprotection.Register(o.Plugins)
