@@ -56,7 +56,7 @@ func (c clientLeases) Delete(ctx context.Context, namespace, name string) error 
 	case !slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer):
 		return nil
 	}
-	lease.Finalizers = slices.DeleteFunc(lease.Finalizers, func(f string) bool { return f == macpool.MACProtectionFinalizer })
+	lease.Finalizers = macpool.WithoutMACProtection(lease.Finalizers)
 	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil

@@ -135,7 +135,7 @@ func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) er
 		// than Terminating until its reservation expires. A failure here
 		// leaves it to the lease controller, at the expiry.
 		released := lease.DeepCopy()
-		released.Finalizers = slices.DeleteFunc(released.Finalizers, func(f string) bool { return f == macpool.MACProtectionFinalizer })
+		released.Finalizers = macpool.WithoutMACProtection(released.Finalizers)
 		if _, err := l.update(ctx, released); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("removing the protection finalizer of the deleted lease %s/%s: %w", namespace, name, err)
 		}

@@ -1,5 +1,7 @@
 package macpool
 
+import "slices"
+
 // AllocationAttemptAnnotation marks the lease an allocation created with a
 // token of that allocation (the admission request's UID), so that a create
 // repeated after an unknown outcome, or a call kube-apiserver repeats, can
@@ -13,5 +15,13 @@ const AllocationAttemptAnnotation = "macpool.kubemacpool.io/allocation-attempt"
 // a lease deleted while its Pod or VMI still runs (by hand, or by the
 // namespace controller of a cluster that deletes a namespace's content
 // without waiting for its Pods) would free a MAC that is still on the
-// network. The bind adds it; the lease controller removes it.
+// network. The webhooks create leases with it, adoption and the bind add it
+// to a lease without it, and the lease controller (or the webhooks' cleanup
+// of an admission they denied) removes it.
 const MACProtectionFinalizer = "macpool.kubemacpool.io/mac-protection"
+
+// WithoutMACProtection returns finalizers without MACProtectionFinalizer,
+// in place: the write that lets a lease go.
+func WithoutMACProtection(finalizers []string) []string {
+	return slices.DeleteFunc(finalizers, func(f string) bool { return f == MACProtectionFinalizer })
+}

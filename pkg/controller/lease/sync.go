@@ -229,7 +229,7 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 		return nil
 	}
 	released := lease.DeepCopy()
-	released.Finalizers = slices.DeleteFunc(released.Finalizers, func(f string) bool { return f == macpool.MACProtectionFinalizer })
+	released.Finalizers = macpool.WithoutMACProtection(released.Finalizers)
 	// With the last finalizer gone the storage deletes the lease in the
 	// same write.
 	if err := c.config.Binder.Bind(ctx, released); err != nil && !apierrors.IsNotFound(err) {
