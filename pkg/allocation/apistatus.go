@@ -18,6 +18,7 @@ var (
 	_ apierrors.APIStatus = &ExcludedError{}
 	_ apierrors.APIStatus = &StorageUnavailableError{}
 	_ apierrors.APIStatus = &NotReadyError{}
+	_ apierrors.APIStatus = &ReservationLimitError{}
 )
 
 // Status is a 409 Conflict: another object holds the MAC.

@@ -306,15 +306,9 @@ func (e *RetainedExhaustedError) Error() string {
 
 func (e *RetainedExhaustedError) Unwrap() error { return e.Exhausted }
 
-// retainedCounts counts the Retained leases of each pool from the lease
-// informer's events.
-type retainedCounts struct {
-	byKey map[string]string // lease key -> pool, Retained leases only
-	count map[string]int64  // pool -> Retained leases
-}
-
-// watchRetained indexes the leases by owner, for reclaims, and counts the
-// Retained ones by pool, for the pools' status.
+// watchRetained indexes the leases by owner, for reclaims, and counts them
+// by phase: the Retained ones by pool, for the pools' status, and the
+// Reserved ones by namespace, for the limit on reservations.
 func (s *Service) watchRetained(leases cache.SharedIndexInformer) error {
 	if _, indexed := leases.GetIndexer().GetIndexers()[ownerIndex]; !indexed {
 		if err := leases.AddIndexers(cache.Indexers{ownerIndex: indexOwner}); err != nil {
@@ -322,53 +316,19 @@ func (s *Service) watchRetained(leases cache.SharedIndexInformer) error {
 		}
 	}
 	s.owners = leases.GetIndexer()
-	s.retained = retainedCounts{byKey: map[string]string{}, count: map[string]int64{}}
 	_, err := leases.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj interface{}) { s.countRetained(obj, false) },
-		UpdateFunc: func(_, obj interface{}) { s.countRetained(obj, false) },
-		DeleteFunc: func(obj interface{}) { s.countRetained(obj, true) },
+		AddFunc:    func(obj interface{}) { s.counts.observe(obj, false) },
+		UpdateFunc: func(_, obj interface{}) { s.counts.observe(obj, false) },
+		DeleteFunc: func(obj interface{}) { s.counts.observe(obj, true) },
 	})
 	if err != nil {
-		return fmt.Errorf("counting Retained MacLeases: %w", err)
+		return fmt.Errorf("counting MacLeases by phase: %w", err)
 	}
 	return nil
 }
 
-func (s *Service) countRetained(obj interface{}, deleted bool) {
-	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tombstone.Obj
-	}
-	key, err := cache.MetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return
-	}
-	pool, isRetained := "", false
-	switch lease := obj.(type) {
-	case *macpool.MacLease:
-		pool, isRetained = lease.Spec.Pool, lease.Status.Phase == macpool.MacLeasePhaseRetained
-	case *v1alpha1.MacLease:
-		pool, isRetained = lease.Spec.Pool, lease.Status.Phase == v1alpha1.MacLeasePhaseRetained
-	default:
-		return
-	}
-	s.retainedMu.Lock()
-	defer s.retainedMu.Unlock()
-	if previous, found := s.retained.byKey[key]; found {
-		s.retained.count[previous]--
-		delete(s.retained.byKey, key)
-	}
-	if isRetained && !deleted {
-		s.retained.byKey[key] = pool
-		s.retained.count[pool]++
-	}
-}
-
 // retainedIn is the number of Retained leases of a pool.
-func (s *Service) retainedIn(pool string) int64 {
-	s.retainedMu.Lock()
-	defer s.retainedMu.Unlock()
-	return s.retained.count[pool]
-}
+func (s *Service) retainedIn(pool string) int64 { return s.counts.retained.of(pool) }
 
 func poolRetention(pool *v1alpha1.MacPool) time.Duration {
 	if pool.Spec.Retention == nil {

@@ -350,8 +350,8 @@ func TestExhaustedByRetainedAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.pools[macpool.DefaultPoolName].state = state
-	s.retained = retainedCounts{byKey: map[string]string{}, count: map[string]int64{}}
-	s.countRetained(retainedLease("a", "Pod", "db-0", "a/net1"), false)
+	s.counts = leaseCounts{}
+	s.counts.observe(retainedLease("a", "Pod", "db-0", "a/net1"), false)
 
 	_, err = s.Begin("b", podOwner("db-0", "r1"), false).Allocate(context.Background(), "b/net1", Network{})
 	var exhausted *macindex.ExhaustedError
@@ -364,25 +364,25 @@ func TestExhaustedByRetainedAddresses(t *testing.T) {
 
 // Retained leases are counted by pool from the informer's events.
 func TestCountRetained(t *testing.T) {
-	s := &Service{retained: retainedCounts{byKey: map[string]string{}, count: map[string]int64{}}}
+	s := &Service{}
 	lease := retainedLease("a", "Pod", "db-0", "a/net1")
 	internal := &macpool.MacLease{}
 	if err := v1alpha1.Convert_v1alpha1_MacLease_To_macpool_MacLease(lease, internal, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.countRetained(internal, false)
-	s.countRetained(internal, false) // an update that keeps it Retained
+	s.counts.observe(internal, false)
+	s.counts.observe(internal, false) // an update that keeps it Retained
 	if got := s.retainedIn(macpool.DefaultPoolName); got != 1 {
 		t.Fatalf("retained = %d, want 1", got)
 	}
 	reserved := internal.DeepCopy()
 	reserved.Status.Phase = macpool.MacLeasePhaseReserved
-	s.countRetained(reserved, false)
+	s.counts.observe(reserved, false)
 	if got := s.retainedIn(macpool.DefaultPoolName); got != 0 {
 		t.Fatalf("after reclaim: retained = %d, want 0", got)
 	}
-	s.countRetained(internal, false)
-	s.countRetained(cache.DeletedFinalStateUnknown{Key: "a/" + lease.Name, Obj: internal}, true)
+	s.counts.observe(internal, false)
+	s.counts.observe(cache.DeletedFinalStateUnknown{Key: "a/" + lease.Name, Obj: internal}, true)
 	if got := s.retainedIn(macpool.DefaultPoolName); got != 0 {
 		t.Fatalf("after delete: retained = %d, want 0", got)
 	}

@@ -71,8 +71,13 @@ func outcomeUnknown(err error) bool {
 // create whose outcome is unknown with backoff until it succeeds, is refused,
 // or the deadline (the caller's less a margin) passes. It returns nil when
 // the lease is ours, an AlreadyExists error when someone else holds it, a
-// *StorageUnavailableError when storage never answered, or the refusal.
+// *StorageUnavailableError when storage never answered, a
+// *ReservationLimitError when the namespace may reserve no more, or the
+// refusal.
 func (s *Service) createLeaseReliably(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface string) error {
+	if err := s.checkReservations(namespace); err != nil {
+		return err
+	}
 	token := string(owner.Request)
 	if token == "" {
 		var err error

@@ -78,9 +78,12 @@ type Service struct {
 	// owners indexes the leases by owner, to reclaim retained addresses;
 	// nil reclaims nothing.
 	owners cache.Indexer
-	// retained counts Retained leases by pool, for the pools' status.
-	retainedMu sync.Mutex
-	retained   retainedCounts
+	// counts are the Retained leases by pool and the Reserved ones by
+	// namespace.
+	counts leaseCounts
+	// maxReservations caps the Reserved leases of a namespace; 0 for no
+	// cap (see LimitReservations).
+	maxReservations int64
 	// networkLabels reads the labels of NetworkAttachmentDefinitions; nil
 	// while nothing follows them (see UseNetworkLabels).
 	networkLabels NetworkLabels

@@ -33,6 +33,9 @@ type ExtraConfig struct {
 	// MaxMACsPerObject caps the MACs the webhooks give one Pod or
 	// VirtualMachine.
 	MaxMACsPerObject int
+	// MaxReservationsPerNamespace caps the Reserved leases the webhooks
+	// leave in one namespace; 0 sets no cap.
+	MaxReservationsPerNamespace int
 	// MacInformers are the informers on this server's objects that the
 	// admission plugins read; the server starts them.
 	MacInformers externalversions.SharedInformerFactory

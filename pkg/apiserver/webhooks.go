@@ -55,6 +55,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 		return err
 	}
 	allocations.UseNetworkLabels(shared.networks)
+	allocations.LimitReservations(config.ExtraConfig.MaxReservationsPerNamespace)
 
 	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity, KubeVirt: clients.dynamic}
 

@@ -20,6 +20,10 @@ import (
 // the suite's server runs with.
 const maxMACsPerObject = 32
 
+// maxReservationsPerNamespace is the suite server's
+// --max-reservations-per-namespace, below the default so that a spec reaches it.
+const maxReservationsPerNamespace = 64
+
 // leaseQuota is the ResourceQuota resource that counts MacLeases.
 const leaseQuota corev1.ResourceName = "count/macleases.macpool.kubemacpool.io"
 
@@ -104,6 +108,68 @@ var _ = Describe("Bounded reservations", func() {
 		_, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("third", `[{"name":"br1"}]`), metav1.CreateOptions{})
 		expectClientError(err, 403, "exceeded quota: leases", string(leaseQuota))
 		Expect(leasesOf(ctx, namespace)).To(HaveLen(2))
+	})
+
+	It("hold the reservations of Pods that kube-apiserver's pod quota rejects at --max-reservations-per-namespace, with a 429 naming it, until they expire", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "reservations")
+		other := createNamespace(ctx, "reservations-other")
+		_, err := kubeClient.CoreV1().ResourceQuotas(namespace).Create(ctx, &corev1.ResourceQuota{
+			ObjectMeta: metav1.ObjectMeta{Name: "no-pods"},
+			Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}},
+		}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		By("waiting for kube-controller-manager to compute the quota's usage")
+		Eventually(func(g Gomega) {
+			quota, err := kubeClient.CoreV1().ResourceQuotas(namespace).Get(ctx, "no-pods", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(quota.Status.Used).To(HaveKey(corev1.ResourcePods))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+
+		const perPod = 8
+		networks := make([]string, perPod)
+		for i := range networks {
+			networks[i] = fmt.Sprintf(`{"name":"net%d"}`, i)
+		}
+		annotation := "[" + strings.Join(networks, ",") + "]"
+		reserved := func() int {
+			n := 0
+			for _, lease := range leasesOf(ctx, namespace) {
+				Expect(lease.Status.Phase).To(Equal(v1alpha1.MacLeasePhaseReserved), "lease %s", lease.Name)
+				n++
+			}
+			return n
+		}
+
+		By(fmt.Sprintf("Pods with %d networks each, which the webhook leases and the pod quota then rejects: their reservations stay", perPod))
+		for i := range maxReservationsPerNamespace / perPod {
+			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod(fmt.Sprintf("rejected-%d", i), annotation), metav1.CreateOptions{})
+			expectClientError(err, 403, "exceeded quota: no-pods")
+		}
+		Eventually(reserved).WithContext(ctx).Should(Equal(maxReservationsPerNamespace))
+
+		By("the next Pod is refused before any lease, with a 429 that names the limit")
+		// The count is the server's lease informer's, a moment behind the
+		// API: one more object's leases may pass, never more.
+		Eventually(func(g Gomega) {
+			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("limited", annotation), metav1.CreateOptions{})
+			g.Expect(apierrors.IsTooManyRequests(err)).To(BeTrue(), "%v", err)
+			g.Expect(err.Error()).To(ContainSubstring("--max-reservations-per-namespace"))
+			g.Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("at most %d", maxReservationsPerNamespace)))
+			g.Expect(err.Error()).To(ContainSubstring("try again later"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+		Expect(reserved()).To(BeNumerically("<=", maxReservationsPerNamespace+perPod))
+
+		By("another namespace still gets its MACs")
+		pod, err := kubeClient.CoreV1().Pods(other).Create(ctx, newPod("served", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podNetworks(pod)[0]).To(HaveKey("mac"))
+
+		By("the reservations expire, and the namespace may reserve again")
+		Eventually(reserved).WithContext(ctx).WithTimeout(reservationTTL + time.Minute).WithPolling(time.Second).Should(BeZero())
+		Eventually(func() error {
+			_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("after", annotation), metav1.CreateOptions{})
+			return err
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(MatchError(ContainSubstring("exceeded quota: no-pods")))
 	})
 
 	It("let a namespace reserve addresses only inside its own pool or outside every pool", func(ctx context.Context) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -94,7 +95,8 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 		KubemacpoolBinary: kubemacpoolBinary,
 		ArtifactsDir:      filepath.Join(repoRoot, "artifacts"),
 		// Short enough that expiry is observable within a spec.
-		KubemacpoolArgs: []string{"--reservation-ttl=" + reservationTTL.String()},
+		KubemacpoolArgs: []string{"--reservation-ttl=" + reservationTTL.String(),
+			"--max-reservations-per-namespace=" + strconv.Itoa(maxReservationsPerNamespace)},
 		// The policy the deploy profiles ship, as they run it: every spec
 		// runs with it, and "The audit log" reads what it records.
 		AuditLog: true,

@@ -31,6 +31,7 @@ func TestStatusCode(t *testing.T) {
 		{"an excluded MAC", &allocation.ExcludedError{Address: address, Interface: "net1", Pool: "default"}, http.StatusUnprocessableEntity},
 		{"lease storage unavailable", &allocation.StorageUnavailableError{Address: address, Tries: 3, Last: apierrors.NewTimeoutError("etcd", 1)}, http.StatusServiceUnavailable},
 		{"the allocator loading", &allocation.NotReadyError{Reason: "loading"}, http.StatusServiceUnavailable},
+		{"a namespace at its limit of reservations", &allocation.ReservationLimitError{Namespace: "ns", Reserved: 2, Limit: 2}, http.StatusTooManyRequests},
 		{"wrapped", fmt.Errorf("interface net1: %w", &macindex.ExhaustedError{Pool: "p"}), http.StatusConflict},
 		{"a namespace that is gone", apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "gone"), http.StatusNotFound},
 		{"a ResourceQuota", apierrors.NewForbidden(leases, "02-00-00-00-00-aa", errors.New("exceeded quota")), http.StatusForbidden},
@@ -46,7 +47,8 @@ func TestStatusCode(t *testing.T) {
 	// The reasons keep apierrors' predicates true to the cause.
 	if !apierrors.IsServiceUnavailable(&allocation.NotReadyError{Reason: "loading"}) ||
 		apierrors.IsAlreadyExists(&macindex.ExhaustedError{Pool: "p"}) ||
-		!apierrors.IsInvalid(&allocation.ExcludedError{Address: address}) {
+		!apierrors.IsInvalid(&allocation.ExcludedError{Address: address}) ||
+		!apierrors.IsTooManyRequests(&allocation.ReservationLimitError{Namespace: "ns"}) {
 		t.Error("an allocation error's reason does not match its cause")
 	}
 }

@@ -21,6 +21,13 @@ import (
 // bounds what a single Pod or VM can reserve (the original accepted 1024).
 const DefaultMaxMACsPerObject = 32
 
+// DefaultMaxReservationsPerNamespace is far above what a namespace has in
+// flight: a reservation is bound within moments of its object being stored
+// (bind-wait-s in docs/benchmarks.md), so even a burst of thousands of pods
+// holds a few dozen. It bounds the MACs a tenant keeps with objects that a
+// later admission step rejects, for which no lease quota may be set.
+const DefaultMaxReservationsPerNamespace = 1024
+
 // registerAdmissionPlugins adds the server's own plugins to the generic
 // chain (NamespaceLifecycle, admission webhooks and policies):
 // MacLeaseReservationScope, MacLeaseProtection, and ResourceQuota, which

@@ -32,32 +32,51 @@ func TestAdmissionPluginsAreRegisteredWithQuotaLast(t *testing.T) {
 	}
 }
 
-func TestMaxMACsPerObject(t *testing.T) {
+// parsedOptions parses args as the command does and returns the options,
+// completed, and what Validate says of them.
+func parsedOptions(t *testing.T, args []string) (*Options, error) {
+	t.Helper()
+	o := NewOptions(io.Discard, io.Discard)
+	flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(flags)
+	if err := flags.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.Validate()
+}
+
+// The admission bounds' flags: their defaults, a value taken, and a refused
+// one named in the error.
+func TestAdmissionBoundFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args  []string
+		flag  string
 		want  int
 		error string
 	}{
-		{want: DefaultMaxMACsPerObject},
-		{args: []string{"--max-macs-per-object=4"}, want: 4},
-		{args: []string{"--max-macs-per-object=0"}, want: 0, error: "--max-macs-per-object must be at least 1, got 0"},
-		{args: []string{"--max-macs-per-object=-1"}, want: -1, error: "--max-macs-per-object must be at least 1, got -1"},
+		{flag: "max-macs-per-object", want: DefaultMaxMACsPerObject},
+		{args: []string{"--max-macs-per-object=4"}, flag: "max-macs-per-object", want: 4},
+		{args: []string{"--max-macs-per-object=0"}, flag: "max-macs-per-object", want: 0, error: "--max-macs-per-object must be at least 1, got 0"},
+		{args: []string{"--max-macs-per-object=-1"}, flag: "max-macs-per-object", want: -1, error: "--max-macs-per-object must be at least 1, got -1"},
+		{flag: "max-reservations-per-namespace", want: DefaultMaxReservationsPerNamespace},
+		{args: []string{"--max-reservations-per-namespace=10"}, flag: "max-reservations-per-namespace", want: 10},
+		{args: []string{"--max-reservations-per-namespace=0"}, flag: "max-reservations-per-namespace", want: 0},
+		{args: []string{"--max-reservations-per-namespace=-1"}, flag: "max-reservations-per-namespace", want: -1,
+			error: "--max-reservations-per-namespace must not be negative (0 sets no limit), got -1"},
 	} {
-		o := NewOptions(io.Discard, io.Discard)
-		flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
-		o.AddFlags(flags)
-		if err := flags.Parse(tc.args); err != nil {
-			t.Fatal(err)
+		o, err := parsedOptions(t, tc.args)
+		got := o.MaxMACsPerObject
+		if tc.flag == "max-reservations-per-namespace" {
+			got = o.MaxReservationsPerNamespace
 		}
-		if o.MaxMACsPerObject != tc.want {
-			t.Errorf("%v: got %d, want %d", tc.args, o.MaxMACsPerObject, tc.want)
+		if got != tc.want {
+			t.Errorf("%v: --%s is %d, want %d", tc.args, tc.flag, got, tc.want)
 		}
-		if err := o.Complete(); err != nil {
-			t.Fatal(err)
-		}
-		err := o.Validate()
 		switch {
-		case tc.error == "" && err != nil && strings.Contains(err.Error(), "max-macs-per-object"):
+		case tc.error == "" && err != nil && strings.Contains(err.Error(), tc.flag):
 			t.Errorf("%v: %v", tc.args, err)
 		case tc.error != "" && (err == nil || !strings.Contains(err.Error(), tc.error)):
 			t.Errorf("%v: got %v, want %q", tc.args, err, tc.error)

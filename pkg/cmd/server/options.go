@@ -58,6 +58,9 @@ type Options struct {
 	MetricAddr string
 	// MaxMACsPerObject caps the MACs one Pod or VirtualMachine may lease.
 	MaxMACsPerObject int
+	// MaxReservationsPerNamespace caps the Reserved leases of a
+	// namespace; 0 sets no cap.
+	MaxReservationsPerNamespace int
 	// ShutdownWatchTerminationGracePeriod bounds how long a stopping
 	// server lets open watches drain.
 	ShutdownWatchTerminationGracePeriod time.Duration
@@ -76,18 +79,19 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions(out, errOut io.Writer) *Options {
 	o := &Options{
-		RecommendedOptions:   genericoptions.NewRecommendedOptions(etcdPathPrefix, apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
-		EmbeddedEtcd:         embeddedetcd.NewOptions(),
-		DefaultPool:          NewDefaultPoolOptions(),
-		ReservationTTL:       apiserver.DefaultReservationTTL,
-		KubeVirtIdentity:     pods.DefaultKubeVirtIdentity,
-		Controller:           NewControllerOptions(),
-		Certificates:         NewCertificateOptions(),
-		WebhookAuthorization: NewWebhookAuthorizationOptions(),
-		Compat:               NewCompatOptions(),
-		Logs:                 logsapi.NewLoggingConfiguration(),
-		MetricAddr:           metrics.DefaultAddr,
-		MaxMACsPerObject:     DefaultMaxMACsPerObject,
+		RecommendedOptions:          genericoptions.NewRecommendedOptions(etcdPathPrefix, apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		EmbeddedEtcd:                embeddedetcd.NewOptions(),
+		DefaultPool:                 NewDefaultPoolOptions(),
+		ReservationTTL:              apiserver.DefaultReservationTTL,
+		KubeVirtIdentity:            pods.DefaultKubeVirtIdentity,
+		Controller:                  NewControllerOptions(),
+		Certificates:                NewCertificateOptions(),
+		WebhookAuthorization:        NewWebhookAuthorizationOptions(),
+		Compat:                      NewCompatOptions(),
+		Logs:                        logsapi.NewLoggingConfiguration(),
+		MetricAddr:                  metrics.DefaultAddr,
+		MaxMACsPerObject:            DefaultMaxMACsPerObject,
+		MaxReservationsPerNamespace: DefaultMaxReservationsPerNamespace,
 		// Without it, watches that kube-apiserver proxies to this server
 		// (the garbage collector's, the namespace controller's, users')
 		// keep the HTTP server open until the 60 s request timeout, longer
@@ -122,6 +126,9 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 	o.Compat.AddFlags(flags, &o.MetricAddr)
 	flags.IntVar(&o.MaxMACsPerObject, "max-macs-per-object", o.MaxMACsPerObject,
 		"The most MAC addresses one Pod (networks) or VirtualMachine (managed interfaces) may get; the webhooks deny an object above it before leasing anything.")
+	flags.IntVar(&o.MaxReservationsPerNamespace, "max-reservations-per-namespace", o.MaxReservationsPerNamespace,
+		"The most Reserved MacLeases (made at admission, their Pod or VirtualMachine not stored yet) one namespace may hold; the webhooks answer 429 above it. "+
+			"Rejected objects' reservations wait --reservation-ttl, so this bounds what a tenant keeps with them. 0 sets no limit.")
 }
 
 // Complete decides what the flags leave open.
@@ -157,6 +164,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxMACsPerObject < 1 {
 		errs = append(errs, fmt.Errorf("--max-macs-per-object must be at least 1, got %d", o.MaxMACsPerObject))
+	}
+	if o.MaxReservationsPerNamespace < 0 {
+		errs = append(errs, fmt.Errorf("--max-reservations-per-namespace must not be negative (0 sets no limit), got %d", o.MaxReservationsPerNamespace))
 	}
 	if o.ReservationTTL <= 0 {
 		errs = append(errs, fmt.Errorf("--reservation-ttl must be positive, got %s", o.ReservationTTL))
@@ -251,17 +261,18 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	return &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
-			DefaultPool:      o.DefaultPool.Spec(),
-			ReservationTTL:   o.ReservationTTL,
-			MaxMACsPerObject: o.MaxMACsPerObject,
-			MacInformers:     o.macInformers,
-			Controller:       controller,
-			Metrics:          serverMetrics,
-			KubeClientConfig: serverConfig.ClientConfig,
-			KubeVirtIdentity: o.KubeVirtIdentity,
-			Certificates:     certificates,
-			EmbeddedEtcd:     embeddedEtcd,
-			MetricAddr:       metricAddr,
+			DefaultPool:                 o.DefaultPool.Spec(),
+			ReservationTTL:              o.ReservationTTL,
+			MaxMACsPerObject:            o.MaxMACsPerObject,
+			MaxReservationsPerNamespace: o.MaxReservationsPerNamespace,
+			MacInformers:                o.macInformers,
+			Controller:                  controller,
+			Metrics:                     serverMetrics,
+			KubeClientConfig:            serverConfig.ClientConfig,
+			KubeVirtIdentity:            o.KubeVirtIdentity,
+			Certificates:                certificates,
+			EmbeddedEtcd:                embeddedEtcd,
+			MetricAddr:                  metricAddr,
 		},
 	}, nil
 }
