@@ -159,6 +159,34 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
 	})
 
+	// A tenant who may create VMIs writes their owner references: a VMI
+	// that names the tenant's own VM as its owner runs with whatever MACs
+	// the VMI asks for, and KubeVirt creates its launcher pod with them.
+	It("admit the launcher of a tenant's VMI that names the tenant's VM as its owner as a regular pod, under its pool's conflictPolicy", func(ctx context.Context) {
+		held := heldElsewhere(ctx, "launcher-holder")
+		rejectPool(ctx, namespace, 0x0c)
+		vm, err := createVM(ctx, namespace, newVM("decoy"), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		evil := createVMI(ctx, namespace, "evil", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "decoy", UID: vm.UID}})
+		launcher := func(address string) *corev1.Pod {
+			pod := newPod("", `[{"name":"br1","mac":"`+address+`"}]`)
+			pod.GenerateName = "virt-launcher-evil-"
+			pod.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
+			pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "evil", UID: evil.GetUID()}}
+			return pod
+		}
+
+		By("a MAC another namespace holds is denied, as for any pod")
+		_, err = kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(held), metav1.CreateOptions{})
+		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
+
+		By("a free MAC is leased to the pod, not taken for the VM's")
+		free := nextMAC()
+		created, err := kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(free), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(eventuallyBound(ctx, namespace, 1)).To(Equal(map[string]string{free: "Pod/" + created.Name}))
+	})
+
 	It("give the launcher of a standalone VMI a MAC and a lease, and leave a VM's launcher created by KubeVirt alone", func(ctx context.Context) {
 		standalone := createVMI(ctx, namespace, "lonely", nil)
 		launcher := newPod("", `[{"name":"br1"}]`)

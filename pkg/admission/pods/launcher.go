@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 // DefaultKubeVirtIdentity is the user virt-controller creates virt-launcher
@@ -42,32 +44,68 @@ func (e *UnavailableError) Error() string {
 
 func (e *UnavailableError) Unwrap() error { return e.err }
 
-// ofVirtualMachine reports whether pod, created by request, is the launcher
-// of a VirtualMachineInstance that exists with the UID its owner reference
-// names and that a VirtualMachine, existing with the UID the VMI's owner
-// reference names, owns. The launcher of a standalone VMI is not one: its
-// MACs are the pod's to lease, as in the original.
-func (l *Launchers) ofVirtualMachine(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) (bool, error) {
+// virtualMachineOf returns the VirtualMachine whose launcher pod, created by
+// request, is: the pod's owner reference names a VirtualMachineInstance that
+// exists with that UID, and the VMI's owner reference a VirtualMachine that
+// exists with that UID. nil for any other pod; the launcher of a standalone
+// VMI is a regular pod, whose MACs are its own to lease, as in the original.
+//
+// That chain proves only that KubeVirt runs the VMI for a VM the VMI names.
+// A tenant who may create VMIs writes their owner references, so the MACs of
+// the launcher are the VM's only when that VM's webhook leased them (see
+// carriesOnlyMACsOf).
+func (l *Launchers) virtualMachineOf(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) (metav1.Object, error) {
 	if l == nil || l.KubeVirt == nil {
-		return false, nil
+		return nil, nil
 	}
 	vmiReference := kubevirt.OwnerReference(pod.OwnerReferences, kubevirt.KindVirtualMachineInstance)
 	if vmiReference == nil {
-		return false, nil
+		return nil, nil
 	}
 	if l.Identity != "" && request.UserInfo.Username != l.Identity {
-		return false, nil
+		return nil, nil
 	}
 	vmi, err := l.get(ctx, kubevirt.VirtualMachineInstances, request.Namespace, vmiReference)
 	if vmi == nil || err != nil {
-		return false, err
+		return nil, err
 	}
 	vmReference := kubevirt.OwnerReference(vmi.GetOwnerReferences(), kubevirt.KindVirtualMachine)
 	if vmReference == nil {
+		return nil, nil
+	}
+	return l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
+}
+
+// carriesOnlyMACsOf tells whether every MAC in the networks annotation of a
+// launcher pod (found tells whether it has one) is leased to vm, so that the
+// pod may skip its own leases. Otherwise the pod is admitted as a regular one,
+// under its pools' policies: a tenant's VMI that names the tenant's VM as its
+// owner would else put any MAC on the wire, one another namespace holds under
+// conflictPolicy Reject, an excluded one, one of another tenant's pool. An
+// annotation that does not parse is left to the regular path, which denies
+// it.
+func (m *Mutator) carriesOnlyMACsOf(ctx context.Context, namespace, annotation string, found bool, vm metav1.Object) (bool, error) {
+	if !found {
+		return true, nil
+	}
+	networks, err := multus.Parse(annotation, namespace)
+	if err != nil {
 		return false, nil
 	}
-	vm, err := l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
-	return vm != nil, err
+	for _, network := range networks.Elements() {
+		if network.MAC == "" {
+			continue
+		}
+		address, err := mac.Parse(network.MAC)
+		if err != nil {
+			return false, nil
+		}
+		leased, err := m.Allocations.LeasedTo(ctx, namespace, address, kubevirt.KindVirtualMachine, vm.GetName(), vm.GetUID())
+		if !leased || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // get reads the object reference names; nil when it does not exist (or not

@@ -2,7 +2,9 @@ package pods
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -14,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 )
 
 func kubeVirtObject(kind, name string, uid types.UID, owners ...metav1.OwnerReference) *unstructured.Unstructured {
@@ -64,12 +68,12 @@ func TestLaunchersOfVirtualMachine(t *testing.T) {
 			launchers := &Launchers{KubeVirt: client, Identity: tc.identity}
 			pod := &metav1.ObjectMeta{Namespace: "tenant", Name: "virt-launcher-x", Labels: tc.labels, OwnerReferences: tc.owners}
 			request := &admissionv1.AdmissionRequest{Namespace: "tenant", UserInfo: authenticationv1.UserInfo{Username: tc.user}}
-			got, err := launchers.ofVirtualMachine(context.Background(), request, pod)
+			got, err := launchers.virtualMachineOf(context.Background(), request, pod)
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if got != tc.want {
-				t.Errorf("ofVirtualMachine = %v, want %v", got, tc.want)
+			if (got != nil) != tc.want || got != nil && got.GetUID() != vm.GetUID() {
+				t.Errorf("virtualMachineOf = %v, want the VM: %v", got, tc.want)
 			}
 		})
 	}
@@ -82,9 +86,108 @@ func TestLaunchersUnavailable(t *testing.T) {
 	})
 	launchers := &Launchers{KubeVirt: client}
 	pod := &metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "vm", "uid-vmi")}}
-	_, err := launchers.ofVirtualMachine(context.Background(), &admissionv1.AdmissionRequest{Namespace: "tenant"}, pod)
+	_, err := launchers.virtualMachineOf(context.Background(), &admissionv1.AdmissionRequest{Namespace: "tenant"}, pod)
 	var unavailable *UnavailableError
 	if !errors.As(err, &unavailable) {
 		t.Fatalf("got %v, want an UnavailableError: a failed check must not skip the pod", err)
+	}
+}
+
+// A proven launcher skips its own leases only for the MACs its VM's webhook
+// leased. A tenant who may create VMIs writes their owner references, so a
+// VMI that names the tenant's VM as its owner gets a launcher with any MAC:
+// those MACs go the regular way, under the pool's conflictPolicy.
+func TestLauncherMACs(t *testing.T) {
+	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
+	vm := kubeVirtObject("VirtualMachine", "vm", "uid-vm")
+	vmi := kubeVirtObject("VirtualMachineInstance", "vm", "uid-vmi", ownedBy("VirtualMachine", "vm", "uid-vm"))
+	forged := kubeVirtObject("VirtualMachineInstance", "evil", "uid-evil", ownedBy("VirtualMachine", "vm", "uid-vm"))
+	for _, obj := range []*unstructured.Unstructured{vm, vmi, forged} {
+		obj.SetNamespace("ns")
+	}
+	leased := func(address string, mutate func(*v1alpha1.MacLease)) *v1alpha1.MacLease {
+		lease := heldBy(address, "")
+		lease.Spec.Owner = &v1alpha1.LeaseOwner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm"}
+		lease.Spec.Interface = "red"
+		if mutate != nil {
+			mutate(lease)
+		}
+		return lease
+	}
+	boundTo := func(uid types.UID) func(*v1alpha1.MacLease) {
+		return func(lease *v1alpha1.MacLease) {
+			lease.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachine", "vm", uid)}
+			lease.Status.Phase = v1alpha1.MacLeasePhaseBound
+		}
+	}
+	reserved := func(lease *v1alpha1.MacLease) { lease.Status.Phase = v1alpha1.MacLeasePhaseReserved }
+	static := func(lease *v1alpha1.MacLease) { lease.Spec.Owner = nil }
+
+	for _, tc := range []struct {
+		name     string
+		vmi      string
+		networks string
+		lease    *v1alpha1.MacLease
+		// skipped: admitted untouched with no lease of the pod's; else
+		// the code of the denial, or 0 for admitted with a lease.
+		skipped bool
+		code    int32
+	}{
+		{"the VM's MAC, bound to it", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", boundTo("uid-vm")), true, 0},
+		{"the VM's MAC, reserved for its name", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", reserved), true, 0},
+		{"a static reservation of the namespace", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", static), true, 0},
+		{"networks without a MAC", "vm", `[{"name":"a"}]`, nil, true, 0},
+		{"a MAC another object holds, from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, heldBy("0e:00:00:00:00:01", "victim"), false, http.StatusConflict},
+		{"a MAC of an earlier VM of the same name", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", boundTo("uid-old-vm")), false, http.StatusConflict},
+		{"a free MAC from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:02"}]`, nil, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stored []runtime.Object
+			if tc.lease != nil {
+				stored = append(stored, tc.lease)
+			}
+			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject}, stored...)
+			m := &Mutator{Allocations: service, Launchers: &Launchers{
+				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), vm, vmi, forged), Identity: kubevirt}}
+			request := podRequest(t, tc.networks)
+			request.UserInfo = authenticationv1.UserInfo{Username: kubevirt}
+			pod := &metav1.PartialObjectMetadata{}
+			if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
+				t.Fatal(err)
+			}
+			owner := map[string]*unstructured.Unstructured{"vm": vmi, "evil": forged}[tc.vmi]
+			pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", owner.GetName(), owner.GetUID())}
+			raw, err := json.Marshal(pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			request.Object.Raw = raw
+
+			response := m.Mutate(context.Background(), request)
+			leases, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			podLeases := 0
+			for _, lease := range leases.Items {
+				if lease.Spec.Owner != nil && lease.Spec.Owner.Kind == "Pod" && lease.Spec.Owner.Name == "p" {
+					podLeases++
+				}
+			}
+			switch {
+			case tc.skipped:
+				if !response.Allowed || response.Patch != nil || podLeases != 0 {
+					t.Errorf("allowed %v, patch %s, %d leases of the pod: want it left alone", response.Allowed, response.Patch, podLeases)
+				}
+			case tc.code != 0:
+				if response.Allowed || response.Result == nil || response.Result.Code != tc.code {
+					t.Errorf("allowed %v, result %+v: want a denial with %d", response.Allowed, response.Result, tc.code)
+				}
+			default:
+				if !response.Allowed || podLeases != 1 {
+					t.Errorf("allowed %v (%+v), %d leases of the pod: want it admitted as a regular pod, with its lease", response.Allowed, response.Result, podLeases)
+				}
+			}
+		})
 	}
 }

@@ -84,14 +84,20 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	// A network-status annotation is no reason to skip: multus writes it
 	// after creation, so on a CREATE it is the creator's own text.
-	launcher, err := m.Launchers.ofVirtualMachine(ctx, request, pod)
+	vm, err := m.Launchers.virtualMachineOf(ctx, request, pod)
 	if err != nil {
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	}
-	if launcher {
-		// Its MACs are the VirtualMachine's, leased by that webhook;
-		// KubeVirt plugs and unplugs its interfaces.
-		return webhook.Allow(nil, nil)
+	if vm != nil {
+		own, err := m.carriesOnlyMACsOf(ctx, request.Namespace, annotation, found, vm)
+		if err != nil {
+			return denial(err)
+		}
+		if own {
+			// Its MACs are the VirtualMachine's, leased by that
+			// webhook; KubeVirt plugs and unplugs its interfaces.
+			return webhook.Allow(nil, nil)
+		}
 	}
 	if !found {
 		// Nothing to lease, and the Pod carried MACs it may not drop.

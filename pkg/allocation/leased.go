@@ -1,0 +1,53 @@
+package allocation
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+// LeasedTo tells whether the lease of address in namespace is the object's
+// (kind, name, uid): bound to it (an owner reference of its kind with its
+// UID), made for its name, or reserved for the generateName prefix its name
+// starts with while not bound yet. A static reservation of the namespace
+// counts too: a webhook admits its MAC for any object of the namespace. A
+// lease of another namespace reads as NotFound through the namespace guard:
+// not the object's. An error is the lease storage's, temporary.
+//
+// The Pod webhook asks it for the MACs of a virt-launcher pod: they are its
+// VirtualMachine's only if that VM's webhook leased them.
+func (s *Service) LeasedTo(ctx context.Context, namespace string, address mac.Address, kind, name string, uid types.UID) (bool, error) {
+	lease, err := s.leases.Get(ctx, namespace, address.Name())
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, &NotReadyError{Reason: fmt.Sprintf("reading the lease of %s: %v", address, err)}
+	}
+	return leasedTo(lease, kind, name, uid), nil
+}
+
+func leasedTo(lease *v1alpha1.MacLease, kind, name string, uid types.UID) bool {
+	owner := lease.Spec.Owner
+	if owner == nil {
+		return true
+	}
+	if owner.Kind != kind {
+		return false
+	}
+	for _, reference := range lease.OwnerReferences {
+		if reference.Kind == kind {
+			return reference.UID == uid
+		}
+	}
+	// Not bound with an owner reference: a reservation, or a lease of a
+	// pool with retention, bound by name alone.
+	return owner.Name == name ||
+		lease.Status.Phase == v1alpha1.MacLeasePhaseReserved && strings.HasPrefix(name, owner.Name)
+}
