@@ -19,14 +19,34 @@ const EventReason = "MACCollision"
 //
 // keys are listed sorted, so the message of a collision does not depend on
 // the order its holders were seen and identical events aggregate. It names
-// every holder, whatever its namespace: it is for cluster administrators
-// only (the MacPool's event, logs).
+// every holder it is given: given holders of several namespaces, it is for
+// the log only (see PoolEventMessage).
 func EventMessage(address string, keys []string) string {
 	if canonical, err := mac.Canonical(address); err == nil {
 		address = canonical
 	}
 	sorted := slices.Sorted(slices.Values(keys))
 	return "MAC " + address + ": Collision between " + strings.Join(sorted, ", ")
+}
+
+// PoolEventMessage is the message of the collision event on the MacPool of
+// address, which names nobody:
+//
+//	MAC 02:00:00:00:cc:01: Collision between 3 objects in 2 namespaces
+//
+// A MacPool is cluster-scoped, so its events are stored in namespace
+// "default", which more users than the cluster administrators may read. Each
+// namespace's own event names its holders; an administrator lists them all
+// with kubectl get events -A --field-selector reason=MACCollision.
+func PoolEventMessage(address string, keys []string) string {
+	if canonical, err := mac.Canonical(address); err == nil {
+		address = canonical
+	}
+	namespaces := map[string]bool{}
+	for _, key := range keys {
+		namespaces[KeyNamespace(key)] = true
+	}
+	return fmt.Sprintf("MAC %s: Collision between %d objects in %d namespace(s)", address, len(keys), len(namespaces))
 }
 
 // NamespaceEventMessage is the message of a collision event recorded in

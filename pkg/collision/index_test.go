@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -436,5 +437,29 @@ func TestNamespaceEventMessage(t *testing.T) {
 	same := []string{"vmi/ns/v", "pod/ns/p"}
 	if got, want := NamespaceEventMessage("02:00:00:00:cc:01", same, "ns"), EventMessage("02:00:00:00:cc:01", same); got != want {
 		t.Errorf("within one namespace: got %q, want the original's %q", got, want)
+	}
+}
+
+// The MacPool's event, stored in namespace "default", counts the holders and
+// their namespaces and names none of them.
+func TestPoolEventMessage(t *testing.T) {
+	for _, tc := range []struct {
+		keys []string
+		want string
+	}{
+		{[]string{"vmi/tenant-b/vm-b", "pod/tenant-a/web-a", "pod/tenant-a/db-a", "pod/tenant-c/web-c"}, "MAC 02:00:00:00:cc:01: Collision between 4 objects in 3 namespace(s)"},
+		{[]string{"pod/tenant-a/web-a", "vmi/tenant-a/vm-a"}, "MAC 02:00:00:00:cc:01: Collision between 2 objects in 1 namespace(s)"},
+	} {
+		got := PoolEventMessage("02-00-00-00-CC-01", tc.keys)
+		if got != tc.want {
+			t.Errorf("%v: got %q, want %q", tc.keys, got, tc.want)
+		}
+		for _, key := range tc.keys {
+			for _, part := range strings.Split(key, "/")[1:] {
+				if strings.Contains(got, part) {
+					t.Errorf("%q names %q", got, part)
+				}
+			}
+		}
 	}
 }

@@ -87,8 +87,9 @@ func (c *Controller) untrack(key string, uid types.UID) {
 
 // report updates the gauges and warns about collisions that started or
 // gained a participant. The event on each object names only the objects of
-// its own namespace, which its users may read; the whole set goes to the
-// MacPool of the MAC (cluster-scoped: administrators) and to the log.
+// its own namespace, which its users may read; the event on the MacPool of
+// the MAC only counts them (it is stored in namespace "default"), and the
+// log names them all.
 func (c *Controller) report(change collision.Change) {
 	if change.Empty() {
 		return
@@ -96,9 +97,8 @@ func (c *Controller) report(change collision.Change) {
 	c.config.Metrics.SetCollisions(c.collisions.Counts())
 	for _, transitions := range [][]collision.Transition{change.Started, change.Changed} {
 		for _, transition := range transitions {
-			full := collision.EventMessage(transition.MAC, transition.Keys)
 			klog.InfoS("MAC collision", "mac", transition.MAC, "objects", transition.Keys)
-			c.recorder.Event(c.poolOf(transition.MAC), corev1.EventTypeWarning, collision.EventReason, full)
+			c.recorder.Event(c.poolOf(transition.MAC), corev1.EventTypeWarning, collision.EventReason, collision.PoolEventMessage(transition.MAC, transition.Keys))
 			for _, key := range transition.Keys {
 				if ref, ok := c.references.Load(key); ok {
 					message := collision.NamespaceEventMessage(transition.MAC, transition.Keys, collision.KeyNamespace(key))
