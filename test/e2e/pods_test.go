@@ -107,6 +107,10 @@ var _ = Describe("The Pod webhook", func() {
 			Expect(err.Error()).To(ContainSubstring("the MAC " + first + " of network " + namespace + "/br1 cannot be removed or changed"))
 		}
 		Expect(leasesOf(ctx, namespace)).To(HaveKey(first))
+		// Moved to another network, the MAC would skip that network's pool.
+		_, err = setNetworks(`[{"name":"br2","mac":"` + first + `"}]`)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("the MAC " + first + " of network " + namespace + "/br1 cannot be moved to network " + namespace + "/br2"))
 
 		// A dynamic networks controller would plug the added network in.
 		updated, err := setNetworks(`[{"name":"br1","mac":"` + first + `"},{"name":"br2"}]`)

@@ -20,7 +20,9 @@ import (
 // went (no dynamic networks controller may run), and a MAC dropped from the
 // annotation of a Pod that still uses it would be handed to another tenant's
 // Pod by the lease controller's release. A Pod keeps its MACs until it is
-// deleted.
+// deleted, each on the network it carried it on: a MAC the update moves to
+// another network would skip that network's pool (its conflictPolicy, its
+// collision domain), since a carried MAC is not asked for again.
 
 // attached is what a Pod's networks annotation gave before an update: the
 // MACs it carried, with the network of each, and the networks it named. A
@@ -68,30 +70,43 @@ func (a *attached) named(key string) bool {
 	return a != nil && a.networks[key]
 }
 
-// keepsCarriedMACs refuses an update that drops or changes a MAC the Pod
-// carried; nil when every one is still in networks (nil: the annotation is
-// gone).
+// keepsCarriedMACs refuses an update that drops, changes or moves a MAC
+// the Pod carried; nil when every one is still in networks on its network
+// (nil: the annotation is gone). A moved MAC is refused rather than asked
+// for on its new network: its lease records the network it was leased on
+// (spec.interface), the one the lease controller checks for collisions, and
+// a dynamic networks controller would have to unplug it from one interface
+// and plug it into another, which nothing here can see happen.
 func keepsCarriedMACs(networks *multus.Networks, before *attached) *admissionv1.AdmissionResponse {
 	if before == nil {
 		return nil
 	}
-	kept := map[mac.Address]bool{}
+	kept := map[mac.Address]string{}
 	for i := 0; networks != nil && i < networks.Len(); i++ {
 		if address, err := mac.ParseUnicast(networks.Element(i).MAC); err == nil {
-			kept[address] = true
+			kept[address] = networks.Key(i)
 		}
 	}
-	var dropped []mac.Address
-	for address := range before.macs {
-		if !kept[address] {
+	var dropped, moved []mac.Address
+	for address, key := range before.macs {
+		switch now, ok := kept[address]; {
+		case !ok:
 			dropped = append(dropped, address)
+		case now != key:
+			moved = append(moved, address)
 		}
 	}
-	if len(dropped) == 0 {
-		return nil
+	if len(dropped) != 0 {
+		slices.Sort(dropped)
+		return webhook.Deny(http.StatusUnprocessableEntity,
+			"metadata.annotations[%s]: the MAC %s of network %s cannot be removed or changed: a Pod keeps its MACs until it is deleted",
+			multus.NetworksAnnotation, dropped[0], before.macs[dropped[0]])
 	}
-	slices.Sort(dropped)
-	return webhook.Deny(http.StatusUnprocessableEntity,
-		"metadata.annotations[%s]: the MAC %s of network %s cannot be removed or changed: a Pod keeps its MACs until it is deleted",
-		multus.NetworksAnnotation, dropped[0], before.macs[dropped[0]])
+	if len(moved) != 0 {
+		slices.Sort(moved)
+		return webhook.Deny(http.StatusUnprocessableEntity,
+			"metadata.annotations[%s]: the MAC %s of network %s cannot be moved to network %s: a Pod keeps its MACs on their networks until it is deleted",
+			multus.NetworksAnnotation, moved[0], before.macs[moved[0]], kept[moved[0]])
+	}
+	return nil
 }

@@ -79,6 +79,18 @@ func TestMutateUpdate(t *testing.T) {
 		name: "the annotation removed", before: carried, after: "",
 		wantCode: http.StatusUnprocessableEntity, wantMessage: "the MAC 02:00:00:00:00:00 of network ns/a cannot be removed or changed",
 	}, {
+		// Carried, it would not be asked for again: the new network's pool
+		// (its conflictPolicy) would never see it.
+		name: "a carried MAC moved to another network", before: carried, after: `[{"name":"b","mac":"02:00:00:00:00:00"}]`,
+		wantCode: http.StatusUnprocessableEntity, wantMessage: "the MAC 02:00:00:00:00:00 of network ns/a cannot be moved to network ns/b",
+	}, {
+		name: "a carried MAC moved to another interface of its network", before: carried, after: `[{"name":"a","interface":"eth1","mac":"02:00:00:00:00:00"}]`,
+		wantCode: http.StatusUnprocessableEntity, wantMessage: "the MAC 02:00:00:00:00:00 of network ns/a cannot be moved to network ns/a@eth1",
+	}, {
+		name: "carried MACs swapped between networks", before: `[{"name":"a","mac":"02:00:00:00:00:00"},{"name":"b","mac":"02:00:00:00:00:09"}]`,
+		after:    `[{"name":"a","mac":"02:00:00:00:00:09"},{"name":"b","mac":"02:00:00:00:00:00"}]`,
+		wantCode: http.StatusUnprocessableEntity, wantMessage: "the MAC 02:00:00:00:00:00 of network ns/a cannot be moved to network ns/b",
+	}, {
 		name: "a network added with a MAC another object holds", before: carried, after: `[{"name":"a","mac":"02:00:00:00:00:00"},{"name":"b","mac":"02:00:00:00:00:05"}]`,
 		wantCode: http.StatusConflict, wantMessage: "02:00:00:00:00:05",
 	}, {
@@ -138,5 +150,39 @@ func TestMutateUpdate(t *testing.T) {
 				t.Errorf("leases added %v, want %v", added, tt.wantLeased)
 			}
 		})
+	}
+}
+
+// Moving a carried MAC to another network is refused whatever the pools
+// say, so the new network's pool cannot be skipped. Here pool "secure"
+// serves network ns/b with conflictPolicy Reject and the default pool warns:
+// a tenant gets the victim's MAC on network a with a warning, then moves it
+// to network b, where asking for it would be refused. Before keepsCarriedMACs
+// looked at networks, the move was admitted with no warning at all.
+func TestMutateUpdateMovingAMACCannotSkipItsNewPool(t *testing.T) {
+	const held = "0a:00:00:00:00:05"
+	secure := &v1alpha1.MacPool{
+		ObjectMeta: metav1.ObjectMeta{Name: "secure"},
+		Spec: v1alpha1.MacPoolSpec{
+			Ranges:          []v1alpha1.MACRange{{Start: "0a:00:00:00:00:00", End: "0a:00:00:00:00:ff"}},
+			NetworkSelector: &v1alpha1.NetworkSelector{Networks: []v1alpha1.NetworkReference{{Namespace: "ns", Name: "b"}}},
+			ConflictPolicy:  v1alpha1.ConflictPolicyReject,
+		},
+	}
+	victim := heldBy(held, "victim")
+	victim.Spec.Pool, victim.Spec.Interface = "secure", "ns/b"
+	service, _ := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyWarn}, secure, victim)
+	m := &Mutator{Allocations: service, MaxMACs: 8}
+	ctx := context.Background()
+
+	if r := m.Mutate(ctx, podRequest(t, `[{"name":"b","mac":"`+held+`"}]`)); r.Allowed || r.Result.Code != http.StatusConflict {
+		t.Fatalf("asking for the held MAC on network b: %+v, want 409 (Reject)", r.Result)
+	}
+	if r := m.Mutate(ctx, podRequest(t, `[{"name":"a","mac":"`+held+`"}]`)); !r.Allowed || len(r.Warnings) == 0 {
+		t.Fatalf("asking for the held MAC on network a: allowed=%v warnings=%v, want a warning (Warn)", r.Allowed, r.Warnings)
+	}
+	r := m.Mutate(ctx, podUpdate(t, `[{"name":"a","mac":"`+held+`"}]`, `[{"name":"b","mac":"`+held+`"}]`))
+	if r.Allowed || r.Result.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Result.Message, "cannot be moved to network ns/b") {
+		t.Fatalf("moving the held MAC from network a to network b, whose pool rejects it: allowed=%v %+v, want 422", r.Allowed, r.Result)
 	}
 }
