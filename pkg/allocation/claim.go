@@ -18,8 +18,9 @@ const (
 	// Leased: the address was free and is now leased to the owner.
 	Leased ClaimOutcome = iota
 	// AlreadyOwned: the namespace already leases the address to this
-	// object and interface (an UPDATE), or to this very admission (a call
-	// kube-apiserver retried).
+	// object and interface (an UPDATE; or the interface that carried it
+	// before it moved to another network, Transaction.RequestMoved), or to
+	// this very admission (a call kube-apiserver retried).
 	AlreadyOwned
 	// StaticReservation: a lease without owner in the same namespace keeps
 	// the address for workloads there that ask for it.
@@ -49,6 +50,13 @@ type Claim struct {
 // Claim leases a requested address to owner if nobody holds it. A dry-run
 // claim reports what would happen and leases nothing.
 func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, iface string, network Network, address mac.Address, dryRun bool) (Claim, error) {
+	return s.claim(ctx, namespace, owner, iface, "", network, address, dryRun)
+}
+
+// claim is Claim; from, when not empty, is the interface on which owner
+// carried address before this update (Transaction.RequestMoved), whose
+// lease is owner's own too.
+func (s *Service) claim(ctx context.Context, namespace string, owner Owner, iface, from string, network Network, address mac.Address, dryRun bool) (Claim, error) {
 	if !s.HasSynced() {
 		return Claim{}, errLoading
 	}
@@ -58,7 +66,7 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 	}
 	claim := Claim{ConflictPolicy: selected.conflictPolicy, Pool: selected.state.Name()}
 	if macindex.Excluded(address, selected.exclude) {
-		return s.claimExcluded(ctx, namespace, owner, iface, address, claim)
+		return s.claimExcluded(ctx, namespace, owner, iface, from, address, claim)
 	}
 	poolName := ""
 	for _, r := range selected.ranges {
@@ -91,7 +99,7 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 		return Claim{}, fmt.Errorf("reading the lease of the requested MAC %s: %w", address, err)
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
-	case ownedBy(existing, owner, iface):
+	case ownedBy(existing, owner, iface) || from != "" && ownedBy(existing, owner, from):
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = HeldElsewhere
@@ -110,7 +118,7 @@ func (s *Service) Claim(ctx context.Context, namespace string, owner Owner, ifac
 // spec.exclude. It leases nothing: an excluded address is the
 // administrator's to give, through a static reservation in the namespace
 // (or a lease the object already holds, when it is updated).
-func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Owner, iface string, address mac.Address, claim Claim) (Claim, error) {
+func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Owner, iface, from string, address mac.Address, claim Claim) (Claim, error) {
 	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
 	case apierrors.IsNotFound(err):
@@ -119,7 +127,7 @@ func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Own
 		return Claim{}, fmt.Errorf("reading the lease of the requested MAC %s: %w", address, err)
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
-	case ownedBy(existing, owner, iface):
+	case ownedBy(existing, owner, iface) || from != "" && ownedBy(existing, owner, from):
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = Excluded

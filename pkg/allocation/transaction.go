@@ -104,7 +104,21 @@ func (t *Transaction) Allocate(ctx context.Context, iface string, network Networ
 // pool's spec.exclude is refused with an ExcludedError unless a static
 // reservation in the namespace holds it.
 func (t *Transaction) Request(ctx context.Context, iface string, network Network, address mac.Address) (mac.Address, error) {
-	claim, err := t.service.Claim(ctx, t.namespace, t.owner, iface, network, address, t.dryRun)
+	return t.request(ctx, iface, "", network, address)
+}
+
+// RequestMoved is Request for an address the object carried before this
+// update on its interface from, and now carries on iface, on another
+// network: that network's pool decides about it as about any requested
+// address, since it never did. A lease the object holds for from is its
+// own all the same (AlreadyOwned), not another object's: moving its own
+// MAC is no conflict.
+func (t *Transaction) RequestMoved(ctx context.Context, iface, from string, network Network, address mac.Address) (mac.Address, error) {
+	return t.request(ctx, iface, from, network, address)
+}
+
+func (t *Transaction) request(ctx context.Context, iface, from string, network Network, address mac.Address) (mac.Address, error) {
+	claim, err := t.service.claim(ctx, t.namespace, t.owner, iface, from, network, address, t.dryRun)
 	if err != nil {
 		return 0, err
 	}

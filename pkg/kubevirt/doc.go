@@ -27,6 +27,11 @@
 //   - On UPDATE a managed interface that omits its MAC keeps the MAC the
 //     stored object has on the managed interface of the same name, so that
 //     re-applying a manifest without MACs does not change them.
+//   - On UPDATE a MAC the stored object carried is requested again when the
+//     interface that now has it (set or kept) is on another network than
+//     the stored interface that had it, so that the new network's pool
+//     decides about it (Plan.Requested, RequestedMAC.From); an update that
+//     changes no network requests nothing it did not before.
 //   - No two interfaces of the VirtualMachine may end with the same MAC.
 //     This is checked after kept MACs are filled in, so a re-applied
 //     manifest whose explicit MAC collides with a kept one is refused, and

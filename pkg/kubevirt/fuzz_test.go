@@ -77,6 +77,7 @@ func FuzzPlanMutation(f *testing.F) {
 		{"-", "mdefault=02:00:00:00:00:01", false},
 		{"ddefault=;qx=;nx2=02:00:00:00:00:02;pp=;xz=", "ddefault=02:00:00:00:00:02", false},
 		{"Mnet1=;Mnet2=", "Mnet1=02:00:00:00:00:01;Mnet2=02:00:00:00:00:01", false},
+		{"mdefault=;Mnet2=02:00:00:00:00:02;Mnet1=", "mdefault=02:00:00:00:00:01;Mnet1=02:00:00:00:00:02", false},
 	}
 	for _, seed := range seeds {
 		f.Add(seed.vm, seed.old, seed.creating)
@@ -176,9 +177,22 @@ func FuzzPlanMutation(f *testing.F) {
 				t.Fatalf("released %+v wrongly", released)
 			}
 		}
+		// A MAC the stored object held is requested again only on another
+		// network, naming the interface that held it.
 		for _, requested := range plan.Requested {
-			if oldMACs[requested.MAC] {
+			if !oldMACs[requested.MAC] {
+				continue
+			}
+			held := false
+			for _, entry := range managedEntries(old) {
+				held = held || entry.name == requested.From && entry.addr.String() == requested.MAC
+			}
+			if !held {
 				t.Fatalf("requested %+v already held", requested)
+			}
+			oldNetworks := old.Spec.Template.Spec.Networks
+			if attachmentOf(requested.Name, spec.Networks, old) == attachmentOf(requested.From, oldNetworks, old) {
+				t.Fatalf("requested %+v on the network that held it", requested)
 			}
 		}
 

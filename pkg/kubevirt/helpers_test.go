@@ -55,6 +55,13 @@ func multusSRIOV(name, macAddress string) entry {
 	return entry{sriovIface(name, macAddress), multusNetwork(name, false)}
 }
 
+// multusOn is a bridge interface on the multus network networkName, as
+// written in the VM ("name" or "namespace/name").
+func multusOn(name, networkName, macAddress string) entry {
+	return entry{bridgeIface(name, macAddress), &kubevirtv1.Network{Name: name, NetworkSource: kubevirtv1.NetworkSource{
+		Multus: &kubevirtv1.MultusNetwork{NetworkName: networkName}}}}
+}
+
 func newVM(entries ...entry) *kubevirtv1.VirtualMachine {
 	vm := &kubevirtv1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "default"},

@@ -21,6 +21,11 @@ type RequestedMAC struct {
 	Index int
 	Name  string
 	MAC   string
+	// From is, in Requested, the name of the stored object's interface
+	// that carried the MAC on another network; empty for a MAC new to the
+	// VirtualMachine. The VirtualMachine's lease of the MAC names that
+	// interface, and is its own all the same.
+	From string
 }
 
 // Plan is what the webhook has to do for one admission request. Indexes
@@ -31,10 +36,16 @@ type Plan struct {
 	// needs one from the pool.
 	NeedAllocation []InterfaceRef
 	// Requested are managed interfaces whose MAC the request sets and the
-	// stored object's managed interfaces do not already hold: the handler
-	// must lease these to this VirtualMachine or deny. A MAC that merely
-	// moves between interfaces of the same VirtualMachine is already leased
-	// to it and is therefore not listed.
+	// stored object's managed interfaces do not already hold, and those
+	// whose MAC (set or kept) the stored object held on another network
+	// (From names its interface there): the handler must lease these to
+	// this VirtualMachine or deny. A MAC that merely moves between
+	// interfaces on the same network is already leased to it and is not
+	// listed. One that moves to another network is, because that network's
+	// pool (its conflictPolicy, its exclusions) never decided about it: a
+	// MAC admitted with a warning on a network whose pool warns must not
+	// reach, unasked, one whose pool rejects it. An update that changes no
+	// network lists nothing it did not list before.
 	Requested []RequestedMAC
 	// Kept are managed interfaces the request leaves without a MAC that get
 	// the one of the stored object's interface of the same name; the patch
@@ -76,15 +87,18 @@ func PlanMutation(vm, oldVM *kubevirtv1.VirtualMachine) (*Plan, error) {
 		return nil, err
 	}
 
-	// The stored object's managed MACs by name (first wins) and as a set.
+	// The stored object's managed MACs by name (first wins), and the
+	// interface that held each (first wins too).
 	oldByName := map[string]mac.Address{}
-	oldHeld := map[mac.Address]bool{}
+	oldHeld := map[mac.Address]managedEntry{}
 	oldEntries := managedEntries(oldVM)
 	for _, entry := range oldEntries {
 		if _, seen := oldByName[entry.name]; !seen {
 			oldByName[entry.name] = entry.addr
 		}
-		oldHeld[entry.addr] = true
+		if _, seen := oldHeld[entry.addr]; !seen {
+			oldHeld[entry.addr] = entry
+		}
 	}
 
 	// final holds each interface's MAC after kept ones are filled in.
@@ -147,8 +161,16 @@ func PlanMutation(vm, oldVM *kubevirtv1.VirtualMachine) (*Plan, error) {
 			continue
 		}
 		newHeld[final[i].addr] = true
-		if final[i].explicit && !oldHeld[final[i].addr] {
-			plan.Requested = append(plan.Requested, RequestedMAC{Index: i, Name: interfaces[i].Name, MAC: final[i].addr.String()})
+		held, carried := oldHeld[final[i].addr]
+		switch {
+		case !carried:
+			if final[i].explicit {
+				plan.Requested = append(plan.Requested, RequestedMAC{Index: i, Name: interfaces[i].Name, MAC: final[i].addr.String()})
+			}
+		case attachmentOf(interfaces[i].Name, spec.Networks, oldVM) != attachmentOf(held.name, oldVM.Spec.Template.Spec.Networks, oldVM):
+			// Kept MACs too: the request may change an interface's network
+			// and omit its MAC.
+			plan.Requested = append(plan.Requested, RequestedMAC{Index: i, Name: interfaces[i].Name, MAC: final[i].addr.String(), From: held.name})
 		}
 	}
 	listed := map[mac.Address]bool{}
@@ -165,6 +187,26 @@ func PlanMutation(vm, oldVM *kubevirtv1.VirtualMachine) (*Plan, error) {
 		plan.names[i] = iface.Name
 	}
 	return plan, nil
+}
+
+// attachment is the network an interface is on as the pools see it (see
+// MultusNetwork): a NetworkAttachmentDefinition, or the zero value for the
+// pod network or none.
+type attachment struct{ namespace, name string }
+
+// attachmentOf resolves the network of the interface named name among
+// networks, unqualified names in the stored object's namespace (the
+// object's own, on an UPDATE). It allocates nothing: PlanMutation calls it
+// for every MAC an update keeps.
+func attachmentOf(name string, networks []kubevirtv1.Network, stored *kubevirtv1.VirtualMachine) attachment {
+	namespace := stored.Namespace
+	if namespace == "" {
+		// Only outside kube-apiserver: a name that cannot be a namespace
+		// still keeps unqualified networks apart from the pod network.
+		namespace = "-"
+	}
+	nadNamespace, nadName, _ := MultusNetwork(name, networks, namespace)
+	return attachment{nadNamespace, nadName}
 }
 
 // checkUniqueNames refuses a repeated interface name: networks, kept MACs

@@ -102,7 +102,14 @@ func assign(ctx context.Context, vm *kubevirtv1.VirtualMachine, namespace string
 		if err != nil {
 			return nil, err
 		}
-		got, err := transaction.Request(ctx, requested.Name, networkOf(requested.Name), address)
+		var got mac.Address
+		if requested.From != "" {
+			// Its own already, but on another network: that network's pool
+			// decides about it now.
+			got, err = transaction.RequestMoved(ctx, requested.Name, requested.From, networkOf(requested.Name), address)
+		} else {
+			got, err = transaction.Request(ctx, requested.Name, networkOf(requested.Name), address)
+		}
 		if err != nil {
 			return nil, err
 		}

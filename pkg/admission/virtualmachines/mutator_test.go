@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -12,7 +13,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
@@ -107,5 +115,95 @@ func TestMutatePatchesOnlyTheMACs(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, vm) {
 		t.Errorf("the patch %s changed more than the MACs:\n%s", response.Patch, patched)
+	}
+}
+
+// An UPDATE that moves a MAC the VM carries to another network asks that
+// network's pool, which never decided about it: pool "secure" serves
+// network ns/secure and rejects MACs others hold, the default pool (network
+// ns/lab) warns. The VM "vm" leases 02:00:00:00:00:01 for interface net1;
+// VM "victim" leases 02:00:00:00:00:05, which "vm" carries on network lab
+// with the warning of its pool. An update that changes no network asks for
+// nothing, and the VM's own MAC follows its interface anywhere.
+func TestMutateUpdateAsksTheNewNetworksPoolForAMovedMAC(t *testing.T) {
+	const own, victims = "02:00:00:00:00:01", "02:00:00:00:00:05"
+	vm := func(iface, network, address string) []byte {
+		t.Helper()
+		object := &kubevirtv1.VirtualMachine{
+			ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", UID: "uid-vm"},
+			Spec: kubevirtv1.VirtualMachineSpec{Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{Spec: kubevirtv1.VirtualMachineInstanceSpec{
+				Domain: kubevirtv1.DomainSpec{Devices: kubevirtv1.Devices{Interfaces: []kubevirtv1.Interface{{Name: iface, MacAddress: address,
+					InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}}}},
+				Networks: []kubevirtv1.Network{{Name: iface, NetworkSource: kubevirtv1.NetworkSource{Multus: &kubevirtv1.MultusNetwork{NetworkName: network}}}},
+			}}},
+		}
+		raw, err := json.Marshal(object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	tests := []struct {
+		name         string
+		old, updated []byte
+		wantCode     int32
+		wantWarnings int
+	}{{
+		name: "an update that changes no network asks for nothing",
+		old:  vm("net1", "lab", victims), updated: vm("net1", "lab", victims),
+	}, {
+		name: "a carried MAC moved to a network whose pool rejects it",
+		old:  vm("net1", "lab", victims), updated: vm("net1", "secure", victims), wantCode: http.StatusConflict,
+	}, {
+		name: "a carried MAC kept by an interface moved to a network whose pool rejects it",
+		old:  vm("net1", "lab", victims), updated: vm("net1", "secure", ""), wantCode: http.StatusConflict,
+	}, {
+		name: "a carried MAC moved to another interface on a network whose pool warns",
+		old:  vm("net1", "lab", victims), updated: vm("net2", "ns/other", victims), wantWarnings: 1,
+	}, {
+		name: "the VM's own MAC moved with its interface to another network",
+		old:  vm("net1", "lab", own), updated: vm("net1", "secure", own),
+	}, {
+		name: "the VM's own MAC moved to another interface on another network",
+		old:  vm("net1", "lab", own), updated: vm("net2", "secure", own),
+	}, {
+		name: "the VM's own MAC kept by an interface moved to another network",
+		old:  vm("net1", "lab", own), updated: vm("net1", "secure", ""),
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lease := func(address, owner string, uid types.UID) *v1alpha1.MacLease {
+				lease := &v1alpha1.MacLease{
+					ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(address, ":", "-"), Namespace: "ns",
+						OwnerReferences: []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: owner, UID: uid}}},
+					Spec: v1alpha1.MacLeaseSpec{MACAddress: address, Pool: macpool.DefaultPoolName, Interface: "net1",
+						Owner: &v1alpha1.LeaseOwner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: owner}},
+					Status: v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound},
+				}
+				return lease
+			}
+			client := versionedfake.NewSimpleClientset(
+				&v1alpha1.MacPool{ObjectMeta: metav1.ObjectMeta{Name: macpool.DefaultPoolName}, Spec: v1alpha1.MacPoolSpec{
+					ConflictPolicy: v1alpha1.ConflictPolicyWarn, Ranges: []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:ff"}}}},
+				&v1alpha1.MacPool{ObjectMeta: metav1.ObjectMeta{Name: "secure"}, Spec: v1alpha1.MacPoolSpec{
+					ConflictPolicy:  v1alpha1.ConflictPolicyReject,
+					Ranges:          []v1alpha1.MACRange{{Start: "0a:00:00:00:00:00", End: "0a:00:00:00:00:ff"}},
+					NetworkSelector: &v1alpha1.NetworkSelector{Networks: []v1alpha1.NetworkReference{{Namespace: "ns", Name: "secure"}}}}},
+				lease(own, "vm", "uid-vm"), lease(victims, "victim", "uid-victim"))
+			service := syncedService(t, client, allocation.ClientLeases(client), kubefake.NewClientset().CoreV1())
+			response := (&Mutator{Allocations: service, MaxMACs: 32}).Mutate(context.Background(), vmRequest(admissionv1.Update, tt.updated, tt.old))
+			if tt.wantCode != 0 {
+				if response.Allowed || response.Result.Code != tt.wantCode || !strings.Contains(response.Result.Message, victims) {
+					t.Fatalf("allowed=%v %+v, want %d naming %s", response.Allowed, response.Result, tt.wantCode, victims)
+				}
+				return
+			}
+			if !response.Allowed {
+				t.Fatalf("denied: %+v", response.Result)
+			}
+			if len(response.Warnings) != tt.wantWarnings {
+				t.Errorf("warnings %q, want %d", response.Warnings, tt.wantWarnings)
+			}
+		})
 	}
 }
