@@ -133,15 +133,25 @@ type Controller struct {
 	namespaces cache.Indexer
 
 	// kubeVirtMu guards kubeVirt, the VM and VMI caches while they are
-	// watched and synced; nil otherwise. Until then no VM lease is released
-	// or expired: the controller cannot tell whether its VM exists.
+	// watched and synced, nil otherwise, and the fields up to
+	// waitingForVMs. Until then no VM lease is released or expired: the
+	// controller cannot tell whether its VM exists.
 	kubeVirtMu sync.RWMutex
 	kubeVirt   *kubeVirtWatch
 	// kubeVirtStarting is a watch whose caches are still syncing.
 	kubeVirtStarting *kubeVirtWatch
-	webhooks         cache.Indexer
-	selectors        webhookSelectors
-	synced           []cache.InformerSynced
+	// kubeVirtDiscovered is discovery's last answer. Until it says KubeVirt is
+	// not served, no lease is freed while the VM caches have not synced,
+	// whatever its owner's kind (see waitForVMs).
+	kubeVirtDiscovered kubeVirtPresence
+	// waitingForVMs are the keys of the leases kept only because VMs were
+	// not seen yet; queued again once they are, or once KubeVirt is found
+	// not served.
+	waitingForVMs map[string]struct{}
+
+	webhooks  cache.Indexer
+	selectors webhookSelectors
+	synced    []cache.InformerSynced
 
 	leaseQueue workqueue.TypedRateLimitingInterface[string]
 	adoptQueue workqueue.TypedRateLimitingInterface[objectKey]
@@ -197,6 +207,10 @@ func New(config Config) (*Controller, error) {
 		adoptQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[objectKey](),
 			workqueue.TypedRateLimitingQueueConfig[objectKey]{Name: "kubemacpool-adoption"}),
 		collisions: collision.New(),
+	}
+	if config.KubeVirt == nil {
+		// Never followed: no VM can carry a MAC this controller could see.
+		c.kubeVirtDiscovered = kubeVirtAbsent
 	}
 	c.broadcast = record.NewBroadcaster()
 	c.recorder = c.broadcast.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventComponent})

@@ -2,7 +2,9 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -44,9 +47,11 @@ type harness struct {
 	// startInformers starts the term's kube informers, as the server does
 	// after New.
 	startInformers func(stop <-chan struct{})
-	// kubeVirt is what the KubeVirt probe answers; probed counts its calls.
-	kubeVirt atomic.Bool
-	probed   atomic.Int32
+	// kubeVirt is what the KubeVirt probe answers, unless discoveryFails;
+	// probed counts its calls.
+	kubeVirt       atomic.Bool
+	discoveryFails atomic.Bool
+	probed         atomic.Int32
 }
 
 func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []runtime.Object, kubeVirtObjects ...runtime.Object) *harness {
@@ -64,6 +69,9 @@ func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []run
 		Leases: h.leases, LeaseInformer: h.leaseInformer, Kube: h.kube, Metrics: h.metrics,
 		KubeVirt: func(context.Context) (bool, error) {
 			h.probed.Add(1)
+			if h.discoveryFails.Load() {
+				return false, errors.New("discovery failed")
+			}
 			return h.kubeVirt.Load(), nil
 		},
 		KubeVirtInterval:  20 * time.Millisecond,
@@ -114,6 +122,20 @@ func (h *harness) consistently(what string, condition func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// holdVMList holds the VM informers' lists until the returned release is
+// called, as the first list of a leadership term on a cluster with many VMs
+// takes a while; the test's end releases them too.
+func (h *harness) holdVMList() (release func()) {
+	held := make(chan struct{})
+	release = sync.OnceFunc(func() { close(held) })
+	h.dynamic.PrependReactor("list", "virtualmachines", func(clienttesting.Action) (bool, runtime.Object, error) {
+		<-held
+		return false, nil, nil
+	})
+	h.t.Cleanup(release)
+	return release
 }
 
 // protected tells whether the lease of address exists with the protection
@@ -477,6 +499,94 @@ func TestBindAddsTheProtectionFinalizer(t *testing.T) {
 		h.eventually(address+" to be bound with the finalizer", func() bool {
 			lease := h.lease(mustMAC(address).Name())
 			return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer)
+		})
+	}
+}
+
+// While KubeVirt may be served and the VM caches have not synced (the
+// start of a leadership term, KubeVirt just installed), no lease is freed,
+// whatever its owner kind: spec.owner is a namespace admin's to edit (here
+// from the VM "halted" that carries the MAC to a Pod), and a VM may carry a
+// Pod lease's MAC. Before, only leases whose owner kind said VirtualMachine
+// waited: these were freed, the deleted one by its finalizer's removal, the
+// others by a delete (they have no finalizer, as leases of an earlier
+// version), and the expired Retained one by its release.
+func TestNoLeaseIsFreedWhileVMsAreNotWatchedYet(t *testing.T) {
+	const address = "02:00:00:00:00:61"
+	deleted := testLease(address, kindPod, "retargeted", v1alpha1.MacLeasePhaseBound, nil)
+	deleted.Finalizers = []string{macpool.MACProtectionFinalizer}
+	now := metav1.Now()
+	deleted.DeletionTimestamp = &now
+	tests := []struct {
+		name  string
+		lease *v1alpha1.MacLease
+	}{
+		{"a deleted lease whose owner kind says Pod", deleted},
+		{"a bound lease whose Pod is gone", testLease(address, kindPod, "gone", v1alpha1.MacLeasePhaseBound, nil)},
+		{"an expired reservation", testLease(address, kindPod, "never", v1alpha1.MacLeasePhaseReserved, past())},
+		{"an expired Retained lease", testLease(address, kindPod, "gone", v1alpha1.MacLeasePhaseRetained, past())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, true, []runtime.Object{tt.lease}, nil, testVM(t, "halted", address))
+			h.holdVMList()
+			h.run()
+			h.consistently("the lease of a MAC a VM carries", func() bool {
+				lease := h.lease(tt.lease.Name)
+				return lease != nil && lease.UID == tt.lease.UID &&
+					(lease.DeletionTimestamp == nil) == (tt.lease.DeletionTimestamp == nil) &&
+					slices.Equal(lease.Finalizers, tt.lease.Finalizers)
+			})
+		})
+	}
+}
+
+// Control: once VMs are watched, the same edit and delete leave the lease
+// Terminating while the VM carries the MAC.
+func TestDeletedLeaseStaysWhileAVMCarriesItsMACWhateverItsOwner(t *testing.T) {
+	const address = "02:00:00:00:00:62"
+	h := newHarness(t, true, nil, nil, testVM(t, "halted", address))
+	h.run()
+	h.eventually("the VM's MAC to be adopted", func() bool { return h.protected(address) })
+	lease := h.lease(mustMAC(address).Name())
+	lease.Spec.Owner = &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: kindPod, Name: "retargeted"}
+	now := metav1.Now()
+	lease.DeletionTimestamp = &now
+	if _, err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Update(context.Background(), lease, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.consistently("the finalizer of a lease whose MAC a VM carries", func() bool { return h.protected(address) })
+}
+
+// A Pod lease kept because VMs were not seen goes once they are, or once
+// discovery says KubeVirt is not served: no VM carries its MAC then, and a
+// cluster without KubeVirt does not keep its Pods' leases for ever. Nothing
+// else queues it again: nothing carries its MAC.
+func TestLeaseKeptForVMsIsQueuedAgain(t *testing.T) {
+	const address = "02:00:00:00:00:63"
+	tests := []struct {
+		name string
+		// kubeVirt is discovery's answer once it answers.
+		kubeVirt bool
+	}{
+		{name: "once the VM caches have synced", kubeVirt: true},
+		{name: "once discovery says KubeVirt is not served", kubeVirt: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lease := testLease(address, kindPod, "gone", v1alpha1.MacLeasePhaseBound, nil)
+			lease.Finalizers = []string{macpool.MACProtectionFinalizer}
+			now := metav1.Now()
+			lease.DeletionTimestamp = &now
+			h := newHarness(t, tt.kubeVirt, []runtime.Object{lease}, nil)
+			release := h.holdVMList()
+			// Discovery fails first: KubeVirt may be served.
+			h.discoveryFails.Store(true)
+			h.run()
+			h.consistently("the deleted lease's finalizer while VMs are not seen", func() bool { return h.protected(address) })
+			h.discoveryFails.Store(false)
+			release()
+			h.eventually("the finalizer to go", func() bool { return !h.protected(address) })
 		})
 	}
 }

@@ -29,6 +29,16 @@ type kubeVirtWatch struct {
 	cancel    context.CancelFunc
 }
 
+// kubeVirtPresence is what discovery last said of KubeVirt.
+type kubeVirtPresence int
+
+const (
+	// kubeVirtUnknown: no answer yet this term (or only errors).
+	kubeVirtUnknown kubeVirtPresence = iota
+	kubeVirtServed
+	kubeVirtAbsent
+)
+
 // followKubeVirt asks whether KubeVirt is served, until ctx is done, and
 // starts or stops watching VMs to match. Operators often install KubeVirt
 // after Kubemacpool, and discovery may fail once at start; a decision taken
@@ -49,9 +59,19 @@ func (c *Controller) followKubeVirt(ctx context.Context) {
 			klog.ErrorS(err, "Checking whether KubeVirt is installed, will retry")
 			return
 		}
-		c.kubeVirtMu.RLock()
+		c.kubeVirtMu.Lock()
 		running := c.kubeVirt != nil || c.kubeVirtStarting != nil
-		c.kubeVirtMu.RUnlock()
+		var waiting map[string]struct{}
+		if present {
+			c.kubeVirtDiscovered = kubeVirtServed
+		} else {
+			// No VM exists to carry a MAC: the leases that waited for the
+			// VM caches need not wait any longer.
+			c.kubeVirtDiscovered = kubeVirtAbsent
+			waiting, c.waitingForVMs = c.waitingForVMs, nil
+		}
+		c.kubeVirtMu.Unlock()
+		c.queueKeys(waiting)
 		switch {
 		case present && !running:
 			if err := c.startKubeVirt(ctx); err != nil {
@@ -93,9 +113,12 @@ func (c *Controller) startKubeVirt(ctx context.Context) error {
 			return
 		}
 		c.kubeVirt, c.kubeVirtStarting = watch, nil
+		waiting := c.waitingForVMs
+		c.waitingForVMs = nil
 		c.kubeVirtMu.Unlock()
 		klog.InfoS("VirtualMachine informers synced: VM leases are reconciled again")
 		c.queueVMLeases()
+		c.queueKeys(waiting)
 		// The informers' first events came while the caches were not in
 		// use yet; adopt what they delivered now.
 		for _, obj := range watch.vms.List() {
@@ -127,6 +150,36 @@ func (c *Controller) vmCaches() (vms, vmis cache.Indexer) {
 		return nil, nil
 	}
 	return c.kubeVirt.vms, c.kubeVirt.vmis
+}
+
+// waitForVMs tells whether a lease about to be freed (released, expired,
+// its finalizer removed, a Retained one passed on) must wait because a VM
+// may carry its MAC unseen: KubeVirt is served, or discovery has not
+// answered yet, and the VM caches have not synced (KubeVirt installed a
+// moment ago, or the first list of a leadership term, which takes a while
+// on a cluster with many VMs). It holds whatever the lease's owner kind:
+// spec.owner is a namespace admin's to edit, and a VM may carry the MAC of
+// a Pod's lease. The key is recorded and queued again once the caches
+// sync, or once discovery says KubeVirt is not served: without KubeVirt no
+// VM carries anything, and Pod leases do not wait.
+func (c *Controller) waitForVMs(key string) bool {
+	c.kubeVirtMu.Lock()
+	defer c.kubeVirtMu.Unlock()
+	if c.kubeVirt != nil || c.kubeVirtDiscovered == kubeVirtAbsent {
+		return false
+	}
+	if c.waitingForVMs == nil {
+		c.waitingForVMs = map[string]struct{}{}
+	}
+	c.waitingForVMs[key] = struct{}{}
+	return true
+}
+
+// queueKeys queues the leases of keys again.
+func (c *Controller) queueKeys(keys map[string]struct{}) {
+	for key := range keys {
+		c.leaseQueue.Add(key)
+	}
 }
 
 // queueVMLeases queues every lease of a VirtualMachine: they waited while

@@ -146,6 +146,12 @@ func (c *Controller) syncRetained(ctx context.Context, key string, lease *macpoo
 		c.leaseQueue.AddAfter(key, wait)
 		return nil
 	}
+	if c.waitForVMs(key) {
+		// A VM may carry the address unseen: it would be passed over, or the
+		// lease released.
+		klog.V(2).InfoS("Keeping an expired Retained lease until the VirtualMachine caches have synced", "lease", key)
+		return nil
+	}
 	if holders := c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress); len(holders) > 0 {
 		h := holders[0]
 		moved := lease.DeepCopy()

@@ -219,6 +219,12 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 		klog.V(2).InfoS("Keeping a deleted VirtualMachine lease while VirtualMachines are not watched", "lease", key)
 		return nil
 	}
+	if c.waitForVMs(key) {
+		// Whatever its owner kind says (a namespace admin may have edited
+		// it): holdersCarrying and stillReported below see no VM yet.
+		klog.V(2).InfoS("Keeping a deleted lease until the VirtualMachine caches have synced", "lease", key)
+		return nil
+	}
 	if holders := c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress); len(holders) > 0 {
 		// The holder's deletion or change queues the lease again.
 		klog.V(2).InfoS("Keeping a deleted lease whose MAC an object still carries", "lease", key, "holder", holders[0].kind+"/"+holders[0].name)
@@ -297,6 +303,13 @@ func sameOwnerReferences(a, b []metav1.OwnerReference) bool {
 // remove deletes a lease, but only the version this decision was made on:
 // a lease re-created or re-bound meanwhile is left alone.
 func (c *Controller) remove(ctx context.Context, lease *macpool.MacLease, operation metrics.LeaseOperation, why string) error {
+	if c.waitForVMs(lease.Namespace + "/" + lease.Name) {
+		// The proof that nothing carries or reports the MAC looked at no VM
+		// or VMI; a lease without the protection finalizer (made by an
+		// earlier version) would be gone with this delete.
+		klog.V(2).InfoS("Keeping a lease to release until the VirtualMachine caches have synced", "lease", klog.KObj(lease), "reason", why)
+		return nil
+	}
 	uid, version := lease.UID, lease.ResourceVersion
 	err := c.config.Leases.MacpoolV1alpha1().MacLeases(lease.Namespace).Delete(ctx, lease.Name, metav1.DeleteOptions{
 		Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &version},
