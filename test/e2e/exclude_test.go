@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"context"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -56,6 +59,61 @@ var _ = Describe("MacPool spec.exclude and range warnings", func() {
 		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("excluded", `[{"name":"br1","mac":"0e:00:00:12:00:02"}]`), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(podNetworks(pod)[0]["mac"]).To(Equal("0e:00:00:12:00:02"))
+	})
+
+	It("refuse a namespace admin's static reservation of an excluded MAC; a Role on macleases/exclude grants one", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "exclude-tenant")
+		const inRange, host = "0e:00:00:14:00:01", "0e:00:00:14:ff:01" // the host MAC lies outside every range
+		pool := createPoolFor(ctx, namespace, v1alpha1.MacPoolSpec{
+			Ranges:  []v1alpha1.MACRange{{Start: "0e:00:00:14:00:00", End: "0e:00:00:14:00:07"}},
+			Exclude: []v1alpha1.MACRange{{Start: "0e:00:00:14:00:00", End: "0e:00:00:14:00:03"}, {Start: host, End: host}},
+		})
+		admin, adminKubeconfig := userWithRole(ctx, "admin-"+namespace, namespace, "admin")
+		// The aggregated admin role reaches the user through the controller
+		// manager's aggregation, asynchronously: wait for an ordinary lease.
+		Eventually(func() error {
+			_, err := admin.MacLeases(namespace).Create(ctx, staticLease("0e:00:00:14:00:05"), metav1.CreateOptions{})
+			return err
+		}).WithContext(ctx).Should(Succeed())
+
+		By("the namespace admin may not reserve an excluded MAC, inside the pool's range or outside every range")
+		for _, address := range []string{inRange, host} {
+			_, err := admin.MacLeases(namespace).Create(ctx, staticLease(address), metav1.CreateOptions{})
+			expectClientError(err, 403, `spec.macAddress: `+address+` is in spec.exclude of MacPool "`+pool+`"`,
+				`takes create permission on macleases/exclude in namespace "`+namespace+`"`)
+			_, err = macClient.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, leaseName(address), metav1.GetOptions{})
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%v", err)
+		}
+		answer, _ := kubectlAs(adminKubeconfig, "auth", "can-i", "create", "macleases.macpool.kubemacpool.io", "--subresource=exclude", "-n", namespace)
+		Expect(strings.TrimSpace(answer)).To(Equal("no"))
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("tenant-handout", `[{"name":"br1","mac":"`+inRange+`"}]`), metav1.CreateOptions{})
+		expectClientError(err, 422, `is in spec.exclude of MacPool "`+pool+`"`)
+
+		By("a Role with create on macleases/exclude for one lease name hands out that address only")
+		_, err = kubeClient.RbacV1().Roles(namespace).Create(ctx, &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "hand-out-host"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.SchemeGroupVersion.Group}, Resources: []string{"macleases/exclude"},
+				Verbs: []string{"create"}, ResourceNames: []string{leaseName(host)}}},
+		}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = kubeClient.RbacV1().RoleBindings(namespace).Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "hand-out-host"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "hand-out-host"},
+			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "admin-" + namespace}},
+		}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() error {
+			_, err := admin.MacLeases(namespace).Create(ctx, staticLease(host), metav1.CreateOptions{})
+			return err
+		}).WithContext(ctx).Should(Succeed())
+		_, err = admin.MacLeases(namespace).Create(ctx, staticLease(inRange), metav1.CreateOptions{})
+		expectClientError(err, 403, "macleases/exclude")
+
+		By("the cluster admin hands out the one inside the range, and a Pod of the namespace gets it")
+		createLease(ctx, namespace, staticLease(inRange))
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("admin-handout", `[{"name":"br1","mac":"`+inRange+`"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podNetworks(pod)[0]["mac"]).To(Equal(inRange))
 	})
 
 	It("accept a range that is not locally administered, or overlaps another pool, with a warning that says why", func(ctx context.Context) {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninitializer "k8s.io/apiserver/pkg/admission/initializer"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -28,6 +29,14 @@ import (
 // PluginName is the name to enable or disable the plugin with
 // (--enable-admission-plugins, --disable-admission-plugins).
 const PluginName = "MacLeaseReservationScope"
+
+// ExcludeSubresource is the virtual subresource whose create permission
+// allows reserving an address in a pool's spec.exclude. No endpoint serves
+// it: it exists only for RBAC, as macleases/finalizers does for
+// MacLeaseProtection. The verb is the request's own (a reservation is a
+// create), so that "kubectl auth can-i create macleases/exclude" reads as
+// what it allows.
+const ExcludeSubresource = "exclude"
 
 // Register registers the plugin.
 func Register(plugins *admission.Plugins) {
@@ -50,6 +59,7 @@ type Plugin struct {
 	namespaces      corelisters.NamespaceLister
 	namespaceSynced func() bool
 	kube            kubernetes.Interface
+	authorizer      authorizer.Authorizer
 }
 
 var (
@@ -57,11 +67,13 @@ var (
 	_ WantsMacInformerFactory                                      = &Plugin{}
 	_ genericadmissioninitializer.WantsExternalKubeInformerFactory = &Plugin{}
 	_ genericadmissioninitializer.WantsExternalKubeClientSet       = &Plugin{}
+	_ genericadmissioninitializer.WantsAuthorizer                  = &Plugin{}
 )
 
 // New returns a plugin whose informers are set by the initializers.
 func New() *Plugin {
-	// Only creates: a lease's address is its name, which never changes.
+	// Only creates: a lease's address is its name, which never changes
+	// (validation refuses an update of spec.macAddress too).
 	return &Plugin{Handler: admission.NewHandler(admission.Create)}
 }
 
@@ -80,6 +92,9 @@ func (p *Plugin) SetExternalKubeInformerFactory(f informers.SharedInformerFactor
 // SetExternalKubeClientSet reads a namespace the informer has not seen yet.
 func (p *Plugin) SetExternalKubeClientSet(client kubernetes.Interface) { p.kube = client }
 
+// SetAuthorizer asks a for the permission to reserve an excluded address.
+func (p *Plugin) SetAuthorizer(a authorizer.Authorizer) { p.authorizer = a }
+
 // ValidateInitialization checks that every initializer ran.
 func (p *Plugin) ValidateInitialization() error {
 	switch {
@@ -89,12 +104,15 @@ func (p *Plugin) ValidateInitialization() error {
 		return fmt.Errorf("%s: missing the namespace informer", PluginName)
 	case p.kube == nil:
 		return fmt.Errorf("%s: missing the Kubernetes client", PluginName)
+	case p.authorizer == nil:
+		return fmt.Errorf("%s: missing the authorizer", PluginName)
 	}
 	return nil
 }
 
 // Validate refuses a lease of an address inside a pool that does not serve
-// the lease's namespace.
+// the lease's namespace, and a lease of an address in any pool's
+// spec.exclude unless the caller may create macleases/exclude.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != macpool.Resource("macleases") || a.GetSubresource() != "" {
 		return nil
@@ -125,7 +143,66 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 	if reason := outOfScope(pools, a.GetNamespace(), namespaceLabels, address); reason != "" {
 		return admission.NewForbidden(a, fmt.Errorf("spec.macAddress: %s", reason))
 	}
+	if excluding := excludedBy(pools, address); len(excluding) > 0 {
+		return p.authorizeExcluded(ctx, a, address, excluding)
+	}
 	return nil
+}
+
+// authorizeExcluded admits a reservation of an excluded address only for a
+// caller who may create macleases/exclude in the namespace. The webhooks
+// hand an excluded address to a workload when a lease without owner holds
+// it (a static reservation, the administrator's hand-out): were a namespace
+// admin's own reservation enough, spec.exclude would bind nobody who can
+// create leases. Cluster administrators have every verb on every
+// subresource; the aggregated namespace roles grant macleases only.
+func (p *Plugin) authorizeExcluded(ctx context.Context, a admission.Attributes, address mac.Address, excluding []string) error {
+	decision, reason, err := p.authorizer.Authorize(ctx, authorizer.AttributesRecord{
+		User:        a.GetUserInfo(),
+		Verb:        "create",
+		Namespace:   a.GetNamespace(),
+		APIGroup:    a.GetResource().Group,
+		APIVersion:  a.GetResource().Version,
+		Resource:    a.GetResource().Resource,
+		Subresource: ExcludeSubresource,
+		// The lease's name is its address, known before it is stored:
+		// a Role may hand out single addresses through resourceNames.
+		Name:            a.GetName(),
+		ResourceRequest: true,
+	})
+	switch {
+	case decision == authorizer.DecisionAllow:
+		return nil
+	case err != nil:
+		return apierrors.NewServiceUnavailable(fmt.Sprintf(
+			"checking whether the caller may reserve the excluded address %s: %v; try again", address, err))
+	}
+	refusal := fmt.Errorf(`spec.macAddress: %s is in spec.exclude of MacPool "%s"; reserving an excluded address `+
+		"takes create permission on macleases/%s in namespace %q, which cluster administrators have",
+		address, strings.Join(excluding, `", "`), ExcludeSubresource, a.GetNamespace())
+	if reason != "" {
+		refusal = fmt.Errorf("%w (%s)", refusal, reason)
+	}
+	return admission.NewForbidden(a, refusal)
+}
+
+// excludedBy returns the pools whose spec.exclude holds address, sorted.
+// Any pool counts, not only those serving the namespace: an exclusion
+// names addresses already on the network (a host's MAC), which no tenant
+// may take whichever pool serves it.
+func excludedBy(pools []*v1alpha1.MacPool, address mac.Address) []string {
+	var excluding []string
+	for _, pool := range pools {
+		for _, r := range pool.Spec.Exclude {
+			parsed, err := mac.ParseRange(r.Start, r.End)
+			if err == nil && parsed.Contains(address) {
+				excluding = append(excluding, pool.Name)
+				break
+			}
+		}
+	}
+	slices.Sort(excluding)
+	return excluding
 }
 
 // madeByServer tells the server's own loopback client, which the webhooks

@@ -2,6 +2,7 @@ package reservationscope
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/apiserver/pkg/authorization/union"
 	"k8s.io/client-go/informers"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
@@ -55,9 +59,64 @@ func networkPool(name string, selector map[string]string, start, end string) *v1
 	return p
 }
 
+var (
+	// clusterAdmin is bound to cluster-admin: every verb on every resource
+	// and subresource.
+	clusterAdmin = &user.DefaultInfo{Name: "root", Groups: []string{user.AllAuthenticated}}
+	// handOut may create macleases/exclude in namespace "a".
+	handOut = &user.DefaultInfo{Name: "carol", Groups: []string{user.AllAuthenticated}}
+	// oneHost may create macleases/exclude in namespace "a" for the lease
+	// 00-50-56-aa-bb-cc only (resourceNames).
+	oneHost = &user.DefaultInfo{Name: "dave", Groups: []string{user.AllAuthenticated}}
+)
+
+// roles stands for RBAC: tenant (alice) is a namespace admin, with the
+// aggregated admin role, which grants macleases but no subresource of it
+// but status. It records every question it is asked.
+type roles struct {
+	asked []authorizer.Attributes
+	err   error
+}
+
+func (r *roles) authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	r.asked = append(r.asked, a)
+	if r.err != nil {
+		return authorizer.DecisionNoOpinion, "", r.err
+	}
+	exclude := a.GetVerb() == "create" && a.GetAPIGroup() == macpool.GroupName && a.GetResource() == "macleases" &&
+		a.GetSubresource() == ExcludeSubresource && a.GetNamespace() == "a"
+	switch {
+	case a.GetUser().GetName() == clusterAdmin.Name,
+		a.GetUser().GetName() == handOut.Name && exclude,
+		a.GetUser().GetName() == oneHost.Name && exclude && a.GetName() == "00-50-56-aa-bb-cc":
+		return authorizer.DecisionAllow, "", nil
+	case a.GetUser().GetName() == tenant.Name && a.GetResource() == "macleases" && a.GetSubresource() == "":
+		return authorizer.DecisionAllow, "", nil
+	}
+	return authorizer.DecisionNoOpinion, "no RBAC policy matched", nil
+}
+
+// chain is the generic API server's delegating authorizer: system:masters
+// first, then kube-apiserver's RBAC.
+func (r *roles) chain(t *testing.T) authorizer.Authorizer {
+	t.Helper()
+	chain, err := union.New(
+		union.NamedAuthorizer{AuthorizerName: "privileged groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		union.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: authorizer.AuthorizerFunc(r.authorize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chain
+}
+
 // newPlugin returns a plugin whose caches hold pools and cached, and whose
 // client knows live (namespaces created after the cache was filled).
 func newPlugin(t *testing.T, pools []runtime.Object, cached []*corev1.Namespace, live []runtime.Object, synced bool) *Plugin {
+	t.Helper()
+	return newPluginWithRoles(t, pools, cached, live, synced, &roles{})
+}
+
+func newPluginWithRoles(t *testing.T, pools []runtime.Object, cached []*corev1.Namespace, live []runtime.Object, synced bool, rbac *roles) *Plugin {
 	t.Helper()
 	kube := kubefake.NewClientset(live...)
 	kubeInformers := informers.NewSharedInformerFactory(kube, 0)
@@ -66,6 +125,7 @@ func newPlugin(t *testing.T, pools []runtime.Object, cached []*corev1.Namespace,
 	plugin.SetExternalKubeClientSet(kube)
 	plugin.SetExternalKubeInformerFactory(kubeInformers)
 	plugin.SetMacInformerFactory(macInformers)
+	plugin.SetAuthorizer(rbac.chain(t))
 	if err := plugin.ValidateInitialization(); err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +233,99 @@ func TestValidate(t *testing.T) {
 				t.Errorf("got %d %q, want %d containing %q", status.Status().Code, err, tc.code, tc.message)
 			}
 		})
+	}
+}
+
+// excludingPools are allPools where tenant-a excludes a block of its range
+// and a host MAC outside every range, tenant-b excludes another host MAC,
+// and both exclude a third.
+var excludingPools = func() []runtime.Object {
+	a := pool("tenant-a", map[string]string{"tenant": "a"}, "0e:00:00:0a:00:00", "0e:00:00:0a:ff:ff")
+	a.Spec.Exclude = []v1alpha1.MACRange{{Start: "0e:00:00:0a:00:00", End: "0e:00:00:0a:00:0f"},
+		{Start: "00:50:56:aa:bb:cc", End: "00:50:56:aa:bb:cc"}, {Start: "00:50:56:00:00:00", End: "00:50:56:00:00:ff"}}
+	b := pool("tenant-b", map[string]string{"tenant": "b"}, "0e:00:00:0b:00:00", "0e:00:00:0b:ff:ff")
+	b.Spec.Exclude = []v1alpha1.MACRange{{Start: "00:50:56:bb:00:01", End: "00:50:56:bb:00:01"}, {Start: "00:50:56:00:00:10", End: "00:50:56:00:00:10"}}
+	return []runtime.Object{allPools[0], a, b, allPools[3]}
+}()
+
+// TestValidateExcluded: the webhooks take a lease without owner of an
+// address in spec.exclude as the administrator's hand-out, so only callers
+// who may create macleases/exclude reserve one; a namespace admin may not.
+func TestValidateExcluded(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		namespace string
+		address   string
+		user      user.Info
+		authErr   error
+		code      int      // 0: allowed
+		message   []string // in the denial
+		asks      bool     // RBAC is asked
+	}{
+		{name: "a tenant reserves an excluded address of its own pool", namespace: "a", address: "0e:00:00:0a:00:01", user: tenant, code: http.StatusForbidden, asks: true,
+			message: []string{`spec.macAddress: 0e:00:00:0a:00:01 is in spec.exclude of MacPool "tenant-a"; reserving an excluded address takes create permission on macleases/exclude in namespace "a"`, "no RBAC policy matched"}},
+		{name: "a tenant reserves a host MAC its pool excludes outside every range", namespace: "a", address: "00:50:56:aa:bb:cc", user: tenant, code: http.StatusForbidden, asks: true,
+			message: []string{`"tenant-a"`}},
+		{name: "a tenant reserves a host MAC another tenant's pool excludes", namespace: "a", address: "00:50:56:bb:00:01", user: tenant, code: http.StatusForbidden, asks: true,
+			message: []string{`spec.exclude of MacPool "tenant-b"`}},
+		{name: "an address two pools exclude names both", namespace: "plain", address: "00:50:56:00:00:10", user: tenant, code: http.StatusForbidden, asks: true,
+			message: []string{`MacPool "tenant-a", "tenant-b"`}},
+		{name: "a tenant reserves an address its pool does not exclude", namespace: "a", address: "0e:00:00:0a:00:10", user: tenant},
+		{name: "a tenant reserves outside every pool and exclusion", namespace: "a", address: "00:50:56:aa:bb:cd", user: tenant},
+		{name: "a cluster admin hands an excluded address out", namespace: "a", address: "0e:00:00:0a:00:02", user: clusterAdmin, asks: true},
+		{name: "a cluster admin hands a host MAC out in a namespace without pool", namespace: "plain", address: "00:50:56:aa:bb:cc", user: clusterAdmin, asks: true},
+		{name: "a caller who may create macleases/exclude in the namespace", namespace: "a", address: "0e:00:00:0a:00:03", user: handOut, asks: true},
+		{name: "a caller who may create macleases/exclude in another namespace", namespace: "plain", address: "00:50:56:aa:bb:cc", user: handOut, code: http.StatusForbidden, asks: true,
+			message: []string{`macleases/exclude in namespace "plain"`}},
+		{name: "a caller allowed one lease by name reserves it", namespace: "a", address: "00:50:56:aa:bb:cc", user: oneHost, asks: true},
+		{name: "a caller allowed one lease by name reserves another", namespace: "a", address: "0e:00:00:0a:00:04", user: oneHost, code: http.StatusForbidden, asks: true},
+		{name: "the server's own leases are not checked", namespace: "a", address: "00:50:56:bb:00:01", user: server},
+		{name: "the server's user name without its group is checked", namespace: "a", address: "0e:00:00:0a:00:05", user: impostor, code: http.StatusForbidden, asks: true},
+		{name: "another tenant's pool: the scope refuses before exclusion is asked", namespace: "b", address: "0e:00:00:0a:00:06", user: clusterAdmin, code: http.StatusForbidden,
+			message: []string{`MacPool "tenant-a", which does not serve namespace "b"`}},
+		{name: "the authorizer fails", namespace: "a", address: "0e:00:00:0a:00:07", user: tenant, authErr: errors.New("SubjectAccessReview timed out"), code: http.StatusServiceUnavailable, asks: true,
+			message: []string{"reserve the excluded address 0e:00:00:0a:00:07", "SubjectAccessReview timed out", "try again"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rbac := &roles{err: tc.authErr}
+			plugin := newPluginWithRoles(t, excludingPools, cachedNSs, nil, true, rbac)
+			err := plugin.Validate(context.Background(), leaseAttributes(tc.namespace, tc.address, nil, tc.user, admission.Create, ""), nil)
+			switch {
+			case tc.code == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.code != 0 && err == nil:
+				t.Fatalf("admitted, want a %d", tc.code)
+			case tc.code != 0:
+				var status apierrors.APIStatus
+				if !errors.As(err, &status) || int(status.Status().Code) != tc.code {
+					t.Fatalf("got %v, want a %d", err, tc.code)
+				}
+				for _, want := range tc.message {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+			}
+			if asked := len(rbac.asked) > 0; asked != tc.asks {
+				t.Fatalf("RBAC asked: %v, want %v", asked, tc.asks)
+			}
+			for _, a := range rbac.asked {
+				if a.GetVerb() != "create" || a.GetResource() != "macleases" || a.GetSubresource() != ExcludeSubresource ||
+					a.GetNamespace() != tc.namespace || a.GetName() != strings.ReplaceAll(tc.address, ":", "-") || !a.IsResourceRequest() {
+					t.Errorf("asked %#v", a)
+				}
+			}
+		})
+	}
+}
+
+func TestInitializationNeedsTheAuthorizer(t *testing.T) {
+	plugin := New()
+	plugin.SetExternalKubeClientSet(kubefake.NewClientset())
+	plugin.SetExternalKubeInformerFactory(informers.NewSharedInformerFactory(kubefake.NewClientset(), 0))
+	plugin.SetMacInformerFactory(macinformers.NewSharedInformerFactory(macfake.NewSimpleClientset(), 0))
+	if err := plugin.ValidateInitialization(); err == nil || !strings.Contains(err.Error(), "authorizer") {
+		t.Errorf("got %v", err)
 	}
 }
 

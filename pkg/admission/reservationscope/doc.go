@@ -6,6 +6,13 @@
 // it, a namespace admin could reserve the addresses of a pool dedicated to
 // another namespace and exhaust it.
 //
+// A lease of an address in any pool's spec.exclude further takes create
+// permission on the virtual subresource macleases/exclude of its namespace,
+// which cluster administrators have and the aggregated namespace roles do
+// not: the webhooks hand the address of a lease without owner to the
+// namespace's workloads as the administrator's choice, so a namespace admin
+// who could make one would lift the exclusion for itself.
+//
 // Leases the server creates itself (the admission webhooks and the lease
 // controller, through the loopback client) are not checked: they follow the
 // allocation rules of pkg/allocation.
