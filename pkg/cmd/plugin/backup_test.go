@@ -330,6 +330,37 @@ func TestRestoreRetriesScopeRefusalsOnly(t *testing.T) {
 	}
 }
 
+// MacLeaseReservationScope's refusal of an excluded address names
+// spec.macAddress too, but no retry gives the caller macleases/exclude: one
+// attempt, and the server's reason rather than "restore the pools first".
+func TestRestoreDoesNotRetryExcludedRefusals(t *testing.T) {
+	defer func(old time.Duration) { scopeRetryTimeout = old }(scopeRetryTimeout)
+	scopeRetryTimeout = 5 * time.Second
+	file := backupTo(t, fake.NewClientset(sourceObjects()...))
+
+	target := fakeTarget()
+	attempts := map[string]int{}
+	const refusal = `spec.macAddress: 0e:00:00:00:00:03 is in spec.exclude of MacPool "lab"; reserving an excluded address takes create permission on macleases/exclude in namespace "team-b", which cluster administrators have`
+	target.PrependReactor("create", "macleases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		created := action.(clienttesting.CreateAction).GetObject().(*v1alpha1.MacLease)
+		attempts[created.Name]++
+		if created.Name == "0e-00-00-00-00-03" {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: v1alpha1.GroupName, Resource: "macleases"}, created.Name, errorString(refusal))
+		}
+		return false, nil, nil
+	})
+	out, errOut, code := run(t, target, "mine", "restore", "-f", file)
+	if code != 1 || !strings.Contains(out, "1 failed") {
+		t.Errorf("exit status %d, summary %q; want the excluded lease failed", code, out)
+	}
+	if attempts["0e-00-00-00-00-03"] != 1 {
+		t.Errorf("attempts %v: want 1 for a refusal of an excluded address", attempts)
+	}
+	if !strings.Contains(errOut, "macleases/exclude") || strings.Contains(errOut, "restore the pools first") || strings.Contains(errOut, "auth can-i") {
+		t.Errorf("stderr %q: want the server's reason, not a missing pool", errOut)
+	}
+}
+
 // fakeTarget is a clientset to restore into. NewClientset's tracker
 // applies managed fields, which needs OpenAPI models the generated fake does
 // not have, so creates go through the simple tracker.

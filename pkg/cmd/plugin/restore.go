@@ -240,6 +240,12 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 			name, lease.Namespace, err)
 		return
 	}
+	if refusedAsExcluded(err) {
+		// Not apiError's advice: "can-i create macleases" says yes.
+		counts.failed++
+		fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, err)
+		return
+	}
 	if !apierrors.IsAlreadyExists(err) {
 		counts.failed++
 		fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "create", leasesResource, where))
@@ -303,10 +309,19 @@ func createLease(ctx context.Context, create func(context.Context, *v1alpha1.Mac
 	return lastErr
 }
 
-// refusedByScope tells MacLeaseReservationScope's 403, which names the field,
-// from an RBAC 403, which no retry changes.
+// refusedByScope tells MacLeaseReservationScope's 403 for a pool it has
+// not seen, which names the field, from an RBAC 403, which no retry
+// changes. Its refusal of an excluded address names the field too, but
+// takes a permission that no retry gives either (macleases/exclude, spelled
+// out here: the plugin binary does not link the admission plugin).
 func refusedByScope(err error) bool {
-	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "spec.macAddress")
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "spec.macAddress") && !refusedAsExcluded(err)
+}
+
+// refusedAsExcluded tells MacLeaseReservationScope's 403 for an address in
+// a pool's spec.exclude, whose message says which permission it takes.
+func refusedAsExcluded(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "macleases/exclude")
 }
 
 // sameHolder tells an existing lease that is the one in the backup: the same
