@@ -32,6 +32,18 @@ const (
 // adopt gives every MAC of a managed object that no lease holds a Bound
 // lease: objects from before the install, or created while the webhook was
 // down, keep their addresses and the allocator stops handing them out.
+//
+// An object being deleted is not adopted, Pods and VirtualMachines alike.
+// The VM webhook is not called for a VM with a deletionTimestamp
+// (matchCondition not-being-deleted), so a tenant who holds a VM
+// Terminating with a finalizer of its own could write any MAC into it, one
+// in spec.exclude or in another tenant's pool, and have this controller,
+// which writes as the server, lease it. The Pod webhook still sees a
+// terminating Pod's annotation edits, but a Pod being deleted is being
+// stopped by its kubelet and is no collision either (observePodCollisions):
+// it gets no new lease, as a VM does not, so that no path leases what a
+// departing object carries. What such an object already holds it
+// keeps: binding and releasing look at the holders as they are.
 func (c *Controller) adopt(ctx context.Context, key objectKey) error {
 	h := c.currentHolder(key)
 	if h == nil || !c.managed(key.kind, key.namespace) {
@@ -84,6 +96,10 @@ func (c *Controller) currentHolder(key objectKey) *holder {
 	}
 	obj, exists, err := indexer.GetByKey(key.namespace + "/" + key.name)
 	if err != nil || !exists {
+		return nil
+	}
+	if object, ok := obj.(metav1.Object); !ok || object.GetDeletionTimestamp() != nil {
+		// Being deleted: not to be adopted (see adopt).
 		return nil
 	}
 	return holderOf(obj)

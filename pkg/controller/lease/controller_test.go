@@ -590,3 +590,64 @@ func TestLeaseKeptForVMsIsQueuedAgain(t *testing.T) {
 		})
 	}
 }
+
+// The VM webhook is not called for a VirtualMachine being deleted
+// (matchCondition not-being-deleted): a tenant who keeps one Terminating
+// with a finalizer of its own may write into it any MAC, one in spec.exclude
+// or in another tenant's pool. Adoption, which writes as the server, leases
+// nothing of an object being deleted, Pod or VM; what such an object holds
+// already it keeps.
+func TestObjectsBeingDeletedAreNotAdopted(t *testing.T) {
+	const live, squatted, leaving = "02:00:00:00:00:61", "0e:00:00:0b:00:01", "0e:00:00:0b:00:02"
+	deleting := func(object metav1.Object) {
+		now := metav1.Now()
+		object.SetDeletionTimestamp(&now)
+		object.SetFinalizers([]string{"tenant.example.com/keep"})
+	}
+	squat := testVM(t, "squat", squatted)
+	deleting(squat)
+	pod := testPod("leaving", leaving, corev1.PodRunning)
+	deleting(pod)
+	h := newHarness(t, true, nil, []runtime.Object{pod}, testVM(t, "live", live), squat)
+	h.run()
+	h.eventually("the live VM's MAC to be adopted", func() bool {
+		lease := h.lease(mustMAC(live).Name())
+		return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Spec.Owner.Name == "live"
+	})
+	h.consistently("no lease for the MACs of objects being deleted", func() bool {
+		return h.lease(mustMAC(squatted).Name()) == nil && h.lease(mustMAC(leaving).Name()) == nil
+	})
+
+	// The live VM is deleted in turn, and held by a finalizer: it keeps the
+	// lease it has, and a MAC added now, which no webhook saw, is not leased.
+	ctx := context.Background()
+	vms := h.dynamic.Resource(kubevirt.VirtualMachines).Namespace(testNamespace)
+	vm, err := vms.Get(ctx, "live", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleting(vm)
+	if _, err := vms.Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const added = "0e:00:00:0b:00:03"
+	second := testVM(t, "live", added)
+	interfaces, _, _ := unstructured.NestedSlice(second.Object, "spec", "template", "spec", "domain", "devices", "interfaces")
+	networks, _, _ := unstructured.NestedSlice(second.Object, "spec", "template", "spec", "networks")
+	interfaces[0].(map[string]interface{})["name"], networks[0].(map[string]interface{})["name"] = "second", "second"
+	existing, _, _ := unstructured.NestedSlice(vm.Object, "spec", "template", "spec", "domain", "devices", "interfaces")
+	existingNetworks, _, _ := unstructured.NestedSlice(vm.Object, "spec", "template", "spec", "networks")
+	if err := unstructured.SetNestedSlice(vm.Object, append(existing, interfaces[0]), "spec", "template", "spec", "domain", "devices", "interfaces"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedSlice(vm.Object, append(existingNetworks, networks[0]), "spec", "template", "spec", "networks"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vms.Update(ctx, vm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.consistently("the deleted VM's lease kept, its added MAC not leased", func() bool {
+		lease := h.lease(mustMAC(live).Name())
+		return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && h.lease(mustMAC(added).Name()) == nil
+	})
+}
