@@ -12,10 +12,14 @@ import (
 	k8smetrics "k8s.io/component-base/metrics"
 )
 
-// DefaultAddr is where the original Kubemacpool's README says its plain
-// metrics endpoint listens (its code defaulted --metrics-addr to :8443);
-// the --metric-addr flag defaults to it.
-const DefaultAddr = ":8080"
+// DefaultAddr is where the --metric-addr flag listens unless told
+// otherwise: the port the original Kubemacpool's README gives its plain
+// metrics endpoint (its code defaulted --metrics-addr to :8443), on
+// loopback only. The endpoint has no authentication: on every interface any
+// pod could read kmp_mac_collisions{mac} and the request metrics, so
+// reaching it from outside the pod goes through the kube-rbac-proxy
+// sidecar, which the original's README also describes in front of 8080.
+const DefaultAddr = "127.0.0.1:8080"
 
 // Path is the URL path of the exposition endpoint.
 const Path = "/metrics"

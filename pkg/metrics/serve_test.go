@@ -61,3 +61,20 @@ func TestServeReportsListenError(t *testing.T) {
 		t.Fatalf("Serve on a busy port: got %v, want a listen error", err)
 	}
 }
+
+// The plain endpoint has no authentication: by default it must not be
+// reachable from outside the pod (kube-rbac-proxy serves it there).
+func TestDefaultAddrIsLoopback(t *testing.T) {
+	host, port, err := net.SplitHostPort(DefaultAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		t.Errorf("DefaultAddr %q listens beyond loopback", DefaultAddr)
+	}
+	// The port the original's README, the deploy profiles' kube-rbac-proxy
+	// --upstream and the docs name.
+	if port != "8080" {
+		t.Errorf("DefaultAddr %q: want port 8080", DefaultAddr)
+	}
+}

@@ -24,8 +24,9 @@ type ports struct {
 	// fixed default ports, and two clusters (parallel e2e runs) would clash.
 	KubemacpoolEtcdClient int `json:"kubemacpoolEtcdClient"`
 	KubemacpoolEtcdPeer   int `json:"kubemacpoolEtcdPeer"`
-	// The plain Prometheus endpoint, on loopback rather than the default
-	// :8080 on every interface.
+	// The plain Prometheus endpoint, on loopback like the default
+	// 127.0.0.1:8080, but on a port of its own so that clusters do not
+	// clash.
 	KubemacpoolMetrics int `json:"kubemacpoolMetrics"`
 	// KubemacpoolReplicas are the ports of kubemacpool-apiserver replicas
 	// 1..N-1 when Options.KubemacpoolReplicas is N >= 2. Replica 0 keeps the

@@ -116,7 +116,7 @@ func (o *Options) AddFlags(flags *pflag.FlagSet) {
 	o.Certificates.AddFlags(flags)
 	o.WebhookAuthorization.AddFlags(flags)
 	flags.StringVar(&o.MetricAddr, "metric-addr", o.MetricAddr,
-		"Address of the plain-HTTP Prometheus endpoint /metrics (named as in the original's README). Secure it with the kube-rbac-proxy sidecar; \"0\" disables it.")
+		"Address of the plain-HTTP Prometheus endpoint /metrics (named as in the original's README). It has no authentication, so it listens on loopback by default: serve it beyond the pod through the kube-rbac-proxy sidecar; \"0\" disables it.")
 	flags.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"On SIGTERM, how long open watches get to drain before the server ends them; their clients reconnect to another replica. 0 waits for the request timeout instead.")
 	flags.DurationVar(&o.ReservationTTL, "reservation-ttl", o.ReservationTTL,

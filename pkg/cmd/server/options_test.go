@@ -69,3 +69,26 @@ func completedOptions(t *testing.T, args ...string) *Options {
 	}
 	return o
 }
+
+// The plain metrics endpoint has no authentication: without --metric-addr it
+// listens on loopback, at the port of the original's README and of the
+// deploy profiles' kube-rbac-proxy --upstream.
+func TestMetricAddrDefaultsToLoopback(t *testing.T) {
+	o := NewOptions(nil, nil)
+	flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(flags)
+	for _, name := range []string{"metric-addr", "metrics-addr"} {
+		if got := flags.Lookup(name).DefValue; got != "127.0.0.1:8080" {
+			t.Errorf("--%s defaults to %q, want 127.0.0.1:8080", name, got)
+		}
+	}
+	if err := flags.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if o.MetricAddr != "127.0.0.1:8080" {
+		t.Errorf("MetricAddr %q after Complete, want 127.0.0.1:8080", o.MetricAddr)
+	}
+}
