@@ -192,7 +192,31 @@ func (o *Options) warnings() []string {
 		warnings = append(warnings, fmt.Sprintf("--reservation-ttl=%s is shorter than kube-apiserver's default request timeout (%s): a Pod or VirtualMachine that spends longer between this webhook and its storage (later webhooks, quota, a slow etcd) can lose its reserved MAC to another object. Use it for tests only.",
 			o.ReservationTTL, minSafeReservationTTL))
 	}
+	if metricAddrBeyondLoopback(o.MetricAddr) {
+		warnings = append(warnings, fmt.Sprintf("--metric-addr=%s serves metrics without authentication beyond loopback: whoever reaches it reads every namespace's collisions (kmp_mac_collisions{mac}) and the request metrics. Keep the default %s behind the kube-rbac-proxy sidecar, or confine the port with a NetworkPolicy (docs/security.md).",
+			o.MetricAddr, metrics.DefaultAddr))
+	}
 	return warnings
+}
+
+// metricAddrBeyondLoopback tells a --metric-addr that other hosts or pods
+// may reach: every interface (no host, 0.0.0.0, ::), an address that is not
+// loopback, or a host name other than localhost, which may resolve to
+// anything. The original's --metrics-addr defaulted to :8443, so a command
+// line carried over from it lands here; it still works, with a warning.
+func metricAddrBeyondLoopback(addr string) bool {
+	if addr == "" || addr == "0" {
+		return false // the default, or off
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false // listening fails and says so
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // manageCertificates tells whether the serving certificate comes from the

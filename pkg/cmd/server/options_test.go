@@ -31,6 +31,24 @@ func TestWarnings(t *testing.T) {
 			flags: []string{"--webhook-authorization=Disabled"},
 			want:  []string{"Webhook caller authorization is disabled (--webhook-authorization=Disabled)"},
 		},
+		{name: "plain metrics on IPv6 loopback", flags: []string{"--metric-addr=[::1]:9090"}},
+		{name: "plain metrics on localhost", flags: []string{"--metric-addr=localhost:9090"}},
+		{name: "plain metrics off", flags: []string{"--metric-addr=0"}},
+		{
+			name:  "plain metrics on every interface",
+			flags: []string{"--metric-addr=:8080"},
+			want:  []string{"--metric-addr=:8080 serves metrics without authentication beyond loopback"},
+		},
+		{
+			name:  "the original's --metrics-addr default, on every interface",
+			flags: []string{"--metrics-addr=:8443"},
+			want:  []string{"--metric-addr=:8443 serves metrics without authentication beyond loopback"},
+		},
+		{
+			name:  "plain metrics on a pod address",
+			flags: []string{"--metric-addr=10.0.0.7:8080"},
+			want:  []string{"beyond loopback"},
+		},
 		{
 			name:  "both",
 			flags: []string{"--webhook-authorization=Disabled", "--reservation-ttl=10s"},
