@@ -11,6 +11,7 @@ import (
 	genericadmissioninitializer "k8s.io/apiserver/pkg/admission/initializer"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	"kubemacpool.io/kubemacpool/pkg/admission/virtualsubresource"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
 
@@ -75,29 +76,9 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 	if !slices.Contains(old.Finalizers, macpool.MACProtectionFinalizer) || slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) {
 		return nil
 	}
-	decision, reason, err := p.authorizer.Authorize(ctx, authorizer.AttributesRecord{
-		User:            a.GetUserInfo(),
-		Verb:            "update",
-		Namespace:       a.GetNamespace(),
-		APIGroup:        a.GetResource().Group,
-		APIVersion:      a.GetResource().Version,
-		Resource:        a.GetResource().Resource,
-		Subresource:     Subresource,
-		Name:            a.GetName(),
-		ResourceRequest: true,
-	})
-	switch {
-	case decision == authorizer.DecisionAllow:
-		return nil
-	case err != nil:
-		return apierrors.NewServiceUnavailable(fmt.Sprintf(
-			"checking whether the caller may remove the finalizer %s: %v; try again", macpool.MACProtectionFinalizer, err))
-	}
 	refusal := fmt.Errorf("metadata.finalizers: removing %s takes update permission on macleases/%s; "+
 		"the lease controller removes it once nothing in namespace %q carries or reports the MAC",
 		macpool.MACProtectionFinalizer, Subresource, a.GetNamespace())
-	if reason != "" {
-		refusal = fmt.Errorf("%w (%s)", refusal, reason)
-	}
-	return admission.NewForbidden(a, refusal)
+	return virtualsubresource.Require(ctx, p.authorizer, a, "update", Subresource,
+		"whether the caller may remove the finalizer "+macpool.MACProtectionFinalizer, refusal)
 }

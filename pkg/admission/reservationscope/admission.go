@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 
+	"kubemacpool.io/kubemacpool/pkg/admission/virtualsubresource"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	macinformers "kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
@@ -157,33 +158,13 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 // create leases. Cluster administrators have every verb on every
 // subresource; the aggregated namespace roles grant macleases only.
 func (p *Plugin) authorizeExcluded(ctx context.Context, a admission.Attributes, address mac.Address, excluding []string) error {
-	decision, reason, err := p.authorizer.Authorize(ctx, authorizer.AttributesRecord{
-		User:        a.GetUserInfo(),
-		Verb:        "create",
-		Namespace:   a.GetNamespace(),
-		APIGroup:    a.GetResource().Group,
-		APIVersion:  a.GetResource().Version,
-		Resource:    a.GetResource().Resource,
-		Subresource: ExcludeSubresource,
-		// The lease's name is its address, known before it is stored:
-		// a Role may hand out single addresses through resourceNames.
-		Name:            a.GetName(),
-		ResourceRequest: true,
-	})
-	switch {
-	case decision == authorizer.DecisionAllow:
-		return nil
-	case err != nil:
-		return apierrors.NewServiceUnavailable(fmt.Sprintf(
-			"checking whether the caller may reserve the excluded address %s: %v; try again", address, err))
-	}
+	// The lease's name is its address, known before it is stored: a Role
+	// may hand out single addresses through resourceNames.
 	refusal := fmt.Errorf(`spec.macAddress: %s is in spec.exclude of MacPool "%s"; reserving an excluded address `+
 		"takes create permission on macleases/%s in namespace %q, which cluster administrators have",
 		address, strings.Join(excluding, `", "`), ExcludeSubresource, a.GetNamespace())
-	if reason != "" {
-		refusal = fmt.Errorf("%w (%s)", refusal, reason)
-	}
-	return admission.NewForbidden(a, refusal)
+	return virtualsubresource.Require(ctx, p.authorizer, a, "create", ExcludeSubresource,
+		"whether the caller may reserve the excluded address "+address.String(), refusal)
 }
 
 // excludedBy returns the pools whose spec.exclude holds address, sorted.
