@@ -41,7 +41,8 @@ const (
 type Claim struct {
 	Outcome        ClaimOutcome
 	ConflictPolicy v1alpha1.ConflictPolicy
-	// Pool is the name of the pool that serves the interface.
+	// Pool is the name of the pool that serves the interface, or, for an
+	// Excluded outcome, of the pool whose spec.exclude holds the address.
 	Pool string
 	// reclaimed is the lease a Reclaimed outcome took back.
 	reclaimed *reclaimedLease
@@ -65,7 +66,8 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 		return Claim{}, err
 	}
 	claim := Claim{ConflictPolicy: selected.conflictPolicy, Pool: selected.state.Name()}
-	if macindex.Excluded(address, selected.exclude) {
+	if excluding := s.excludingPool(address, selected); excluding != "" {
+		claim.Pool = excluding
 		return s.claimExcluded(ctx, namespace, owner, iface, from, address, claim)
 	}
 	poolName := ""
@@ -112,6 +114,29 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 		}
 	}
 	return claim, nil
+}
+
+// excludingPool names a pool whose spec.exclude holds address: the pool
+// that serves the interface first, else any other, by name. An exclusion
+// names an address already on the network (a host's, a gateway's), which no
+// workload may take whichever pool serves it: the pool of a network is
+// chosen by the interface's network, and a tenant who may create
+// NetworkAttachmentDefinitions can put its interfaces on a pool that does
+// not exclude the address. MacLeaseReservationScope holds static
+// reservations to the same rule.
+func (s *Service) excludingPool(address mac.Address, selected *pool) string {
+	if macindex.Excluded(address, selected.exclude) {
+		return selected.state.Name()
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	excluding := ""
+	for name, candidate := range s.pools {
+		if (excluding == "" || name < excluding) && macindex.Excluded(address, candidate.exclude) {
+			excluding = name
+		}
+	}
+	return excluding
 }
 
 // claimExcluded answers a request for an address in the pool's

@@ -195,3 +195,39 @@ func TestAllocateFromTheNetworksPool(t *testing.T) {
 		t.Errorf("lease pool = %q, want storage", leases.Spec.Pool)
 	}
 }
+
+// An address in any pool's spec.exclude is refused, whichever pool serves
+// the interface: a tenant who may create NetworkAttachmentDefinitions can put
+// its interfaces on a network pool that does not exclude the host MAC its
+// namespace's pool does. A static reservation in the namespace still hands
+// it out.
+func TestRequestedAddressExcludedByAnotherPool(t *testing.T) {
+	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lab", Labels: map[string]string{"team": "lab"}}}
+	client := versionedfake.NewSimpleClientset()
+	s := testService(t, client, nil, true, namespace)
+	lab := networkPool("lab", "0c:00:00:00:00:00", nil, &metav1.LabelSelector{MatchLabels: map[string]string{"team": "lab"}})
+	lab.Spec.Exclude = []v1alpha1.MACRange{{Start: "0c:00:00:00:00:10", End: "0c:00:00:00:00:10"}}
+	s.observePool(lab)
+	s.observePool(networkPool("storage", "0a:00:00:00:00:00", references("lab/mine"), nil))
+	owner := Owner{APIVersion: "v1", Kind: "Pod", Name: "p"}
+	host := mustParse(t, "0c:00:00:00:00:10")
+
+	for _, network := range []Network{{"lab", "mine"}, {}} {
+		_, err := s.Begin("lab", owner, false).Request(context.Background(), "net", network, host)
+		var excluded *ExcludedError
+		if !errors.As(err, &excluded) || excluded.Pool != "lab" {
+			t.Errorf("on network %v: %v, want an ExcludedError naming MacPool lab", network, err)
+		}
+	}
+	if list, _ := client.MacpoolV1alpha1().MacLeases("lab").List(context.Background(), metav1.ListOptions{}); len(list.Items) != 0 {
+		t.Errorf("%d leases made for an excluded address", len(list.Items))
+	}
+
+	if _, err := client.MacpoolV1alpha1().MacLeases("lab").Create(context.Background(), &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: host.Name()}, Spec: v1alpha1.MacLeaseSpec{MACAddress: host.String()}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Begin("lab", owner, false).Request(context.Background(), "net", Network{"lab", "mine"}, host); err != nil {
+		t.Errorf("with a static reservation of the namespace: %v", err)
+	}
+}
