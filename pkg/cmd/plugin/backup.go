@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -126,18 +127,28 @@ func (o *BackupOptions) where() string {
 }
 
 // write puts data in the file through a temporary file and a rename, so that
-// an existing backup is replaced whole or not at all.
+// an existing backup is replaced whole or not at all. The temporary file is
+// a new one with an unpredictable name, readable by its owner only: a fixed
+// name that another user created first (in a shared directory) would keep
+// that user's mode, and the backup names every lease's owner.
 func (o *BackupOptions) write(data []byte) error {
 	if o.Filename == "-" {
 		_, err := o.Out.Write(data)
 		return err
 	}
-	tmp := o.Filename + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(o.Filename), "."+filepath.Base(o.Filename)+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("writing the backup: %w", err)
 	}
-	if err := os.Rename(tmp, o.Filename); err != nil {
-		os.Remove(tmp)
+	_, err = tmp.Write(data)
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), o.Filename)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return fmt.Errorf("writing the backup: %w", err)
 	}
 	return nil

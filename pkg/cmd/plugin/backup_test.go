@@ -400,3 +400,39 @@ func TestRestorePoolsWithoutTheRightToCreate(t *testing.T) {
 		})
 	}
 }
+
+// The backup names every lease's owner: it is written readable by its owner
+// only, through a temporary file of its own, whatever another user put at a
+// predictable name next to it, and nothing is left behind.
+func TestBackupFileIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "backup.yaml")
+	planted := file + ".tmp"
+	if err := os.WriteFile(planted, []byte("planted"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(planted, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	source := fake.NewClientset(sourceObjects()...)
+	if _, errOut, code := run(t, source, "mine", "backup", "-f", file); code != 0 {
+		t.Fatalf("exit status %d: %s", code, errOut)
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("backup written with mode %v, want 0600", mode)
+	}
+	if data, err := os.ReadFile(planted); err != nil || string(data) != "planted" {
+		t.Errorf("the file at the old temporary name was used: %q, %v", data, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Errorf("files left in the directory: %v", entries)
+	}
+}
