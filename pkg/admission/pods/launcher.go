@@ -78,13 +78,15 @@ func (l *Launchers) virtualMachineOf(ctx context.Context, request *admissionv1.A
 
 // carriesOnlyMACsOf tells whether every MAC in the networks annotation of a
 // launcher pod (found tells whether it has one) is leased to vm, so that the
-// pod may skip its own leases. Otherwise the pod is admitted as a regular one,
+// pod may skip its own leases. On an update only the MACs the update adds are
+// asked about: those the pod carried before were admitted with it, and
+// KubeVirt drops the MACs of interfaces it unplugs. Otherwise the pod is admitted as a regular one,
 // under its pools' policies: a tenant's VMI that names the tenant's VM as its
 // owner would else put any MAC on the wire, one another namespace holds under
 // conflictPolicy Reject, an excluded one, one of another tenant's pool. An
 // annotation that does not parse is left to the regular path, which denies
 // it.
-func (m *Mutator) carriesOnlyMACsOf(ctx context.Context, namespace, annotation string, found bool, vm metav1.Object) (bool, error) {
+func (m *Mutator) carriesOnlyMACsOf(ctx context.Context, namespace, annotation string, found bool, vm metav1.Object, before *attached) (bool, error) {
 	if !found {
 		return true, nil
 	}
@@ -99,6 +101,9 @@ func (m *Mutator) carriesOnlyMACsOf(ctx context.Context, namespace, annotation s
 		address, err := mac.Parse(network.MAC)
 		if err != nil {
 			return false, nil
+		}
+		if before.carries(address) {
+			continue
 		}
 		leased, err := m.Allocations.LeasedTo(ctx, namespace, address, kubevirt.KindVirtualMachine, vm.GetName(), vm.GetUID())
 		if !leased || err != nil {

@@ -18,6 +18,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 func kubeVirtObject(kind, name string, uid types.UID, owners ...metav1.OwnerReference) *unstructured.Unstructured {
@@ -187,6 +188,64 @@ func TestLauncherMACs(t *testing.T) {
 				if !response.Allowed || podLeases != 1 {
 					t.Errorf("allowed %v (%+v), %d leases of the pod: want it admitted as a regular pod, with its lease", response.Allowed, response.Result, podLeases)
 				}
+			}
+		})
+	}
+}
+
+// On an update a launcher is asked only about the MACs the update adds:
+// KubeVirt unplugs an interface by dropping its MAC, also when the launcher
+// carries a MAC its VM does not lease (admitted under conflictPolicy Warn).
+func TestLauncherUpdates(t *testing.T) {
+	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
+	vm := kubeVirtObject("VirtualMachine", "vm", "uid-vm")
+	vmi := kubeVirtObject("VirtualMachineInstance", "vm", "uid-vmi", ownedBy("VirtualMachine", "vm", "uid-vm"))
+	vm.SetNamespace("ns")
+	vmi.SetNamespace("ns")
+	hotplugged := heldBy("0e:00:00:00:00:02", "")
+	hotplugged.Spec.Owner = &v1alpha1.LeaseOwner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm"}
+	hotplugged.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachine", "vm", "uid-vm")}
+	const (
+		warned  = `{"name":"a","mac":"0e:00:00:00:00:01"}`
+		plugged = `{"name":"b","mac":"0e:00:00:00:00:02"}`
+		forged  = `{"name":"c","mac":"0e:00:00:00:00:03"}`
+	)
+	for _, tc := range []struct {
+		name, before, after string
+		allowed             bool
+	}{
+		{"an unplug", "[" + warned + "," + plugged + "]", "[" + warned + "]", true},
+		{"a hotplug of the VM's MAC", "[" + warned + "]", "[" + warned + "," + plugged + "]", true},
+		{"a MAC another object holds, added", "[" + warned + "]", "[" + warned + "," + forged + "]", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			service, _ := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject},
+				heldBy("0e:00:00:00:00:01", "victim"), hotplugged, heldBy("0e:00:00:00:00:03", "victim"))
+			m := &Mutator{Allocations: service, Launchers: &Launchers{
+				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), vm, vmi), Identity: kubevirt}}
+			encode := func(networks string) []byte {
+				pod := &metav1.PartialObjectMetadata{
+					TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+					ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-vm-x", Namespace: "ns", UID: "uid-pod",
+						Annotations:     map[string]string{multus.NetworksAnnotation: networks},
+						OwnerReferences: []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "vm", "uid-vmi")}},
+				}
+				raw, err := json.Marshal(pod)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return raw
+			}
+			request := &admissionv1.AdmissionRequest{
+				Operation: admissionv1.Update, Namespace: "ns", UID: "req",
+				Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+				Object:    runtime.RawExtension{Raw: encode(tc.after)},
+				OldObject: runtime.RawExtension{Raw: encode(tc.before)},
+				UserInfo:  authenticationv1.UserInfo{Username: kubevirt},
+			}
+			response := m.Mutate(context.Background(), request)
+			if response.Allowed != tc.allowed || response.Allowed && response.Patch != nil {
+				t.Errorf("allowed %v (%+v), patch %s; want allowed %v, untouched", response.Allowed, response.Result, response.Patch, tc.allowed)
 			}
 		})
 	}

@@ -89,7 +89,7 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	}
 	if vm != nil {
-		own, err := m.carriesOnlyMACsOf(ctx, request.Namespace, annotation, found, vm)
+		own, err := m.carriesOnlyMACsOf(ctx, request.Namespace, annotation, found, vm, before)
 		if err != nil {
 			return denial(err)
 		}
