@@ -142,7 +142,9 @@ func (s *Service) excludingPool(address mac.Address, selected *pool) string {
 // claimExcluded answers a request for an address in the pool's
 // spec.exclude. It leases nothing: an excluded address is the
 // administrator's to give, through a static reservation in the namespace
-// (or a lease the object already holds, when it is updated).
+// (or a lease the object already holds, when it is updated and keeps the
+// address on its network; moved to another network, from not empty, its own
+// lease does not make the exclusion there any less).
 func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Owner, iface, from string, address mac.Address, claim Claim) (Claim, error) {
 	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
@@ -152,7 +154,7 @@ func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Own
 		return Claim{}, fmt.Errorf("reading the lease of the requested MAC %s: %w", address, err)
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
-	case ownedBy(existing, owner, iface) || from != "" && ownedBy(existing, owner, from):
+	case from == "" && ownedBy(existing, owner, iface):
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = Excluded

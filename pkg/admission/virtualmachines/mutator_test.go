@@ -126,7 +126,9 @@ func TestMutatePatchesOnlyTheMACs(t *testing.T) {
 // with the warning of its pool. An update that changes no network asks for
 // nothing, and the VM's own MAC follows its interface anywhere.
 func TestMutateUpdateAsksTheNewNetworksPoolForAMovedMAC(t *testing.T) {
-	const own, victims = "02:00:00:00:00:01", "02:00:00:00:00:05"
+	// excluded is the VM's own too, but in the spec.exclude of the pool of
+	// network secure.
+	const own, victims, excluded = "02:00:00:00:00:01", "02:00:00:00:00:05", "02:00:00:00:00:07"
 	vm := func(iface, network, address string) []byte {
 		t.Helper()
 		object := &kubevirtv1.VirtualMachine{
@@ -148,6 +150,8 @@ func TestMutateUpdateAsksTheNewNetworksPoolForAMovedMAC(t *testing.T) {
 		old, updated []byte
 		wantCode     int32
 		wantWarnings int
+		// naming is the MAC a denial names; victims when empty.
+		naming string
 	}{{
 		name: "an update that changes no network asks for nothing",
 		old:  vm("net1", "lab", victims), updated: vm("net1", "lab", victims),
@@ -169,6 +173,18 @@ func TestMutateUpdateAsksTheNewNetworksPoolForAMovedMAC(t *testing.T) {
 	}, {
 		name: "the VM's own MAC kept by an interface moved to another network",
 		old:  vm("net1", "lab", own), updated: vm("net1", "secure", ""),
+	}, {
+		name: "the VM's own MAC moved with its interface to a network whose pool excludes it",
+		old:  vm("net1", "lab", excluded), updated: vm("net1", "secure", excluded), wantCode: http.StatusUnprocessableEntity, naming: excluded,
+	}, {
+		name: "the VM's own MAC moved to another interface on a network whose pool excludes it",
+		old:  vm("net1", "lab", excluded), updated: vm("net2", "secure", excluded), wantCode: http.StatusUnprocessableEntity, naming: excluded,
+	}, {
+		name: "the VM's own MAC kept by an interface moved to a network whose pool excludes it",
+		old:  vm("net1", "lab", excluded), updated: vm("net1", "secure", ""), wantCode: http.StatusUnprocessableEntity, naming: excluded,
+	}, {
+		name: "the VM's own excluded MAC, kept on its network",
+		old:  vm("net1", "lab", excluded), updated: vm("net1", "lab", excluded),
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,13 +204,18 @@ func TestMutateUpdateAsksTheNewNetworksPoolForAMovedMAC(t *testing.T) {
 				&v1alpha1.MacPool{ObjectMeta: metav1.ObjectMeta{Name: "secure"}, Spec: v1alpha1.MacPoolSpec{
 					ConflictPolicy:  v1alpha1.ConflictPolicyReject,
 					Ranges:          []v1alpha1.MACRange{{Start: "0a:00:00:00:00:00", End: "0a:00:00:00:00:ff"}},
+					Exclude:         []v1alpha1.MACRange{{Start: excluded, End: excluded}},
 					NetworkSelector: &v1alpha1.NetworkSelector{Networks: []v1alpha1.NetworkReference{{Namespace: "ns", Name: "secure"}}}}},
-				lease(own, "vm", "uid-vm"), lease(victims, "victim", "uid-victim"))
+				lease(own, "vm", "uid-vm"), lease(victims, "victim", "uid-victim"), lease(excluded, "vm", "uid-vm"))
 			service := syncedService(t, client, allocation.ClientLeases(client), kubefake.NewClientset().CoreV1())
 			response := (&Mutator{Allocations: service, MaxMACs: 32}).Mutate(context.Background(), vmRequest(admissionv1.Update, tt.updated, tt.old))
 			if tt.wantCode != 0 {
-				if response.Allowed || response.Result.Code != tt.wantCode || !strings.Contains(response.Result.Message, victims) {
-					t.Fatalf("allowed=%v %+v, want %d naming %s", response.Allowed, response.Result, tt.wantCode, victims)
+				naming := tt.naming
+				if naming == "" {
+					naming = victims
+				}
+				if response.Allowed || response.Result.Code != tt.wantCode || !strings.Contains(response.Result.Message, naming) {
+					t.Fatalf("allowed=%v %+v, want %d naming %s", response.Allowed, response.Result, tt.wantCode, naming)
 				}
 				return
 			}
