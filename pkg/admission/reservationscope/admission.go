@@ -73,9 +73,11 @@ var (
 
 // New returns a plugin whose informers are set by the initializers.
 func New() *Plugin {
-	// Only creates: a lease's address is its name, which never changes
-	// (validation refuses an update of spec.macAddress too).
-	return &Plugin{Handler: admission.NewHandler(admission.Create)}
+	// Creates, and the updates that remove a lease's owner: a lease's address
+	// is its name, which never changes (validation refuses an update of
+	// spec.macAddress too), but a lease without owner is a static
+	// reservation, which the webhooks hand to any object of its namespace.
+	return &Plugin{Handler: admission.NewHandler(admission.Create, admission.Update)}
 }
 
 // SetMacInformerFactory reads MacPools through f.
@@ -113,7 +115,13 @@ func (p *Plugin) ValidateInitialization() error {
 
 // Validate refuses a lease of an address inside a pool that does not serve
 // the lease's namespace, and a lease of an address in any pool's
-// spec.exclude unless the caller may create macleases/exclude.
+// spec.exclude unless the caller may create macleases/exclude. An update
+// that removes a lease's owner is held to the same rules as the create of a
+// static reservation: the webhooks lease a requested MAC to an object of any
+// pool's range (and its owner may have had it before the address was
+// excluded), so without them a namespace admin would turn such a lease into a
+// reservation that outlives its owner, inside another tenant's pool or of a
+// host's address.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != macpool.Resource("macleases") || a.GetSubresource() != "" {
 		return nil
@@ -124,6 +132,15 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 	lease, ok := a.GetObject().(*macpool.MacLease)
 	if !ok {
 		return apierrors.NewBadRequest(fmt.Sprintf("%s: unexpected object of type %T", PluginName, a.GetObject()))
+	}
+	if a.GetOperation() == admission.Update {
+		old, ok := a.GetOldObject().(*macpool.MacLease)
+		if !ok {
+			return apierrors.NewBadRequest(fmt.Sprintf("%s: unexpected old object of type %T", PluginName, a.GetOldObject()))
+		}
+		if old.Spec.Owner == nil || lease.Spec.Owner != nil {
+			return nil
+		}
 	}
 	address, err := mac.Parse(lease.Spec.MACAddress)
 	if err != nil {

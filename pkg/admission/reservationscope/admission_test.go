@@ -329,11 +329,54 @@ func TestInitializationNeedsTheAuthorizer(t *testing.T) {
 	}
 }
 
-func TestHandlesOnlyCreates(t *testing.T) {
+func TestHandlesCreatesAndUpdates(t *testing.T) {
 	plugin := New()
-	for _, operation := range []admission.Operation{admission.Update, admission.Delete, admission.Connect} {
-		if plugin.Handles(operation) {
-			t.Errorf("handles %s", operation)
+	for operation, want := range map[admission.Operation]bool{admission.Create: true, admission.Update: true, admission.Delete: false, admission.Connect: false} {
+		if plugin.Handles(operation) != want {
+			t.Errorf("handles %s: %v, want %v", operation, !want, want)
 		}
+	}
+}
+
+// An update that removes a lease's owner makes it a static reservation,
+// which the webhooks hand to any object of the namespace: it is held to the
+// rules of a create. The webhooks lease a requested MAC of another tenant's
+// pool, or one excluded after it was leased, to the object that asks; its
+// namespace admin must not keep it for good. Other updates are not checked.
+func TestValidateUpdateToStaticReservation(t *testing.T) {
+	podOwner := &macpool.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "p"}
+	update := func(address string, before, after *macpool.LeaseOwner, who user.Info) admission.Attributes {
+		old := leaseAttributes("a", address, before, who, admission.Update, "").GetObject()
+		lease := leaseAttributes("a", address, after, who, admission.Update, "").GetObject()
+		return admission.NewAttributesRecord(lease, old, macpool.SchemeGroupVersion.WithKind("MacLease"), "a", old.(*macpool.MacLease).Name,
+			v1alpha1.SchemeGroupVersion.WithResource("macleases"), "", admission.Update, &metav1.UpdateOptions{}, false, who)
+	}
+	for _, tc := range []struct {
+		name    string
+		a       admission.Attributes
+		code    int
+		message string
+	}{
+		{"owner removed, inside another tenant's pool", update("0e:00:00:0b:00:01", podOwner, nil, tenant), http.StatusForbidden, `MacPool "tenant-b", which does not serve namespace "a"`},
+		{"owner removed, an address another pool excludes", update("00:50:56:bb:00:01", podOwner, nil, tenant), http.StatusForbidden, "spec.exclude"},
+		{"owner removed, inside the namespace's own pool", update("0e:00:00:0a:00:20", podOwner, nil, tenant), 0, ""},
+		{"owner removed by a cluster admin, an excluded address", update("00:50:56:bb:00:01", podOwner, nil, clusterAdmin), 0, ""},
+		{"owner kept, inside another tenant's pool", update("0e:00:00:0b:00:01", podOwner, podOwner, tenant), 0, ""},
+		{"already a static reservation", update("0e:00:00:0b:00:01", nil, nil, tenant), 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plugin := newPlugin(t, excludingPools, cachedNSs, nil, true)
+			err := plugin.Validate(context.Background(), tc.a, nil)
+			if tc.code == 0 {
+				if err != nil {
+					t.Fatalf("denied: %v", err)
+				}
+				return
+			}
+			status, ok := err.(apierrors.APIStatus)
+			if !ok || int(status.Status().Code) != tc.code || !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("got %v, want %d containing %q", err, tc.code, tc.message)
+			}
+		})
 	}
 }
