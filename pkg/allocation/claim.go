@@ -2,6 +2,7 @@ package allocation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,6 +77,10 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 			poolName = selected.state.Name()
 		}
 	}
+	// limited is set when the namespace may reserve no more: the address may
+	// still need no new lease (the object's own, a static reservation, a
+	// retained lease to reclaim), which the read below tells.
+	var limited *ReservationLimitError
 	if !dryRun {
 		err := s.createLeaseReliably(ctx, namespace, address, poolName, owner, iface)
 		switch {
@@ -83,6 +88,7 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 			s.taken.Add(address)
 			claim.Outcome = Leased
 			return claim, nil
+		case errors.As(err, &limited):
 		case !apierrors.IsAlreadyExists(err):
 			return Claim{}, fmt.Errorf("leasing the requested MAC %s: %w", address, err)
 		}
@@ -91,6 +97,8 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 	// is all this namespace may learn about it.
 	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
+	case apierrors.IsNotFound(err) && limited != nil:
+		return Claim{}, fmt.Errorf("leasing the requested MAC %s: %w", address, limited)
 	case apierrors.IsNotFound(err):
 		if dryRun && !s.taken.Contains(address) {
 			claim.Outcome = Leased

@@ -122,6 +122,26 @@ func TestReservationLimit(t *testing.T) {
 	if _, err := s.Allocate(ctx, "a", owner, "net2", Network{}, true); err != nil {
 		t.Errorf("a dry run, which leases nothing: %v", err)
 	}
+	// What needs no new lease is not limited: a static reservation of the
+	// namespace, and a MAC the object leased already (a call retried).
+	static := mustParse(t, "02:00:00:00:00:90")
+	if _, err := client.MacpoolV1alpha1().MacLeases("a").Create(ctx, &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: static.Name()}, Spec: v1alpha1.MacLeaseSpec{MACAddress: static.String()}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if claim, err := s.Claim(ctx, "a", owner, "net3", Network{}, static, false); err != nil || claim.Outcome != StaticReservation {
+		t.Errorf("a static reservation at the limit: %+v, %v", claim, err)
+	}
+	retried := Owner{APIVersion: "v1", Kind: "Pod", Name: "p", Request: "request-1"}
+	own := mustParse(t, "02:00:00:00:00:91")
+	if _, err := client.MacpoolV1alpha1().MacLeases("a").Create(ctx, &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: own.Name(), Annotations: map[string]string{AttemptAnnotation: "request-1"}},
+		Spec:       v1alpha1.MacLeaseSpec{MACAddress: own.String(), Interface: "net4", Owner: &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "p"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if claim, err := s.Claim(ctx, "a", retried, "net4", Network{}, own, false); err != nil || claim.Outcome != AlreadyOwned {
+		t.Errorf("the object's own MAC at the limit: %+v, %v", claim, err)
+	}
 
 	if _, err := s.Allocate(ctx, "b", owner, "net1", Network{}, false); err != nil {
 		t.Errorf("another namespace: %v", err)
