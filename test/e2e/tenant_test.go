@@ -161,7 +161,7 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 	// A tenant who may create VMIs writes their owner references: a VMI
 	// that names the tenant's own VM as its owner runs with whatever MACs
 	// the VMI asks for, and KubeVirt creates its launcher pod with them.
-	It("admit the launcher of a tenant's VMI that names the tenant's VM as its owner as a regular pod, under its pool's conflictPolicy", func(ctx context.Context) {
+	It("admit the MACs of the launcher of a tenant's VMI that names the tenant's VM as its owner only under its pool's conflictPolicy", func(ctx context.Context) {
 		held := heldElsewhere(ctx, "launcher-holder")
 		rejectPool(ctx, namespace, 0x0c)
 		vm, err := createVM(ctx, namespace, newVM("decoy"), metav1.CreateOptions{})
@@ -179,11 +179,12 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 		_, err = kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(held), metav1.CreateOptions{})
 		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
 
-		By("a free MAC is leased to the pod, not taken for the VM's")
+		By("a free MAC is leased to the VM the VMI names, as its webhook would have, and the pod is left as KubeVirt made it")
 		free := nextMAC()
 		created, err := kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(free), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(eventuallyBound(ctx, namespace, 1)).To(Equal(map[string]string{free: "Pod/" + created.Name}))
+		Expect(created.Annotations[networksAnnotation]).To(Equal(launcher(free).Annotations[networksAnnotation]))
+		Expect(leasesOf(ctx, namespace)).To(HaveKeyWithValue(free, HaveField("Spec.Owner.Name", "decoy")))
 	})
 
 	It("give the launcher of a standalone VMI a MAC and a lease, and leave a VM's launcher created by KubeVirt alone", func(ctx context.Context) {

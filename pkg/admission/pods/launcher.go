@@ -3,13 +3,17 @@ package pods
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
+	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 	"kubemacpool.io/kubemacpool/pkg/multus"
@@ -76,41 +80,65 @@ func (l *Launchers) virtualMachineOf(ctx context.Context, request *admissionv1.A
 	return l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
 }
 
-// carriesOnlyMACsOf tells whether every MAC in the networks annotation of a
-// launcher pod (found tells whether it has one) is leased to vm, so that the
-// pod may skip its own leases. On an update only the MACs the update adds are
-// asked about: those the pod carried before were admitted with it, and
-// KubeVirt drops the MACs of interfaces it unplugs. Otherwise the pod is admitted as a regular one,
-// under its pools' policies: a tenant's VMI that names the tenant's VM as its
-// owner would else put any MAC on the wire, one another namespace holds under
-// conflictPolicy Reject, an excluded one, one of another tenant's pool. An
-// annotation that does not parse is left to the regular path, which denies
-// it.
-func (m *Mutator) carriesOnlyMACsOf(ctx context.Context, namespace, annotation string, found bool, vm metav1.Object, before *attached) (bool, error) {
+// mutateLauncher admits the launcher pod of vm, whose MACs are the VM's:
+// the guest's, chosen by KubeVirt from the VMI. Those leased to vm (its
+// webhook's leases, bound to its UID or reserved for its name) and static
+// reservations of the namespace need nothing. Any other MAC is requested for
+// vm under its pool's conflictPolicy and exclusions, as the VM's webhook would
+// have: a tenant who may create VMIs writes their owner references, so a VMI
+// that names the tenant's VM as its owner gets a launcher with whatever MACs
+// the VMI asks for; and a VM whose MAC has no lease yet (created while its
+// namespace was not managed, not adopted yet) gets one, so that the launcher
+// of its migration finds it leased. Nothing is allocated and nothing is
+// patched: a network without a MAC is left to KubeVirt and its CNI plugin,
+// and a held MAC that conflictPolicy Reassign would replace is refused, since
+// the guest keeps it. On an update only the MACs the update adds are asked
+// about: those the pod carried before were admitted with it, and KubeVirt
+// drops the MACs of interfaces it unplugs.
+func (m *Mutator) mutateLauncher(ctx context.Context, request *admissionv1.AdmissionRequest, annotation string, found bool,
+	vm metav1.Object, before *attached) *admissionv1.AdmissionResponse {
 	if !found {
-		return true, nil
+		return webhook.Allow(nil, nil)
 	}
-	networks, err := multus.Parse(annotation, namespace)
+	networks, err := multus.Parse(annotation, request.Namespace)
 	if err != nil {
-		return false, nil
+		return webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: %v", multus.NetworksAnnotation, err)
 	}
-	for _, network := range networks.Elements() {
+	owner := allocation.Owner{APIVersion: kubevirtv1.SchemeGroupVersion.String(), Kind: kubevirt.KindVirtualMachine,
+		Name: vm.GetName(), UID: vm.GetUID(), Request: request.UID}
+	transaction := m.Allocations.Begin(request.Namespace, owner, request.DryRun != nil && *request.DryRun)
+	deny := func(response *admissionv1.AdmissionResponse) *admissionv1.AdmissionResponse {
+		transaction.Abort(ctx)
+		return response
+	}
+	for i, network := range networks.Elements() {
 		if network.MAC == "" {
 			continue
 		}
-		address, err := mac.Parse(network.MAC)
+		address, err := mac.ParseUnicast(network.MAC)
 		if err != nil {
-			return false, nil
+			return deny(webhook.Deny(http.StatusUnprocessableEntity, "metadata.annotations[%s]: network %s: %v", multus.NetworksAnnotation, networks.Key(i), err))
 		}
 		if before.carries(address) {
 			continue
 		}
-		leased, err := m.Allocations.LeasedTo(ctx, namespace, address, kubevirt.KindVirtualMachine, vm.GetName(), vm.GetUID())
-		if !leased || err != nil {
-			return false, err
+		leased, err := m.Allocations.LeasedTo(ctx, request.Namespace, address, kubevirt.KindVirtualMachine, vm.GetName(), vm.GetUID())
+		if err != nil {
+			return deny(denial(err))
+		}
+		if leased {
+			continue
+		}
+		got, err := transaction.Request(ctx, networks.Key(i), multusNetwork(network), address)
+		if err != nil {
+			return deny(denial(err))
+		}
+		if got != address {
+			return deny(webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: MAC address %s requested for %s is already in use by another object; "+
+				"a virt-launcher pod's MACs are its guest's and are not replaced (conflictPolicy Reassign)", multus.NetworksAnnotation, address, networks.Key(i)))
 		}
 	}
-	return true, nil
+	return webhook.Allow(nil, transaction.Warnings())
 }
 
 // get reads the object reference names; nil when it does not exist (or not

@@ -94,10 +94,12 @@ func TestLaunchersUnavailable(t *testing.T) {
 	}
 }
 
-// A proven launcher skips its own leases only for the MACs its VM's webhook
-// leased. A tenant who may create VMIs writes their owner references, so a
-// VMI that names the tenant's VM as its owner gets a launcher with any MAC:
-// those MACs go the regular way, under the pool's conflictPolicy.
+// A proven launcher's MACs are its VM's. Those its VM's webhook leased (or
+// a static reservation of the namespace) need nothing; any other is
+// requested for the VM under the pool's policy, as the VM webhook would have:
+// a tenant who may create VMIs writes their owner references, so a VMI that
+// names the tenant's VM as its owner gets a launcher with any MAC. Nothing is
+// allocated or patched: the guest keeps the MACs KubeVirt chose.
 func TestLauncherMACs(t *testing.T) {
 	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
 	vm := kubeVirtObject("VirtualMachine", "vm", "uid-vm")
@@ -123,31 +125,39 @@ func TestLauncherMACs(t *testing.T) {
 	}
 	reserved := func(lease *v1alpha1.MacLease) { lease.Status.Phase = v1alpha1.MacLeasePhaseReserved }
 	static := func(lease *v1alpha1.MacLease) { lease.Spec.Owner = nil }
-
+	const (
+		skipped = "skipped" // admitted untouched, no new lease
+		leases  = "leased"  // admitted untouched, the MAC newly leased to the VM
+	)
 	for _, tc := range []struct {
 		name     string
 		vmi      string
 		networks string
 		lease    *v1alpha1.MacLease
-		// skipped: admitted untouched with no lease of the pod's; else
-		// the code of the denial, or 0 for admitted with a lease.
-		skipped bool
-		code    int32
+		policy   v1alpha1.ConflictPolicy
+		want     string
+		code     int32 // of a denial, when want is empty
 	}{
-		{"the VM's MAC, bound to it", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", boundTo("uid-vm")), true, 0},
-		{"the VM's MAC, reserved for its name", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", reserved), true, 0},
-		{"a static reservation of the namespace", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", static), true, 0},
-		{"networks without a MAC", "vm", `[{"name":"a"}]`, nil, true, 0},
-		{"a MAC another object holds, from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, heldBy("0e:00:00:00:00:01", "victim"), false, http.StatusConflict},
-		{"a MAC of an earlier VM of the same name", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", boundTo("uid-old-vm")), false, http.StatusConflict},
-		{"a free MAC from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:02"}]`, nil, false, 0},
+		{"the VM's MAC, bound to it", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", boundTo("uid-vm")), "", skipped, 0},
+		{"the VM's MAC, reserved for its name", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", reserved), "", skipped, 0},
+		{"a static reservation of the namespace", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", static), "", skipped, 0},
+		{"networks without a MAC", "vm", `[{"name":"a"}]`, nil, "", skipped, 0},
+		{"a MAC another object holds, from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, heldBy("0e:00:00:00:00:01", "victim"), "", "", http.StatusConflict},
+		{"a MAC another object holds, under Reassign", "evil", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, heldBy("0e:00:00:00:00:01", "victim"), v1alpha1.ConflictPolicyReassign, "", http.StatusConflict},
+		{"a MAC of an earlier VM of the same name", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", boundTo("uid-old-vm")), "", "", http.StatusConflict},
+		{"a free MAC from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:02"}]`, nil, "", leases, 0},
+		{"the VM's MAC without a lease yet", "vm", `[{"name":"a","mac":"0e:00:00:00:00:02"}]`, nil, "", leases, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stored []runtime.Object
 			if tc.lease != nil {
 				stored = append(stored, tc.lease)
 			}
-			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject}, stored...)
+			policy := tc.policy
+			if policy == "" {
+				policy = v1alpha1.ConflictPolicyReject
+			}
+			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: policy}, stored...)
 			m := &Mutator{Allocations: service, Launchers: &Launchers{
 				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), vm, vmi, forged), Identity: kubevirt}}
 			request := podRequest(t, tc.networks)
@@ -165,28 +175,28 @@ func TestLauncherMACs(t *testing.T) {
 			request.Object.Raw = raw
 
 			response := m.Mutate(context.Background(), request)
-			leases, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
+			list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			podLeases := 0
-			for _, lease := range leases.Items {
-				if lease.Spec.Owner != nil && lease.Spec.Owner.Kind == "Pod" && lease.Spec.Owner.Name == "p" {
-					podLeases++
+			var added []string
+			for _, lease := range list.Items {
+				if tc.lease == nil || lease.Name != tc.lease.Name {
+					added = append(added, lease.Spec.Owner.Kind+"/"+lease.Spec.Owner.Name+" "+lease.Spec.MACAddress)
 				}
 			}
-			switch {
-			case tc.skipped:
-				if !response.Allowed || response.Patch != nil || podLeases != 0 {
-					t.Errorf("allowed %v, patch %s, %d leases of the pod: want it left alone", response.Allowed, response.Patch, podLeases)
+			switch tc.want {
+			case skipped:
+				if !response.Allowed || response.Patch != nil || len(added) != 0 {
+					t.Errorf("allowed %v (%+v), patch %s, new leases %v: want it left alone", response.Allowed, response.Result, response.Patch, added)
 				}
-			case tc.code != 0:
-				if response.Allowed || response.Result == nil || response.Result.Code != tc.code {
-					t.Errorf("allowed %v, result %+v: want a denial with %d", response.Allowed, response.Result, tc.code)
+			case leases:
+				if !response.Allowed || response.Patch != nil || len(added) != 1 || added[0] != "VirtualMachine/vm 0e:00:00:00:00:02" {
+					t.Errorf("allowed %v (%+v), patch %s, new leases %v: want the MAC leased to the VM, the pod untouched", response.Allowed, response.Result, response.Patch, added)
 				}
 			default:
-				if !response.Allowed || podLeases != 1 {
-					t.Errorf("allowed %v (%+v), %d leases of the pod: want it admitted as a regular pod, with its lease", response.Allowed, response.Result, podLeases)
+				if response.Allowed || response.Result == nil || response.Result.Code != tc.code || len(added) != 0 {
+					t.Errorf("allowed %v, result %+v, new leases %v: want a denial with %d", response.Allowed, response.Result, added, tc.code)
 				}
 			}
 		})

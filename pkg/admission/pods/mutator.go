@@ -89,15 +89,7 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	}
 	if vm != nil {
-		own, err := m.carriesOnlyMACsOf(ctx, request.Namespace, annotation, found, vm, before)
-		if err != nil {
-			return denial(err)
-		}
-		if own {
-			// Its MACs are the VirtualMachine's, leased by that
-			// webhook; KubeVirt plugs and unplugs its interfaces.
-			return webhook.Allow(nil, nil)
-		}
+		return m.mutateLauncher(ctx, request, annotation, found, vm, before)
 	}
 	if !found {
 		// Nothing to lease, and the Pod carried MACs it may not drop.
