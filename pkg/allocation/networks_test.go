@@ -231,3 +231,41 @@ func TestRequestedAddressExcludedByAnotherPool(t *testing.T) {
 		t.Errorf("with a static reservation of the namespace: %v", err)
 	}
 }
+
+// A pool chosen by a label judges a requested MAC held elsewhere no more
+// leniently than the namespace's own pool: a tenant who may create
+// NetworkAttachmentDefinitions labels one of its own to get the network pool.
+// A pool that names the network keeps its own policy.
+func TestLabelSelectedPoolIsNoMoreLenientThanTheNamespaces(t *testing.T) {
+	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lab", Labels: map[string]string{"team": "lab"}}}
+	held := &v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: "0a-00-00-00-00-40", Namespace: "lab"},
+		Spec: v1alpha1.MacLeaseSpec{MACAddress: "0a:00:00:00:00:40", Owner: &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "v"}}}
+	for _, tc := range []struct {
+		name      string
+		own, net  v1alpha1.ConflictPolicy
+		network   Network
+		wantError bool
+	}{
+		{"Reject namespace pool, Warn pool chosen by label", v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyWarn, Network{"lab", "mine"}, true},
+		{"Reject namespace pool, Warn pool naming the network", v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyWarn, Network{"infra", "storage"}, false},
+		{"Warn namespace pool, Warn pool chosen by label", v1alpha1.ConflictPolicyWarn, v1alpha1.ConflictPolicyWarn, Network{"lab", "mine"}, false},
+		{"Warn namespace pool, Reject pool chosen by label", v1alpha1.ConflictPolicyWarn, v1alpha1.ConflictPolicyReject, Network{"lab", "mine"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testService(t, versionedfake.NewSimpleClientset(held), nil, true, namespace)
+			s.UseNetworkLabels(fakeNetworkLabels{nads: map[string]labels.Set{"lab/mine": {"tier": "storage"}, "infra/storage": {}}})
+			own := networkPool("lab", "0c:00:00:00:00:00", nil, &metav1.LabelSelector{MatchLabels: map[string]string{"team": "lab"}})
+			own.Spec.ConflictPolicy = tc.own
+			storage := networkPool("storage", "0a:00:00:00:00:00", byLabel("tier", "storage"), nil)
+			storage.Spec.NetworkSelector.Networks = []v1alpha1.NetworkReference{{Namespace: "infra", Name: "storage"}}
+			storage.Spec.ConflictPolicy = tc.net
+			s.observePool(own)
+			s.observePool(storage)
+			_, err := s.Begin("lab", Owner{APIVersion: "v1", Kind: "Pod", Name: "p"}, false).Request(context.Background(), "net", tc.network, mustParse(t, "0a:00:00:00:00:40"))
+			var conflict *ConflictError
+			if got := errors.As(err, &conflict); got != tc.wantError || !got && err != nil {
+				t.Errorf("got %v, want a ConflictError: %v", err, tc.wantError)
+			}
+		})
+	}
+}

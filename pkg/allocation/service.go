@@ -326,13 +326,54 @@ func (s *Service) poolFor(ctx context.Context, namespace string, network Network
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	chosen, err := s.choosePool(namespace, labels.Set(ns.Labels), view)
-	if err != nil || chosen != nil {
-		return chosen, err
+	if err != nil {
+		return nil, err
 	}
+	if chosen == nil {
+		return s.defaultPool(namespace)
+	}
+	if chosen.networks != nil && !chosen.networks.references[view.Network] {
+		// Chosen by a label, which a tenant who may create
+		// NetworkAttachmentDefinitions puts on a definition of its own:
+		// the namespace's pool still decides how strict a requested MAC
+		// held elsewhere is judged, so that its Reject cannot be escaped
+		// to a network pool's Warn.
+		own, err := s.choosePool(namespace, labels.Set(ns.Labels), networkView{})
+		if err == nil && own == nil {
+			own, err = s.defaultPool(namespace)
+		}
+		if err != nil {
+			return nil, err
+		}
+		chosen.conflictPolicy = stricterPolicy(chosen.conflictPolicy, own.conflictPolicy)
+	}
+	return chosen, nil
+}
+
+// defaultPool is the pool of a namespace no other pool serves, under s.mu.
+func (s *Service) defaultPool(namespace string) (*pool, error) {
 	if defaultPool, ok := s.pools[macpool.DefaultPoolName]; ok {
 		return defaultPool.snapshot(), nil
 	}
 	return nil, fmt.Errorf("no MacPool selects namespace %q and there is no %q MacPool", namespace, macpool.DefaultPoolName)
+}
+
+// stricterPolicy is the stricter of two conflict policies: Reject refuses a
+// held MAC, Reassign replaces it, Warn admits it.
+func stricterPolicy(a, b v1alpha1.ConflictPolicy) v1alpha1.ConflictPolicy {
+	rank := func(policy v1alpha1.ConflictPolicy) int {
+		switch policy {
+		case v1alpha1.ConflictPolicyReject:
+			return 2
+		case v1alpha1.ConflictPolicyReassign:
+			return 1
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
 }
 
 // Allocate leases a free address of the pool that serves iface, on
