@@ -128,7 +128,7 @@ func FuzzPlanMutation(f *testing.F) {
 		// Fake pool: ascending MACs, skipping those in this VM and those
 		// the stored object holds, as the real pool skips leased ones.
 		oldMACs := map[string]bool{}
-		for _, text := range ManagedMACs(old) {
+		for text := range ManagedMACs(old) {
 			oldMACs[text] = true
 		}
 		var allocated []string

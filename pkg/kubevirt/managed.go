@@ -25,18 +25,22 @@ func IsManaged(iface kubevirtv1.Interface, networks []kubevirtv1.Network) bool {
 	return false
 }
 
-// ManagedMACs returns interface name => canonical MAC for the managed
+// ManagedMACs returns canonical MAC => interface name for the managed
 // interfaces of vm that carry a usable (unicast) MAC; the lease controller
 // binds leases for these and releases the rest. A MAC that does not parse or
 // is multicast is left out: the webhook would never have admitted it, and no
-// lease can be bound for it. If a name occurs twice (an object stored before
-// the webhook ran) the first interface wins, as in PlanMutation. A nil vm or
-// template yields an empty, non-nil map.
+// lease can be bound for it. Every such MAC is in the map, even when two
+// interfaces share a name (an object stored before the webhook ran, or past
+// KubeVirt's own validation): keyed by name, the second interface's MAC
+// would look free to the lease controller while the VM still carries it. A
+// MAC on two interfaces names the first. A nil vm or template yields an
+// empty, non-nil map.
 func ManagedMACs(vm *kubevirtv1.VirtualMachine) map[string]string {
 	macs := map[string]string{}
 	for _, entry := range managedEntries(vm) {
-		if _, seen := macs[entry.name]; !seen {
-			macs[entry.name] = entry.addr.String()
+		address := entry.addr.String()
+		if _, seen := macs[address]; !seen {
+			macs[address] = entry.name
 		}
 	}
 	return macs

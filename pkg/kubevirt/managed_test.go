@@ -53,17 +53,23 @@ func TestManagedMACs(t *testing.T) {
 			name: "managed with MACs only, canonical",
 			vm: newVM(masq("default", "02-00-00-00-00-0A"), multusBridge("net1", ""), multusSRIOV("net2", "0A:00:00:00:00:02"),
 				podBridge("pod2", "02:00:00:00:00:99")),
-			want: map[string]string{"default": "02:00:00:00:00:0a", "net2": "0a:00:00:00:00:02"},
+			want: map[string]string{"02:00:00:00:00:0a": "default", "0a:00:00:00:00:02": "net2"},
 		},
 		{
 			name: "invalid and multicast MACs are left out",
 			vm:   newVM(masq("default", "nonsense"), multusBridge("net1", "01:00:5e:00:00:01"), multusBridge("net2", "02:00:00:00:00:02")),
-			want: map[string]string{"net2": "02:00:00:00:00:02"},
+			want: map[string]string{"02:00:00:00:00:02": "net2"},
 		},
 		{
-			name: "first of a repeated name wins",
+			// Both carried: keyed by name, the second would look free.
+			name: "every MAC of a repeated name",
 			vm:   newVM(multusBridge("net1", "02:00:00:00:00:01"), entry{iface: bridgeIface("net1", "02:00:00:00:00:02")}),
-			want: map[string]string{"net1": "02:00:00:00:00:01"},
+			want: map[string]string{"02:00:00:00:00:01": "net1", "02:00:00:00:00:02": "net1"},
+		},
+		{
+			name: "a MAC on two interfaces names the first",
+			vm:   newVM(multusBridge("net1", "02:00:00:00:00:01"), multusBridge("net2", "02:00:00:00:00:01")),
+			want: map[string]string{"02:00:00:00:00:01": "net1"},
 		},
 	}
 	for _, test := range tests {

@@ -133,7 +133,7 @@ func TestPatchApplies(t *testing.T) {
 	if io := result.Spec.Template.Spec.Domain.Devices.Disks[0].IO; io != "native" {
 		t.Fatalf("disk io = %q, want native", io)
 	}
-	wantMACs := map[string]string{"default": "02:00:00:00:00:01", "net1": "02:00:00:00:00:11", "net2": "02:00:00:00:00:03"}
+	wantMACs := map[string]string{"02:00:00:00:00:01": "default", "02:00:00:00:00:11": "net1", "02:00:00:00:00:03": "net2"}
 	if got := ManagedMACs(&result); !reflect.DeepEqual(got, wantMACs) {
 		t.Fatalf("ManagedMACs after patch = %v, want %v", got, wantMACs)
 	}

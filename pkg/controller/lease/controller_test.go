@@ -651,3 +651,30 @@ func TestObjectsBeingDeletedAreNotAdopted(t *testing.T) {
 		return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && h.lease(mustMAC(added).Name()) == nil
 	})
 }
+
+// A VirtualMachine stored with two interfaces of one name (before the
+// webhook ran, or past KubeVirt's own validation) carries both MACs: both
+// are adopted and neither lease is released, as for any other VM.
+func TestVMWithARepeatedInterfaceNameKeepsEveryMAC(t *testing.T) {
+	const first, second = "02:00:00:00:00:64", "02:00:00:00:00:65"
+	vm := testVM(t, "twins", first)
+	interfaces, _, _ := unstructured.NestedSlice(vm.Object, "spec", "template", "spec", "domain", "devices", "interfaces")
+	twin := runtime.DeepCopyJSONValue(interfaces[0]).(map[string]interface{})
+	twin["macAddress"] = second
+	if err := unstructured.SetNestedSlice(vm.Object, append(interfaces, twin), "spec", "template", "spec", "domain", "devices", "interfaces"); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, true, nil, nil, vm)
+	h.run()
+	for _, address := range []string{first, second} {
+		h.eventually("the lease of "+address+" to be bound to the VM", func() bool {
+			lease := h.lease(mustMAC(address).Name())
+			return lease != nil && lease.Status.Phase == v1alpha1.MacLeasePhaseBound && lease.Spec.Owner.Name == "twins"
+		})
+	}
+	// Passes of the controller over both leases free neither.
+	for _, address := range []string{first, second} {
+		h.controller.leaseQueue.Add(testNamespace + "/" + mustMAC(address).Name())
+	}
+	h.consistently("both leases", func() bool { return h.protected(first) && h.protected(second) })
+}

@@ -117,11 +117,9 @@ func readVMHolder(object *unstructured.Unstructured) (*holder, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &holder{apiVersion: "kubevirt.io/v1", kind: kubevirt.KindVirtualMachine, namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID), interfaces: map[string]string{},
+	h := &holder{apiVersion: "kubevirt.io/v1", kind: kubevirt.KindVirtualMachine, namespace: vm.Namespace, name: vm.Name, uid: string(vm.UID),
 		retention: retention.ObjectChoice(vm.Annotations, vm.Name, vm.GenerateName)}
-	for iface, address := range kubevirt.ManagedMACs(vm) {
-		h.interfaces[address] = iface
-	}
+	h.interfaces = kubevirt.ManagedMACs(vm)
 	return h, nil
 }
 
