@@ -73,10 +73,10 @@ var (
 
 // New returns a plugin whose informers are set by the initializers.
 func New() *Plugin {
-	// Creates, and the updates that remove a lease's owner: a lease's address
-	// is its name, which never changes (validation refuses an update of
-	// spec.macAddress too), but a lease without owner is a static
-	// reservation, which the webhooks hand to any object of its namespace.
+	// Creates, and the updates that can keep a lease past its owner
+	// (prolongs): a lease's address is its name, which never changes
+	// (validation refuses an update of spec.macAddress too), but a lease
+	// that outlives its owner is a reservation the namespace keeps.
 	return &Plugin{Handler: admission.NewHandler(admission.Create, admission.Update)}
 }
 
@@ -116,12 +116,13 @@ func (p *Plugin) ValidateInitialization() error {
 // Validate refuses a lease of an address inside a pool that does not serve
 // the lease's namespace, and a lease of an address in any pool's
 // spec.exclude unless the caller may create macleases/exclude. An update
-// that removes a lease's owner is held to the same rules as the create of a
-// static reservation: the webhooks lease a requested MAC to an object of any
-// pool's range (and its owner may have had it before the address was
-// excluded), so without them a namespace admin would turn such a lease into a
-// reservation that outlives its owner, inside another tenant's pool or of a
-// host's address.
+// that can keep a lease past its owner (see prolongs: removing or changing
+// the owner, changing the pool, the retention end or adding a finalizer) is
+// held to the same rules as the create of a static reservation: the
+// webhooks lease a requested MAC to an object of any pool's range (and its
+// owner may have had it before the address was excluded), so without them a
+// namespace admin would turn such a lease into a reservation that outlives
+// its owner, inside another tenant's pool or of a host's address.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != macpool.Resource("macleases") || a.GetSubresource() != "" {
 		return nil
@@ -138,7 +139,7 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 		if !ok {
 			return apierrors.NewBadRequest(fmt.Sprintf("%s: unexpected old object of type %T", PluginName, a.GetOldObject()))
 		}
-		if old.Spec.Owner == nil || lease.Spec.Owner != nil {
+		if !prolongs(old, lease) {
 			return nil
 		}
 	}

@@ -380,3 +380,72 @@ func TestValidateUpdateToStaticReservation(t *testing.T) {
 		})
 	}
 }
+
+// An update that can keep a lease past its owner, whatever way it takes, is
+// held to the rules of a create, as removing the owner is: the lease of a
+// requested MAC in another tenant's pool (0e:00:00:0b:00:01), or of an
+// address excluded after it was leased (00:50:56:bb:00:01), must not stay
+// the namespace's once its object is gone. In the namespace's own pool the
+// same updates are no more than a static reservation it may make.
+func TestValidateUpdateThatProlongs(t *testing.T) {
+	podOwner := &macpool.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "p"}
+	update := func(address string, who user.Info, change func(*macpool.MacLease)) admission.Attributes {
+		old := leaseAttributes("a", address, podOwner, who, admission.Update, "").GetObject().(*macpool.MacLease)
+		old.Spec.Pool = "tenant-a"
+		old.Finalizers = []string{macpool.MACProtectionFinalizer}
+		old.Annotations = map[string]string{"note": "x"}
+		lease := old.DeepCopy()
+		change(lease)
+		return admission.NewAttributesRecord(lease, old, macpool.SchemeGroupVersion.WithKind("MacLease"), "a", old.Name,
+			v1alpha1.SchemeGroupVersion.WithResource("macleases"), "", admission.Update, &metav1.UpdateOptions{}, false, who)
+	}
+	toVM := func(l *macpool.MacLease) {
+		l.Spec.Owner = &macpool.LeaseOwner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "p"}
+	}
+	renamed := func(l *macpool.MacLease) {
+		l.Spec.Owner = &macpool.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "never"}
+	}
+	toRetainingPool := func(l *macpool.MacLease) { l.Spec.Pool = "tenant-b" }
+	retainedForever := func(l *macpool.MacLease) {
+		l.Annotations["macpool.kubemacpool.io/retained-until"] = "9999-12-31T00:00:00Z"
+	}
+	finalizerAdded := func(l *macpool.MacLease) { l.Finalizers = append(l.Finalizers, "tenant.example.com/keep") }
+	finalizerRemoved := func(l *macpool.MacLease) { l.Finalizers = nil }
+	labelled := func(l *macpool.MacLease) {
+		l.Labels = map[string]string{"team": "x"}
+		l.Annotations["note"] = "y"
+	}
+	for _, tc := range []struct {
+		name    string
+		a       admission.Attributes
+		code    int
+		message string
+	}{
+		{"owner kind changed to VirtualMachine, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, toVM), http.StatusForbidden, `MacPool "tenant-b", which does not serve namespace "a"`},
+		{"owner renamed, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, renamed), http.StatusForbidden, `MacPool "tenant-b"`},
+		{"pool changed, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, toRetainingPool), http.StatusForbidden, `MacPool "tenant-b"`},
+		{"retained-until written, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, retainedForever), http.StatusForbidden, `MacPool "tenant-b"`},
+		{"finalizer added, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, finalizerAdded), http.StatusForbidden, `MacPool "tenant-b"`},
+		{"finalizer added, an address another pool excludes", update("00:50:56:bb:00:01", tenant, finalizerAdded), http.StatusForbidden, "spec.exclude"},
+		{"owner kind changed, inside the namespace's own pool", update("0e:00:00:0a:00:20", tenant, toVM), 0, ""},
+		{"finalizer added, inside the namespace's own pool", update("0e:00:00:0a:00:20", tenant, finalizerAdded), 0, ""},
+		{"finalizer removed by a cluster admin, inside another tenant's pool", update("0e:00:00:0b:00:01", clusterAdmin, finalizerRemoved), 0, ""},
+		{"labels and other annotations, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, labelled), 0, ""},
+		{"owner changed by the server, inside another tenant's pool", update("0e:00:00:0b:00:01", server, renamed), 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plugin := newPlugin(t, excludingPools, cachedNSs, nil, true)
+			err := plugin.Validate(context.Background(), tc.a, nil)
+			if tc.code == 0 {
+				if err != nil {
+					t.Fatalf("denied: %v", err)
+				}
+				return
+			}
+			status, ok := err.(apierrors.APIStatus)
+			if !ok || int(status.Status().Code) != tc.code || !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("got %v, want %d containing %q", err, tc.code, tc.message)
+			}
+		})
+	}
+}

@@ -13,6 +13,11 @@
 // namespace's workloads as the administrator's choice, so a namespace admin
 // who could make one would lift the exclusion for itself.
 //
+// Updates that can keep a lease past the object it was made for (see
+// prolongs) are held to the same rules: the webhooks lease a requested MAC
+// of any pool's range, and its namespace admin must not turn that lease
+// into one that outlives its object.
+//
 // Leases the server creates itself (the admission webhooks and the lease
 // controller, through the loopback client) are not checked: they follow the
 // allocation rules of pkg/allocation.
