@@ -124,7 +124,13 @@ func (p *Plugin) ValidateInitialization() error {
 // namespace admin would turn such a lease into a reservation that outlives
 // its owner, inside another tenant's pool or of a host's address.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	if a.GetResource().GroupResource() != macpool.Resource("macleases") || a.GetSubresource() != "" {
+	if a.GetResource().GroupResource() != macpool.Resource("macleases") {
+		return nil
+	}
+	// The status subresource keeps spec, labels and annotations (its
+	// strategy), but not finalizers: its updates are checked like the main
+	// resource's, and only a finalizer added can make them prolong a lease.
+	if sub := a.GetSubresource(); sub != "" && (sub != "status" || a.GetOperation() != admission.Update) {
 		return nil
 	}
 	if madeByServer(a.GetUserInfo()) {

@@ -388,16 +388,11 @@ func TestValidateUpdateToStaticReservation(t *testing.T) {
 // the namespace's once its object is gone. In the namespace's own pool the
 // same updates are no more than a static reservation it may make.
 func TestValidateUpdateThatProlongs(t *testing.T) {
-	podOwner := &macpool.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "p"}
 	update := func(address string, who user.Info, change func(*macpool.MacLease)) admission.Attributes {
-		old := leaseAttributes("a", address, podOwner, who, admission.Update, "").GetObject().(*macpool.MacLease)
-		old.Spec.Pool = "tenant-a"
-		old.Finalizers = []string{macpool.MACProtectionFinalizer}
-		old.Annotations = map[string]string{"note": "x"}
-		lease := old.DeepCopy()
-		change(lease)
-		return admission.NewAttributesRecord(lease, old, macpool.SchemeGroupVersion.WithKind("MacLease"), "a", old.Name,
-			v1alpha1.SchemeGroupVersion.WithResource("macleases"), "", admission.Update, &metav1.UpdateOptions{}, false, who)
+		return updateOf(address, who, "", change)
+	}
+	statusUpdate := func(address string, who user.Info, change func(*macpool.MacLease)) admission.Attributes {
+		return updateOf(address, who, "status", change)
 	}
 	toVM := func(l *macpool.MacLease) {
 		l.Spec.Owner = &macpool.LeaseOwner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "p"}
@@ -432,6 +427,8 @@ func TestValidateUpdateThatProlongs(t *testing.T) {
 		{"finalizer removed by a cluster admin, inside another tenant's pool", update("0e:00:00:0b:00:01", clusterAdmin, finalizerRemoved), 0, ""},
 		{"labels and other annotations, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, labelled), 0, ""},
 		{"owner changed by the server, inside another tenant's pool", update("0e:00:00:0b:00:01", server, renamed), 0, ""},
+		{"finalizer added through the status subresource, inside another tenant's pool", statusUpdate("0e:00:00:0b:00:01", clusterAdmin, finalizerAdded), http.StatusForbidden, `MacPool "tenant-b"`},
+		{"status updated, inside another tenant's pool", statusUpdate("0e:00:00:0b:00:01", clusterAdmin, func(l *macpool.MacLease) { l.Status.Phase = macpool.MacLeasePhaseBound }), 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plugin := newPlugin(t, excludingPools, cachedNSs, nil, true)
@@ -448,4 +445,17 @@ func TestValidateUpdateThatProlongs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// updateOf is an update of the lease of address in namespace a, owned by
+// Pod p in pool tenant-a with the protection finalizer, that change makes.
+func updateOf(address string, who user.Info, subresource string, change func(*macpool.MacLease)) admission.Attributes {
+	old := leaseAttributes("a", address, &macpool.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "p"}, who, admission.Update, "").GetObject().(*macpool.MacLease)
+	old.Spec.Pool = "tenant-a"
+	old.Finalizers = []string{macpool.MACProtectionFinalizer}
+	old.Annotations = map[string]string{"note": "x"}
+	lease := old.DeepCopy()
+	change(lease)
+	return admission.NewAttributesRecord(lease, old, macpool.SchemeGroupVersion.WithKind("MacLease"), "a", old.Name,
+		v1alpha1.SchemeGroupVersion.WithResource("macleases"), subresource, admission.Update, &metav1.UpdateOptions{}, false, who)
 }
