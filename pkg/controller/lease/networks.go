@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -101,17 +102,38 @@ func (n *networkChanges) take() map[string]bool {
 	return changed
 }
 
+// networkRescanInterval is the least time between two passes of
+// followNetworks. Definitions change rarely, but a tenant who may create
+// NetworkAttachmentDefinitions can create and delete them as fast as
+// kube-apiserver lets it: without a pause, each change would have the leader
+// walk every pod and VMI again, one pass after the other. Changes that come
+// during the pause are collected and handled in the next pass, so none is
+// lost; a collision on a network just defined is reported at most this much
+// later.
+const networkRescanInterval = time.Second
+
 // followNetworks tracks again, until ctx is done, the running objects that
 // may hold a MAC on a NetworkAttachmentDefinition that was just defined or
 // removed: their MACs on it change between an L2 domain of its own and
 // unknown scope.
 func (c *Controller) followNetworks(ctx context.Context, changes *networkChanges) {
+	changes.follow(ctx, networkRescanInterval, c.networksChanged)
+}
+
+// follow calls rescan with the changes collected since the last call, each
+// time there are some, at most once per interval, until ctx is done.
+func (n *networkChanges) follow(ctx context.Context, interval time.Duration, rescan func(map[string]bool)) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-changes.signal:
-			c.networksChanged(changes.take())
+		case <-n.signal:
+			rescan(n.take())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
 		}
 	}
 }

@@ -1,8 +1,12 @@
 package lease
 
 import (
+	"context"
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -114,5 +118,58 @@ func TestResolveNetworks(t *testing.T) {
 				t.Error("resolveNetworks changed its input")
 			}
 		})
+	}
+}
+
+// A tenant who creates and deletes NetworkAttachmentDefinitions without
+// pause gets at most one pass over the pods per interval, and every change
+// is still handled.
+func TestNetworkChangesArePacedAndNoneIsLost(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	changes := newNetworkChanges()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	passes := 0
+	seen := map[string]bool{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		changes.follow(ctx, interval, func(changed map[string]bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			passes++
+			for key := range changed {
+				seen[key] = true
+			}
+		})
+	}()
+	const burst = 500 * time.Millisecond
+	sent := 0
+	for start := time.Now(); time.Since(start) < burst; sent++ {
+		changes.add("tenant", fmt.Sprintf("nad-%d", sent))
+		time.Sleep(time.Millisecond)
+	}
+	// The last changes are handled after at most one more interval.
+	deadline := time.Now().Add(5 * interval)
+	for {
+		mu.Lock()
+		all := len(seen) == sent
+		mu.Unlock()
+		if all || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != sent {
+		t.Errorf("%d of %d changes handled", len(seen), sent)
+	}
+	// One pass at once, then one per interval: burst/interval + 2 at most.
+	if limit := int(burst/interval) + 2; passes > limit {
+		t.Errorf("%d passes over the objects for %d changes in %v, want at most %d", passes, sent, burst, limit)
 	}
 }
