@@ -2,6 +2,7 @@ package lease
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 
@@ -23,12 +24,19 @@ func (c *Controller) onLease(old, obj interface{}) {
 	}
 }
 
-// queueHoldersOf queues for adoption every object in a deleted lease's
-// namespace that still carries its MAC: a lease deleted by hand, or expired
-// while another object took the MAC, is leased again at once rather than
-// when that object next changes.
+// queueHoldersOf queues for adoption every object that still carries a
+// deleted lease's MAC: a lease deleted by hand, or expired while another
+// object took the MAC, is leased again at once rather than when that object
+// next changes (these informers never resync).
+//
+// Objects of every namespace: the lease's release proves only that nothing
+// of its own namespace carries the MAC. Under conflictPolicy Warn, the
+// default, an object of another namespace that asked for the MAC while this
+// lease held it was admitted with a warning and got no lease; left alone, it
+// would run on unleased and the allocator would hand its MAC to a third
+// object, which never asked for it and gets no warning.
 func (c *Controller) queueHoldersOf(lease *macpool.MacLease) {
-	for _, h := range c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress) {
+	for _, h := range c.holdersCarrying(metav1.NamespaceAll, lease.Spec.MACAddress) {
 		c.adoptQueue.Add(objectKey{kind: h.kind, namespace: h.namespace, name: h.name})
 	}
 }

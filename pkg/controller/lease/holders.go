@@ -127,16 +127,21 @@ func readVMHolder(object *unstructured.Unstructured) (*holder, error) {
 const macIndex = "mac"
 
 // indexKey qualifies a MAC with the namespace, so that a lookup returns only
-// the holders a lease of that namespace may bind to.
+// the objects of that namespace that report it (reportedIndex).
 func indexKey(namespace, address string) string { return namespace + "/" + address }
 
+// indexHolder keys a holder by each MAC it carries, in every namespace: a
+// lease looks for its holders in its own namespace (holdersCarrying filters
+// them), and a lease let go for those of any namespace (queueHoldersOf).
+// A MAC has one holder, a few in a migration or a collision, so the filter
+// costs next to nothing.
 func indexHolder(h *holder) []string {
 	if h == nil {
 		return nil
 	}
 	keys := make([]string, 0, len(h.interfaces))
 	for address := range h.interfaces {
-		keys = append(keys, indexKey(h.namespace, address))
+		keys = append(keys, address)
 	}
 	return keys
 }

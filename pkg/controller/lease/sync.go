@@ -104,20 +104,23 @@ func (c *Controller) ownerCarrying(lease *macpool.MacLease) *holder {
 }
 
 // holdersCarrying returns the Pods and, while VMs are watched, the
-// VirtualMachines of namespace that carry address.
+// VirtualMachines of namespace (of every namespace for
+// metav1.NamespaceAll) that carry address.
 func (c *Controller) holdersCarrying(namespace, address string) []*holder {
-	key := indexKey(namespace, address)
 	vms, _ := c.vmCaches()
 	var holders []*holder
 	for _, indexer := range []cache.Indexer{c.pods, vms} {
 		if indexer == nil {
 			continue
 		}
-		objects, err := indexer.ByIndex(macIndex, key)
+		objects, err := indexer.ByIndex(macIndex, address)
 		if err != nil {
 			continue
 		}
 		for _, obj := range objects {
+			if object, ok := obj.(metav1.Object); !ok || namespace != metav1.NamespaceAll && object.GetNamespace() != namespace {
+				continue
+			}
 			if h := holderOf(obj); h != nil {
 				holders = append(holders, h)
 			}
