@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -122,6 +123,39 @@ var _ = Describe("The Pod webhook", func() {
 		Expect(second).NotTo(Equal(first))
 		owners := eventuallyBound(ctx, namespace, 2)
 		Expect(owners).To(HaveKeyWithValue(second, "Pod/hotplug"))
+	})
+
+	It("keeps a pod's MACs through edits of its networks annotation made through the status subresource", func(ctx context.Context) {
+		// kube-apiserver keeps the annotations a pods/status update writes:
+		// a kubelet, multus's ServiceAccount or anybody granted pods/status
+		// could drop a MAC there, unseen by a webhook on pods alone, and the
+		// lease controller would release it while the pod's interface has it.
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("status-edit", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		first := podNetworks(pod)[0]["mac"].(string)
+		eventuallyBound(ctx, namespace, 1)
+		setNetworks := func(networks string) (*corev1.Pod, error) {
+			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{networksAnnotation: networks}}})
+			Expect(err).NotTo(HaveOccurred())
+			return kubeClient.CoreV1().Pods(namespace).Patch(ctx, "status-edit", types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+		}
+
+		_, err = setNetworks(`[{"name":"br1"}]`)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("the MAC " + first + " of network " + namespace + "/br1 cannot be removed or changed"))
+		stored, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "status-edit", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
+		Consistently(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).WithTimeout(3 * time.Second).Should(HaveKey(first))
+
+		// A network added there is leased as through the pod itself.
+		updated, err := setNetworks(`[{"name":"br1","mac":"` + first + `"},{"name":"br2"}]`)
+		Expect(err).NotTo(HaveOccurred())
+		networks := podNetworks(updated)
+		Expect(networks).To(HaveLen(2))
+		second, _ := networks[1]["mac"].(string)
+		Expect(second).NotTo(BeEmpty())
+		Expect(eventuallyBound(ctx, namespace, 2)).To(HaveKeyWithValue(second, "Pod/status-edit"))
 	})
 
 	It("accepts the short comma form and rewrites it as a JSON list", func(ctx context.Context) {

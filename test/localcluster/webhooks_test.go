@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -121,4 +123,45 @@ func compiledMatcher(t *testing.T, path, name string) matchconditions.Matcher {
 	}
 	t.Fatalf("%s has no webhook %s", path, name)
 	return nil
+}
+
+// TestPodWebhookSeesStatusUpdates: every shipped configuration sends the Pod
+// webhook updates of pods/status too (filtered by the same matchConditions:
+// only those that change the networks annotation), since kube-apiserver
+// keeps the annotations such an update writes. Without the rule a kubelet,
+// multus's ServiceAccount or anybody granted pods/status could drop a MAC a
+// running Pod carries, unseen, and have its lease released.
+func TestPodWebhookSeesStatusUpdates(t *testing.T) {
+	for _, file := range []string{"webhook/mutator-opt-out.yaml", "webhook/mutator-opt-in.yaml", "deploy/base/mutator.yaml"} {
+		path := filepath.Join("..", "..", "artifacts", file)
+		manifest, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		if err := yaml.UnmarshalStrict(manifest, config); err != nil {
+			t.Fatalf("parsing %s: %v", path, err)
+		}
+		covered := false
+		for _, webhook := range config.Webhooks {
+			if webhook.Name != "mutatepods.kubemacpool.io" {
+				continue
+			}
+			for _, rule := range webhook.Rules {
+				if slices.Contains(rule.Resources, "pods/status") && slices.Contains(rule.Operations, admissionregistrationv1.Update) {
+					covered = true
+				}
+			}
+		}
+		if !covered {
+			t.Errorf("%s: the Pod webhook takes no UPDATE of pods/status", file)
+		}
+	}
+	chart, err := os.ReadFile(filepath.Join("..", "..", "charts", "kubemacpool", "templates", "mutator.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(chart), `resources: ["pods", "pods/status"]`) {
+		t.Errorf("the chart's Pod webhook takes no UPDATE of pods/status")
+	}
 }

@@ -60,10 +60,25 @@ func (m *Mutator) MutateMetadata(ctx context.Context, request *admissionv1.Admis
 
 // handled tells the requests the webhook acts on: Pod creates, and Pod
 // updates, which kube-apiserver sends only when the networks annotation
-// changes (the webhook configuration's matchConditions).
+// changes (the webhook configuration's matchConditions). An update of the
+// status subresource is one too: kube-apiserver keeps the annotations a
+// pods/status update sends (it resets only the spec, the deletion timestamp
+// and the owner references), so a kubelet, multus's ServiceAccount or
+// anybody granted pods/status could otherwise drop a MAC from a running
+// Pod unseen, and the lease controller would release it while the Pod's
+// interface still has it. Other subresources (ephemeralcontainers, resize,
+// binding) cannot change a Pod's annotations.
 func handled(request *admissionv1.AdmissionRequest) bool {
-	return request.Kind.Kind == "Pod" && request.SubResource == "" &&
-		(request.Operation == admissionv1.Create || request.Operation == admissionv1.Update)
+	if request.Kind.Kind != "Pod" {
+		return false
+	}
+	switch request.SubResource {
+	case "":
+		return request.Operation == admissionv1.Create || request.Operation == admissionv1.Update
+	case "status":
+		return request.Operation == admissionv1.Update
+	}
+	return false
 }
 
 func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) *admissionv1.AdmissionResponse {

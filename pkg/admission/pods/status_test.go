@@ -1,0 +1,62 @@
+package pods
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+)
+
+// The status subresource of a Pod writes its annotations too (kube-apiserver
+// resets only the spec, the deletion timestamp and the owner references of
+// a pods/status update): a kubelet, multus's ServiceAccount, or anybody
+// granted pods/status could drop a MAC from a running Pod's networks
+// annotation there. The lease controller would release it while the Pod's
+// interface still has it, and the allocator hand it to another tenant.
+// Such an update is judged as one of the Pod itself; before, it was allowed
+// unseen.
+func TestMutateStatusUpdate(t *testing.T) {
+	const carried = `[{"name":"a","mac":"02:00:00:00:00:00"}]`
+	ownLease := &v1alpha1.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: "02-00-00-00-00-00", Namespace: "ns",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "p", UID: "pod-p"}}},
+		Spec:   v1alpha1.MacLeaseSpec{MACAddress: "02:00:00:00:00:00", Owner: &v1alpha1.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "p"}, Interface: "ns/a"},
+		Status: v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound},
+	}
+	service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject}, ownLease)
+	m := &Mutator{Allocations: service, MaxMACs: 8}
+	ctx := context.Background()
+
+	for _, after := range []string{`[{"name":"a"}]`, ""} {
+		request := podUpdate(t, carried, after)
+		request.SubResource = "status"
+		r := m.Mutate(ctx, request)
+		if r.Allowed || r.Result.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Result.Message, "cannot be removed or changed") {
+			t.Errorf("a status update that drops the carried MAC (networks %q): allowed=%v %+v, want 422", after, r.Allowed, r.Result)
+		}
+	}
+
+	request := podUpdate(t, carried, `[{"name":"a","mac":"02:00:00:00:00:00"},{"name":"b"}]`)
+	request.SubResource = "status"
+	r := m.Mutate(ctx, request)
+	if !r.Allowed {
+		t.Fatalf("a status update that adds a network: %+v", r.Result)
+	}
+	if got := patchedMACs(t, r.Patch); strings.Join(got, ",") != "02:00:00:00:00:00,02:00:00:00:00:01" {
+		t.Errorf("a network added through the status subresource got MACs %v, want the carried one and a leased one", got)
+	}
+	if _, err := client.MacpoolV1alpha1().MacLeases("ns").Get(ctx, "02-00-00-00-00-01", metav1.GetOptions{}); err != nil {
+		t.Errorf("the MAC of the network added through the status subresource is not leased: %v", err)
+	}
+
+	// Any other subresource is not the Pod's metadata: left alone.
+	request = podUpdate(t, carried, `[{"name":"a"}]`)
+	request.SubResource = "ephemeralcontainers"
+	if r := m.Mutate(ctx, request); !r.Allowed || r.Patch != nil {
+		t.Errorf("an ephemeralcontainers update: allowed=%v patch=%s, want allowed untouched (kube-apiserver keeps the stored metadata)", r.Allowed, r.Patch)
+	}
+}
