@@ -158,6 +158,26 @@ var _ = Describe("The Pod webhook", func() {
 		Expect(eventuallyBound(ctx, namespace, 2)).To(HaveKeyWithValue(second, "Pod/status-edit"))
 	})
 
+	It("refuses a binding that would set a pending pod's networks", func(ctx context.Context) {
+		// kube-apiserver merges a Binding's annotations into the pod it
+		// binds, with no admission of the pod: a scheduler's write could
+		// otherwise replace the networks and MACs the pod was admitted with.
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("pending", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		first := podNetworks(pod)[0]["mac"].(string)
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: "pending", Annotations: map[string]string{networksAnnotation: `[{"name":"br1","mac":"` + nextMAC() + `"}]`}},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: "no-such-node"},
+		}
+		err = kubeClient.CoreV1().Pods(namespace).Bind(ctx, binding, metav1.CreateOptions{})
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("a Binding may not set a Pod's networks"))
+		stored, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "pending", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(stored.Spec.NodeName).To(BeEmpty())
+		Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
+	})
+
 	It("accepts the short comma form and rewrites it as a JSON list", func(ctx context.Context) {
 		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("comma", "br1, "+namespace+"/br2@eth9"), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())

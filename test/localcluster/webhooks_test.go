@@ -32,6 +32,14 @@ func TestWebhookMatchConditions(t *testing.T) {
 		}
 		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": metadata}}
 	}
+	binding := func(annotations map[string]any) *unstructured.Unstructured {
+		metadata := map[string]any{"name": "p", "namespace": "ns"}
+		if annotations != nil {
+			metadata["annotations"] = annotations
+		}
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Binding", "metadata": metadata,
+			"target": map[string]any{"kind": "Node", "name": "node-1"}}}
+	}
 	vm := func(deleting bool) *unstructured.Unstructured {
 		metadata := map[string]any{"name": "vm", "namespace": "ns"}
 		if deleting {
@@ -65,6 +73,9 @@ func TestWebhookMatchConditions(t *testing.T) {
 		{"pod update that keeps the networks annotation", "mutatepods.kubemacpool.io", admission.Update,
 			pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1", "example.com/label": "x"}), pod(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1"}), false},
 		{"pod update without networks", "mutatepods.kubemacpool.io", admission.Update, pod(map[string]any{"example.com/other": "y"}), pod(nil), false},
+		{"binding that sets networks", "mutatepods.kubemacpool.io", admission.Create, binding(map[string]any{"k8s.v1.cni.cncf.io/networks": "br1"}), nil, true},
+		{"binding without networks", "mutatepods.kubemacpool.io", admission.Create, binding(map[string]any{"example.com/other": "x"}), nil, false},
+		{"binding without annotations", "mutatepods.kubemacpool.io", admission.Create, binding(nil), nil, false},
 		{"vm create", "mutatevirtualmachines.kubemacpool.io", admission.Create, vm(false), nil, true},
 		{"vm update", "mutatevirtualmachines.kubemacpool.io", admission.Update, vm(false), vm(false), true},
 		{"vm update that omits the deletion timestamp of a vm being deleted", "mutatevirtualmachines.kubemacpool.io", admission.Update, vm(false), vm(true), true},
@@ -130,7 +141,9 @@ func compiledMatcher(t *testing.T, path, name string) matchconditions.Matcher {
 // only those that change the networks annotation), since kube-apiserver
 // keeps the annotations such an update writes. Without the rule a kubelet,
 // multus's ServiceAccount or anybody granted pods/status could drop a MAC a
-// running Pod carries, unseen, and have its lease released.
+// running Pod carries, unseen, and have its lease released. Likewise the
+// creates of pods/binding, whose annotations kube-apiserver merges into the
+// pending Pod.
 func TestPodWebhookSeesStatusUpdates(t *testing.T) {
 	for _, file := range []string{"webhook/mutator-opt-out.yaml", "webhook/mutator-opt-in.yaml", "deploy/base/mutator.yaml"} {
 		path := filepath.Join("..", "..", "artifacts", file)
@@ -142,26 +155,32 @@ func TestPodWebhookSeesStatusUpdates(t *testing.T) {
 		if err := yaml.UnmarshalStrict(manifest, config); err != nil {
 			t.Fatalf("parsing %s: %v", path, err)
 		}
-		covered := false
+		status, binding := false, false
 		for _, webhook := range config.Webhooks {
 			if webhook.Name != "mutatepods.kubemacpool.io" {
 				continue
 			}
 			for _, rule := range webhook.Rules {
 				if slices.Contains(rule.Resources, "pods/status") && slices.Contains(rule.Operations, admissionregistrationv1.Update) {
-					covered = true
+					status = true
+				}
+				if slices.Contains(rule.Resources, "pods/binding") && slices.Contains(rule.Operations, admissionregistrationv1.Create) {
+					binding = true
 				}
 			}
 		}
-		if !covered {
+		if !status {
 			t.Errorf("%s: the Pod webhook takes no UPDATE of pods/status", file)
+		}
+		if !binding {
+			t.Errorf("%s: the Pod webhook takes no CREATE of pods/binding", file)
 		}
 	}
 	chart, err := os.ReadFile(filepath.Join("..", "..", "charts", "kubemacpool", "templates", "mutator.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(chart), `resources: ["pods", "pods/status"]`) {
-		t.Errorf("the chart's Pod webhook takes no UPDATE of pods/status")
+	if !strings.Contains(string(chart), `resources: ["pods", "pods/status", "pods/binding"]`) {
+		t.Errorf("the chart's Pod webhook takes no UPDATE of pods/status or CREATE of pods/binding")
 	}
 }

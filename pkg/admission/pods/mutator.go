@@ -37,6 +37,13 @@ var _ webhook.MetadataMutator = &Mutator{}
 
 // Mutate answers one Pod admission request.
 func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	if binding(request) {
+		object := &metav1.PartialObjectMetadata{}
+		if err := json.Unmarshal(request.Object.Raw, object); err != nil {
+			return webhook.Deny(http.StatusBadRequest, "kubemacpool: the object is not a Binding: %v", err)
+		}
+		return bindingSetsNoNetworks(&object.ObjectMeta)
+	}
 	if !handled(request) {
 		return webhook.Allow(nil, nil)
 	}
@@ -52,6 +59,9 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 // MutateMetadata is Mutate for a request whose object's metadata the
 // handler decoded with the review.
 func (m *Mutator) MutateMetadata(ctx context.Context, request *admissionv1.AdmissionRequest, object *metav1.PartialObjectMetadata) *admissionv1.AdmissionResponse {
+	if binding(request) {
+		return bindingSetsNoNetworks(&object.ObjectMeta)
+	}
 	if !handled(request) {
 		return webhook.Allow(nil, nil)
 	}

@@ -2,13 +2,18 @@ package pods
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/multus"
 )
 
 // The status subresource of a Pod writes its annotations too (kube-apiserver
@@ -58,5 +63,37 @@ func TestMutateStatusUpdate(t *testing.T) {
 	request.SubResource = "ephemeralcontainers"
 	if r := m.Mutate(ctx, request); !r.Allowed || r.Patch != nil {
 		t.Errorf("an ephemeralcontainers update: allowed=%v patch=%s, want allowed untouched (kube-apiserver keeps the stored metadata)", r.Allowed, r.Patch)
+	}
+}
+
+// A Binding merges its annotations into the pending Pod it binds, with no
+// Pod admission: one that sets the networks annotation is refused, any other
+// is left alone. Before, it replaced the Pod's networks and MACs unseen.
+func TestMutateBinding(t *testing.T) {
+	service, _ := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject})
+	m := &Mutator{Allocations: service, MaxMACs: 8}
+	request := func(annotations map[string]string) *admissionv1.AdmissionRequest {
+		raw, err := json.Marshal(&corev1.Binding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Binding"},
+			ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Annotations: annotations},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: "node-1"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &admissionv1.AdmissionRequest{
+			UID: "bind-1", Operation: admissionv1.Create, Namespace: "ns", SubResource: "binding",
+			Kind:   metav1.GroupVersionKind{Version: "v1", Kind: "Binding"},
+			Object: runtime.RawExtension{Raw: raw},
+		}
+	}
+	r := m.Mutate(context.Background(), request(map[string]string{multus.NetworksAnnotation: `[{"name":"a","mac":"02:00:00:00:00:05"}]`}))
+	if r.Allowed || r.Result.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Result.Message, "a Binding may not set a Pod's networks") {
+		t.Errorf("a binding that sets the networks annotation: allowed=%v %+v, want 422", r.Allowed, r.Result)
+	}
+	for _, annotations := range []map[string]string{nil, {"example.com/other": "x"}} {
+		if r := m.Mutate(context.Background(), request(annotations)); !r.Allowed || r.Patch != nil {
+			t.Errorf("a binding with annotations %v: allowed=%v %+v, want allowed untouched", annotations, r.Allowed, r.Result)
+		}
 	}
 }
