@@ -178,6 +178,54 @@ var _ = Describe("The Pod webhook", func() {
 		Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
 	})
 
+	It("keeps the MAC of a pod removed with --force while its node may still run it, until the node is gone", func(ctx context.Context) {
+		// kubectl delete --force removes the pod at once; its node's kubelet
+		// keeps the sandbox, and the MAC, on the network until it hears of
+		// it, which on a partitioned node may be never. Nothing runs here:
+		// a Node that never reports Ready is such a node.
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "partitioned-" + namespace}}
+		_, err := kubeClient.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx context.Context) {
+			_ = kubeClient.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})
+		})
+		pod := newPod("forced", `[{"name":"br1"}]`)
+		zero := int64(0)
+		pod.Spec.TerminationGracePeriodSeconds = &zero
+		pod, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		address := podNetworks(pod)[0]["mac"].(string)
+		eventuallyBound(ctx, namespace, 1)
+
+		// Scheduled and running, as a scheduler and a kubelet would report.
+		Expect(kubeClient.CoreV1().Pods(namespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: "forced"}, Target: corev1.ObjectReference{Kind: "Node", Name: node.Name},
+		}, metav1.CreateOptions{})).To(Succeed())
+		running, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "forced", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		running.Status.Phase = corev1.PodRunning
+		running.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Image: "registry.k8s.io/pause:3.10",
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+		_, err = kubeClient.CoreV1().Pods(namespace).UpdateStatus(ctx, running, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "forced", *metav1.NewDeleteOptions(0))).To(Succeed())
+		// The garbage collector deletes the lease of the pod that is gone;
+		// the lease stays Terminating, its MAC out of the allocator's reach.
+		Eventually(func(g Gomega) {
+			lease, found := leasesOf(ctx, namespace)[address]
+			g.Expect(found).To(BeTrue())
+			g.Expect(lease.DeletionTimestamp).NotTo(BeNil())
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Consistently(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).
+			WithTimeout(15 * time.Second).Should(HaveKey(address))
+
+		// The node is deleted: its pods are gone with it, and so is the lease.
+		Expect(kubeClient.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).
+			WithTimeout(90 * time.Second).ShouldNot(HaveKey(address))
+	})
+
 	It("accepts the short comma form and rewrites it as a JSON list", func(ctx context.Context) {
 		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("comma", "br1, "+namespace+"/br2@eth9"), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())

@@ -132,6 +132,10 @@ type Controller struct {
 	pods       cache.Indexer
 	namespaces cache.Indexer
 
+	// orphans are the MACs of Pods removed while their nodes may still
+	// run them (orphans.go).
+	orphans orphans
+
 	// kubeVirtMu guards kubeVirt, the VM and VMI caches while they are
 	// watched and synced, nil otherwise, and the fields up to
 	// waitingForVMs. Until then no VM lease is released or expired: the

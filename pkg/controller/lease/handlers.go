@@ -57,6 +57,8 @@ func (c *Controller) onPod(old, obj interface{}) {
 		}
 	} else if old != nil {
 		c.forgetCollisions(podMetadata(old.(*corev1.Pod)))
+		// Before its leases are queued: their release must see it.
+		c.orphans.record(old.(*corev1.Pod), before, c.now())
 	}
 	c.holderChanged(before, after)
 	c.queueReported(old, obj)

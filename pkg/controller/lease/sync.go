@@ -237,6 +237,13 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 		klog.V(2).InfoS("Keeping a deleted lease whose MAC a VMI or virt-launcher pod still reports", "lease", key)
 		return nil
 	}
+	if wait, err := c.hold(ctx, lease.Namespace, lease.Spec.MACAddress); err != nil || wait > 0 {
+		// A Pod removed while its node may still run it (orphans.go).
+		if err == nil {
+			c.leaseQueue.AddAfter(key, wait)
+		}
+		return err
+	}
 	released := lease.DeepCopy()
 	released.Finalizers = macpool.WithoutMACProtection(released.Finalizers)
 	// With the last finalizer gone the storage deletes the lease in the
