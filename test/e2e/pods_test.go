@@ -204,6 +204,8 @@ var _ = Describe("The Pod webhook", func() {
 		running, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "forced", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		running.Status.Phase = corev1.PodRunning
+		running.Status.HostIP = "192.0.2.10"
+		running.Status.HostIPs = []corev1.HostIP{{IP: "192.0.2.10"}}
 		running.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Image: "registry.k8s.io/pause:3.10",
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
 		_, err = kubeClient.CoreV1().Pods(namespace).UpdateStatus(ctx, running, metav1.UpdateOptions{})
@@ -219,6 +221,23 @@ var _ = Describe("The Pod webhook", func() {
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Consistently(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).
 			WithTimeout(15 * time.Second).Should(HaveKey(address))
+
+		// A pod its creator pinned to that node, which no kubelet took
+		// (no host IP reported), keeps nothing: a tenant may write
+		// spec.nodeName, and would otherwise hold MACs for as long as the
+		// node's object stays.
+		pinned := newPod("pinned", `[{"name":"br1"}]`)
+		pinned.Spec.NodeName = node.Name
+		pinned.Spec.TerminationGracePeriodSeconds = &zero
+		pinned, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, pinned, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		pinnedAddress := podNetworks(pinned)[0]["mac"].(string)
+		Eventually(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).
+			WithTimeout(time.Minute).Should(HaveKeyWithValue(pinnedAddress, HaveField("Status.Phase", BeEquivalentTo("Bound"))))
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "pinned", *metav1.NewDeleteOptions(0))).To(Succeed())
+		Eventually(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).
+			WithTimeout(time.Minute).ShouldNot(HaveKey(pinnedAddress))
+		Expect(leasesOf(ctx, namespace)).To(HaveKey(address))
 
 		// The node is deleted: its pods are gone with it, and so is the lease.
 		Expect(kubeClient.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})).To(Succeed())

@@ -26,9 +26,13 @@ func TestMayStillRun(t *testing.T) {
 		phase    corev1.PodPhase
 		deleting bool
 		statuses []corev1.ContainerStatus
-		want     bool
+		// unreported: no kubelet reported on the Pod (no host IP).
+		unreported bool
+		want       bool
 	}{
-		{name: "never scheduled", phase: corev1.PodPending, deleting: true, want: false},
+		{name: "never scheduled", phase: corev1.PodPending, deleting: true, unreported: true, want: false},
+		{name: "scheduled by its creator to a node whose kubelet never took it", node: "n", phase: corev1.PodPending, deleting: true,
+			unreported: true, want: false},
 		{name: "succeeded", node: "n", phase: corev1.PodSucceeded, deleting: true, statuses: []corev1.ContainerStatus{running}, want: false},
 		{name: "failed", node: "n", phase: corev1.PodFailed, want: false},
 		{name: "every container stopped (the kubelet's own removal)", node: "n", phase: corev1.PodRunning, deleting: true,
@@ -43,7 +47,10 @@ func TestMayStillRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: testNamespace},
 				Spec:   corev1.PodSpec{NodeName: tt.node, Containers: []corev1.Container{{Name: "c", Image: "i"}}},
-				Status: corev1.PodStatus{Phase: tt.phase, ContainerStatuses: tt.statuses}}
+				Status: corev1.PodStatus{Phase: tt.phase, ContainerStatuses: tt.statuses, HostIP: "192.0.2.10"}}
+			if tt.unreported {
+				pod.Status.HostIP = ""
+			}
 			if tt.deleting {
 				pod.DeletionTimestamp = &now
 			}
@@ -75,6 +82,7 @@ func TestLeaseOfAPodRemovedWhileItsNodeMayRunItStays(t *testing.T) {
 		pod.Spec.TerminationGracePeriodSeconds = &zero
 		pod.DeletionTimestamp = &now
 		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: state}}
+		pod.Status.HostIP = "192.0.2.10"
 		return pod
 	}
 	// Deleted already, as the garbage collector deletes the lease of a
