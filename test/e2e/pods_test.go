@@ -178,6 +178,26 @@ var _ = Describe("The Pod webhook", func() {
 		Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
 	})
 
+	It("refuses a binding through the bindings resource that would set a pending pod's networks", func(ctx context.Context) {
+		// kube-apiserver serves the same BindingREST as the namespaced
+		// bindings resource too (POST .../namespaces/NS/bindings): its
+		// annotations are merged into the pod just the same.
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("pending-legacy", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		first := podNetworks(pod)[0]["mac"].(string)
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: "pending-legacy", Annotations: map[string]string{networksAnnotation: `[{"name":"br1","mac":"` + nextMAC() + `"}]`}},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: "no-such-node"},
+		}
+		err = kubeClient.CoreV1().RESTClient().Post().Namespace(namespace).Resource("bindings").Body(binding).Do(ctx).Error()
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("a Binding may not set a Pod's networks"))
+		stored, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "pending-legacy", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(stored.Spec.NodeName).To(BeEmpty())
+		Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
+	})
+
 	It("keeps the MAC of a pod removed with --force while its node may still run it, until the node is gone", func(ctx context.Context) {
 		// kubectl delete --force removes the pod at once; its node's kubelet
 		// keeps the sandbox, and the MAC, on the network until it hears of

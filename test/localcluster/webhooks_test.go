@@ -143,7 +143,7 @@ func compiledMatcher(t *testing.T, path, name string) matchconditions.Matcher {
 // multus's ServiceAccount or anybody granted pods/status could drop a MAC a
 // running Pod carries, unseen, and have its lease released. Likewise the
 // creates of pods/binding, whose annotations kube-apiserver merges into the
-// pending Pod.
+// pending Pod, and of the bindings resource, the same BindingREST.
 func TestPodWebhookSeesStatusUpdates(t *testing.T) {
 	for _, file := range []string{"webhook/mutator-opt-out.yaml", "webhook/mutator-opt-in.yaml", "deploy/base/mutator.yaml"} {
 		path := filepath.Join("..", "..", "artifacts", file)
@@ -155,7 +155,7 @@ func TestPodWebhookSeesStatusUpdates(t *testing.T) {
 		if err := yaml.UnmarshalStrict(manifest, config); err != nil {
 			t.Fatalf("parsing %s: %v", path, err)
 		}
-		status, binding := false, false
+		status, binding, legacyBinding := false, false, false
 		for _, webhook := range config.Webhooks {
 			if webhook.Name != "mutatepods.kubemacpool.io" {
 				continue
@@ -167,6 +167,9 @@ func TestPodWebhookSeesStatusUpdates(t *testing.T) {
 				if slices.Contains(rule.Resources, "pods/binding") && slices.Contains(rule.Operations, admissionregistrationv1.Create) {
 					binding = true
 				}
+				if slices.Contains(rule.Resources, "bindings") && slices.Contains(rule.Operations, admissionregistrationv1.Create) {
+					legacyBinding = true
+				}
 			}
 		}
 		if !status {
@@ -175,12 +178,15 @@ func TestPodWebhookSeesStatusUpdates(t *testing.T) {
 		if !binding {
 			t.Errorf("%s: the Pod webhook takes no CREATE of pods/binding", file)
 		}
+		if !legacyBinding {
+			t.Errorf("%s: the Pod webhook takes no CREATE of bindings", file)
+		}
 	}
 	chart, err := os.ReadFile(filepath.Join("..", "..", "charts", "kubemacpool", "templates", "mutator.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(chart), `resources: ["pods", "pods/status", "pods/binding"]`) {
-		t.Errorf("the chart's Pod webhook takes no UPDATE of pods/status or CREATE of pods/binding")
+	if !strings.Contains(string(chart), `resources: ["pods", "pods/status", "pods/binding", "bindings"]`) {
+		t.Errorf("the chart's Pod webhook takes no UPDATE of pods/status or CREATE of pods/binding or bindings")
 	}
 }

@@ -18,9 +18,14 @@ import (
 // admitted with would be released. No scheduler writes it, so such a
 // binding is refused; kube-apiserver sends no other (matchConditions).
 
-// binding tells the create of a pods/binding.
+// binding tells the create of a Binding: of the pods/binding subresource,
+// or of the namespaced bindings resource, which kube-apiserver still serves
+// with the same BindingREST (and the same merge of annotations).
 func binding(request *admissionv1.AdmissionRequest) bool {
-	return request.SubResource == "binding" && request.Operation == admissionv1.Create
+	if request.Operation != admissionv1.Create {
+		return false
+	}
+	return request.SubResource == "binding" || request.Resource.Resource == "bindings" && request.SubResource == ""
 }
 
 // bindingSetsNoNetworks refuses a binding that writes the networks
