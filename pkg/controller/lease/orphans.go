@@ -30,6 +30,16 @@ var orphanMargin = 10 * time.Second
 // defaultGracePeriod is a Pod's terminationGracePeriodSeconds when unset.
 const defaultGracePeriod = 30 * time.Second
 
+// orphanMaxGrace bounds the grace period a removed Pod's hold counts. The
+// Pod's creator writes terminationGracePeriodSeconds, with no upper limit:
+// a tenant who set years, let a kubelet start the Pod and removed it with
+// --force would keep its MACs (any free MAC it asked for, in any pool) for
+// those years, with no object, while its container exits at once. Past the
+// bound, a node that reported Ready proves its kubelet heard of the
+// removal; only a container that ignores SIGTERM for longer may outlive
+// the lease, as every such Pod did before holds existed.
+const orphanMaxGrace = time.Hour
+
 // orphanRecheck is how often a node that has not proved it stopped a removed
 // Pod is asked again. A Node's Ready condition is reported every few minutes
 // at least (nodeStatusReportFrequency).
@@ -60,7 +70,12 @@ func (o *orphans) record(pod *corev1.Pod, h *holder, now time.Time) {
 	}
 	grace := defaultGracePeriod
 	if seconds := pod.Spec.TerminationGracePeriodSeconds; seconds != nil {
-		grace = time.Duration(*seconds) * time.Second
+		// Compared in seconds: a large value times time.Second would
+		// overflow to a negative (no) hold.
+		grace = orphanMaxGrace
+		if *seconds < int64(orphanMaxGrace/time.Second) {
+			grace = time.Duration(*seconds) * time.Second
+		}
 	}
 	entry := orphan{pod: pod.Name, node: pod.Spec.NodeName, stoppedBy: now.Add(grace + orphanMargin)}
 	o.mu.Lock()

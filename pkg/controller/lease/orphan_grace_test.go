@@ -1,0 +1,46 @@
+package lease
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// A Pod's creator writes its terminationGracePeriodSeconds: a tenant who
+// sets it to years, lets a kubelet start the Pod and removes it with
+// --force would otherwise keep its MACs (any free MAC it asked for, in any
+// pool) leased for those years, with no object, until the leader changes.
+// The hold counts at most orphanMaxGrace of it: past that, a node that
+// reported Ready since proves the kubelet heard of the removal long ago.
+func TestHoldOfARemovedPodIsBoundedWhateverItsGracePeriod(t *testing.T) {
+	const address = "02:00:00:00:00:73"
+	removed := time.Now()
+	later := removed.Add(orphanMaxGrace + orphanMargin + time.Minute)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
+		Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.NewTime(later.Add(-time.Second))}}}}
+	h := newHarness(t, false, nil, []runtime.Object{node})
+
+	for _, seconds := range []int64{1_000_000_000, 9_300_000_000} { // 31 years; past what a time.Duration holds
+		pod := testPod("forced", address, corev1.PodRunning)
+		pod.Spec.NodeName, pod.Status.HostIP = "node-1", "192.0.2.10"
+		pod.Spec.TerminationGracePeriodSeconds = &seconds
+		h.controller.orphans.record(pod, podHolder(podMetadata(pod)), removed)
+
+		h.controller.now = func() time.Time { return removed.Add(time.Second) }
+		if wait, err := h.controller.hold(context.Background(), testNamespace, address); err != nil || wait <= 0 {
+			t.Fatalf("grace %ds: hold right after the removal = %v, %v; want a wait", seconds, wait, err)
+		}
+		h.controller.now = func() time.Time { return later }
+		wait, err := h.controller.hold(context.Background(), testNamespace, address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wait != 0 {
+			t.Errorf("grace %ds: the MAC is still held %v after the removal, the node Ready since: for %v more", seconds, later.Sub(removed), wait)
+		}
+	}
+}
