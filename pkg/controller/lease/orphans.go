@@ -122,9 +122,10 @@ func (c *Controller) hold(ctx context.Context, namespace, address string) (time.
 }
 
 // nodeStopped tells whether node has surely stopped the Pods removed from
-// the API before since: the Node object is gone, or its kubelet reported it
+// the API before since: the Node object is gone, its kubelet reported it
 // Ready after since (it had heard of the removals then, and stops such a
-// Pod within its grace period).
+// Pod within its grace period), or an administrator marked it out of
+// service while it is not Ready.
 func (c *Controller) nodeStopped(ctx context.Context, node string, since time.Time) (bool, error) {
 	object, err := c.config.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -134,9 +135,29 @@ func (c *Controller) nodeStopped(ctx context.Context, node string, since time.Ti
 		return false, err
 	}
 	for _, condition := range object.Status.Conditions {
-		if condition.Type == corev1.NodeReady {
-			return condition.Status == corev1.ConditionTrue && condition.LastHeartbeatTime.After(since), nil
+		if condition.Type != corev1.NodeReady {
+			continue
+		}
+		if condition.Status == corev1.ConditionTrue {
+			return condition.LastHeartbeatTime.After(since), nil
+		}
+		return outOfService(object), nil
+	}
+	return outOfService(object), nil
+}
+
+// outOfService tells a Node tainted node.kubernetes.io/out-of-service, which
+// an administrator puts on a node known to be shut down (Kubernetes'
+// non-graceful node shutdown): the garbage collector of Pods force-deletes
+// the Pods of such a node that is not Ready, so that their controllers
+// start them elsewhere. Its word is the proof no kubelet can give; without
+// it the MACs of those Pods would stay leased until a dead machine came
+// back, and a replacement Pod that asks for its MAC would wait as long.
+func outOfService(node *corev1.Node) bool {
+	for _, taint := range node.Spec.Taints {
+		if taint.Key == corev1.TaintNodeOutOfService {
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
