@@ -284,7 +284,16 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err == nil:
+	case refusedByScope(err), refusedAsExcluded(err):
+		// MacLeaseReservationScope checks an update that gives a lease a
+		// pool or a retention end as the create of a reservation: the
+		// caller lacks no RBAC right, the address is not its namespace's
+		// to keep (or excluded).
+		counts.failed++
+		fmt.Fprintf(o.ErrOut, "MacLease %s: the server refuses to give the lease the backup's pool and annotations; left as it is: %v\n", name, err)
+	default:
 		counts.failed++
 		fmt.Fprintf(o.ErrOut, "MacLease %s: %v\n", name, apiError(err, "update", leasesResource, where))
 	}
