@@ -69,31 +69,58 @@ func TestMutateStatusUpdate(t *testing.T) {
 // A Binding merges its annotations into the pending Pod it binds, with no
 // Pod admission: one that sets the networks annotation is refused, any other
 // is left alone. Before, it replaced the Pod's networks and MACs unseen.
+// kube-apiserver serves Bindings twice, as the pods/binding subresource and
+// as the namespaced bindings resource (POST .../namespaces/NS/bindings), the
+// same BindingREST behind both: either route is refused, whether the
+// handler decodes the object itself (Mutate) or with the review
+// (MutateMetadata).
 func TestMutateBinding(t *testing.T) {
 	service, _ := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject})
 	m := &Mutator{Allocations: service, MaxMACs: 8}
-	request := func(annotations map[string]string) *admissionv1.AdmissionRequest {
-		raw, err := json.Marshal(&corev1.Binding{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Binding"},
-			ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Annotations: annotations},
-			Target:     corev1.ObjectReference{Kind: "Node", Name: "node-1"},
+	routes := []struct {
+		name        string
+		resource    string
+		subresource string
+	}{
+		{name: "pods/binding", resource: "pods", subresource: "binding"},
+		{name: "bindings", resource: "bindings"},
+	}
+	for _, route := range routes {
+		t.Run(route.name, func(t *testing.T) {
+			request := func(annotations map[string]string) *admissionv1.AdmissionRequest {
+				raw, err := json.Marshal(&corev1.Binding{
+					TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Binding"},
+					ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Annotations: annotations},
+					Target:     corev1.ObjectReference{Kind: "Node", Name: "node-1"},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return &admissionv1.AdmissionRequest{
+					UID: "bind-1", Operation: admissionv1.Create, Namespace: "ns", Name: "p",
+					Kind:        metav1.GroupVersionKind{Version: "v1", Kind: "Binding"},
+					Resource:    metav1.GroupVersionResource{Version: "v1", Resource: route.resource},
+					SubResource: route.subresource,
+					Object:      runtime.RawExtension{Raw: raw},
+				}
+			}
+			sets := request(map[string]string{multus.NetworksAnnotation: `[{"name":"a","mac":"02:00:00:00:00:05"}]`})
+			r := m.Mutate(context.Background(), sets)
+			if r.Allowed || r.Result.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Result.Message, "a Binding may not set a Pod's networks") {
+				t.Errorf("a binding that sets the networks annotation: allowed=%v %+v, want 422", r.Allowed, r.Result)
+			}
+			object := &metav1.PartialObjectMetadata{}
+			if err := json.Unmarshal(sets.Object.Raw, object); err != nil {
+				t.Fatal(err)
+			}
+			if r := m.MutateMetadata(context.Background(), sets, object); r.Allowed {
+				t.Errorf("a binding that sets the networks annotation, decoded with the review: allowed, want 422")
+			}
+			for _, annotations := range []map[string]string{nil, {"example.com/other": "x"}} {
+				if r := m.Mutate(context.Background(), request(annotations)); !r.Allowed || r.Patch != nil {
+					t.Errorf("a binding with annotations %v: allowed=%v %+v, want allowed untouched", annotations, r.Allowed, r.Result)
+				}
+			}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &admissionv1.AdmissionRequest{
-			UID: "bind-1", Operation: admissionv1.Create, Namespace: "ns", SubResource: "binding",
-			Kind:   metav1.GroupVersionKind{Version: "v1", Kind: "Binding"},
-			Object: runtime.RawExtension{Raw: raw},
-		}
-	}
-	r := m.Mutate(context.Background(), request(map[string]string{multus.NetworksAnnotation: `[{"name":"a","mac":"02:00:00:00:00:05"}]`}))
-	if r.Allowed || r.Result.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Result.Message, "a Binding may not set a Pod's networks") {
-		t.Errorf("a binding that sets the networks annotation: allowed=%v %+v, want 422", r.Allowed, r.Result)
-	}
-	for _, annotations := range []map[string]string{nil, {"example.com/other": "x"}} {
-		if r := m.Mutate(context.Background(), request(annotations)); !r.Allowed || r.Patch != nil {
-			t.Errorf("a binding with annotations %v: allowed=%v %+v, want allowed untouched", annotations, r.Allowed, r.Result)
-		}
 	}
 }
