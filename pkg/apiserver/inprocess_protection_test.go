@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/authorization/union"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -24,16 +25,8 @@ import (
 // controller's, after which the storage deletes the Terminating lease in
 // that write, and the webhooks' cleanup of a denied admission.
 func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
-	// As the server's authorizer: system:masters is allowed outright, and
-	// kube-apiserver (here: a denial) decides for anyone else.
-	authorizer, err := union.New(
-		union.NamedAuthorizer{AuthorizerName: "privileged groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
-		union.NamedAuthorizer{AuthorizerName: "kube-apiserver", Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	plugin := leaseprotection.New()
-	plugin.SetAuthorizer(authorizer)
+	plugin.SetAuthorizer(serverAuthorizer(t))
 	if err := plugin.ValidateInitialization(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,4 +73,18 @@ func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
 			t.Fatalf("after the delete: %v, want NotFound", err)
 		}
 	})
+}
+
+// serverAuthorizer is as the server's authorizer: system:masters (the
+// loopback user) is allowed outright, and kube-apiserver (here: a denial)
+// decides for anyone else.
+func serverAuthorizer(t *testing.T) authorizer.Authorizer {
+	t.Helper()
+	authorizer, err := union.New(
+		union.NamedAuthorizer{AuthorizerName: "privileged groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		union.NamedAuthorizer{AuthorizerName: "kube-apiserver", Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return authorizer
 }

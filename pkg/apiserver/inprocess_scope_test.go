@@ -13,8 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
-	"k8s.io/apiserver/pkg/authorization/union"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/informers"
@@ -116,17 +114,11 @@ func startedReservationScope(t *testing.T) *reservationscope.Plugin {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{"tenant": "b"}}})
 	kubeInformers := informers.NewSharedInformerFactory(kube, 0)
 	macInformers := macinformers.NewSharedInformerFactory(macfake.NewSimpleClientset(pools...), 0)
-	authorizer, err := union.New(
-		union.NamedAuthorizer{AuthorizerName: "privileged groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
-		union.NamedAuthorizer{AuthorizerName: "kube-apiserver", Authorizer: authorizerfactory.NewAlwaysDenyAuthorizer()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	plugin := reservationscope.New()
 	plugin.SetExternalKubeClientSet(kube)
 	plugin.SetExternalKubeInformerFactory(kubeInformers)
 	plugin.SetMacInformerFactory(macInformers)
-	plugin.SetAuthorizer(authorizer)
+	plugin.SetAuthorizer(serverAuthorizer(t))
 	if err := plugin.ValidateInitialization(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,15 @@ func podNetworks(pod *corev1.Pod) []map[string]interface{} {
 	return networks
 }
 
+// patchNetworks sets a pod's networks annotation with a merge patch, of the
+// pod or of the subresource given.
+func patchNetworks(ctx context.Context, namespace, name, networks string, subresource ...string) (*corev1.Pod, error) {
+	GinkgoHelper()
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{networksAnnotation: networks}}})
+	Expect(err).NotTo(HaveOccurred())
+	return kubeClient.CoreV1().Pods(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}, subresource...)
+}
+
 // leasesOf lists a namespace's leases by MAC.
 func leasesOf(ctx context.Context, namespace string) map[string]v1alpha1.MacLease {
 	GinkgoHelper()
@@ -94,11 +103,7 @@ var _ = Describe("The Pod webhook", func() {
 		Expect(err).NotTo(HaveOccurred())
 		first := podNetworks(pod)[0]["mac"].(string)
 		eventuallyBound(ctx, namespace, 1)
-		setNetworks := func(networks string) (*corev1.Pod, error) {
-			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{networksAnnotation: networks}}})
-			Expect(err).NotTo(HaveOccurred())
-			return kubeClient.CoreV1().Pods(namespace).Patch(ctx, "hotplug", types.MergePatchType, patch, metav1.PatchOptions{})
-		}
+		setNetworks := func(networks string) (*corev1.Pod, error) { return patchNetworks(ctx, namespace, "hotplug", networks) }
 
 		// Dropped from the annotation, the MAC would be released while the
 		// pod's interface still has it.
@@ -135,9 +140,7 @@ var _ = Describe("The Pod webhook", func() {
 		first := podNetworks(pod)[0]["mac"].(string)
 		eventuallyBound(ctx, namespace, 1)
 		setNetworks := func(networks string) (*corev1.Pod, error) {
-			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{networksAnnotation: networks}}})
-			Expect(err).NotTo(HaveOccurred())
-			return kubeClient.CoreV1().Pods(namespace).Patch(ctx, "status-edit", types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+			return patchNetworks(ctx, namespace, "status-edit", networks, "status")
 		}
 
 		_, err = setNetworks(`[{"name":"br1"}]`)

@@ -218,20 +218,7 @@ func TestValidate(t *testing.T) {
 			if !plugin.Handles(attributes.GetOperation()) {
 				t.Fatal("the plugin does not handle creates")
 			}
-			err := plugin.Validate(context.Background(), attributes, nil)
-			if tc.code == 0 {
-				if err != nil {
-					t.Fatalf("denied: %v", err)
-				}
-				return
-			}
-			status, ok := err.(apierrors.APIStatus)
-			if !ok {
-				t.Fatalf("got %v, want a %d", err, tc.code)
-			}
-			if int(status.Status().Code) != tc.code || !strings.Contains(err.Error(), tc.message) {
-				t.Errorf("got %d %q, want %d containing %q", status.Status().Code, err, tc.code, tc.message)
-			}
+			expectVerdict(t, plugin.Validate(context.Background(), attributes, nil), tc.code, tc.message)
 		})
 	}
 }
@@ -366,17 +353,7 @@ func TestValidateUpdateToStaticReservation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plugin := newPlugin(t, excludingPools, cachedNSs, nil, true)
-			err := plugin.Validate(context.Background(), tc.a, nil)
-			if tc.code == 0 {
-				if err != nil {
-					t.Fatalf("denied: %v", err)
-				}
-				return
-			}
-			status, ok := err.(apierrors.APIStatus)
-			if !ok || int(status.Status().Code) != tc.code || !strings.Contains(err.Error(), tc.message) {
-				t.Errorf("got %v, want %d containing %q", err, tc.code, tc.message)
-			}
+			expectVerdict(t, plugin.Validate(context.Background(), tc.a, nil), tc.code, tc.message)
 		})
 	}
 }
@@ -432,17 +409,7 @@ func TestValidateUpdateThatProlongs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plugin := newPlugin(t, excludingPools, cachedNSs, nil, true)
-			err := plugin.Validate(context.Background(), tc.a, nil)
-			if tc.code == 0 {
-				if err != nil {
-					t.Fatalf("denied: %v", err)
-				}
-				return
-			}
-			status, ok := err.(apierrors.APIStatus)
-			if !ok || int(status.Status().Code) != tc.code || !strings.Contains(err.Error(), tc.message) {
-				t.Errorf("got %v, want %d containing %q", err, tc.code, tc.message)
-			}
+			expectVerdict(t, plugin.Validate(context.Background(), tc.a, nil), tc.code, tc.message)
 		})
 	}
 }
@@ -458,4 +425,23 @@ func updateOf(address string, who user.Info, subresource string, change func(*ma
 	change(lease)
 	return admission.NewAttributesRecord(lease, old, macpool.SchemeGroupVersion.WithKind("MacLease"), "a", old.Name,
 		v1alpha1.SchemeGroupVersion.WithResource("macleases"), subresource, admission.Update, &metav1.UpdateOptions{}, false, who)
+}
+
+// expectVerdict checks what Validate answered: nothing for code 0, else an
+// API status of that code whose message contains message.
+func expectVerdict(t *testing.T, err error, code int, message string) {
+	t.Helper()
+	if code == 0 {
+		if err != nil {
+			t.Fatalf("denied: %v", err)
+		}
+		return
+	}
+	status, ok := err.(apierrors.APIStatus)
+	if !ok {
+		t.Fatalf("got %v, want a %d", err, code)
+	}
+	if int(status.Status().Code) != code || !strings.Contains(err.Error(), message) {
+		t.Errorf("got %d %q, want %d containing %q", status.Status().Code, err, code, message)
+	}
 }
