@@ -161,44 +161,38 @@ var _ = Describe("The Pod webhook", func() {
 		Expect(eventuallyBound(ctx, namespace, 2)).To(HaveKeyWithValue(second, "Pod/status-edit"))
 	})
 
-	It("refuses a binding that would set a pending pod's networks", func(ctx context.Context) {
+	It("refuses a binding, through pods/binding or the bindings resource, that would set a pending pod's networks", func(ctx context.Context) {
 		// kube-apiserver merges a Binding's annotations into the pod it
 		// binds, with no admission of the pod: a scheduler's write could
 		// otherwise replace the networks and MACs the pod was admitted with.
-		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("pending", `[{"name":"br1"}]`), metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		first := podNetworks(pod)[0]["mac"].(string)
-		binding := &corev1.Binding{
-			ObjectMeta: metav1.ObjectMeta{Name: "pending", Annotations: map[string]string{networksAnnotation: `[{"name":"br1","mac":"` + nextMAC() + `"}]`}},
-			Target:     corev1.ObjectReference{Kind: "Node", Name: "no-such-node"},
+		// The same BindingREST serves the pods/binding subresource and the
+		// namespaced bindings resource (POST .../namespaces/NS/bindings).
+		routes := []struct {
+			pod  string
+			bind func(*corev1.Binding) error
+		}{
+			{"pending", func(binding *corev1.Binding) error {
+				return kubeClient.CoreV1().Pods(namespace).Bind(ctx, binding, metav1.CreateOptions{})
+			}},
+			{"pending-legacy", func(binding *corev1.Binding) error {
+				return kubeClient.CoreV1().RESTClient().Post().Namespace(namespace).Resource("bindings").Body(binding).Do(ctx).Error()
+			}},
 		}
-		err = kubeClient.CoreV1().Pods(namespace).Bind(ctx, binding, metav1.CreateOptions{})
-		Expect(err).To(HaveOccurred())
-		Expect(err.Error()).To(ContainSubstring("a Binding may not set a Pod's networks"))
-		stored, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "pending", metav1.GetOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(stored.Spec.NodeName).To(BeEmpty())
-		Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
-	})
-
-	It("refuses a binding through the bindings resource that would set a pending pod's networks", func(ctx context.Context) {
-		// kube-apiserver serves the same BindingREST as the namespaced
-		// bindings resource too (POST .../namespaces/NS/bindings): its
-		// annotations are merged into the pod just the same.
-		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("pending-legacy", `[{"name":"br1"}]`), metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		first := podNetworks(pod)[0]["mac"].(string)
-		binding := &corev1.Binding{
-			ObjectMeta: metav1.ObjectMeta{Name: "pending-legacy", Annotations: map[string]string{networksAnnotation: `[{"name":"br1","mac":"` + nextMAC() + `"}]`}},
-			Target:     corev1.ObjectReference{Kind: "Node", Name: "no-such-node"},
+		for _, route := range routes {
+			pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod(route.pod, `[{"name":"br1"}]`), metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			first := podNetworks(pod)[0]["mac"].(string)
+			err = route.bind(&corev1.Binding{
+				ObjectMeta: metav1.ObjectMeta{Name: route.pod, Annotations: map[string]string{networksAnnotation: `[{"name":"br1","mac":"` + nextMAC() + `"}]`}},
+				Target:     corev1.ObjectReference{Kind: "Node", Name: "no-such-node"},
+			})
+			Expect(err).To(HaveOccurred(), route.pod)
+			Expect(err.Error()).To(ContainSubstring("a Binding may not set a Pod's networks"))
+			stored, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, route.pod, metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(stored.Spec.NodeName).To(BeEmpty())
+			Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
 		}
-		err = kubeClient.CoreV1().RESTClient().Post().Namespace(namespace).Resource("bindings").Body(binding).Do(ctx).Error()
-		Expect(err).To(HaveOccurred())
-		Expect(err.Error()).To(ContainSubstring("a Binding may not set a Pod's networks"))
-		stored, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, "pending-legacy", metav1.GetOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(stored.Spec.NodeName).To(BeEmpty())
-		Expect(podNetworks(stored)[0]).To(HaveKeyWithValue("mac", first))
 	})
 
 	It("keeps the MAC of a pod removed with --force while its node may still run it, until the node is gone", func(ctx context.Context) {
