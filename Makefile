@@ -104,8 +104,12 @@ test: verify test-unit test-image test-monitoring test-chart test-e2e ## Everyth
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora under testdata/ also run in test-unit.
 	go test ./pkg/mac -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
-	go test ./pkg/multus -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
+	@for target in FuzzParse FuzzQuote FuzzScanMatchesDecoder FuzzPlainDNSNames; do \
+		go test ./pkg/multus -run '^$$' -fuzz "^$$target\$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 	go test ./pkg/kubevirt -run '^$$' -fuzz '^FuzzPlanMutation$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./pkg/kubevirt -run '^$$' -fuzz '^FuzzDecodeVirtualMachine$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./pkg/admission/webhook -run '^$$' -fuzz '^FuzzMetadataShortcut$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./pkg/apis/macpool -run '^$$' -fuzz '^FuzzParseNodeHolds$$' -fuzztime $${FUZZTIME:-30s}
 
 .PHONY: bench
 bench: tools build ## Benchmarks (about 10 min); figures go to docs/benchmarks.md. BENCH_OPS: operations per side (800).

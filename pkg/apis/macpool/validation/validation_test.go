@@ -125,6 +125,15 @@ func TestValidateMacLease(t *testing.T) {
 			want: []string{forbidden + " status.expiresAt"}},
 		{name: "expiry without phase", mutate: func(l *macpool.MacLease) { l.Status = macpool.MacLeaseStatus{ExpiresAt: &expires} },
 			want: []string{forbidden + " status.expiresAt"}},
+
+		// The lease controller must be able to read the node holds it
+		// keeps a deleted lease for.
+		{name: "node holds", mutate: func(l *macpool.MacLease) {
+			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `[{"node":"n1","pod":"web","stoppedBy":"2026-12-01T18:00:00Z"}]`}
+		}},
+		{name: "node holds unreadable", mutate: func(l *macpool.MacLease) {
+			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `n1 until tomorrow`}
+		}, want: []string{invalid + " metadata.annotations[" + macpool.NodeHoldsAnnotation + "]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
