@@ -44,9 +44,10 @@ var (
 
 // New returns a plugin whose authorizer is set by the initializer.
 func New() *Plugin {
-	// Only updates can drop a finalizer: a create may start without it, and a
-	// delete leaves the finalizers as they are.
-	return &Plugin{Handler: admission.NewHandler(admission.Update)}
+	// A create may start without the finalizer, but not with node holds
+	// (they would keep the lease for nodes its owner never ran on); a
+	// delete leaves both as they are.
+	return &Plugin{Handler: admission.NewHandler(admission.Create, admission.Update)}
 }
 
 // SetAuthorizer asks a for the permission to remove the finalizer.
@@ -61,24 +62,47 @@ func (p *Plugin) ValidateInitialization() error {
 }
 
 // Validate refuses an update of a lease, through any subresource, that
-// removes the protection finalizer, unless the caller may update
-// macleases/finalizers. The server's own loopback user may: it is in
-// system:masters.
+// removes the protection finalizer, and a create or update that sets,
+// changes or removes its node holds, unless the caller may update
+// macleases/finalizers. Each decides when the MAC may go: without the
+// finalizer a deleted lease goes at once, and the node holds keep it until
+// nodes that may still run a removed Pod with the MAC prove they stopped
+// it. The server's own loopback user may: it is in system:masters.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != macpool.Resource("macleases") {
 		return nil
 	}
 	lease, ok := a.GetObject().(*macpool.MacLease)
 	old, oldOK := a.GetOldObject().(*macpool.MacLease)
+	if a.GetOperation() == admission.Create {
+		old, oldOK = &macpool.MacLease{}, true
+	}
 	if !ok || !oldOK {
 		return apierrors.NewBadRequest(fmt.Sprintf("%s: unexpected objects of types %T and %T", PluginName, a.GetObject(), a.GetOldObject()))
 	}
-	if !slices.Contains(old.Finalizers, macpool.MACProtectionFinalizer) || slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) {
+	var checking string
+	var refusal error
+	switch {
+	case slices.Contains(old.Finalizers, macpool.MACProtectionFinalizer) && !slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer):
+		refusal = fmt.Errorf("metadata.finalizers: removing %s takes update permission on macleases/%s; "+
+			"the lease controller removes it once nothing in namespace %q carries or reports the MAC",
+			macpool.MACProtectionFinalizer, Subresource, a.GetNamespace())
+		checking = "whether the caller may remove the finalizer " + macpool.MACProtectionFinalizer
+	case changedNodeHolds(old, lease):
+		refusal = fmt.Errorf("metadata.annotations[%s]: setting, changing or removing it takes update permission on macleases/%s; "+
+			"the lease controller writes it when a Pod with the MAC leaves the API while its node may still run it",
+			macpool.NodeHoldsAnnotation, Subresource)
+		checking = "whether the caller may change the annotation " + macpool.NodeHoldsAnnotation
+	default:
 		return nil
 	}
-	refusal := fmt.Errorf("metadata.finalizers: removing %s takes update permission on macleases/%s; "+
-		"the lease controller removes it once nothing in namespace %q carries or reports the MAC",
-		macpool.MACProtectionFinalizer, Subresource, a.GetNamespace())
-	return virtualsubresource.Require(ctx, p.authorizer, a, "update", Subresource,
-		"whether the caller may remove the finalizer "+macpool.MACProtectionFinalizer, refusal)
+	return virtualsubresource.Require(ctx, p.authorizer, a, "update", Subresource, checking, refusal)
+}
+
+// changedNodeHolds tells an update that sets, changes or removes the node
+// holds of a lease.
+func changedNodeHolds(old, lease *macpool.MacLease) bool {
+	before, had := old.Annotations[macpool.NodeHoldsAnnotation]
+	after, has := lease.Annotations[macpool.NodeHoldsAnnotation]
+	return had != has || before != after
 }

@@ -54,6 +54,12 @@ func lease(finalizers ...string) *macpool.MacLease {
 	}
 }
 
+// held is l with node holds of value.
+func held(l *macpool.MacLease, value string) *macpool.MacLease {
+	l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: value}
+	return l
+}
+
 func attributes(old, updated *macpool.MacLease, who user.Info, operation admission.Operation, subresource string) admission.Attributes {
 	return admission.NewAttributesRecord(updated, old, macpool.SchemeGroupVersion.WithKind("MacLease"), "tenant", updated.Name,
 		v1alpha1.SchemeGroupVersion.WithResource("macleases"), subresource, operation, &metav1.UpdateOptions{}, false, who)
@@ -61,14 +67,20 @@ func attributes(old, updated *macpool.MacLease, who user.Info, operation admissi
 
 func TestValidate(t *testing.T) {
 	const protection = macpool.MACProtectionFinalizer
+	const holds, otherHolds = `[{"node":"n1","pod":"p","stoppedBy":"2026-12-01T18:00:00Z"}]`, `[{"node":"n2","pod":"p","stoppedBy":"2026-12-01T18:00:00Z"}]`
 	for _, tc := range []struct {
 		name        string
 		old, update *macpool.MacLease
 		who         user.Info
 		subresource string
-		authErr     error
+		// operation is Update unless set.
+		operation admission.Operation
+		authErr   error
 		// code is the refusal's HTTP status; 0 admits.
 		code int
+		// says is what a 403 says; the protection finalizer's removal
+		// unless set.
+		says string
 		// asks tells whether the authorizer must be asked.
 		asks bool
 	}{
@@ -82,6 +94,18 @@ func TestValidate(t *testing.T) {
 		{name: "a caller allowed macleases/finalizers removes it", old: lease(protection), update: lease(), who: operator, asks: true},
 		{name: "the server's loopback user removes it", old: lease(protection), update: lease(), who: server, asks: true},
 		{name: "the authorizer fails", old: lease(protection), update: lease(), who: tenant, authErr: errors.New("SubjectAccessReview timed out"), code: http.StatusServiceUnavailable, asks: true},
+		// Node holds keep a deleted lease for nodes that may still run a
+		// removed Pod: removing or changing them lets the MAC go early,
+		// setting them keeps it for nodes that never ran its owner.
+		{name: "a tenant removes node holds", old: held(lease(protection), holds), update: lease(protection), who: tenant, code: http.StatusForbidden, says: macpool.NodeHoldsAnnotation, asks: true},
+		{name: "a tenant changes node holds", old: held(lease(protection), holds), update: held(lease(protection), otherHolds), who: tenant, code: http.StatusForbidden, says: macpool.NodeHoldsAnnotation, asks: true},
+		{name: "a tenant sets node holds", old: lease(protection), update: held(lease(protection), holds), who: tenant, code: http.StatusForbidden, says: macpool.NodeHoldsAnnotation, asks: true},
+		{name: "a tenant sets node holds through the status subresource", old: lease(protection), update: held(lease(protection), holds), who: tenant, subresource: "status", code: http.StatusForbidden, says: macpool.NodeHoldsAnnotation, asks: true},
+		{name: "a tenant creates a lease with node holds", update: held(lease(protection), holds), who: tenant, operation: admission.Create, code: http.StatusForbidden, says: macpool.NodeHoldsAnnotation, asks: true},
+		{name: "a tenant creates a lease without them", update: lease(protection), who: tenant, operation: admission.Create},
+		{name: "a tenant keeps node holds", old: held(lease(protection), holds), update: held(lease(protection), holds), who: tenant},
+		{name: "a caller allowed macleases/finalizers removes node holds", old: held(lease(protection), holds), update: lease(protection), who: operator, asks: true},
+		{name: "the server's loopback user sets node holds", old: lease(protection), update: held(lease(protection), holds), who: server, asks: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rbac := &roles{err: tc.authErr}
@@ -98,7 +122,11 @@ func TestValidate(t *testing.T) {
 			if err := plugin.ValidateInitialization(); err != nil {
 				t.Fatal(err)
 			}
-			err = plugin.Validate(context.Background(), attributes(tc.old, tc.update, tc.who, admission.Update, tc.subresource), nil)
+			operation := tc.operation
+			if operation == "" {
+				operation = admission.Update
+			}
+			err = plugin.Validate(context.Background(), attributes(tc.old, tc.update, tc.who, operation, tc.subresource), nil)
 			switch {
 			case tc.code == 0 && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -110,7 +138,10 @@ func TestValidate(t *testing.T) {
 					t.Fatalf("got %v, want a %d", err, tc.code)
 				}
 				want := "removing " + protection
-				if tc.code == http.StatusServiceUnavailable {
+				switch {
+				case tc.says != "":
+					want = tc.says
+				case tc.code == http.StatusServiceUnavailable:
 					want = "try again"
 				}
 				if !strings.Contains(err.Error(), want) {
@@ -142,15 +173,19 @@ func TestRefusalNamesTheField(t *testing.T) {
 	}
 }
 
-func TestHandlesOnlyUpdates(t *testing.T) {
+// Creates (node holds) and updates (those and the finalizer); a delete
+// leaves both as they are.
+func TestHandlesCreatesAndUpdates(t *testing.T) {
 	plugin := New()
-	for _, operation := range []admission.Operation{admission.Create, admission.Delete, admission.Connect} {
+	for _, operation := range []admission.Operation{admission.Delete, admission.Connect} {
 		if plugin.Handles(operation) {
 			t.Errorf("handles %s", operation)
 		}
 	}
-	if !plugin.Handles(admission.Update) {
-		t.Error("does not handle updates")
+	for _, operation := range []admission.Operation{admission.Create, admission.Update} {
+		if !plugin.Handles(operation) {
+			t.Errorf("does not handle %s", operation)
+		}
 	}
 }
 

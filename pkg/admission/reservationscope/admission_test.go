@@ -382,6 +382,9 @@ func TestValidateUpdateThatProlongs(t *testing.T) {
 		l.Annotations["macpool.kubemacpool.io/retained-until"] = "9999-12-31T00:00:00Z"
 	}
 	finalizerAdded := func(l *macpool.MacLease) { l.Finalizers = append(l.Finalizers, "tenant.example.com/keep") }
+	heldByADeadNode := func(l *macpool.MacLease) {
+		l.Annotations[macpool.NodeHoldsAnnotation] = `[{"node":"dead","pod":"p","stoppedBy":"2026-12-01T18:00:00Z"}]`
+	}
 	finalizerRemoved := func(l *macpool.MacLease) { l.Finalizers = nil }
 	labelled := func(l *macpool.MacLease) {
 		l.Labels = map[string]string{"team": "x"}
@@ -400,6 +403,8 @@ func TestValidateUpdateThatProlongs(t *testing.T) {
 		{"finalizer added, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, finalizerAdded), http.StatusForbidden, `MacPool "tenant-b"`},
 		{"finalizer added, an address another pool excludes", update("00:50:56:bb:00:01", tenant, finalizerAdded), http.StatusForbidden, "spec.exclude"},
 		{"owner kind changed, inside the namespace's own pool", update("0e:00:00:0a:00:20", tenant, toVM), 0, ""},
+		{"node holds written by a cluster admin, inside another tenant's pool", update("0e:00:00:0b:00:01", clusterAdmin, heldByADeadNode), http.StatusForbidden, `MacPool "tenant-b"`},
+		{"node holds written by the server, inside another tenant's pool", update("0e:00:00:0b:00:01", server, heldByADeadNode), 0, ""},
 		{"finalizer added, inside the namespace's own pool", update("0e:00:00:0a:00:20", tenant, finalizerAdded), 0, ""},
 		{"finalizer removed by a cluster admin, inside another tenant's pool", update("0e:00:00:0b:00:01", clusterAdmin, finalizerRemoved), 0, ""},
 		{"labels and other annotations, inside another tenant's pool", update("0e:00:00:0b:00:01", tenant, labelled), 0, ""},

@@ -24,6 +24,8 @@ import (
 //     by each create of an object of the owner's name);
 //   - another retained-until annotation on a Reserved lease is how long it
 //     stays Retained at its expiry, with no bound;
+//   - node holds set or changed keep a deleted lease until the nodes they
+//     name report Ready (or for good while one stays NotReady);
 //   - a finalizer added keeps the released lease, and its key, in storage
 //     until whoever added it removes it.
 //
@@ -41,6 +43,11 @@ func prolongs(old, lease *macpool.MacLease) bool {
 	before, hadUntil := old.Annotations[retention.RetainedUntilAnnotation]
 	after, hasUntil := lease.Annotations[retention.RetainedUntilAnnotation]
 	if hasUntil && (!hadUntil || before != after) {
+		return true
+	}
+	before, hadHolds := old.Annotations[macpool.NodeHoldsAnnotation]
+	after, hasHolds := lease.Annotations[macpool.NodeHoldsAnnotation]
+	if hasHolds && (!hadHolds || before != after) {
 		return true
 	}
 	for _, finalizer := range lease.Finalizers {
