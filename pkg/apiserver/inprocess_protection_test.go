@@ -64,6 +64,31 @@ func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
 			t.Fatalf("after the finalizer's removal: %v, want NotFound", err)
 		}
 	})
+	t.Run("the lease controller records node holds on a Terminating lease", func(t *testing.T) {
+		created := protected(t, "02:00:00:00:00:0d")
+		deleteCtx := genericapirequest.WithNamespace(genericapirequest.NewContext(), "tenant")
+		if _, _, err := leases.storage.Delete(deleteCtx, created.Name, rest.ValidateAllObjectFunc, &metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		terminating, err := leases.Get(ctx, "tenant", created.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := toInternal(t, terminating)
+		held.Annotations = map[string]string{macpool.NodeHoldsAnnotation: "node-1 for a while"}
+		if err := leases.Bind(ctx, held); !apierrors.IsInvalid(err) {
+			t.Fatalf("a write of unreadable node holds: %v, want Invalid", err)
+		}
+		const holds = `[{"node":"node-1","pod":"web","stoppedBy":"2026-12-01T18:00:00Z"}]`
+		held.Annotations[macpool.NodeHoldsAnnotation] = holds
+		if err := leases.Bind(ctx, held); err != nil {
+			t.Fatalf("the controller's write of node holds: %v", err)
+		}
+		stored, err := leases.Get(ctx, "tenant", created.Name)
+		if err != nil || stored.DeletionTimestamp == nil || stored.Annotations[macpool.NodeHoldsAnnotation] != holds {
+			t.Fatalf("after the write: %v, %+v; want the lease Terminating with the holds", err, stored)
+		}
+	})
 	t.Run("a denied admission's cleanup deletes the lease, finalizer and all", func(t *testing.T) {
 		created := protected(t, "02:00:00:00:00:0c")
 		if err := leases.Delete(ctx, "tenant", created.Name); err != nil {

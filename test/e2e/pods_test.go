@@ -238,6 +238,15 @@ var _ = Describe("The Pod webhook", func() {
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Consistently(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).
 			WithTimeout(15 * time.Second).Should(HaveKey(address))
+		// The hold is on the lease, for the next leader and for the reader,
+		// and the namespace admin may not remove it.
+		holds := leasesOf(ctx, namespace)[address].Annotations["macpool.kubemacpool.io/node-holds"]
+		Expect(holds).To(And(ContainSubstring(`"node":"`+node.Name+`"`), ContainSubstring(`"pod":"forced"`)))
+		_, tenantKubeconfig := userWithRole(ctx, "admin-"+namespace, namespace, "admin")
+		_, err = kubectlAs(tenantKubeconfig, "annotate", "maclease", "-n", namespace, strings.ReplaceAll(address, ":", "-"),
+			"macpool.kubemacpool.io/node-holds-")
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("macpool.kubemacpool.io/node-holds]: setting, changing or removing it takes update permission on macleases/finalizers"))
 
 		// A pod its creator pinned to that node, which no kubelet took
 		// (no host IP reported), keeps nothing: a tenant may write

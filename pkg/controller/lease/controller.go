@@ -132,9 +132,11 @@ type Controller struct {
 	pods       cache.Indexer
 	namespaces cache.Indexer
 
-	// orphans are the MACs of Pods removed while their nodes may still
-	// run them (orphans.go).
-	orphans orphans
+	// podsOnNodes are the Pods kubelets took, and those removed while their
+	// nodes may still run them (orphans.go).
+	podsOnNodes podsOnNodes
+	// nodes are the Nodes read lately, for those holds.
+	nodes nodeReads
 
 	// kubeVirtMu guards kubeVirt, the VM and VMI caches while they are
 	// watched and synced, nil otherwise, and the fields up to

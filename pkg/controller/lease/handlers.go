@@ -57,9 +57,12 @@ func (c *Controller) onPod(old, obj interface{}) {
 		}
 	} else if old != nil {
 		c.forgetCollisions(podMetadata(old.(*corev1.Pod)))
-		// Before its leases are queued: their release must see it.
-		c.orphans.record(old.(*corev1.Pod), before, c.now())
 	}
+	// Before its leases are queued: their release must see a Pod removed
+	// while its node may still run it.
+	last, _ := old.(*corev1.Pod)
+	pod, _ := obj.(*corev1.Pod)
+	c.podsOnNodes.observe(last, pod, before, after, c.leased, c.now())
 	c.holderChanged(before, after)
 	c.queueReported(old, obj)
 }
@@ -99,6 +102,16 @@ func (c *Controller) holderChanged(before, after *holder) {
 	if after != nil {
 		c.adoptQueue.Add(objectKey{kind: after.kind, namespace: after.namespace, name: after.name})
 	}
+}
+
+// leased tells whether the lease cache has a lease of address in namespace.
+func (c *Controller) leased(namespace, address string) bool {
+	parsed, err := mac.Parse(address)
+	if err != nil {
+		return false
+	}
+	_, exists, err := c.leases.GetByKey(namespace + "/" + parsed.Name())
+	return err == nil && exists
 }
 
 // queueLeasesOf queues the lease of a MAC, in whatever namespace it is.

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
 
 // A Pod's creator writes its terminationGracePeriodSeconds: a tenant who
@@ -28,19 +30,43 @@ func TestHoldOfARemovedPodIsBoundedWhateverItsGracePeriod(t *testing.T) {
 		pod := testPod("forced", address, corev1.PodRunning)
 		pod.Spec.NodeName, pod.Status.HostIP = "node-1", "192.0.2.10"
 		pod.Spec.TerminationGracePeriodSeconds = &seconds
-		h.controller.orphans.record(pod, podHolder(podMetadata(pod)), removed)
+		lease := heldLease(t, pod, removed)
 
 		h.controller.now = func() time.Time { return removed.Add(time.Second) }
-		if wait, err := h.controller.hold(context.Background(), testNamespace, address); err != nil || wait <= 0 {
+		if wait, err := h.controller.hold(context.Background(), lease); err != nil || wait <= 0 {
 			t.Fatalf("grace %ds: hold right after the removal = %v, %v; want a wait", seconds, wait, err)
 		}
 		h.controller.now = func() time.Time { return later }
-		wait, err := h.controller.hold(context.Background(), testNamespace, address)
+		wait, err := h.controller.hold(context.Background(), lease)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if wait != 0 {
 			t.Errorf("grace %ds: the MAC is still held %v after the removal, the node Ready since: for %v more", seconds, later.Sub(removed), wait)
 		}
+	}
+}
+
+// heldLease is the deleted lease of pod's MAC as the leader that saw pod go,
+// at removed, while its node may still run it, records it.
+func heldLease(t *testing.T, pod *corev1.Pod, removed time.Time) *macpool.MacLease {
+	t.Helper()
+	h := podHolder(podMetadata(pod))
+	var seen podsOnNodes
+	seen.observe(pod, nil, h, nil, func(string, string) bool { return true }, removed)
+	var holds []macpool.NodeHold
+	for address := range h.interfaces {
+		removedPods, _ := seen.of(indexKey(pod.Namespace, address))
+		for _, entry := range removedPods {
+			holds = append(holds, macpool.NodeHold{Node: entry.node, Pod: entry.pod, StoppedBy: metav1.NewTime(entry.stoppedBy)})
+		}
+	}
+	if len(holds) == 0 {
+		t.Fatalf("no hold noted for Pod %s removed on node %q", pod.Name, pod.Spec.NodeName)
+	}
+	now := metav1.NewTime(removed)
+	return &macpool.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, DeletionTimestamp: &now,
+			Annotations: map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds(macpool.MergeNodeHolds(nil, holds))}},
 	}
 }

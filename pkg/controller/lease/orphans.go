@@ -3,13 +3,20 @@ package lease
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
 // A Pod can leave the API while its node still runs it: `kubectl delete
@@ -22,6 +29,12 @@ import (
 // it may still run (mayStillRun) stay leased until its node proves it has
 // stopped it: the Node is gone, or its kubelet reported the node Ready after
 // the Pod's grace period had run out since the removal.
+//
+// The leader that sees such a Pod go writes the hold onto the lease
+// (macpool.NodeHoldsAnnotation), so that the next leader, after a rolling
+// upgrade or a crash, keeps it too. Until the write, the hold is in the
+// leader's memory (podsOnNodes); a Pod removed while no leader watched
+// (between two terms) is not held.
 
 // orphanMargin is added to a removed Pod's grace period: the kubelet needs
 // a moment to hear of the removal.
@@ -45,80 +58,227 @@ const orphanMaxGrace = time.Hour
 // at least (nodeStatusReportFrequency).
 const orphanRecheck = 30 * time.Second
 
-// orphan is a MAC of a Pod removed while its node may still run it.
-type orphan struct {
+// handlerLag is how soon a deleted lease is looked at again when the Pod
+// cache no longer has a Pod that the Pod handlers have not yet seen go:
+// client-go removes an object from the cache before it hands the deletion
+// to the handlers, and only they know whether the node may still run it.
+const handlerLag = time.Second
+
+// podOnNode is a Pod that a kubelet took, carrying a MAC, as the Pod
+// handlers last saw it.
+type podOnNode struct {
+	uid  types.UID
 	pod  string
 	node string
-	// stoppedBy is when the kubelet, had it heard of the removal, would
-	// have stopped the Pod.
+	// stoppedBy is zero while the Pod is in the API. Once it left while its
+	// node may still run it, it is when the kubelet, had it heard of the
+	// removal, would have stopped it.
 	stoppedBy time.Time
 }
 
-// orphans are the MACs of removed Pods that their nodes may still run, by
-// namespace/MAC. They live in the leader's memory: a new leader does not
-// know the Pods removed before its term.
-type orphans struct {
+// podsOnNodes are the Pods that kubelets took, by namespace/MAC: those in
+// the API, as the handlers know them, and those removed while their nodes
+// may still run them, until their holds are written to the leases (then
+// the leases carry them, for every later leader). Pods no kubelet took
+// (every Pod of a cluster without nodes) cost nothing here.
+type podsOnNodes struct {
 	mu    sync.Mutex
-	byMAC map[string]orphan
+	byMAC map[string][]podOnNode
 }
 
-// record notes the MACs of pod, just removed from the API, if its node may
-// still run it.
-func (o *orphans) record(pod *corev1.Pod, h *holder, now time.Time) {
-	if h == nil || !mayStillRun(pod) {
-		return
-	}
-	grace := defaultGracePeriod
-	if seconds := pod.Spec.TerminationGracePeriodSeconds; seconds != nil {
-		// Compared in seconds: a large value times time.Second would
-		// overflow to a negative (no) hold.
-		grace = orphanMaxGrace
-		if *seconds < int64(orphanMaxGrace/time.Second) {
-			grace = time.Duration(*seconds) * time.Second
+// observe follows one Pod event: pod is the Pod after it (nil once
+// removed), last the Pod before it, and before and after their holders.
+// leased tells whether a lease of namespace/MAC exists: a hold only
+// matters to a lease, and the lease's sync is what takes it from here.
+func (p *podsOnNodes) observe(last, pod *corev1.Pod, before, after *holder, leased func(namespace, address string) bool, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if before != nil {
+		for address := range before.interfaces {
+			if after == nil || after.interfaces[address] == "" {
+				p.drop(indexKey(before.namespace, address), last.UID, false)
+			}
 		}
 	}
-	entry := orphan{pod: pod.Name, node: pod.Spec.NodeName, stoppedBy: now.Add(grace + orphanMargin)}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.byMAC == nil {
-		o.byMAC = map[string]orphan{}
+	switch {
+	case pod != nil && after != nil && mayStillRun(pod):
+		for address := range after.interfaces {
+			p.put(indexKey(after.namespace, address), podOnNode{uid: pod.UID, pod: pod.Name, node: pod.Spec.NodeName})
+		}
+	case pod != nil && after != nil:
+		// Finished, or every container stopped: nothing left to hold.
+		for address := range after.interfaces {
+			p.drop(indexKey(after.namespace, address), pod.UID, false)
+		}
+	case pod == nil && before != nil && mayStillRun(last):
+		entry := podOnNode{uid: last.UID, pod: last.Name, node: last.Spec.NodeName, stoppedBy: now.Add(removalGrace(last) + orphanMargin)}
+		for address := range before.interfaces {
+			if leased(before.namespace, address) {
+				p.put(indexKey(before.namespace, address), entry)
+			}
+		}
+		klog.InfoS("Keeping the MACs of a Pod removed while its node may still run it, until the node shows it stopped it",
+			"pod", klog.KObj(last), "node", last.Spec.NodeName, "macs", len(before.interfaces))
 	}
-	for address := range h.interfaces {
-		o.byMAC[indexKey(pod.Namespace, address)] = entry
-	}
-	klog.InfoS("Keeping the MACs of a Pod removed while its node may still run it, until the node shows it stopped it",
-		"pod", klog.KObj(pod), "node", pod.Spec.NodeName, "macs", len(h.interfaces))
 }
 
-// hold tells how long to keep a lease of address in namespace before
-// asking again whether a removed Pod still runs with it; 0 once no such Pod
-// may. It forgets the Pod once its node has proved it stopped it.
-func (c *Controller) hold(ctx context.Context, namespace, address string) (time.Duration, error) {
-	key := indexKey(namespace, address)
-	c.orphans.mu.Lock()
-	entry, found := c.orphans.byMAC[key]
-	c.orphans.mu.Unlock()
-	if !found {
-		return 0, nil
+// removalGrace is how long the kubelet may take to stop a removed Pod once
+// it hears of the removal: its grace period, at most orphanMaxGrace.
+func removalGrace(pod *corev1.Pod) time.Duration {
+	seconds := pod.Spec.TerminationGracePeriodSeconds
+	if seconds == nil {
+		return defaultGracePeriod
 	}
-	if wait := entry.stoppedBy.Sub(c.now()); wait > 0 {
-		return wait, nil
+	// Compared in seconds: a large value times time.Second would overflow
+	// to a negative (no) hold.
+	if *seconds >= int64(orphanMaxGrace/time.Second) {
+		return orphanMaxGrace
 	}
-	stopped, err := c.nodeStopped(ctx, entry.node, entry.stoppedBy)
+	return time.Duration(*seconds) * time.Second
+}
+
+// put records entry for key, in place of what was known of the same Pod.
+func (p *podsOnNodes) put(key string, entry podOnNode) {
+	if p.byMAC == nil {
+		p.byMAC = map[string][]podOnNode{}
+	}
+	entries := p.byMAC[key]
+	for i := range entries {
+		if entries[i].uid == entry.uid {
+			entries[i] = entry
+			return
+		}
+	}
+	p.byMAC[key] = append(entries, entry)
+}
+
+// drop forgets the Pod uid under key; only once removed, if removed.
+func (p *podsOnNodes) drop(key string, uid types.UID, removed bool) {
+	entries := slices.DeleteFunc(p.byMAC[key], func(e podOnNode) bool {
+		return e.uid == uid && (!removed || !e.stoppedBy.IsZero())
+	})
+	if len(entries) == 0 {
+		delete(p.byMAC, key)
+		return
+	}
+	p.byMAC[key] = entries
+}
+
+// of returns the holds of the Pods removed with namespace/MAC that no lease
+// records yet, and whether a Pod the handlers still know in the API carries
+// it.
+func (p *podsOnNodes) of(key string) (removed []podOnNode, inAPI bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, entry := range p.byMAC[key] {
+		if entry.stoppedBy.IsZero() {
+			inAPI = true
+		} else {
+			removed = append(removed, entry)
+		}
+	}
+	return removed, inAPI
+}
+
+// forget drops the removed Pods of entries under key: their holds are on
+// the lease now, or the lease is gone.
+func (p *podsOnNodes) forget(key string, entries []podOnNode) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, entry := range entries {
+		p.drop(key, entry.uid, true)
+	}
+}
+
+// recordHolds writes to lease the holds of the Pods removed with its MAC
+// that it does not record yet; true if it wrote (the write's event queues
+// the lease again). Written as soon as the lease is looked at, whatever
+// its state, so that a new leader finds them.
+func (c *Controller) recordHolds(ctx context.Context, lease *macpool.MacLease) (bool, error) {
+	key := indexKey(lease.Namespace, lease.Spec.MACAddress)
+	removed, _ := c.podsOnNodes.of(key)
+	if len(removed) == 0 {
+		return false, nil
+	}
+	recorded, err := nodeHolds(lease)
 	if err != nil {
-		return 0, fmt.Errorf("asking whether node %s stopped Pod %s/%s: %w", entry.node, namespace, entry.pod, err)
+		return false, err
 	}
-	if !stopped {
-		klog.V(2).InfoS("Keeping a deleted lease: its Pod was removed while its node may still run it",
-			"namespace", namespace, "mac", address, "pod", entry.pod, "node", entry.node)
-		return orphanRecheck, nil
+	holds := make([]macpool.NodeHold, 0, len(removed))
+	for _, entry := range removed {
+		holds = append(holds, macpool.NodeHold{Node: entry.node, Pod: entry.pod, StoppedBy: metav1.NewTime(entry.stoppedBy)})
 	}
-	c.orphans.mu.Lock()
-	if current, ok := c.orphans.byMAC[key]; ok && current == entry {
-		delete(c.orphans.byMAC, key)
+	merged := macpool.MergeNodeHolds(recorded, holds)
+	if value := macpool.FormatNodeHolds(merged); value != lease.Annotations[macpool.NodeHoldsAnnotation] {
+		held := lease.DeepCopy()
+		if held.Annotations == nil {
+			held.Annotations = map[string]string{}
+		}
+		held.Annotations[macpool.NodeHoldsAnnotation] = value
+		if err := c.config.Binder.Bind(ctx, held); err != nil {
+			return false, ignoreConflict(fmt.Errorf("recording on lease %s/%s the nodes that may still run a removed Pod with its MAC: %w",
+				lease.Namespace, lease.Name, err))
+		}
+		klog.V(2).InfoS("Recorded the nodes that may still run a removed Pod with a lease's MAC", "lease", klog.KObj(lease), "holds", value)
+		c.podsOnNodes.forget(key, removed)
+		return true, nil
 	}
-	c.orphans.mu.Unlock()
-	return 0, nil
+	c.podsOnNodes.forget(key, removed)
+	return false, nil
+}
+
+// nodeHolds reads the node holds a lease records.
+func nodeHolds(lease *macpool.MacLease) ([]macpool.NodeHold, error) {
+	value, found := lease.Annotations[macpool.NodeHoldsAnnotation]
+	if !found {
+		return nil, nil
+	}
+	holds, err := macpool.ParseNodeHolds(value)
+	if err != nil {
+		// Validation refuses such a value: only a lease stored by hand in
+		// etcd has one. It stays until someone mends it.
+		return nil, fmt.Errorf("lease %s/%s: annotation %s: %w", lease.Namespace, lease.Name, macpool.NodeHoldsAnnotation, err)
+	}
+	return holds, nil
+}
+
+// hold tells how long to keep a deleted lease, that nothing in the Pod cache
+// carries, before asking again whether a removed Pod may still run with its
+// MAC; 0 once none may.
+func (c *Controller) hold(ctx context.Context, lease *macpool.MacLease) (time.Duration, error) {
+	if _, inAPI := c.podsOnNodes.of(indexKey(lease.Namespace, lease.Spec.MACAddress)); inAPI {
+		// Gone from the cache, its removal not yet seen by the handlers.
+		return handlerLag, nil
+	}
+	holds, err := nodeHolds(lease)
+	if err != nil {
+		return 0, err
+	}
+	var wait time.Duration
+	for _, hold := range holds {
+		if until := hold.StoppedBy.Sub(c.now()); until > 0 {
+			wait = shorter(wait, until)
+			continue
+		}
+		stopped, err := c.nodeStopped(ctx, hold.Node, hold.StoppedBy.Time)
+		if err != nil {
+			return 0, fmt.Errorf("asking whether node %s stopped Pod %s/%s: %w", hold.Node, lease.Namespace, hold.Pod, err)
+		}
+		if !stopped {
+			klog.V(2).InfoS("Keeping a deleted lease: a Pod with its MAC was removed while its node may still run it",
+				"lease", klog.KObj(lease), "pod", hold.Pod, "node", hold.Node)
+			wait = shorter(wait, orphanRecheck)
+		}
+	}
+	return wait, nil
+}
+
+// shorter is the shorter of two waits, 0 meaning none yet.
+func shorter(wait, other time.Duration) time.Duration {
+	if wait == 0 || other < wait {
+		return other
+	}
+	return wait
 }
 
 // nodeStopped tells whether node has surely stopped the Pods removed from
@@ -127,12 +287,12 @@ func (c *Controller) hold(ctx context.Context, namespace, address string) (time.
 // Pod within its grace period), or an administrator marked it out of
 // service while it is not Ready.
 func (c *Controller) nodeStopped(ctx context.Context, node string, since time.Time) (bool, error) {
-	object, err := c.config.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return true, nil
-	}
+	object, err := c.nodes.get(ctx, c.config.Kube, node, c.now())
 	if err != nil {
 		return false, err
+	}
+	if object == nil {
+		return true, nil
 	}
 	for _, condition := range object.Status.Conditions {
 		if condition.Type != corev1.NodeReady {
@@ -160,4 +320,67 @@ func outOfService(node *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// forgetRemovedPods drops the removed Pods noted for the lease key
+// (namespace/name), which is gone: no lease is left to hold.
+func (c *Controller) forgetRemovedPods(key string) {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return
+	}
+	address, err := mac.Parse(name)
+	if err != nil {
+		return
+	}
+	indexed := indexKey(namespace, address.String())
+	removed, _ := c.podsOnNodes.of(indexed)
+	c.podsOnNodes.forget(indexed, removed)
+}
+
+// nodeReadFor is how long a read of a Node answers for every held lease
+// that asks about it: the leases of the Pods of one dead node are held
+// together, and would otherwise read the same Node each, every
+// orphanRecheck.
+const nodeReadFor = 5 * time.Second
+
+// nodeReads are the Nodes read lately, by name; nil for one not found.
+type nodeReads struct {
+	mu     sync.Mutex
+	byName map[string]nodeRead
+}
+
+type nodeRead struct {
+	node *corev1.Node
+	at   time.Time
+}
+
+// get returns the Node named name, nil if there is none, read at most
+// nodeReadFor before now.
+func (r *nodeReads) get(ctx context.Context, kube kubernetes.Interface, name string, now time.Time) (*corev1.Node, error) {
+	r.mu.Lock()
+	read, found := r.byName[name]
+	r.mu.Unlock()
+	if found && now.Sub(read.at) < nodeReadFor {
+		return read.node, nil
+	}
+	node, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		node = nil
+	case err != nil:
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byName == nil {
+		r.byName = map[string]nodeRead{}
+	}
+	for other, read := range r.byName {
+		if now.Sub(read.at) >= nodeReadFor {
+			delete(r.byName, other)
+		}
+	}
+	r.byName[name] = nodeRead{node: node, at: now}
+	return node, nil
 }

@@ -23,10 +23,17 @@ import (
 // dropped the MAC, and expire a reservation whose owner never appeared.
 func (c *Controller) syncLease(ctx context.Context, key string) error {
 	obj, exists, err := c.leases.GetByKey(key)
-	if err != nil || !exists {
+	if err != nil {
 		return err
 	}
+	if !exists {
+		c.forgetRemovedPods(key)
+		return nil
+	}
 	lease := obj.(*macpool.MacLease)
+	if wrote, err := c.recordHolds(ctx, lease); wrote || err != nil {
+		return err
+	}
 	if lease.DeletionTimestamp != nil {
 		return c.syncDeleted(ctx, lease)
 	}
@@ -237,7 +244,7 @@ func (c *Controller) syncDeleted(ctx context.Context, lease *macpool.MacLease) e
 		klog.V(2).InfoS("Keeping a deleted lease whose MAC a VMI or virt-launcher pod still reports", "lease", key)
 		return nil
 	}
-	if wait, err := c.hold(ctx, lease.Namespace, lease.Spec.MACAddress); err != nil || wait > 0 {
+	if wait, err := c.hold(ctx, lease); err != nil || wait > 0 {
 		// A Pod removed while its node may still run it (orphans.go).
 		if err == nil {
 			c.leaseQueue.AddAfter(key, wait)

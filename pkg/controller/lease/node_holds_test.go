@@ -1,0 +1,185 @@
+package lease
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+)
+
+// forcedPodFixture is a Pod that the kubelet of node-1 runs with address,
+// whose bound lease the garbage collector has deleted already, and node-1,
+// which last reported Ready an hour ago: it has heard of nothing since.
+func forcedPodFixture(address string) (*corev1.Pod, *v1alpha1.MacLease, *corev1.Node) {
+	zero := int64(0)
+	now := metav1.Now()
+	pod := testPod("forced", address, corev1.PodRunning)
+	pod.Spec.NodeName, pod.Status.HostIP = "node-1", "192.0.2.10"
+	pod.Spec.TerminationGracePeriodSeconds = &zero
+	// As a delete with --force leaves it in its last watch event.
+	pod.DeletionTimestamp = &now
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	lease := testLease(address, kindPod, "forced", v1alpha1.MacLeasePhaseBound, nil)
+	lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: kindPod, Name: "forced", UID: pod.UID}}
+	lease.Finalizers = []string{macpool.MACProtectionFinalizer}
+	lease.DeletionTimestamp = &now
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
+		Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.NewTime(time.Now().Add(-time.Hour))}}}}
+	return pod, lease, node
+}
+
+// The leader that sees a Pod go while its node may still run it writes the
+// hold onto the lease: the next leader (a rolling upgrade, a crash), which
+// never saw the Pod, keeps the MAC until the node proves it stopped it.
+// Held in the first leader's memory only, the MAC would go at the change.
+func TestHoldsOutliveTheLeader(t *testing.T) {
+	orphanMargin = 0
+	t.Cleanup(func() { orphanMargin = 10 * time.Second })
+	const address = "02:00:00:00:00:74"
+	pod, lease, node := forcedPodFixture(address)
+	first := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{pod, node})
+	first.run()
+	first.deletePod("forced")
+	var recorded *v1alpha1.MacLease
+	first.eventually("the lease to record node-1's hold", func() bool {
+		recorded = first.lease(mustMAC(address).Name())
+		holds, err := macpool.ParseNodeHolds(recorded.Annotations[macpool.NodeHoldsAnnotation])
+		return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == "forced"
+	})
+	first.consistently("the lease under the first leader", func() bool { return first.protected(address) })
+
+	// The next leader starts from what is stored: the lease, the Node, and
+	// no Pod.
+	next := newHarness(t, false, []runtime.Object{recorded}, []runtime.Object{node})
+	next.run()
+	next.consistently("the lease under the next leader", func() bool { return next.protected(address) })
+
+	if err := next.kube.CoreV1().Nodes().Delete(context.Background(), "node-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	next.eventually("the lease to go once the node is gone", func() bool {
+		next.controller.leaseQueue.Add(testNamespace + "/" + mustMAC(address).Name())
+		return !next.protected(address)
+	})
+}
+
+// client-go removes a Pod from the cache before it hands the removal to the
+// handlers, which alone know whether its node may still run it. A deleted
+// lease looked at in between (the garbage collector deleted it, under a
+// burst of removals the handlers lag) waits for them rather than letting
+// the MAC go.
+func TestADeletedLeaseWaitsForThePodHandlers(t *testing.T) {
+	const address = "02:00:00:00:00:75"
+	pod, lease, node := forcedPodFixture(address)
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
+	// The handlers saw the Pod run on node-1; the cache has it no more.
+	h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.leased, time.Now())
+	h.run()
+	h.consistently("the lease while the handlers have not seen the Pod go", func() bool { return h.protected(address) })
+
+	// They see it go, every container stopped: the MAC is off the network.
+	stopped := pod.DeepCopy()
+	stopped.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}
+	h.controller.podsOnNodes.observe(stopped, nil, podHolder(podMetadata(stopped)), nil, h.controller.leased, time.Now())
+	h.eventually("the lease to go once the handlers saw the Pod stopped", func() bool {
+		h.controller.leaseQueue.Add(testNamespace + "/" + mustMAC(address).Name())
+		return !h.protected(address)
+	})
+}
+
+// The holds of the Pods of one dead node read its Node once, not once each.
+func TestHeldLeasesOfOneNodeReadItOnce(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}
+	h := newHarness(t, false, nil, []runtime.Object{node})
+	start := time.Now()
+	reads := func() int {
+		n := 0
+		for _, action := range h.kube.Actions() {
+			if action.GetVerb() == "get" && action.GetResource().Resource == "nodes" {
+				n++
+			}
+		}
+		return n
+	}
+	for _, at := range []time.Time{start, start.Add(time.Second), start.Add(nodeReadFor - time.Millisecond)} {
+		h.controller.now = func() time.Time { return at }
+		if _, err := h.controller.nodeStopped(context.Background(), "node-1", start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := reads(); got != 1 {
+		t.Errorf("%d reads of the Node within %v, want 1", got, nodeReadFor)
+	}
+	h.controller.now = func() time.Time { return start.Add(nodeReadFor) }
+	if _, err := h.controller.nodeStopped(context.Background(), "node-1", start); err != nil {
+		t.Fatal(err)
+	}
+	if got := reads(); got != 2 {
+		t.Errorf("%d reads of the Node after %v, want 2", got, nodeReadFor)
+	}
+}
+
+// What the handlers note of a Pod follows it: a Pod no kubelet took is not
+// noted, a running one is noted in the API, one removed while running is
+// noted removed if a lease of its MAC exists, and one that finished or was
+// removed stopped is forgotten.
+func TestPodsOnNodesFollowThePod(t *testing.T) {
+	const address = "02:00:00:00:00:76"
+	key := indexKey(testNamespace, address)
+	pending := testPod("p", address, corev1.PodPending)
+	running := pending.DeepCopy()
+	running.Spec.NodeName, running.Status.HostIP, running.Status.Phase = "node-1", "192.0.2.10", corev1.PodRunning
+	succeeded := running.DeepCopy()
+	succeeded.Status.Phase = corev1.PodSucceeded
+	holderOf := func(pod *corev1.Pod) *holder { return podHolder(podMetadata(pod)) }
+	always := func(string, string) bool { return true }
+	never := func(string, string) bool { return false }
+	tests := []struct {
+		name        string
+		events      [][2]*corev1.Pod // {before, after}
+		leased      func(string, string) bool
+		wantRemoved int
+		wantInAPI   bool
+	}{
+		{name: "pending", events: [][2]*corev1.Pod{{nil, pending}}, leased: always},
+		{name: "running", events: [][2]*corev1.Pod{{nil, pending}, {pending, running}}, leased: always, wantInAPI: true},
+		{name: "removed running", events: [][2]*corev1.Pod{{nil, running}, {running, nil}}, leased: always, wantRemoved: 1},
+		{name: "removed running, no lease", events: [][2]*corev1.Pod{{nil, running}, {running, nil}}, leased: never},
+		{name: "finished", events: [][2]*corev1.Pod{{nil, running}, {running, succeeded}}, leased: always},
+		{name: "removed after it finished", events: [][2]*corev1.Pod{{nil, running}, {running, succeeded}, {succeeded, nil}}, leased: always},
+		{name: "dropped the MAC", events: [][2]*corev1.Pod{{nil, running}, {running, withoutNetworks(running)}}, leased: always},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen podsOnNodes
+			for _, event := range tt.events {
+				var before, after *holder
+				if event[0] != nil {
+					before = holderOf(event[0])
+				}
+				if event[1] != nil {
+					after = holderOf(event[1])
+				}
+				seen.observe(event[0], event[1], before, after, tt.leased, time.Now())
+			}
+			removed, inAPI := seen.of(key)
+			if len(removed) != tt.wantRemoved || inAPI != tt.wantInAPI {
+				t.Errorf("noted %d removed, in the API %v; want %d, %v", len(removed), inAPI, tt.wantRemoved, tt.wantInAPI)
+			}
+		})
+	}
+}
+
+func withoutNetworks(pod *corev1.Pod) *corev1.Pod {
+	dropped := pod.DeepCopy()
+	dropped.Annotations = nil
+	dropped.UID = types.UID(pod.UID)
+	return dropped
+}
