@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -198,38 +199,123 @@ func parseWebhookSelector(configuration *admissionregistrationv1.MutatingWebhook
 }
 
 // onWebhookConfiguration warns when the Pod webhook of the configuration
-// this server manages is installed without UPDATE: edits of a running Pod's
-// networks annotation then reach no one, and a tenant can drop a MAC that
-// the lease controller would release while the Pod still uses it (an
-// installation upgraded without its webhook configuration).
+// this server manages is not called for every route that writes a Pod's
+// networks annotation (requiredPodRoutes): what such a route writes reaches
+// no one, so a caller with rights on it can drop a MAC that the lease
+// controller would then release while the Pod still uses it, or set
+// networks the MAC checks never saw (an installation upgraded without its
+// webhook configuration). It says so once for each missing set: the
+// informer's resyncs and updates that leave the set as it was say nothing
+// new, but a configuration that loses or regains some of the routes is
+// reported again, so the log names what is missing now.
 func (c *Controller) onWebhookConfiguration(old, obj interface{}) {
 	configuration, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration)
-	if !ok || configuration.Name != c.config.WebhookConfigurationName || !podUpdatesUnchecked(configuration) {
+	if !ok || configuration.Name != c.config.WebhookConfigurationName {
 		return
 	}
-	if before, ok := old.(*admissionregistrationv1.MutatingWebhookConfiguration); ok && podUpdatesUnchecked(before) {
+	missing := missingPodRoutes(configuration)
+	if len(missing) == 0 {
+		return
+	}
+	if before, ok := old.(*admissionregistrationv1.MutatingWebhookConfiguration); ok && slices.Equal(missingPodRoutes(before), missing) {
 		return // said already
 	}
-	klog.Warningf("MutatingWebhookConfiguration %s: webhook %s does not take Pod UPDATE, so edits of a running Pod's networks annotation "+
-		"are not checked; install the webhook configuration of this version", configuration.Name, podWebhookName)
+	routes := make([]string, 0, len(missing))
+	unchecked := make([]string, 0, len(missing))
+	for _, route := range missing {
+		routes = append(routes, route.String())
+		unchecked = append(unchecked, route.unchecked)
+	}
+	c.warn(fmt.Sprintf("MutatingWebhookConfiguration %s: webhook %s does not take %s, so these go unchecked: %s. "+
+		"Install the webhook configuration of this version", configuration.Name, podWebhookName,
+		strings.Join(routes, ", "), strings.Join(unchecked, "; ")))
 }
 
-// podUpdatesUnchecked tells a configuration whose Pod webhook takes no Pod
-// UPDATE; false when it has no Pod webhook at all (opted out wholesale).
-func podUpdatesUnchecked(configuration *admissionregistrationv1.MutatingWebhookConfiguration) bool {
+// podRoute is a request through which a Pod's networks annotation is
+// written, named as a webhook rule names it: resource, subresource and
+// operation of the core API group, version v1, in a namespace.
+type podRoute struct {
+	resource, subresource string
+	operation             admissionregistrationv1.OperationType
+	// unchecked is what a Pod webhook not called for the route lets by.
+	unchecked string
+}
+
+// String is the route as the warning names it: "pods/status UPDATE".
+func (r podRoute) String() string {
+	resource := r.resource
+	if r.subresource != "" {
+		resource += "/" + r.subresource
+	}
+	return resource + " " + string(r.operation)
+}
+
+// requiredPodRoutes are the routes the Pod webhook must take (the rules of
+// artifacts/webhook and of chart 0.3.1), besides the creates of Pods, which
+// every configuration ever shipped takes. A status update and a binding
+// write a Pod's annotations without an update of the Pod, and kube-apiserver
+// still serves the namespaced bindings resource with the same endpoint as
+// pods/binding.
+var requiredPodRoutes = []podRoute{
+	{resource: "pods", operation: admissionregistrationv1.Update,
+		unchecked: "edits of a running Pod's networks annotation"},
+	{resource: "pods", subresource: "status", operation: admissionregistrationv1.Update,
+		unchecked: "edits of a Pod's networks annotation through the status subresource"},
+	{resource: "pods", subresource: "binding", operation: admissionregistrationv1.Create,
+		unchecked: "pods/binding creates that set a pending Pod's networks annotation"},
+	{resource: "bindings", operation: admissionregistrationv1.Create,
+		unchecked: "Bindings created through the bindings resource that set a pending Pod's networks annotation"},
+}
+
+// missingPodRoutes returns the routes of requiredPodRoutes, in that order,
+// that no rule of the configuration's Pod webhook covers; nil when the
+// configuration has no Pod webhook at all (opted out wholesale, nothing to
+// warn about). Its matchConditions are not looked at: they decide per
+// request, and the shipped ones only spare the requests that leave the
+// networks annotation alone.
+func missingPodRoutes(configuration *admissionregistrationv1.MutatingWebhookConfiguration) []podRoute {
 	for _, webhook := range configuration.Webhooks {
 		if webhook.Name != podWebhookName {
 			continue
 		}
-		for _, rule := range webhook.Rules {
-			if !slices.Contains(rule.Resources, "pods") && !slices.Contains(rule.Resources, "*") {
-				continue
-			}
-			if slices.Contains(rule.Operations, admissionregistrationv1.Update) || slices.Contains(rule.Operations, admissionregistrationv1.OperationAll) {
-				return false
+		var missing []podRoute
+		for _, route := range requiredPodRoutes {
+			if !slices.ContainsFunc(webhook.Rules, func(rule admissionregistrationv1.RuleWithOperations) bool { return ruleCovers(rule, route) }) {
+				missing = append(missing, route)
 			}
 		}
-		return true
+		return missing
 	}
-	return false
+	return nil
+}
+
+// ruleCovers tells whether kube-apiserver calls a webhook with rule for
+// requests of route: the operation or OperationAll, the core group or "*",
+// version v1 or "*", a scope that takes namespaced objects, and a resource
+// entry that matches (resourceCovers).
+func ruleCovers(rule admissionregistrationv1.RuleWithOperations, route podRoute) bool {
+	if !slices.Contains(rule.Operations, route.operation) && !slices.Contains(rule.Operations, admissionregistrationv1.OperationAll) {
+		return false
+	}
+	if !slices.Contains(rule.APIGroups, "") && !slices.Contains(rule.APIGroups, "*") {
+		return false
+	}
+	if !slices.Contains(rule.APIVersions, "v1") && !slices.Contains(rule.APIVersions, "*") {
+		return false
+	}
+	if rule.Scope != nil && *rule.Scope != admissionregistrationv1.AllScopes && *rule.Scope != admissionregistrationv1.NamespacedScope {
+		return false
+	}
+	return slices.ContainsFunc(rule.Resources, func(entry string) bool { return resourceCovers(entry, route) })
+}
+
+// resourceCovers matches one entry of a rule's resources against route the
+// way kube-apiserver does: the part before "/" is the resource or "*", the
+// part after it the subresource or "*", and no "/" means no subresource.
+// So "*" is every resource but none of their subresources, "*/status" the
+// status of every resource, and "pods/*" every subresource of pods and, as
+// the empty subresource matches "*" too, pods itself.
+func resourceCovers(entry string, route podRoute) bool {
+	resource, subresource, _ := strings.Cut(entry, "/")
+	return (resource == "*" || resource == route.resource) && (subresource == "*" || subresource == route.subresource)
 }

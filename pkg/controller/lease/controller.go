@@ -171,6 +171,9 @@ type Controller struct {
 	// leaseTracker counts this term's leases by phase for the metrics;
 	// set by Run before the lease informer starts.
 	leaseTracker *metrics.LeaseTracker
+	// warn logs a warning: klog.Warning, which the tests replace to see
+	// what is said.
+	warn func(args ...interface{})
 }
 
 // objectKey names a holder to consider for adoption.
@@ -213,6 +216,7 @@ func New(config Config) (*Controller, error) {
 		adoptQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[objectKey](),
 			workqueue.TypedRateLimitingQueueConfig[objectKey]{Name: "kubemacpool-adoption"}),
 		collisions: collision.New(),
+		warn:       klog.Warning,
 	}
 	if config.KubeVirt == nil {
 		// Never followed: no VM can carry a MAC this controller could see.
