@@ -155,6 +155,13 @@ func TestPodsOnNodesFollowThePod(t *testing.T) {
 		{name: "finished", events: [][2]*corev1.Pod{{nil, running}, {running, succeeded}}, leased: always},
 		{name: "removed after it finished", events: [][2]*corev1.Pod{{nil, running}, {running, succeeded}, {succeeded, nil}}, leased: always},
 		{name: "dropped the MAC", events: [][2]*corev1.Pod{{nil, running}, {running, withoutNetworks(running)}}, leased: always},
+		// A relist after a missed watch hands the handlers the Pod
+		// re-created under the same name as an update of the one removed:
+		// that one went while running, and only the new one is in the API.
+		{name: "re-created, seen as an update", events: [][2]*corev1.Pod{{nil, running}, {running, recreated(running)}},
+			leased: always, wantRemoved: 1, wantInAPI: true},
+		{name: "re-created, seen as an update, then removed stopped", events: [][2]*corev1.Pod{{nil, running}, {running, recreated(running)},
+			{recreated(running), recreated(succeeded)}, {recreated(succeeded), nil}}, leased: never},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,4 +189,11 @@ func withoutNetworks(pod *corev1.Pod) *corev1.Pod {
 	dropped.Annotations = nil
 	dropped.UID = types.UID(pod.UID)
 	return dropped
+}
+
+// recreated is pod deleted and created again under its name: another UID.
+func recreated(pod *corev1.Pod) *corev1.Pod {
+	again := pod.DeepCopy()
+	again.UID = pod.UID + "-again"
+	return again
 }

@@ -93,6 +93,21 @@ type podsOnNodes struct {
 func (p *podsOnNodes) observe(last, pod *corev1.Pod, before, after *holder, leased func(namespace, address string) bool, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if last != nil && pod != nil && last.UID != pod.UID {
+		// A relist after a missed watch hands the handlers a Pod deleted
+		// and created again under its name as one update: the old Pod was
+		// removed (its node may still run it), and the new one is another.
+		// Taken as an update, the old Pod's entry would stay "in the API"
+		// for good, holding every deleted lease of its MACs (handlerLag),
+		// and its removal would hold nothing.
+		p.observeLocked(last, nil, before, nil, leased, now)
+		p.observeLocked(nil, pod, nil, after, leased, now)
+		return
+	}
+	p.observeLocked(last, pod, before, after, leased, now)
+}
+
+func (p *podsOnNodes) observeLocked(last, pod *corev1.Pod, before, after *holder, leased func(namespace, address string) bool, now time.Time) {
 	if before != nil {
 		for address := range before.interfaces {
 			if after == nil || after.interfaces[address] == "" {
