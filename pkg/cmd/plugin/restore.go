@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/util/retry"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 )
@@ -65,7 +66,9 @@ you could not create by hand.
 Running it again is safe: an object that exists as in the backup counts as
 unchanged. An existing lease of the same address, owner and phase (say one
 the controller adopted for a running Pod) gets the backup's pool, interface,
-labels and annotations. A lease with another owner or phase, or whose
+labels and annotations. The node holds annotation is the lease controller's:
+none is written from the backup, and an existing lease keeps its own. A
+lease with another owner or phase, or whose
 address another namespace holds, is a conflict and is left as it is; so is
 an existing pool that differs, unless --overwrite-pools. Reserved leases whose expiresAt has
 passed expire as they would have.
@@ -229,6 +232,10 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 	where := scope{namespace: lease.Namespace}
 	name := lease.Namespace + "/" + lease.Name
 
+	// Node holds are the lease controller's record of this cluster's
+	// nodes; it writes them (MacLeaseProtection refuses them to whoever may
+	// not remove the protection finalizer, every tenant).
+	lease = withoutNodeHolds(lease)
 	err := createLease(ctx, leases.Create, lease, retryScope)
 	if err == nil {
 		counts.created++
@@ -276,7 +283,7 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 			// reference. Complete it from the backup; the status is
 			// left to the server.
 			existing.Spec.Pool, existing.Spec.Interface = lease.Spec.Pool, lease.Spec.Interface
-			existing.Labels, existing.Annotations = lease.Labels, lease.Annotations
+			existing.Labels, existing.Annotations = lease.Labels, withNodeHoldsOf(existing, lease.Annotations)
 			if _, err := leases.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
 				return err
 			}
@@ -344,7 +351,34 @@ func sameHolder(existing, backup *v1alpha1.MacLease) bool {
 // sameDetails tells whether the rest the backup carries matches too.
 func sameDetails(existing, backup *v1alpha1.MacLease) bool {
 	return existing.Spec.Pool == backup.Spec.Pool && existing.Spec.Interface == backup.Spec.Interface &&
-		equalMaps(existing.Labels, backup.Labels) && equalMaps(existing.Annotations, backup.Annotations)
+		equalMaps(existing.Labels, backup.Labels) && equalMaps(withoutNodeHolds(existing).Annotations, backup.Annotations)
+}
+
+// withoutNodeHolds is lease without the node holds annotation: those of a
+// backup name Pods and nodes of the cluster it was taken from.
+func withoutNodeHolds(lease *v1alpha1.MacLease) *v1alpha1.MacLease {
+	if _, found := lease.Annotations[macpool.NodeHoldsAnnotation]; !found {
+		return lease
+	}
+	without := lease.DeepCopy()
+	delete(without.Annotations, macpool.NodeHoldsAnnotation)
+	return without
+}
+
+// withNodeHoldsOf is annotations with the node holds existing carries, if
+// any: a restore neither removes nor replaces the holds the controller
+// recorded, which keep the MAC while a node may still run a removed Pod.
+func withNodeHoldsOf(existing *v1alpha1.MacLease, annotations map[string]string) map[string]string {
+	holds, found := existing.Annotations[macpool.NodeHoldsAnnotation]
+	if !found {
+		return annotations
+	}
+	with := make(map[string]string, len(annotations)+1)
+	for key, value := range annotations {
+		with[key] = value
+	}
+	with[macpool.NodeHoldsAnnotation] = holds
+	return with
 }
 
 // equalMaps treats nil and empty alike, as the API does.

@@ -1,0 +1,119 @@
+package plugin
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	clienttesting "k8s.io/client-go/testing"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
+)
+
+const (
+	backedUpHolds = `[{"node":"old-node","pod":"web-0","stoppedBy":"2026-01-01T00:00:00Z"}]`
+	liveHolds     = `[{"node":"node-1","pod":"web-0","stoppedBy":"2026-12-01T18:00:00Z"}]`
+)
+
+// refuseNodeHoldChanges answers as MacLeaseProtection does a tenant, who may
+// not update macleases/finalizers: a create that sets node holds, and an
+// update that sets, changes or removes them, are Forbidden.
+func refuseNodeHoldChanges(target *fake.Clientset) *[]string {
+	var refused []string
+	target.PrependReactor("create", "macleases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		created := action.(clienttesting.CreateAction).GetObject().(*v1alpha1.MacLease)
+		if _, found := created.Annotations[macpool.NodeHoldsAnnotation]; found {
+			refused = append(refused, "create "+created.Name)
+			return true, nil, apierrors.NewForbidden(v1alpha1.Resource("macleases"), created.Name,
+				fmt.Errorf("metadata.annotations[%s]: setting, changing or removing it takes update permission on macleases/finalizers", macpool.NodeHoldsAnnotation))
+		}
+		return false, nil, nil
+	})
+	target.PrependReactor("update", "macleases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		updated := action.(clienttesting.UpdateAction).GetObject().(*v1alpha1.MacLease)
+		stored, err := target.Tracker().Get(v1alpha1.Resource("macleases").WithVersion("v1alpha1"), updated.Namespace, updated.Name)
+		if err != nil {
+			return false, nil, nil
+		}
+		before, had := stored.(*v1alpha1.MacLease).Annotations[macpool.NodeHoldsAnnotation]
+		after, has := updated.Annotations[macpool.NodeHoldsAnnotation]
+		if had != has || before != after {
+			refused = append(refused, "update "+updated.Name)
+			return true, nil, apierrors.NewForbidden(v1alpha1.Resource("macleases"), updated.Name,
+				fmt.Errorf("metadata.annotations[%s]: setting, changing or removing it takes update permission on macleases/finalizers", macpool.NodeHoldsAnnotation))
+		}
+		return false, nil, nil
+	})
+	return &refused
+}
+
+// Node holds are the lease controller's record that a node may still run a
+// removed Pod with the lease's MAC. A restore neither carries the backup's
+// (stale: of Pods of the cluster backed up, and refused to a tenant, which
+// would fail the whole lease) nor drops or replaces the ones the controller
+// wrote on a lease that exists (an administrator's restore would otherwise
+// let the MAC go while that Pod may still run).
+func TestRestoreLeavesNodeHoldsToTheController(t *testing.T) {
+	withHolds := func(holds string) func(*v1alpha1.MacLease) {
+		return func(l *v1alpha1.MacLease) {
+			l.Annotations = map[string]string{"note": "kept", macpool.NodeHoldsAnnotation: holds}
+		}
+	}
+	// A Retained lease of a Pod force-deleted once keeps its holds; backups
+	// leave out only leases being deleted.
+	source := fake.NewClientset(pool("lab", 16, 3, "0e:00:00:00:00:00", "0e:00:00:00:00:0f"),
+		lease("team-a", "0e:00:00:00:00:01", podOwner, inPool("lab", ""), withHolds(backedUpHolds), func(l *v1alpha1.MacLease) {
+			l.Status.Phase = v1alpha1.MacLeasePhaseRetained
+		}),
+		lease("team-a", "0e:00:00:00:00:02", podOwner, inPool("lab", "default/bridge"), boundTo("pod-uid"), func(l *v1alpha1.MacLease) {
+			l.Annotations = map[string]string{"note": "kept"}
+		}),
+		lease("team-a", "0e:00:00:00:00:03", podOwner, inPool("lab", "default/bridge"), boundTo("pod-uid"), withHolds(backedUpHolds)))
+	file := backupTo(t, source)
+
+	for _, tenant := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tenant %v", tenant), func(t *testing.T) { restoreBesideNodeHolds(t, file, tenant) })
+	}
+}
+
+func restoreBesideNodeHolds(t *testing.T, file string, tenant bool) {
+	// In the target the controller adopted the second and third leases and
+	// recorded a hold on each: their Pods were force-deleted on node-1.
+	target := fakeTarget(
+		lease("team-a", "0e:00:00:00:00:02", podOwner, boundTo("pod-uid"), func(l *v1alpha1.MacLease) {
+			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: liveHolds}
+		}),
+		lease("team-a", "0e:00:00:00:00:03", podOwner, boundTo("pod-uid"), func(l *v1alpha1.MacLease) {
+			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: liveHolds}
+		}))
+	refused := &[]string{}
+	if tenant {
+		refused = refuseNodeHoldChanges(target)
+	}
+	out, errOut, code := run(t, target, "mine", "restore", "-f", file)
+	if code != 0 || len(*refused) > 0 {
+		t.Errorf("restore: exit status %d, refused %v, stderr %q; want 0 and nothing refused", code, *refused, errOut)
+	}
+	if want := "MacLeases: 1 created, 2 updated, 0 unchanged, 0 conflicting, 0 failed\n"; !strings.Contains(out, want) {
+		t.Errorf("summary %q, want %q", out, want)
+	}
+	stored := storedLeases(t, target)
+	if got := stored["team-a/0e-00-00-00-00-01"].Annotations; got["note"] != "kept" || got[macpool.NodeHoldsAnnotation] != "" {
+		t.Errorf("created lease's annotations %v: want the backup's, without its node holds", got)
+	}
+	for _, name := range []string{"team-a/0e-00-00-00-00-02", "team-a/0e-00-00-00-00-03"} {
+		if got := stored[name].Annotations; got["note"] != "kept" || got[macpool.NodeHoldsAnnotation] != liveHolds {
+			t.Errorf("lease %s's annotations %v: want the backup's note and the controller's node holds", name, got)
+		}
+	}
+
+	// Again: nothing left to change.
+	out, errOut, code = run(t, target, "mine", "restore", "-f", file)
+	if want := "MacLeases: 0 created, 0 updated, 3 unchanged, 0 conflicting, 0 failed\n"; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("second restore: exit status %d, summary %q, stderr %q; want 0 and %q", code, out, errOut, want)
+	}
+}
