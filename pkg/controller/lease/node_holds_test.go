@@ -197,3 +197,29 @@ func recreated(pod *corev1.Pod) *corev1.Pod {
 	again.UID = pod.UID + "-again"
 	return again
 }
+
+// A deleted lease's sync records the holds of removed Pods first
+// (recordHolds), then, once the Pod cache shows nothing carrying the MAC,
+// asks hold. The Pod handlers run concurrently: one that sees the Pod go in
+// between turns its entry from in the API to removed, which recordHolds has
+// not written. hold must count it, not let the MAC go while the node may
+// still run the Pod.
+func TestHoldCountsARemovalNotRecordedYet(t *testing.T) {
+	const address = "02:00:00:00:00:77"
+	pod, lease, node := forcedPodFixture(address)
+	h := newHarness(t, false, nil, []runtime.Object{node})
+	internal := &macpool.MacLease{}
+	if err := v1alpha1.Convert_v1alpha1_MacLease_To_macpool_MacLease(lease, internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	always := func(string, string) bool { return true }
+	seen := podHolder(podMetadata(pod))
+	h.controller.podsOnNodes.observe(nil, pod, nil, seen, always, time.Now())
+	// recordHolds ran here, with nothing to record; then the handlers saw
+	// the Pod go.
+	h.controller.podsOnNodes.observe(pod, nil, seen, nil, always, time.Now())
+	wait, err := h.controller.hold(context.Background(), internal)
+	if err != nil || wait <= 0 {
+		t.Errorf("hold = %v, %v; want a wait: the node may still run the Pod", wait, err)
+	}
+}

@@ -261,8 +261,10 @@ func nodeHolds(lease *macpool.MacLease) ([]macpool.NodeHold, error) {
 // carries, before asking again whether a removed Pod may still run with its
 // MAC; 0 once none may.
 func (c *Controller) hold(ctx context.Context, lease *macpool.MacLease) (time.Duration, error) {
-	if _, inAPI := c.podsOnNodes.of(indexKey(lease.Namespace, lease.Spec.MACAddress)); inAPI {
-		// Gone from the cache, its removal not yet seen by the handlers.
+	if removed, inAPI := c.podsOnNodes.of(indexKey(lease.Namespace, lease.Spec.MACAddress)); inAPI || len(removed) > 0 {
+		// Gone from the cache, its removal not yet seen by the handlers;
+		// or seen after this sync's recordHolds, its hold not on the lease
+		// yet: the handlers queued the lease, whose next sync writes it.
 		return handlerLag, nil
 	}
 	holds, err := nodeHolds(lease)
