@@ -251,14 +251,18 @@ func New(config Config) (*Controller, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("indexing Pods: %w", err)
 	}
-	if _, err := c.handle(podInformer, c.onPod); err != nil {
+	podHandler, err := c.handle(podInformer, c.onPod)
+	if err != nil {
 		return nil, err
 	}
 	c.pods = podInformer.GetIndexer()
 
 	namespaceInformer, webhookInformer := config.Namespaces, config.WebhookConfigurations
 	c.namespaces, c.webhooks = namespaceInformer.GetIndexer(), webhookInformer.GetIndexer()
-	c.synced = []cache.InformerSynced{podInformer.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
+	// The Pod handler's sync, not the store's: a deleted lease waits only
+	// for the Pods the handlers have seen (podsOnNodes), so none is looked
+	// at before they have had every Pod of the first list.
+	c.synced = []cache.InformerSynced{podHandler.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
 
 	return c, nil
 }

@@ -223,3 +223,39 @@ func TestHoldCountsARemovalNotRecordedYet(t *testing.T) {
 		t.Errorf("hold = %v, %v; want a wait: the node may still run the Pod", wait, err)
 	}
 }
+
+// The Pod handlers alone know which Pods a kubelet took (podsOnNodes): a
+// deleted lease waits for them only if they have seen the Pod. The caches
+// count as synced, and the workers start, once the handlers have had every
+// Pod of the first list, not when the informer's store has: a Pod listed
+// at the start of a term and removed before the handlers got to it would
+// otherwise leave nothing to hold its MAC.
+func TestCachesSyncOnceThePodHandlersHaveTheFirstList(t *testing.T) {
+	const address = "02:00:00:00:00:78"
+	pod, _, node := forcedPodFixture(address)
+	pod.DeletionTimestamp = nil
+	h := newHarness(t, false, nil, []runtime.Object{pod, node})
+	// The handlers are busy: the first Pod waits.
+	h.controller.podsOnNodes.mu.Lock()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h.startInformers(ctx.Done())
+	h.eventually("the Pod in the store", func() bool {
+		_, exists, _ := h.controller.pods.GetByKey(testNamespace + "/forced")
+		return exists
+	})
+	synced := func() bool {
+		for _, s := range h.controller.synced {
+			if !s() {
+				return false
+			}
+		}
+		return true
+	}
+	time.Sleep(100 * time.Millisecond)
+	if synced() {
+		t.Errorf("synced while the Pod handlers have not seen the first list")
+	}
+	h.controller.podsOnNodes.mu.Unlock()
+	h.eventually("synced once the handlers have seen it", synced)
+}
