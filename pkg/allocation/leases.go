@@ -25,7 +25,9 @@ type Leases interface {
 	Get(ctx context.Context, namespace, name string) (*v1alpha1.MacLease, error)
 	// Delete removes a lease that a denied admission created, and the
 	// protection finalizer with it: the object that admission was for will
-	// not carry the MAC, so the lease need not wait for its expiry.
+	// not carry the MAC, so the lease need not wait for its expiry. A
+	// lease with node holds (macpool.NodeHoldsAnnotation) keeps the
+	// finalizer: another Pod with the MAC may still run on a node.
 	Delete(ctx context.Context, namespace, name string) error
 }
 
@@ -54,6 +56,11 @@ func (c clientLeases) Delete(ctx context.Context, namespace, name string) error 
 	case err != nil:
 		return err
 	case !slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer):
+		return nil
+	}
+	if _, held := lease.Annotations[macpool.NodeHoldsAnnotation]; held {
+		// Node holds recorded meanwhile: the lease controller lets it go
+		// once the nodes prove they stopped the removed Pods.
 		return nil
 	}
 	lease.Finalizers = macpool.WithoutMACProtection(lease.Finalizers)

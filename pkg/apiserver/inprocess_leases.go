@@ -116,6 +116,13 @@ func (l *inProcessLeases) Get(ctx context.Context, namespace, name string) (*v1a
 	return l.toVersioned(obj)
 }
 
+// heldByNodes tells a lease that records nodes which may still run a
+// removed Pod with its MAC.
+func heldByNodes(lease *macpool.MacLease) bool {
+	_, found := lease.Annotations[macpool.NodeHoldsAnnotation]
+	return found
+}
+
 func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) error {
 	ctx = requestContext(ctx, "delete", namespace, name)
 	options := &metav1.DeleteOptions{}
@@ -129,11 +136,13 @@ func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) er
 		return err
 	}
 	l.audit.record(ctx, leaseDeletedAnnotation, namespace, name)
-	if lease, ok := obj.(*macpool.MacLease); ok && !deleted && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) {
+	if lease, ok := obj.(*macpool.MacLease); ok && !deleted && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) && !heldByNodes(lease) {
 		// The webhooks delete only the leases of an admission they denied,
 		// whose object will not carry the MAC: the lease goes now rather
 		// than Terminating until its reservation expires. A failure here
-		// leaves it to the lease controller, at the expiry.
+		// leaves it to the lease controller, at the expiry. So does a
+		// lease with node holds, recorded meanwhile: a removed Pod of the
+		// namespace may still run with its MAC (the controller's orphans.go).
 		released := lease.DeepCopy()
 		released.Finalizers = macpool.WithoutMACProtection(released.Finalizers)
 		if _, err := l.update(ctx, released); err != nil && !apierrors.IsNotFound(err) {

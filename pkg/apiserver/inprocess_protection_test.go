@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -87,6 +88,24 @@ func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
 		stored, err := leases.Get(ctx, "tenant", created.Name)
 		if err != nil || stored.DeletionTimestamp == nil || stored.Annotations[macpool.NodeHoldsAnnotation] != holds {
 			t.Fatalf("after the write: %v, %+v; want the lease Terminating with the holds", err, stored)
+		}
+	})
+	t.Run("a denied admission's cleanup leaves a lease with node holds to the controller", func(t *testing.T) {
+		// The reservation got node holds meanwhile: a Pod of the namespace
+		// that carried its MAC unleased left the API while its node may
+		// still run it. The cleanup does not let the MAC go past them.
+		created := protected(t, "02:00:00:00:00:0e")
+		held := created.DeepCopy()
+		held.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `[{"node":"node-1","pod":"web","stoppedBy":"2026-12-01T18:00:00Z"}]`}
+		if err := leases.Bind(ctx, held); err != nil {
+			t.Fatalf("the controller's write of node holds: %v", err)
+		}
+		if err := leases.Delete(ctx, "tenant", created.Name); err != nil {
+			t.Fatalf("deleting it: %v", err)
+		}
+		stored, err := leases.Get(ctx, "tenant", created.Name)
+		if err != nil || stored.DeletionTimestamp == nil || !slices.Contains(stored.Finalizers, macpool.MACProtectionFinalizer) {
+			t.Fatalf("after the delete: %v, %+v; want the lease Terminating with the protection finalizer", err, stored)
 		}
 	})
 	t.Run("a denied admission's cleanup deletes the lease, finalizer and all", func(t *testing.T) {
