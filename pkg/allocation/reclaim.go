@@ -174,6 +174,15 @@ func (s *Service) reclaimable(lease *v1alpha1.MacLease, owner Owner, iface strin
 	if ownAttempt(lease, string(owner.Request), iface) {
 		return alreadyOurs
 	}
+	if _, held := lease.Annotations[macpool.NodeHoldsAnnotation]; held {
+		// The object's last Pod was removed while its node may still run
+		// it with the MAC (a StatefulSet Pod deleted with --force on a
+		// partitioned node): taken back, the MAC would be on the network
+		// twice. The new object gets another address; the lease controller
+		// drops the holds once the nodes prove they stopped the Pod, and
+		// the next object of the name gets the retained address again.
+		return notReclaimable
+	}
 	switch lease.Status.Phase {
 	case v1alpha1.MacLeasePhaseRetained:
 		return takeable

@@ -156,6 +156,8 @@ func TestReclaimRetainedAddress(t *testing.T) {
 	deleting := retainedLease("a", "Pod", "db-0", "a/net1")
 	deletedAt := metav1.Now()
 	deleting.DeletionTimestamp = &deletedAt
+	heldByANode := retainedLease("a", "Pod", "db-0", "a/net1")
+	heldByANode.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `[{"node":"node-1","pod":"db-0","stoppedBy":"2026-12-01T18:00:00Z"}]`}
 	tests := []struct {
 		name      string
 		lease     *v1alpha1.MacLease
@@ -174,6 +176,7 @@ func TestReclaimRetainedAddress(t *testing.T) {
 		{name: "bound with owner references", lease: boundWithOwner, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 		{name: "bound, opted out of retention", lease: optedOut, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 		{name: "retained but deleted (Terminating until nothing carries the MAC)", lease: deleting, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
+		{name: "retained while a node may still run the removed Pod with it", lease: heldByANode, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

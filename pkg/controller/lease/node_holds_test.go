@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -258,4 +259,50 @@ func TestCachesSyncOnceThePodHandlersHaveTheFirstList(t *testing.T) {
 	}
 	h.controller.podsOnNodes.mu.Unlock()
 	h.eventually("synced once the handlers have seen it", synced)
+}
+
+// A lease that is not deleted (bound again, Retained) loses the holds whose
+// nodes proved they stopped the removed Pod, and keeps the others: left on
+// it, a hold would keep a Retained lease from being reclaimed, and come back
+// when the lease is deleted on a node that went NotReady since.
+func TestStoppedHoldsLeaveALiveLease(t *testing.T) {
+	const address = "02:00:00:00:00:78"
+	past := metav1.NewTime(time.Now().Add(-time.Minute))
+	lease := testLease(address, kindPod, "db-0", v1alpha1.MacLeasePhaseRetained, &metav1.Time{Time: time.Now().Add(time.Hour)})
+	lease.Annotations = map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds([]macpool.NodeHold{
+		{Node: "gone", Pod: "db-0", StoppedBy: past},
+		{Node: "down", Pod: "db-0", StoppedBy: past},
+	})}
+	down := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "down"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
+		Type: corev1.NodeReady, Status: corev1.ConditionFalse, LastHeartbeatTime: metav1.NewTime(time.Now())}}}}
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{down})
+	h.run()
+	nodes := func() []string {
+		value, found := h.lease(mustMAC(address).Name()).Annotations[macpool.NodeHoldsAnnotation]
+		if !found {
+			return nil
+		}
+		holds, err := macpool.ParseNodeHolds(value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, hold := range holds {
+			names = append(names, hold.Node)
+		}
+		return names
+	}
+	h.eventually("the hold of the deleted node to go", func() bool { return slices.Equal(nodes(), []string{"down"}) })
+	h.consistently("the hold of the NotReady node", func() bool { return slices.Equal(nodes(), []string{"down"}) })
+
+	if err := h.kube.CoreV1().Nodes().Delete(context.Background(), "down", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the last hold to go once its node is deleted", func() bool {
+		h.controller.leaseQueue.Add(testNamespace + "/" + mustMAC(address).Name())
+		return nodes() == nil
+	})
+	if got := h.lease(mustMAC(address).Name()); got.Status.Phase != v1alpha1.MacLeasePhaseRetained {
+		t.Errorf("the lease is %s, want it Retained still", got.Status.Phase)
+	}
 }

@@ -271,23 +271,71 @@ func (c *Controller) hold(ctx context.Context, lease *macpool.MacLease) (time.Du
 	if err != nil {
 		return 0, err
 	}
+	_, wait, err := c.pendingHolds(ctx, lease, holds)
+	return wait, err
+}
+
+// pendingHolds returns the holds whose nodes have not proved yet that they
+// stopped the removed Pod, and how soon to ask again (0 when none is).
+func (c *Controller) pendingHolds(ctx context.Context, lease *macpool.MacLease, holds []macpool.NodeHold) ([]macpool.NodeHold, time.Duration, error) {
+	var pending []macpool.NodeHold
 	var wait time.Duration
 	for _, hold := range holds {
 		if until := hold.StoppedBy.Sub(c.now()); until > 0 {
+			pending = append(pending, hold)
 			wait = shorter(wait, until)
 			continue
 		}
 		stopped, err := c.nodeStopped(ctx, hold.Node, hold.StoppedBy.Time)
 		if err != nil {
-			return 0, fmt.Errorf("asking whether node %s stopped Pod %s/%s: %w", hold.Node, lease.Namespace, hold.Pod, err)
+			return nil, 0, fmt.Errorf("asking whether node %s stopped Pod %s/%s: %w", hold.Node, lease.Namespace, hold.Pod, err)
 		}
 		if !stopped {
-			klog.V(2).InfoS("Keeping a deleted lease: a Pod with its MAC was removed while its node may still run it",
+			klog.V(2).InfoS("Keeping a lease: a Pod with its MAC was removed while its node may still run it",
 				"lease", klog.KObj(lease), "pod", hold.Pod, "node", hold.Node)
+			pending = append(pending, hold)
 			wait = shorter(wait, orphanRecheck)
 		}
 	}
-	return wait, nil
+	return pending, wait, nil
+}
+
+// dropStoppedHolds removes from a lease that is not deleted (bound again,
+// Retained) the holds whose nodes proved they stopped the removed Pod, and
+// looks at the others again when they may have; true if it wrote. Left on
+// it, a hold would come back when the lease is deleted, on a node that has
+// gone NotReady since, and keeps a Retained lease from being reclaimed
+// (pkg/allocation) for good.
+func (c *Controller) dropStoppedHolds(ctx context.Context, key string, lease *macpool.MacLease) (bool, error) {
+	if _, found := lease.Annotations[macpool.NodeHoldsAnnotation]; !found || lease.DeletionTimestamp != nil {
+		return false, nil
+	}
+	holds, err := nodeHolds(lease)
+	if err != nil {
+		return false, err
+	}
+	pending, wait, err := c.pendingHolds(ctx, lease, holds)
+	if err != nil {
+		return false, err
+	}
+	if len(pending) == len(holds) {
+		c.leaseQueue.AddAfter(key, wait)
+		return false, nil
+	}
+	dropped := lease.DeepCopy()
+	if len(pending) == 0 {
+		delete(dropped.Annotations, macpool.NodeHoldsAnnotation)
+		if len(dropped.Annotations) == 0 {
+			dropped.Annotations = nil
+		}
+	} else {
+		dropped.Annotations[macpool.NodeHoldsAnnotation] = macpool.FormatNodeHolds(pending)
+	}
+	if err := c.config.Binder.Bind(ctx, dropped); err != nil {
+		return false, ignoreConflict(fmt.Errorf("dropping from lease %s the holds of nodes that stopped their removed Pods: %w", key, err))
+	}
+	klog.V(2).InfoS("Dropped the holds of nodes that stopped their removed Pods", "lease", klog.KObj(lease), "left", len(pending))
+	return true, nil
 }
 
 // shorter is the shorter of two waits, 0 meaning none yet.

@@ -34,6 +34,9 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 	if wrote, err := c.recordHolds(ctx, lease); wrote || err != nil {
 		return err
 	}
+	if wrote, err := c.dropStoppedHolds(ctx, key, lease); wrote || err != nil {
+		return err
+	}
 	if lease.DeletionTimestamp != nil {
 		return c.syncDeleted(ctx, lease)
 	}
