@@ -32,13 +32,16 @@ type Labels struct {
 	live     metadata.Interface
 	served   func(context.Context) (bool, error)
 	started  atomic.Bool
+	// reads bounds the live reads.
+	reads *liveReads
+	now   func() time.Time
 }
 
 // New follows NetworkAttachmentDefinitions with informer, a metadata
 // informer of Resource, which Run starts once served says they are served;
 // live reads one that informer does not hold.
 func New(informer cache.SharedIndexInformer, live metadata.Interface, served func(context.Context) (bool, error)) *Labels {
-	return &Labels{informer: informer, live: live, served: served}
+	return &Labels{informer: informer, live: live, served: served, reads: newLiveReads(), now: time.Now}
 }
 
 // Served asks discovery whether k8s.cni.cncf.io/v1 serves
@@ -105,10 +108,20 @@ func (l *Labels) Labels(ctx context.Context, namespace, name string) (labels.Set
 	}
 	// Not in the cache: created a moment ago, or the informer is not
 	// running yet. kube-apiserver answers NotFound for a missing object
-	// and for a resource it does not serve alike.
+	// and for a resource it does not serve alike. The reads are bounded
+	// (live.go).
+	key := namespace + "/" + name
+	if l.reads.knownMissing(key, l.now()) {
+		return nil, false, nil
+	}
+	if !l.reads.limiter.TryAccept() {
+		return nil, false, fmt.Errorf("more than %d reads a second of NetworkAttachmentDefinitions that are not in this server's cache, "+
+			"such as %s; try again", liveReadQPS, key)
+	}
 	object, err := l.live.Resource(Resource).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
+		l.reads.foundMissing(key, l.now())
 		return nil, false, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("reading NetworkAttachmentDefinition %s/%s: %w", namespace, name, err)

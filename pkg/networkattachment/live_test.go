@@ -1,0 +1,57 @@
+package networkattachment
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Definitions the informer does not hold are read from kube-apiserver at a
+// bounded rate, and one found missing is not read again for missingFor: a
+// tenant naming definitions that do not exist in Pod after Pod gets "try
+// again" rather than a read for each.
+func TestLiveReadsAreBounded(t *testing.T) {
+	// The resource not served: the informer never starts and every lookup
+	// would go to kube-apiserver.
+	l, _, gets := newLabels(t, func(context.Context) (bool, error) { return false, nil })
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	for range 3 {
+		if _, found, err := l.Labels(ctx, "infra", "missing"); found || err != nil {
+			t.Fatalf("Labels(infra/missing) = %v, %v", found, err)
+		}
+	}
+	if got := gets.Load(); got != 1 {
+		t.Errorf("%d reads of one missing definition within %v, want 1", got, missingFor)
+	}
+	now = now.Add(missingFor)
+	if _, _, err := l.Labels(ctx, "infra", "missing"); err != nil {
+		t.Fatal(err)
+	}
+	if got := gets.Load(); got != 2 {
+		t.Errorf("%d reads once %v passed, want 2", got, missingFor)
+	}
+
+	// Names that change with every lookup: reads stop past the burst.
+	var refused error
+	for i := range 10 * liveReadBurst {
+		if _, _, err := l.Labels(ctx, "infra", fmt.Sprintf("made-up-%d", i)); err != nil {
+			refused = err
+			break
+		}
+	}
+	if refused == nil || !strings.Contains(refused.Error(), "try again") {
+		t.Fatalf("after %d lookups of made-up names: %v, want a refusal saying try again", 10*liveReadBurst, refused)
+	}
+	if got := gets.Load(); got > liveReadBurst+liveReadQPS {
+		t.Errorf("%d reads of made-up names in one burst, want at most about %d", got, liveReadBurst)
+	}
+	// A definition that exists is still found once the rate allows (a
+	// token every 1/liveReadQPS s).
+	time.Sleep(2 * time.Second / liveReadQPS)
+	expectLabels(t, l, "storage", map[string]string{"tier": "storage"}, true)
+}
