@@ -29,6 +29,8 @@ const NodeHoldsAnnotation = "macpool.kubemacpool.io/node-holds"
 const MaxNodeHolds = 64
 
 // NodeHold is a node that may still run a Pod removed with a lease's MAC.
+// It is the value of an annotation, not a field of any API object.
+// +k8s:deepcopy-gen=false
 type NodeHold struct {
 	// Node is the Node the Pod was scheduled to.
 	Node string `json:"node"`
