@@ -29,8 +29,11 @@ type NetworkLabels interface {
 	// Labels returns the labels of the NetworkAttachmentDefinition, and
 	// found=false when it does not exist or the cluster does not serve
 	// NetworkAttachmentDefinitions at all. An error is temporary: the
-	// caller answers "try again".
-	Labels(ctx context.Context, namespace, name string) (set labels.Set, found bool, err error)
+	// caller answers "try again". requester is the namespace of the object
+	// being admitted, which may name a definition of another namespace:
+	// reads kube-apiserver must answer are shared fairly between
+	// requesters.
+	Labels(ctx context.Context, requester, namespace, name string) (set labels.Set, found bool, err error)
 }
 
 // UseNetworkLabels makes pools with spec.networkSelector.labelSelector
@@ -84,13 +87,14 @@ func (m *networkMatcher) matches(network networkView) bool {
 }
 
 // viewNetwork reads the labels of network when a pool selects networks by
-// label; a failure to read them is temporary.
-func (s *Service) viewNetwork(ctx context.Context, network Network) (networkView, error) {
+// label, for an object of namespace requester; a failure to read them is
+// temporary.
+func (s *Service) viewNetwork(ctx context.Context, requester string, network Network) (networkView, error) {
 	view := networkView{Network: network}
 	if network.IsZero() || s.networkLabels == nil || !s.anyNetworkLabelSelector() {
 		return view, nil
 	}
-	set, found, err := s.networkLabels.Labels(ctx, network.Namespace, network.Name)
+	set, found, err := s.networkLabels.Labels(ctx, requester, network.Namespace, network.Name)
 	if err != nil {
 		return view, &NotReadyError{Reason: fmt.Sprintf("reading NetworkAttachmentDefinition %s to choose its MAC pool: %v", network, err)}
 	}

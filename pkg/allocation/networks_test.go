@@ -21,7 +21,7 @@ type fakeNetworkLabels struct {
 	err  error
 }
 
-func (f fakeNetworkLabels) Labels(_ context.Context, namespace, name string) (labels.Set, bool, error) {
+func (f fakeNetworkLabels) Labels(_ context.Context, _, namespace, name string) (labels.Set, bool, error) {
 	if f.err != nil {
 		return nil, false, f.err
 	}

@@ -319,7 +319,7 @@ func (s *Service) poolFor(ctx context.Context, namespace string, network Network
 	if err != nil {
 		return nil, err
 	}
-	view, err := s.viewNetwork(ctx, network)
+	view, err := s.viewNetwork(ctx, namespace, network)
 	if err != nil {
 		return nil, err
 	}

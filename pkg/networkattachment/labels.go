@@ -97,7 +97,8 @@ func (l *Labels) Run(ctx context.Context, interval time.Duration) {
 // Labels returns the labels of the NetworkAttachmentDefinition
 // namespace/name; found is false when it does not exist or the cluster
 // does not serve NetworkAttachmentDefinitions. An error is temporary.
-func (l *Labels) Labels(ctx context.Context, namespace, name string) (labels.Set, bool, error) {
+// requester is the namespace of the object being admitted (live.go).
+func (l *Labels) Labels(ctx context.Context, requester, namespace, name string) (labels.Set, bool, error) {
 	if l.started.Load() && l.informer.HasSynced() {
 		obj, exists, err := l.informer.GetStore().GetByKey(namespace + "/" + name)
 		if err == nil && exists {
@@ -114,7 +115,13 @@ func (l *Labels) Labels(ctx context.Context, namespace, name string) (labels.Set
 	if l.reads.knownMissing(key, l.now()) {
 		return nil, false, nil
 	}
+	if !l.reads.take(requester, l.now()) {
+		return nil, false, fmt.Errorf("more than %d reads a second of NetworkAttachmentDefinitions that are not in this server's cache "+
+			"for the objects of namespace %s, such as %s; try again", requesterReadQPS, requester, key)
+	}
 	if !l.reads.limiter.TryAccept() {
+		// The read is not made: the namespace keeps its share.
+		l.reads.giveBack(requester)
 		return nil, false, fmt.Errorf("more than %d reads a second of NetworkAttachmentDefinitions that are not in this server's cache, "+
 			"such as %s; try again", liveReadQPS, key)
 	}

@@ -49,7 +49,7 @@ func newLabels(t *testing.T, served func(context.Context) (bool, error)) (*Label
 
 func expectLabels(t *testing.T, l *Labels, name string, want labels.Set, wantFound bool) {
 	t.Helper()
-	got, found, err := l.Labels(context.Background(), "infra", name)
+	got, found, err := l.Labels(context.Background(), "infra", "infra", name)
 	if err != nil || found != wantFound || labels.Set(got).String() != want.String() {
 		t.Errorf("Labels(infra/%s) = %v, %v, %v; want %v, %v, no error", name, got, found, err, want, wantFound)
 	}
@@ -110,7 +110,7 @@ func TestLabelsFromTheInformerOnceServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
-		got, _, _ := l.Labels(ctx, "infra", "storage")
+		got, _, _ := l.Labels(ctx, "infra", "infra", "storage")
 		return got["tier"] == "bulk", nil
 	}); err != nil {
 		t.Fatal("the relabelled definition still reads its old labels")
@@ -127,7 +127,7 @@ func TestLabelsReadFailure(t *testing.T) {
 	client.PrependReactor("get", Resource.Resource, func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("connection refused")
 	})
-	if _, _, err := l.Labels(context.Background(), "infra", "storage"); err == nil {
+	if _, _, err := l.Labels(context.Background(), "infra", "infra", "storage"); err == nil {
 		t.Fatal("no error for a failed read")
 	}
 }

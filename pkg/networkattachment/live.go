@@ -27,6 +27,14 @@ const (
 	// maxMissing bounds what is remembered; at the read rate above it is
 	// never reached.
 	maxMissing = 4096
+	// requesterReadQPS and requesterReadBurst bound the reads for the
+	// objects of one namespace (a Pod names up to 32 networks).
+	requesterReadQPS   = 10
+	requesterReadBurst = 32
+	// maxRequesters bounds the namespaces whose use of their share is
+	// remembered: only those that read in the last few seconds are, far
+	// fewer at the rate above.
+	maxRequesters = 4096
 )
 
 // liveReads bounds the reads of definitions that the informer does not
@@ -37,10 +45,60 @@ type liveReads struct {
 	// missing holds when each definition was found missing, by
 	// namespace/name.
 	missing map[string]time.Time
+	// requesters are the shares of the namespaces that read lately: one
+	// namespace naming made-up definitions (in any namespace) would
+	// otherwise use up the reads of all.
+	requesters map[string]share
+}
+
+// share is one namespace's token bucket: tokens at at.
+type share struct {
+	tokens float64
+	at     time.Time
+}
+
+func (b share) refilled(now time.Time) float64 {
+	return min(requesterReadBurst, b.tokens+now.Sub(b.at).Seconds()*requesterReadQPS)
+}
+
+// take takes one of requester's reads at now; false when it has none left.
+func (r *liveReads) take(requester string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, found := r.requesters[requester]
+	if !found {
+		if len(r.requesters) >= maxRequesters {
+			for other, b := range r.requesters {
+				if b.refilled(now) >= requesterReadBurst {
+					delete(r.requesters, other)
+				}
+			}
+			if len(r.requesters) >= maxRequesters {
+				return false
+			}
+		}
+		b = share{tokens: requesterReadBurst, at: now}
+	}
+	tokens := b.refilled(now)
+	if tokens < 1 {
+		return false
+	}
+	r.requesters[requester] = share{tokens: tokens - 1, at: now}
+	return true
+}
+
+// giveBack returns the read take took, which was not made.
+func (r *liveReads) giveBack(requester string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, found := r.requesters[requester]; found {
+		b.tokens = min(requesterReadBurst, b.tokens+1)
+		r.requesters[requester] = b
+	}
 }
 
 func newLiveReads() *liveReads {
-	return &liveReads{limiter: flowcontrol.NewTokenBucketRateLimiter(liveReadQPS, liveReadBurst), missing: map[string]time.Time{}}
+	return &liveReads{limiter: flowcontrol.NewTokenBucketRateLimiter(liveReadQPS, liveReadBurst), missing: map[string]time.Time{}, requesters: map[string]share{}}
 }
 
 // knownMissing tells a definition found missing less than missingFor ago.
