@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	clienttesting "k8s.io/client-go/testing"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -304,5 +306,27 @@ func TestStoppedHoldsLeaveALiveLease(t *testing.T) {
 	})
 	if got := h.lease(mustMAC(address).Name()); got.Status.Phase != v1alpha1.MacLeasePhaseRetained {
 		t.Errorf("the lease is %s, want it Retained still", got.Status.Phase)
+	}
+}
+
+// Node reads that fail keep a live lease's holds, and nothing else: the
+// lease is still bound to the Pod that carries its MAC.
+func TestFailingNodeReadsDoNotStopABind(t *testing.T) {
+	const address = "02:00:00:00:00:79"
+	past := metav1.NewTime(time.Now().Add(-time.Minute))
+	lease := testLease(address, kindPod, "web-0", v1alpha1.MacLeasePhaseReserved, &metav1.Time{Time: time.Now().Add(time.Hour)})
+	lease.Annotations = map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds([]macpool.NodeHold{
+		{Node: "unreadable", Pod: "web-0", StoppedBy: past},
+	})}
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{testPod("web-0", address, corev1.PodRunning)})
+	h.kube.PrependReactor("get", "nodes", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("kube-apiserver unreachable")
+	})
+	h.run()
+	h.eventually("the lease to be bound", func() bool {
+		return h.lease(mustMAC(address).Name()).Status.Phase == v1alpha1.MacLeasePhaseBound
+	})
+	if _, found := h.lease(mustMAC(address).Name()).Annotations[macpool.NodeHoldsAnnotation]; !found {
+		t.Error("the holds went although their node could not be read")
 	}
 }

@@ -34,8 +34,14 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 	if wrote, err := c.recordHolds(ctx, lease); wrote || err != nil {
 		return err
 	}
-	if wrote, err := c.dropStoppedHolds(ctx, key, lease); wrote || err != nil {
-		return err
+	switch wrote, err := c.dropStoppedHolds(ctx, key, lease); {
+	case err != nil:
+		// Only the holds wait for the Node reads: the lease is still bound,
+		// retained or expired below, and they are asked again later.
+		klog.ErrorS(err, "Keeping the node holds of a lease until its nodes can be read", "lease", key)
+		c.leaseQueue.AddAfter(key, orphanRecheck)
+	case wrote:
+		return nil
 	}
 	if lease.DeletionTimestamp != nil {
 		return c.syncDeleted(ctx, lease)
