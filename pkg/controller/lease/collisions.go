@@ -23,17 +23,80 @@ const eventComponent = "kubemacpool"
 // what keeps the controller small on clusters with many pods. The
 // network-status annotation is no sign of being on the network: the pod's
 // owner can write or remove it, and removing it must not hide a collision.
-// A virt-launcher pod is left to its VMI, whose status reports the MACs, but
-// only when that VMI exists with the UID the pod's owner reference names.
+// A virt-launcher pod leaves to its VMI, whose status reports them, the MACs
+// that VMI has (in its spec or status), and only when that VMI exists with
+// the UID the pod's owner reference names. Its other MACs are its own: a
+// tenant who may create VMIs can name its own real VMI in a plain pod's
+// owner references, and the pod's MACs must not vanish from collision
+// detection for that.
 func (c *Controller) observePodCollisions(pod *metav1.PartialObjectMetadata, h *holder) {
 	key := collision.PodKey(pod.Namespace, pod.Name)
-	if h == nil || pod.DeletionTimestamp != nil || c.provenLauncher(pod) || !c.managed(kindPod, pod.Namespace) {
+	if h == nil || pod.DeletionTimestamp != nil || !c.managed(kindPod, pod.Namespace) {
+		c.untrack(key, pod.UID)
+		return
+	}
+	holdings := h.networks
+	if vmi := c.launcherVMI(pod); vmi != nil {
+		_, reported := reportedMACs(vmi)
+		holdings = withoutMACs(holdings, reported)
+	}
+	if len(holdings) == 0 {
 		c.untrack(key, pod.UID)
 		return
 	}
 	c.references.Store(key, reference("v1", kindPod, pod.Namespace, pod.Name, pod.UID))
-	change, _ := c.collisions.UpdateHoldings(key, string(pod.UID), c.resolveNetworks(h.networks), nil)
+	change, _ := c.collisions.UpdateHoldings(key, string(pod.UID), c.resolveNetworks(holdings), nil)
 	c.report(change)
+}
+
+// withoutMACs returns holdings without those whose MAC is one of macs
+// (canonical form); holdings itself when there is nothing to drop.
+func withoutMACs(holdings []collision.Holding, macs []string) []collision.Holding {
+	if len(macs) == 0 {
+		return holdings
+	}
+	drop := make(map[string]bool, len(macs))
+	for _, address := range macs {
+		drop[address] = true
+	}
+	kept := make([]collision.Holding, 0, len(holdings))
+	for _, holding := range holdings {
+		if parsed, err := mac.Parse(holding.MAC); err != nil || !drop[parsed.String()] {
+			kept = append(kept, holding)
+		}
+	}
+	return kept
+}
+
+// observeLaunchersOf looks again at the pods of vmi's namespace that carry a
+// MAC the VMI had or has: which of a launcher pod's MACs are left to its VMI
+// depends on the VMI (an interface plugged or unplugged), whose events may
+// come before or after the pod's.
+func (c *Controller) observeLaunchersOf(old, obj interface{}) {
+	seen := map[string]bool{}
+	for _, o := range []interface{}{old, obj} {
+		if o == nil {
+			continue
+		}
+		namespace, macs := reportedMACs(o)
+		for _, address := range macs {
+			objects, err := c.pods.ByIndex(macIndex, address)
+			if err != nil {
+				continue
+			}
+			for _, object := range objects {
+				pod, ok := object.(*corev1.Pod)
+				if !ok || pod.Namespace != namespace || seen[pod.Name] || kubevirt.OwnerReference(pod.OwnerReferences, kubevirt.KindVirtualMachineInstance) == nil {
+					continue
+				}
+				seen[pod.Name] = true
+				if !finished(pod) {
+					meta := podMetadata(pod)
+					c.observePodCollisions(meta, podHolder(meta))
+				}
+			}
+		}
+	}
 }
 
 // observeVMICollisions tracks a Running VirtualMachineInstance by the MACs

@@ -82,9 +82,10 @@ func (c *Controller) onVMI(old, obj interface{}) {
 	c.queueReported(old, obj)
 	if obj == nil {
 		c.forgetCollisions(old.(*unstructured.Unstructured))
-		return
+	} else {
+		c.observeVMICollisions(obj.(*unstructured.Unstructured))
 	}
-	c.observeVMICollisions(obj.(*unstructured.Unstructured))
+	c.observeLaunchersOf(old, obj)
 }
 
 // holderChanged queues the leases of every MAC the object carried or

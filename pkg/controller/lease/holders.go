@@ -66,9 +66,17 @@ func podHolder(pod *metav1.PartialObjectMetadata) *holder {
 // that very UID. A label or a reference to a VMI that does not exist is
 // anybody's to write and proves nothing.
 func (c *Controller) provenLauncher(pod *metav1.PartialObjectMetadata) bool {
+	return c.launcherVMI(pod) != nil
+}
+
+// launcherVMI returns the VirtualMachineInstance that pod's owner reference
+// names, if the VMI informer holds it with that UID; nil otherwise. Even
+// then the reference proves only that the VMI exists: a tenant who may
+// create VMIs writes the owner references of its own pods too.
+func (c *Controller) launcherVMI(pod *metav1.PartialObjectMetadata) *unstructured.Unstructured {
 	_, vmis := c.vmCaches()
 	if vmis == nil {
-		return false
+		return nil
 	}
 	for _, owner := range pod.OwnerReferences {
 		group, err := schema.ParseGroupVersion(owner.APIVersion)
@@ -76,11 +84,14 @@ func (c *Controller) provenLauncher(pod *metav1.PartialObjectMetadata) bool {
 			continue
 		}
 		obj, exists, err := vmis.GetByKey(pod.Namespace + "/" + owner.Name)
-		if err == nil && exists && obj.(metav1.Object).GetUID() == owner.UID {
-			return true
+		if err != nil || !exists {
+			continue
+		}
+		if vmi, ok := obj.(*unstructured.Unstructured); ok && vmi.GetUID() == owner.UID {
+			return vmi
 		}
 	}
-	return false
+	return nil
 }
 
 // vmHolders holds the holder read of each VirtualMachine object that is
