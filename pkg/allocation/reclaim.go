@@ -151,11 +151,17 @@ const (
 	// alreadyOurs: this admission reclaimed it already (kube-apiserver
 	// retried the call).
 	alreadyOurs
-	// takeable: Retained; or bound without owner references (the retention
-	// applied) to an object of this name, which is gone, since an object of
-	// that name is being created, or the create fails; or reclaimed by an
-	// earlier admission that is over.
+	// takeable: Retained, or reclaimed by an earlier admission that is over.
 	takeable
+	// awaitingRetention: bound without owner references (the retention
+	// applies) to an object of this name, which is gone, since an object of
+	// that name is being created (or the create fails), but the lease
+	// controller has not seen it go. Only the controller knows whether a
+	// node may still run the old object with the MAC (a StatefulSet Pod
+	// removed with --force on a partitioned node, created again at once):
+	// it writes the holds onto the lease before it retains it, so the
+	// admission waits for the Retained lease.
+	awaitingRetention
 	// beingReclaimed: another admission of the same object reclaimed it a
 	// moment ago and may still succeed.
 	beingReclaimed
@@ -174,6 +180,14 @@ func (s *Service) reclaimable(lease *v1alpha1.MacLease, owner Owner, iface strin
 	if ownAttempt(lease, string(owner.Request), iface) {
 		return alreadyOurs
 	}
+	if lease.Status.Phase == v1alpha1.MacLeasePhaseBound {
+		if len(lease.OwnerReferences) == 0 && s.retentionOf(lease) > 0 {
+			// Whatever holds it has so far: the controller may be about
+			// to write more, and it retains the lease with them.
+			return awaitingRetention
+		}
+		return notReclaimable
+	}
 	if _, held := lease.Annotations[macpool.NodeHoldsAnnotation]; held {
 		// The object's last Pod was removed while its node may still run
 		// it with the MAC (a StatefulSet Pod deleted with --force on a
@@ -186,10 +200,6 @@ func (s *Service) reclaimable(lease *v1alpha1.MacLease, owner Owner, iface strin
 	switch lease.Status.Phase {
 	case v1alpha1.MacLeasePhaseRetained:
 		return takeable
-	case v1alpha1.MacLeasePhaseBound:
-		if len(lease.OwnerReferences) == 0 && s.retentionOf(lease) > 0 {
-			return takeable
-		}
 	case v1alpha1.MacLeasePhaseReserved:
 		if _, found := lease.Annotations[retention.RetainedUntilAnnotation]; !found {
 			return notReclaimable
@@ -219,6 +229,7 @@ func (s *Service) retentionOf(lease *v1alpha1.MacLease) time.Duration {
 // and a *NotReadyError (try again) while another admission of the same object
 // holds it.
 func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, current *v1alpha1.MacLease, owner Owner, iface string) (*reclaimedLease, error) {
+	waited := false
 	for attempt := 1; ; attempt++ {
 		switch s.reclaimable(current, owner, iface) {
 		case notReclaimable:
@@ -229,6 +240,17 @@ func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, 
 			return nil, &NotReadyError{Reason: fmt.Sprintf(
 				"the MAC address %s retained for %s %s on %s is being reclaimed by another request that creates the same object",
 				current.Spec.MACAddress, owner.Kind, owner.Name, iface)}
+		case awaitingRetention:
+			if waited {
+				return nil, errNotRetainedYet(current, owner)
+			}
+			waited = true
+			next, err := s.awaitRetention(ctx, current, owner, iface)
+			if next == nil || err != nil {
+				return nil, err
+			}
+			current = next
+			continue
 		}
 		written, err := rewriter.Rewrite(ctx, s.reclaimedVersion(current, owner))
 		switch {
@@ -248,6 +270,77 @@ func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, 
 	}
 }
 
+// retentionWait bounds how long an admission waits for the lease controller
+// to retain the lease of an object of the same name that is gone; the
+// controller retains it milliseconds after it sees the object go. Past it
+// the admission gets "try again": kube-apiserver's webhook timeout is 10 s.
+var retentionWait = 2 * time.Second
+
+// retentionPoll is how often the lease is read while waiting.
+const retentionPoll = 20 * time.Millisecond
+
+// OwnerLookup tells whether an object of a lease owner's kind and name
+// exists, read from kube-apiserver: a lease still Bound to an object of the
+// name being created is the one being replaced only once that object is
+// gone.
+type OwnerLookup interface {
+	OwnerExists(ctx context.Context, namespace, kind, name string) (bool, error)
+}
+
+// UseOwnerLookup makes a reclaim of a Bound lease look the owner up first:
+// while it exists the create fails (the name is taken) and there is nothing
+// to wait for. Without one, the reclaim waits for the lease controller
+// either way.
+func (s *Service) UseOwnerLookup(owners OwnerLookup) { s.ownerLookup = owners }
+
+// awaitRetention waits until the lease controller has retained lease, Bound
+// to a gone object of the name owner is creating, and returns it as stored
+// then; nil when it is not this admission's to wait for (the owner still
+// exists, or the lease is gone).
+func (s *Service) awaitRetention(ctx context.Context, lease *v1alpha1.MacLease, owner Owner, iface string) (*v1alpha1.MacLease, error) {
+	if s.ownerLookup != nil {
+		exists, err := s.ownerLookup.OwnerExists(ctx, lease.Namespace, owner.Kind, owner.Name)
+		if err != nil {
+			return nil, &NotReadyError{Reason: fmt.Sprintf("looking up %s %s, for which the MAC address %s is retained: %v",
+				owner.Kind, owner.Name, lease.Spec.MACAddress, err)}
+		}
+		if exists {
+			return nil, nil
+		}
+	}
+	timer := time.NewTimer(retentionWait)
+	defer timer.Stop()
+	poll := time.NewTicker(retentionPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, errNotRetainedYet(lease, owner)
+		case <-timer.C:
+			return nil, errNotRetainedYet(lease, owner)
+		case <-poll.C:
+		}
+		current, err := s.leases.Get(ctx, lease.Namespace, lease.Name)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, nil
+		case err != nil:
+			return nil, &NotReadyError{Reason: fmt.Sprintf("reading the retained lease %s: %v", lease.Name, err)}
+		case s.reclaimable(current, owner, iface) != awaitingRetention:
+			return current, nil
+		}
+	}
+}
+
+// errNotRetainedYet is the answer while the lease controller has not
+// retained the lease of a gone object of the name being created.
+func errNotRetainedYet(lease *v1alpha1.MacLease, owner Owner) error {
+	return &NotReadyError{Reason: fmt.Sprintf(
+		"the MAC address %s is retained for %s %s, whose removal the lease controller has not handled yet "+
+			"(it first makes sure no node still runs the removed object with it)",
+		lease.Spec.MACAddress, owner.Kind, owner.Name)}
+}
+
 // reclaimedVersion is current reserved for this admission: the usual
 // reservation (attempt token, expiry after the reservation TTL), plus when
 // the retention would have ended, so that the lease is Retained again if
@@ -255,11 +348,8 @@ func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, 
 func (s *Service) reclaimedVersion(current *v1alpha1.MacLease, owner Owner) *v1alpha1.MacLease {
 	now := time.Now()
 	retainedUntil := current.Annotations[retention.RetainedUntilAnnotation]
-	switch {
-	case current.Status.Phase == v1alpha1.MacLeasePhaseRetained && current.Status.ExpiresAt != nil:
+	if current.Status.Phase == v1alpha1.MacLeasePhaseRetained && current.Status.ExpiresAt != nil {
 		retainedUntil = current.Status.ExpiresAt.UTC().Format(time.RFC3339)
-	case current.Status.Phase == v1alpha1.MacLeasePhaseBound:
-		retainedUntil = now.Add(s.retentionOf(current)).UTC().Format(time.RFC3339)
 	}
 	lease := current.DeepCopy()
 	if lease.Annotations == nil {

@@ -172,7 +172,6 @@ func TestReclaimRetainedAddress(t *testing.T) {
 		{name: "another name", lease: retainedLease("a", "Pod", "db-0", "a/net1"), namespace: "a", owner: podOwner("db-1", "r1"), iface: "a/net1"},
 		{name: "another kind", lease: retainedLease("a", "VirtualMachine", "db-0", "a/net1"), namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 		{name: "a generateName prefix", lease: retainedLease("a", "Pod", "db-", "a/net1"), namespace: "a", owner: generated, iface: "a/net1"},
-		{name: "bound without owner references under retention (the controller has not seen the deletion yet)", lease: bound, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1", want: true},
 		{name: "bound with owner references", lease: boundWithOwner, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 		{name: "bound, opted out of retention", lease: optedOut, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
 		{name: "retained but deleted (Terminating until nothing carries the MAC)", lease: deleting, namespace: "a", owner: podOwner("db-0", "r1"), iface: "a/net1"},
@@ -203,6 +202,108 @@ func TestReclaimRetainedAddress(t *testing.T) {
 			}
 			if tt.lease.Status.Phase == v1alpha1.MacLeasePhaseRetained && lease.Annotations[retention.RetainedUntilAnnotation] != "2030-01-02T03:04:05Z" {
 				t.Errorf("retained-until = %q, want the retention's end", lease.Annotations[retention.RetainedUntilAnnotation])
+			}
+		})
+	}
+}
+
+// owners is an OwnerLookup with one answer for every object.
+type owners struct {
+	exists bool
+	err    error
+	asked  int
+}
+
+func (o *owners) OwnerExists(context.Context, string, string, string) (bool, error) {
+	o.asked++
+	return o.exists, o.err
+}
+
+// An object created under the name of one whose lease is still Bound (the
+// lease controller has not seen the old one go) gets the retained address
+// only once the controller has retained the lease: before that only the
+// controller knows whether a node may still run the old object with the MAC
+// (a StatefulSet Pod removed with --force on a partitioned node, created
+// again at once), and it writes that onto the lease first.
+func TestReclaimWaitsForTheLeaseController(t *testing.T) {
+	defer func(wait time.Duration) { retentionWait = wait }(retentionWait)
+	retentionWait = 300 * time.Millisecond
+	bound := retainedLease("a", "Pod", "db-0", "a/net1")
+	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	holds := `[{"node":"node-1","pod":"db-0","stoppedBy":"2026-12-01T18:00:00Z"}]`
+	tests := []struct {
+		name string
+		// controller is what the lease controller writes 50 ms into the
+		// admission; nil writes nothing.
+		controller func(*v1alpha1.MacLease)
+		owners     *owners
+		// want is the retained address; wantErr "try again"; neither
+		// another address.
+		want, wantErr bool
+		// wantWait: the admission waited for the controller.
+		wantWait bool
+	}{
+		{name: "the controller retains the lease: the retained address", owners: &owners{},
+			controller: func(l *v1alpha1.MacLease) {
+				l.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &retainedUntil}
+			},
+			want: true, wantWait: true},
+		{name: "the controller holds it for a node that may still run the old Pod: another address", owners: &owners{},
+			controller: func(l *v1alpha1.MacLease) {
+				l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: holds}
+				l.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &retainedUntil}
+			},
+			wantWait: true},
+		{name: "holds written, not retained yet: the admission waits on, and is told to try again", owners: &owners{},
+			controller: func(l *v1alpha1.MacLease) { l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: holds} },
+			wantErr:    true, wantWait: true},
+		{name: "the controller does not retain it in time: try again", owners: &owners{}, wantErr: true, wantWait: true},
+		{name: "without a lookup, the same wait", controller: func(l *v1alpha1.MacLease) {
+			l.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &retainedUntil}
+		}, want: true, wantWait: true},
+		{name: "the old object still exists (the create fails): another address, at once", owners: &owners{exists: true}},
+		{name: "the lookup fails: try again", owners: &owners{err: errors.New("connection refused")}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, store := stickyService(t, bound)
+			if tt.owners != nil {
+				s.UseOwnerLookup(tt.owners)
+			}
+			name := bound.Name
+			if tt.controller != nil {
+				timer := time.AfterFunc(50*time.Millisecond, func() {
+					lease := store.lease(name)
+					tt.controller(lease)
+					if _, err := store.Rewrite(context.Background(), lease); err != nil {
+						t.Error(err)
+					}
+				})
+				defer timer.Stop()
+			}
+			start := time.Now()
+			got, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{})
+			elapsed := time.Since(start)
+			var notReady *NotReadyError
+			switch {
+			case tt.wantErr:
+				if !errors.As(err, &notReady) || !strings.Contains(err.Error(), "try again") {
+					t.Fatalf("Allocate = %s, %v; want try again", got, err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case (got.String() == retainedMAC) != tt.want:
+				t.Fatalf("Allocate = %s; want the retained address: %v", got, tt.want)
+			}
+			if waited := elapsed >= 40*time.Millisecond; waited != tt.wantWait {
+				t.Errorf("the admission took %s; want a wait for the controller: %v", elapsed, tt.wantWait)
+			}
+			if tt.owners != nil && tt.owners.asked != 1 {
+				t.Errorf("the owner was looked up %d times, want once", tt.owners.asked)
+			}
+			lease := store.lease(name)
+			if tt.want != (lease.Status.Phase == v1alpha1.MacLeasePhaseReserved && lease.Annotations[AttemptAnnotation] == "r1") {
+				t.Errorf("lease after the admission = %+v %+v", lease.Status, lease.Annotations)
 			}
 		})
 	}

@@ -87,6 +87,9 @@ type Service struct {
 	// networkLabels reads the labels of NetworkAttachmentDefinitions; nil
 	// while nothing follows them (see UseNetworkLabels).
 	networkLabels NetworkLabels
+	// ownerLookup reads whether a lease's owner exists (see
+	// UseOwnerLookup); nil reads nothing.
+	ownerLookup OwnerLookup
 }
 
 // pool is one MacPool as the allocator sees it.

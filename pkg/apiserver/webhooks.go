@@ -56,6 +56,7 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	}
 	allocations.UseNetworkLabels(shared.networks)
 	allocations.LimitReservations(config.ExtraConfig.MaxReservationsPerNamespace)
+	allocations.UseOwnerLookup(liveOwners{metadata: clients.metadata})
 
 	launchers := &pods.Launchers{Identity: config.ExtraConfig.KubeVirtIdentity, KubeVirt: clients.dynamic}
 

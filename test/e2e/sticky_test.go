@@ -118,6 +118,39 @@ var _ = Describe("Sticky MACs (spec.retention)", func() {
 		eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseBound, before)
 	})
 
+	It("gives a StatefulSet pod removed with --force on a node that may still run it, and created again at once, other MACs", func(ctx context.Context) {
+		// The StatefulSet controller creates the pod again as soon as it is
+		// gone, which can be before the lease controller has seen it go; the
+		// old pod's sandbox may still be on the network with its MAC.
+		namespace := createNamespace(ctx, "sticky-forced")
+		stickyPool(ctx, namespace, "0e:00:00:3e:00:00", "0e:00:00:3e:00:ff", time.Hour, v1alpha1.ConflictPolicyReject)
+		node := partitionedNode(ctx, namespace)
+		pod := newPod("db-0", `[{"name":"br1"}]`)
+		zero := int64(0)
+		pod.Spec.TerminationGracePeriodSeconds = &zero
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		before := podMACs(ctx, namespace, "db-0")
+		eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseBound, before)
+		runOnNode(ctx, namespace, "db-0", node.Name)
+
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "db-0", *metav1.NewDeleteOptions(0))).To(Succeed())
+		_, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("db-0", `[{"name":"br1"}]`), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podMACs(ctx, namespace, "db-0")["br1"]).NotTo(Equal(before["br1"]))
+
+		By("the old MAC stays Retained, held for the node")
+		retained := eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseRetained, before)
+		Expect(retained[before["br1"]].Annotations).To(HaveKeyWithValue("macpool.kubemacpool.io/node-holds",
+			And(ContainSubstring(`"node":"`+node.Name+`"`), ContainSubstring(`"pod":"db-0"`))))
+
+		By("once the node is gone the hold goes, and the MAC stays retained for the name")
+		Expect(kubeClient.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() map[string]string { return leasesOf(ctx, namespace)[before["br1"]].Annotations }).
+			WithContext(ctx).WithTimeout(90 * time.Second).ShouldNot(HaveKey("macpool.kubemacpool.io/node-holds"))
+		eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseRetained, before)
+	})
+
 	It("gives a VirtualMachine deleted and created again every interface's MAC back", func(ctx context.Context) {
 		namespace := createNamespace(ctx, "sticky-vm")
 		pool := stickyPool(ctx, namespace, "0e:00:00:3b:00:00", "0e:00:00:3b:00:ff", time.Hour, v1alpha1.ConflictPolicyWarn)
