@@ -308,7 +308,7 @@ func (s *Service) awaitRetention(ctx context.Context, lease *v1alpha1.MacLease, 
 			return nil, nil
 		}
 	}
-	timer := time.NewTimer(retentionWait)
+	timer := time.NewTimer(s.retentionWaitFor(ctx))
 	defer timer.Stop()
 	poll := time.NewTicker(retentionPoll)
 	defer poll.Stop()
@@ -330,6 +330,19 @@ func (s *Service) awaitRetention(ctx context.Context, lease *v1alpha1.MacLease, 
 			return current, nil
 		}
 	}
+}
+
+// retentionWaitFor is how long an admission with ctx may wait for the
+// lease controller: retentionWait, ended early enough before the request's
+// deadline (kube-apiserver's webhook timeout, shared by every interface the
+// object asks for) that the "try again" reaches kube-apiserver before it
+// gives up on the call and answers with its own timeout.
+func (s *Service) retentionWaitFor(ctx context.Context) time.Duration {
+	wait := retentionWait
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(deadline)-storageDeadlineMargin)
+	}
+	return max(wait, 0)
 }
 
 // errNotRetainedYet is the answer while the lease controller has not

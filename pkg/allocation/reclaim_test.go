@@ -514,3 +514,26 @@ func TestLeaseOwnerKey(t *testing.T) {
 		}
 	}
 }
+
+// The wait for the lease controller ends in time for the answer to reach
+// kube-apiserver before the request's deadline (the webhook timeout it
+// passes): past it, kube-apiserver answers the create with its own timeout
+// (a 500 under failurePolicy Fail) instead of this admission's "try again".
+// Each interface's wait counts against the same deadline.
+func TestReclaimWaitEndsBeforeTheRequestDeadline(t *testing.T) {
+	bound := retainedLease("a", "Pod", "db-0", "a/net1")
+	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	s, _ := stickyService(t, bound)
+	s.UseOwnerLookup(&owners{})
+	deadline := time.Now().Add(storageDeadlineMargin + 300*time.Millisecond)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	_, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(ctx, "a/net1", Network{})
+	var notReady *NotReadyError
+	if !errors.As(err, &notReady) {
+		t.Fatalf("Allocate = %v; want try again", err)
+	}
+	if left := time.Until(deadline); left < storageDeadlineMargin-200*time.Millisecond {
+		t.Errorf("the admission answered %s before its deadline; want about %s", left, storageDeadlineMargin)
+	}
+}
