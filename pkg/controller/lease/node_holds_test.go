@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -329,4 +330,40 @@ func TestFailingNodeReadsDoNotStopABind(t *testing.T) {
 	if _, found := h.lease(mustMAC(address).Name()).Annotations[macpool.NodeHoldsAnnotation]; !found {
 		t.Error("the holds went although their node could not be read")
 	}
+}
+
+// The same window before a lease is retained: a StatefulSet Pod removed with
+// --force while its node may still run it, its lease Bound under a retention
+// policy and looked at (queued by an earlier event of the Pod) after the
+// cache dropped the Pod but before the handlers saw it go. Retained then,
+// without the hold, the lease is reclaimed at once by the Pod created again
+// under the name (pkg/allocation waits for a Retained lease and trusts its
+// holds): one MAC on two running Pods.
+func TestRetentionWaitsForThePodHandlers(t *testing.T) {
+	const address = "02:00:00:00:00:76"
+	pod, _, node := forcedPodFixture(address)
+	pod.Name, pod.UID = "db-0", "pod-db-0"
+	lease := pooledLease(address, kindPod, "db-0", v1alpha1.MacLeasePhaseBound, nil)
+	h := newRetentionHarness(t, false, []runtime.Object{lease, stickyPool(time.Hour)}, []runtime.Object{node})
+	if !cache.WaitForCacheSync(t.Context().Done(), h.controller.config.Pools.HasSynced) {
+		t.Fatal("the pools never synced")
+	}
+	// The handlers saw the Pod run on node-1; the cache has it no more.
+	h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.leased, time.Now())
+	h.run()
+	h.consistently("the Bound lease while the handlers have not seen the Pod go", func() bool {
+		l := h.lease(lease.Name)
+		return l != nil && l.Status.Phase == v1alpha1.MacLeasePhaseBound
+	})
+
+	h.controller.podsOnNodes.observe(pod, nil, podHolder(podMetadata(pod)), nil, h.controller.leased, time.Now())
+	h.controller.leaseQueue.Add(testNamespace + "/" + lease.Name)
+	h.eventually("the lease to be Retained with node-1's hold", func() bool {
+		l := h.lease(lease.Name)
+		if !retained(l) {
+			return false
+		}
+		holds, err := macpool.ParseNodeHolds(l.Annotations[macpool.NodeHoldsAnnotation])
+		return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == "db-0"
+	})
 }

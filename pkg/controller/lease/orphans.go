@@ -195,6 +195,22 @@ func (p *podsOnNodes) of(key string) (removed []podOnNode, inAPI bool) {
 	return removed, inAPI
 }
 
+// unrecorded tells whether, under key, the handlers know a removed Pod whose
+// hold no lease records yet, or still know in the API a Pod named name that
+// the Pod cache no longer has: its removal, handed to the handlers after the
+// cache dropped it, is still on its way, and only they know whether its node
+// may still run it.
+func (p *podsOnNodes) unrecorded(key, name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, entry := range p.byMAC[key] {
+		if !entry.stoppedBy.IsZero() || entry.pod == name {
+			return true
+		}
+	}
+	return false
+}
+
 // forget drops the removed Pods of entries under key: their holds are on
 // the lease now, or the lease is gone.
 func (p *podsOnNodes) forget(key string, entries []podOnNode) {

@@ -68,6 +68,16 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		// for an object of the same name. Retaining frees nothing, so a VMI
 		// or virt-launcher pod that still reports the MAC need not be gone.
 		if d := c.retainedFor(lease); d > 0 {
+			if owner.Kind == kindPod && c.podsOnNodes.unrecorded(indexKey(lease.Namespace, lease.Spec.MACAddress), owner.Name) {
+				// Retained, the lease goes to the next Pod of the name at
+				// once (a StatefulSet creates it the moment the old one is
+				// gone), and the allocator trusts the holds it has then: the
+				// hold of a Pod removed while its node may still run it is
+				// written first. The handlers queued the lease, or will.
+				klog.V(2).InfoS("Retaining a lease once the Pod handlers have seen its owner go", "lease", key)
+				c.leaseQueue.AddAfter(key, handlerLag)
+				return nil
+			}
 			return c.retain(ctx, lease, d)
 		}
 	}
