@@ -276,7 +276,8 @@ func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, 
 // the admission gets "try again": kube-apiserver's webhook timeout is 10 s.
 var retentionWait = 2 * time.Second
 
-// retentionPoll is how often the lease is read while waiting.
+// retentionPoll is how often the informer's copy of the lease is looked at
+// while waiting (cachedAwaiting).
 const retentionPoll = 20 * time.Millisecond
 
 // OwnerLookup tells whether an object of a lease owner's kind and name
@@ -320,6 +321,9 @@ func (s *Service) awaitRetention(ctx context.Context, lease *v1alpha1.MacLease, 
 			return nil, errNotRetainedYet(lease, owner)
 		case <-poll.C:
 		}
+		if s.cachedAwaiting(lease, owner, iface) {
+			continue
+		}
 		current, err := s.leases.Get(ctx, lease.Namespace, lease.Name)
 		switch {
 		case apierrors.IsNotFound(err):
@@ -330,6 +334,22 @@ func (s *Service) awaitRetention(ctx context.Context, lease *v1alpha1.MacLease, 
 			return current, nil
 		}
 	}
+}
+
+// cachedAwaiting tells whether the lease informer still shows lease Bound
+// to the gone object, as it was read from storage: the wait reads storage
+// only once the informer shows a change (or no longer has the lease), not
+// every poll, which would cost each waiting admission a hundred reads.
+func (s *Service) cachedAwaiting(lease *v1alpha1.MacLease, owner Owner, iface string) bool {
+	if s.owners == nil {
+		return false
+	}
+	obj, exists, err := s.owners.GetByKey(lease.Namespace + "/" + lease.Name)
+	if err != nil || !exists {
+		return false
+	}
+	cached := versionedLease(obj)
+	return cached != nil && s.reclaimable(cached, owner, iface) == awaitingRetention
 }
 
 // retentionWaitFor is how long an admission with ctx may wait for the

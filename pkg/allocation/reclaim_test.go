@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -535,5 +536,58 @@ func TestReclaimWaitEndsBeforeTheRequestDeadline(t *testing.T) {
 	}
 	if left := time.Until(deadline); left < storageDeadlineMargin-200*time.Millisecond {
 		t.Errorf("the admission answered %s before its deadline; want about %s", left, storageDeadlineMargin)
+	}
+}
+
+// countedLeases counts the reads of lease storage.
+type countedLeases struct {
+	*memLeases
+	gets atomic.Int64
+}
+
+func (c *countedLeases) Get(ctx context.Context, namespace, name string) (*v1alpha1.MacLease, error) {
+	c.gets.Add(1)
+	return c.memLeases.Get(ctx, namespace, name)
+}
+
+// The wait for the lease controller watches the lease through the informer
+// and reads storage only once that shows a change: a read of storage every
+// 20 ms would make each create of a name whose lease the controller has not
+// retained yet (every re-created StatefulSet Pod while no leader runs, or a
+// tenant creating a name over and over) a hundred reads of etcd.
+func TestReclaimWaitReadsStorageOnlyOnAChange(t *testing.T) {
+	defer func(wait time.Duration) { retentionWait = wait }(retentionWait)
+	retentionWait = 500 * time.Millisecond
+	bound := retainedLease("a", "Pod", "db-0", "a/net1")
+	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	s, store := stickyService(t, bound)
+	counted := &countedLeases{memLeases: store}
+	s.leases = counted
+	s.UseOwnerLookup(&owners{})
+	_, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{})
+	var notReady *NotReadyError
+	if !errors.As(err, &notReady) {
+		t.Fatalf("Allocate = %v; want try again", err)
+	}
+	if gets := counted.gets.Load(); gets > 3 {
+		t.Errorf("waiting %s for an unchanged lease read storage %d times", retentionWait, gets)
+	}
+
+	// Retained: read from storage, and reclaimed.
+	s, store = stickyService(t, bound)
+	counted = &countedLeases{memLeases: store}
+	s.leases = counted
+	s.UseOwnerLookup(&owners{})
+	timer := time.AfterFunc(100*time.Millisecond, func() {
+		lease := store.lease(bound.Name)
+		lease.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &retainedUntil}
+		if _, err := store.Rewrite(context.Background(), lease); err != nil {
+			t.Error(err)
+		}
+	})
+	defer timer.Stop()
+	got, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{})
+	if err != nil || got.String() != retainedMAC {
+		t.Fatalf("Allocate = %s, %v; want the retained address", got, err)
 	}
 }
