@@ -106,6 +106,9 @@ func (s *Service) reclaim(ctx context.Context, namespace string, owner Owner, if
 			continue
 		}
 		if dryRun {
+			if s.heldAwaiting(cached, owner, iface) {
+				continue
+			}
 			return address, nil, true, nil
 		}
 		// The informer may be behind: decide on the stored lease.
@@ -137,10 +140,18 @@ func (s *Service) claimRetained(ctx context.Context, existing *v1alpha1.MacLease
 		return nil, false, nil
 	}
 	if dryRun {
-		return nil, true, nil
+		return nil, !s.heldAwaiting(existing, owner, iface), nil
 	}
 	reclaimed, err := s.rewriteReclaimed(ctx, rewriter, existing, owner, iface)
 	return reclaimed, reclaimed != nil, err
+}
+
+// heldAwaiting tells a dry run about a lease still Bound to a gone object
+// of the name that already has node holds: the controller retains it with
+// them, and the create gets another address. A dry run does not wait.
+func (s *Service) heldAwaiting(lease *v1alpha1.MacLease, owner Owner, iface string) bool {
+	_, held := lease.Annotations[macpool.NodeHoldsAnnotation]
+	return held && s.reclaimable(lease, owner, iface) == awaitingRetention
 }
 
 // reclaimability of a lease for one admission.

@@ -591,3 +591,23 @@ func TestReclaimWaitReadsStorageOnlyOnAChange(t *testing.T) {
 		t.Fatalf("Allocate = %s, %v; want the retained address", got, err)
 	}
 }
+
+// A dry run of an object created under the name of one whose lease is
+// still Bound, but already held for a node that may still run the old
+// object, shows what the create will get: another address, as it did
+// before the reclaim waited for the lease controller (the holds came before
+// the phase then).
+func TestReclaimDryRunOfAHeldBoundLease(t *testing.T) {
+	held := retainedLease("a", "Pod", "db-0", "a/net1")
+	held.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	held.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `[{"node":"node-1","pod":"db-0","stoppedBy":"2026-12-01T18:00:00Z"}]`}
+	s, _ := stickyService(t, held)
+	got, err := s.Begin("a", podOwner("db-0", "r1"), true).Allocate(context.Background(), "a/net1", Network{})
+	if err != nil || got.String() == retainedMAC {
+		t.Errorf("dry run of Allocate = %s, %v; want another address", got, err)
+	}
+	claim, err := s.Claim(context.Background(), "a", podOwner("db-0", "r1"), "a/net1", Network{}, mustParse(t, retainedMAC), true)
+	if err != nil || claim.Outcome != HeldElsewhere {
+		t.Errorf("dry run of Claim = %v, %v; want HeldElsewhere", claim.Outcome, err)
+	}
+}
