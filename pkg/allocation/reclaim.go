@@ -117,7 +117,7 @@ func (s *Service) reclaim(ctx context.Context, namespace string, owner Owner, if
 			continue
 		}
 		if err != nil {
-			return 0, nil, false, fmt.Errorf("reading the retained lease %s for %s: %w", cached.Name, iface, err)
+			return 0, nil, false, temporary(fmt.Errorf("reading the retained lease %s for %s: %w", cached.Name, iface, err))
 		}
 		reclaimed, err := s.rewriteReclaimed(ctx, rewriter, current, owner, iface)
 		if err != nil {
@@ -270,15 +270,29 @@ func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, 
 		case apierrors.IsNotFound(err):
 			return nil, nil
 		case !apierrors.IsConflict(err) || attempt == reclaimAttempts:
-			return nil, fmt.Errorf("reclaiming the retained MAC address %s for %s: %w", current.Spec.MACAddress, iface, err)
+			return nil, temporary(fmt.Errorf("reclaiming the retained MAC address %s for %s: %w", current.Spec.MACAddress, iface, err))
 		}
-		if current, err = s.leases.Get(ctx, current.Namespace, current.Name); err != nil {
+		name := current.Name
+		if current, err = s.leases.Get(ctx, current.Namespace, name); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, nil
 			}
-			return nil, fmt.Errorf("reading the retained lease %s for %s: %w", current.Name, iface, err)
+			return nil, temporary(fmt.Errorf("reading the retained lease %s for %s: %w", name, iface, err))
 		}
 	}
+}
+
+// temporary makes a failed read or write of a lease being reclaimed a "try
+// again" (503) when the same request may succeed later: a conflict (the
+// lease changed under every attempt), or storage that failed or did not
+// answer in time. Left as they are, a server error or a timeout would be a
+// 422, which refuses the object, and a conflict a 409. A definite refusal
+// (4xx) stays as it is.
+func temporary(err error) error {
+	if apierrors.IsConflict(err) || outcomeUnknown(err) {
+		return &NotReadyError{Reason: err.Error()}
+	}
+	return err
 }
 
 // retentionWait bounds how long an admission waits for the lease controller

@@ -611,3 +611,64 @@ func TestReclaimDryRunOfAHeldBoundLease(t *testing.T) {
 		t.Errorf("dry run of Claim = %v, %v; want HeldElsewhere", claim.Outcome, err)
 	}
 }
+
+// failingRewrites is lease storage whose rewrites fail with err.
+type failingRewrites struct {
+	*memLeases
+	err error
+}
+
+func (f *failingRewrites) Rewrite(context.Context, *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	return nil, f.err
+}
+
+// A reclaim that storage could not write, or that lost every race, is a
+// "try again" (503), not a refusal of the object (422, which a server error
+// becomes) nor a 409 the creator takes for a conflict of its own.
+func TestReclaimStorageFailureIsTryAgain(t *testing.T) {
+	for _, err := range []error{
+		apierrors.NewInternalError(errors.New("etcdserver: request timed out")),
+		apierrors.NewTimeoutError("request timed out", 1),
+		apierrors.NewConflict(macpool.Resource("macleases"), "lease", errors.New("the object has been modified")),
+		context.DeadlineExceeded,
+	} {
+		s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+		s.leases = &failingRewrites{memLeases: store, err: err}
+		_, got := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{})
+		var status apierrors.APIStatus
+		if !errors.As(got, &status) || status.Status().Code != 503 {
+			t.Errorf("a rewrite failing with %v: Allocate = %v; want a 503", err, got)
+		}
+	}
+}
+
+// conflictThenFailingReads is lease storage whose rewrites conflict and
+// whose reads fail after the first.
+type conflictThenFailingReads struct {
+	*memLeases
+	reads atomic.Int64
+}
+
+func (c *conflictThenFailingReads) Get(ctx context.Context, namespace, name string) (*v1alpha1.MacLease, error) {
+	if c.reads.Add(1) > 1 {
+		return nil, apierrors.NewInternalError(errors.New("etcdserver: leader changed"))
+	}
+	return c.memLeases.Get(ctx, namespace, name)
+}
+
+func (c *conflictThenFailingReads) Rewrite(context.Context, *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	return nil, apierrors.NewConflict(macpool.Resource("macleases"), "lease", errors.New("the object has been modified"))
+}
+
+// A reread after a lost race that fails is a "try again" too; it named the
+// lease it had failed to read, a nil pointer (a panic in the webhook, which
+// kube-apiserver saw as a broken call).
+func TestReclaimFailedRereadIsTryAgain(t *testing.T) {
+	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
+	s.leases = &conflictThenFailingReads{memLeases: store}
+	_, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{})
+	var notReady *NotReadyError
+	if !errors.As(err, &notReady) {
+		t.Errorf("Allocate = %v; want try again", err)
+	}
+}
