@@ -327,8 +327,11 @@ func (s *Service) awaitRetention(ctx context.Context, lease *v1alpha1.MacLease, 
 	if s.ownerLookup != nil {
 		exists, err := s.ownerLookup.OwnerExists(ctx, lease.Namespace, owner.Kind, owner.Name)
 		if err != nil {
-			return nil, &NotReadyError{Reason: fmt.Sprintf("looking up %s %s, for which the MAC address %s is retained: %v",
-				owner.Kind, owner.Name, lease.Spec.MACAddress, err)}
+			// kube-apiserver's message may name this server's identity
+			// (a 403): the log has it, the requester does not.
+			klog.ErrorS(err, "Looking up the owner of a retained MAC failed", "lease", klog.KObj(lease), "owner", owner.Kind+"/"+owner.Name)
+			return nil, &NotReadyError{Reason: fmt.Sprintf("looking up %s %s, for which the MAC address %s is retained, failed",
+				owner.Kind, owner.Name, lease.Spec.MACAddress)}
 		}
 		if exists {
 			return nil, nil

@@ -263,7 +263,7 @@ func TestReclaimWaitsForTheLeaseController(t *testing.T) {
 			l.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &retainedUntil}
 		}, want: true, wantWait: true},
 		{name: "the old object still exists (the create fails): another address, at once", owners: &owners{exists: true}},
-		{name: "the lookup fails: try again", owners: &owners{err: errors.New("connection refused")}, wantErr: true},
+		{name: "the lookup fails: try again", owners: &owners{err: errors.New(`pods "db-0" is forbidden: User "system:serviceaccount:kubemacpool-system:kubemacpool" cannot get resource "pods"`)}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,6 +290,9 @@ func TestReclaimWaitsForTheLeaseController(t *testing.T) {
 			case tt.wantErr:
 				if !errors.As(err, &notReady) || !strings.Contains(err.Error(), "try again") {
 					t.Fatalf("Allocate = %s, %v; want try again", got, err)
+				}
+				if tt.owners != nil && tt.owners.err != nil && strings.Contains(err.Error(), "serviceaccount") {
+					t.Errorf("the answer %q shows the requester what kube-apiserver told the server", err)
 				}
 			case err != nil:
 				t.Fatal(err)

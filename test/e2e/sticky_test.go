@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -58,6 +59,21 @@ func eventuallyPhase(ctx context.Context, namespace, owner string, phase v1alpha
 		}
 	}).WithContext(ctx).Should(Succeed())
 	return leases
+}
+
+// createAgain creates pod right after an object of its name was deleted,
+// as a StatefulSet controller does, retrying the answer "try again": the
+// admission waits up to 2 s for the lease controller to retain the old
+// object's leases, and a loaded machine may take longer.
+func createAgain(ctx context.Context, namespace string, pod *corev1.Pod) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		_, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod.DeepCopy(), metav1.CreateOptions{})
+		if err != nil {
+			g.Expect(err.Error()).To(ContainSubstring("try again"))
+		}
+		g.Expect(err).NotTo(HaveOccurred())
+	}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 }
 
 func poolRetained(ctx context.Context, pool string) func() (int64, error) {
@@ -112,8 +128,7 @@ var _ = Describe("Sticky MACs (spec.retention)", func() {
 
 		By("deleted and created again at once, as a StatefulSet does, before the controller may have seen the deletion")
 		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "db-0", metav1.DeleteOptions{})).To(Succeed())
-		_, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("db-0", networks), metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
+		createAgain(ctx, namespace, newPod("db-0", networks))
 		Expect(podMACs(ctx, namespace, "db-0")).To(Equal(before))
 		eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseBound, before)
 	})
@@ -135,8 +150,7 @@ var _ = Describe("Sticky MACs (spec.retention)", func() {
 		runOnNode(ctx, namespace, "db-0", node.Name)
 
 		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "db-0", *metav1.NewDeleteOptions(0))).To(Succeed())
-		_, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, newPod("db-0", `[{"name":"br1"}]`), metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
+		createAgain(ctx, namespace, newPod("db-0", `[{"name":"br1"}]`))
 		Expect(podMACs(ctx, namespace, "db-0")["br1"]).NotTo(Equal(before["br1"]))
 
 		By("the old MAC stays Retained, held for the node")
