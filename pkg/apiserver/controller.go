@@ -86,6 +86,13 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 		Pools:    shared.macpool.Macpool().V1alpha1().MacPools().Informer(),
 		Networks: shared.networks,
 	}
+	// Every replica follows the Pods, so that one that takes over knows
+	// the removals it saw while another led (PodEvents).
+	podEvents, err := leasecontroller.FollowPods(shared.pods.Core().V1().Pods().Informer(), shared.leases)
+	if err != nil {
+		return nil, err
+	}
+	controllerConfig.PodEvents = podEvents
 	// Fail the start on a configuration error rather than at the first
 	// term; each term builds its own controller below.
 	if _, err := leasecontroller.New(termInformers(controllerConfig, clients).config); err != nil {
@@ -157,15 +164,12 @@ type term struct {
 	factory informers.SharedInformerFactory
 }
 
-// termInformers gives base the informers only the leader needs: Pods, which
-// are many (typed, slimmed to metadata and phase by the factory's
-// transform: a transform is per factory, hence a factory of its own rather
-// than the server's shared one), and MutatingWebhookConfigurations. Built
-// for each term and stopped with it, so that a replica that does not lead,
-// or no longer leads, watches neither, as before they were built here.
+// termInformers gives base the informer only the leader needs:
+// MutatingWebhookConfigurations. Built for each term and stopped with it, so
+// that a replica that does not lead, or no longer leads, does not watch
+// them. (Pods were built here too until every replica followed them.)
 func termInformers(base leasecontroller.Config, clients *kubeClients) term {
-	factory := informers.NewSharedInformerFactoryWithOptions(clients.kube, 0, informers.WithTransform(leasecontroller.SlimPod))
-	base.Pods = factory.Core().V1().Pods().Informer()
+	factory := informers.NewSharedInformerFactory(clients.kube, 0)
 	base.WebhookConfigurations = factory.Admissionregistration().V1().MutatingWebhookConfigurations().Informer()
 	return term{config: base, factory: factory}
 }

@@ -25,10 +25,11 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
-// Only the leader watches Pods and MutatingWebhookConfigurations: they are
-// built for each term, so a replica that another one keeps out of the
-// Lease lists neither, and the leader does.
-func TestOnlyTheLeaderWatchesPods(t *testing.T) {
+// Only the leader watches MutatingWebhookConfigurations: they are built for
+// each term, so a replica that another one keeps out of the Lease does not
+// list them, and the leader does. (Pods every replica follows, through the
+// shared informers: see leasecontroller.PodEvents.)
+func TestOnlyTheLeaderWatchesWebhookConfigurations(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		holder string // of the Lease before the start; empty: none
@@ -66,6 +67,11 @@ func TestOnlyTheLeaderWatchesPods(t *testing.T) {
 				Namespaces:    shared.Core().V1().Namespaces().Informer(),
 				LeaseInformer: cache.NewSharedIndexInformer(&cache.ListWatch{}, &macpool.MacLease{}, 0, cache.Indexers{}),
 			}
+			podEvents, err := leasecontroller.FollowPods(informers.NewSharedInformerFactory(kube, 0).Core().V1().Pods().Informer(), config.LeaseInformer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			config.PodEvents = podEvents
 			settings := ControllerConfig{Workers: 1, LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 				LeaderElect: true, ResourceLock: "leases", ResourceNamespace: "kubemacpool-system", ResourceName: "kubemacpool-lease-controller",
 				LeaseDuration: metav1.Duration{Duration: time.Second}, RenewDeadline: metav1.Duration{Duration: 500 * time.Millisecond},
@@ -96,24 +102,22 @@ func TestOnlyTheLeaderWatchesPods(t *testing.T) {
 			}
 			if tc.leads {
 				err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-					return watched("pods") && watched("mutatingwebhookconfigurations"), nil
+					return watched("mutatingwebhookconfigurations"), nil
 				})
 				if err != nil {
-					t.Fatalf("the leader did not watch Pods and MutatingWebhookConfigurations: %v", err)
+					t.Fatalf("the leader did not watch MutatingWebhookConfigurations: %v", err)
 				}
 				return
 			}
 			// Several attempts at the Lease, all refused.
-			err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			err = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 				return triedLease() >= 5, nil
 			})
 			if err != nil {
 				t.Fatalf("the replica did not try the Lease: %v", err)
 			}
-			for _, resource := range []string{"pods", "mutatingwebhookconfigurations"} {
-				if watched(resource) {
-					t.Errorf("a replica that does not lead watches %s", resource)
-				}
+			if watched("mutatingwebhookconfigurations") {
+				t.Errorf("a replica that does not lead watches MutatingWebhookConfigurations")
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/generated/informers/externalversions"
 	"kubemacpool.io/kubemacpool/pkg/networkattachment"
@@ -30,7 +31,7 @@ func newKubeClients(config *restclient.Config) (*kubeClients, error) {
 		return nil, fmt.Errorf("no client configuration of kube-apiserver (--kubeconfig or in-cluster)")
 	}
 	// Built-in types in protobuf, as kube-controller-manager asks for them:
-	// the leader watches every Pod, and kube-apiserver then hands it the
+	// every replica watches every Pod, and kube-apiserver then hands it the
 	// serialization of each event that it already made for its other
 	// protobuf watchers instead of encoding a JSON copy for this one, and
 	// this server decodes protobuf instead of JSON.
@@ -56,12 +57,11 @@ func newKubeClients(config *restclient.Config) (*kubeClients, error) {
 // serves, built once in New and started by the post-start hook
 // start-kubemacpool-informers. Components take informers from here and
 // never build their own factories. The exceptions, and why:
-//   - the lease controller's Pods (slimmed by a transform, which is per
-//     factory) and MutatingWebhookConfigurations, and KubeVirt's VMs and
-//     VMIs, are needed only by the leader: controller.go builds them for
-//     each leadership term (VMs for each time KubeVirt is found served), so
-//     that a replica that does not lead watches none of them, and a stopped
-//     informer cannot be started again;
+//   - the lease controller's MutatingWebhookConfigurations, and KubeVirt's
+//     VMs and VMIs, are needed only by the leader: controller.go builds
+//     them for each leadership term (VMs for each time KubeVirt is found
+//     served), so that a replica that does not lead watches none of them,
+//     and a stopped informer cannot be started again;
 //   - the certificate manager watches three single objects by name
 //     (pkg/certificate).
 type sharedInformers struct {
@@ -79,6 +79,11 @@ type sharedInformers struct {
 	// networks holds the NetworkAttachmentDefinitions' labels; it starts
 	// its informer once discovery says they are served.
 	networks *networkattachment.Labels
+	// pods holds every Pod, slimmed to what the lease controller reads (a
+	// transform is per factory, hence a factory of its own). Every replica
+	// follows them, not only the leader: one that takes over must know the
+	// Pods removed while another led (leasecontroller.PodEvents).
+	pods informers.SharedInformerFactory
 }
 
 func newSharedInformers(config completedConfig, clients *kubeClients, leases cache.SharedIndexInformer) (*sharedInformers, error) {
@@ -99,6 +104,7 @@ func newSharedInformers(config completedConfig, clients *kubeClients, leases cac
 		macpool:  pools,
 		leases:   leases,
 		networks: networks,
+		pods:     informers.NewSharedInformerFactoryWithOptions(clients.kube, informerResync, informers.WithTransform(leasecontroller.SlimPod)),
 	}, nil
 }
 
@@ -108,6 +114,7 @@ func newSharedInformers(config completedConfig, clients *kubeClients, leases cac
 func (i *sharedInformers) start(ctx genericapiserver.PostStartHookContext) error {
 	i.kube.Start(ctx.Done())
 	i.macpool.Start(ctx.Done())
+	i.pods.Start(ctx.Done())
 	go i.leases.RunWithContext(ctx)
 	go i.networks.Run(ctx, 0)
 	return nil

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
@@ -200,7 +201,7 @@ var _ = Describe("The Pod webhook", func() {
 		// keeps the sandbox, and the MAC, on the network until it hears of
 		// it, which on a partitioned node may be never. Nothing runs here:
 		// a Node that never reports Ready is such a node.
-		node := partitionedNode(ctx, namespace)
+		node := partitionedNode(ctx, kubeClient, namespace)
 		pod := newPod("forced", `[{"name":"br1"}]`)
 		zero := int64(0)
 		pod.Spec.TerminationGracePeriodSeconds = &zero
@@ -209,7 +210,7 @@ var _ = Describe("The Pod webhook", func() {
 		address := podNetworks(pod)[0]["mac"].(string)
 		eventuallyBound(ctx, namespace, 1)
 
-		runOnNode(ctx, namespace, "forced", node.Name)
+		runOnNode(ctx, kubeClient, namespace, "forced", node.Name)
 
 		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "forced", *metav1.NewDeleteOptions(0))).To(Succeed())
 		// The garbage collector deletes the lease of the pod that is gone;
@@ -354,30 +355,30 @@ func labelNamespace(ctx context.Context, namespace, key, value string) {
 // partitionedNode is a Node that never reports Ready, as a node cut off
 // from the control plane: nothing runs on these machines, so a Pod bound to
 // it may, as far as the cluster can tell, still run there.
-func partitionedNode(ctx context.Context, namespace string) *corev1.Node {
+func partitionedNode(ctx context.Context, kube kubernetes.Interface, namespace string) *corev1.Node {
 	GinkgoHelper()
-	node, err := kubeClient.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "partitioned-" + namespace}}, metav1.CreateOptions{})
+	node, err := kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "partitioned-" + namespace}}, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx context.Context) {
-		_ = kubeClient.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})
+		_ = kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})
 	})
 	return node
 }
 
 // runOnNode reports a Pod scheduled to node and running there, as a
 // scheduler and a kubelet would.
-func runOnNode(ctx context.Context, namespace, name, node string) {
+func runOnNode(ctx context.Context, kube kubernetes.Interface, namespace, name, node string) {
 	GinkgoHelper()
-	Expect(kubeClient.CoreV1().Pods(namespace).Bind(ctx, &corev1.Binding{
+	Expect(kube.CoreV1().Pods(namespace).Bind(ctx, &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Name: name}, Target: corev1.ObjectReference{Kind: "Node", Name: node},
 	}, metav1.CreateOptions{})).To(Succeed())
-	running, err := kubeClient.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	running, err := kube.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	running.Status.Phase = corev1.PodRunning
 	running.Status.HostIP = "192.0.2.10"
 	running.Status.HostIPs = []corev1.HostIP{{IP: "192.0.2.10"}}
 	running.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Image: "registry.k8s.io/pause:3.10",
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
-	_, err = kubeClient.CoreV1().Pods(namespace).UpdateStatus(ctx, running, metav1.UpdateOptions{})
+	_, err = kube.CoreV1().Pods(namespace).UpdateStatus(ctx, running, metav1.UpdateOptions{})
 	Expect(err).NotTo(HaveOccurred())
 }

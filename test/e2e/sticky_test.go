@@ -139,7 +139,7 @@ var _ = Describe("Sticky MACs (spec.retention)", func() {
 		// old pod's sandbox may still be on the network with its MAC.
 		namespace := createNamespace(ctx, "sticky-forced")
 		stickyPool(ctx, namespace, "0e:00:00:3e:00:00", "0e:00:00:3e:00:ff", time.Hour, v1alpha1.ConflictPolicyReject)
-		node := partitionedNode(ctx, namespace)
+		node := partitionedNode(ctx, kubeClient, namespace)
 		pod := newPod("db-0", `[{"name":"br1"}]`)
 		zero := int64(0)
 		pod.Spec.TerminationGracePeriodSeconds = &zero
@@ -147,7 +147,7 @@ var _ = Describe("Sticky MACs (spec.retention)", func() {
 		Expect(err).NotTo(HaveOccurred())
 		before := podMACs(ctx, namespace, "db-0")
 		eventuallyPhase(ctx, namespace, "Pod/db-0", v1alpha1.MacLeasePhaseBound, before)
-		runOnNode(ctx, namespace, "db-0", node.Name)
+		runOnNode(ctx, kubeClient, namespace, "db-0", node.Name)
 
 		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "db-0", *metav1.NewDeleteOptions(0))).To(Succeed())
 		createAgain(ctx, namespace, newPod("db-0", `[{"name":"br1"}]`))

@@ -45,11 +45,15 @@ type Config struct {
 	// allocator and run by the server: namespaces are watched once per
 	// process.
 	Namespaces cache.SharedIndexInformer
-	// Pods (slimmed by SlimPod) and WebhookConfigurations
-	// (MutatingWebhookConfigurations) are this term's: the caller builds
-	// them for each term and starts them after New, so that a replica
-	// that does not lead watches neither.
-	Pods                  cache.SharedIndexInformer
+	// PodEvents follows the Pods (slimmed by SlimPod) on every replica
+	// for as long as the server runs (FollowPods): each term's controller
+	// takes their events from it. Nil builds one on Pods, which the caller
+	// runs.
+	PodEvents *PodEvents
+	Pods      cache.SharedIndexInformer
+	// WebhookConfigurations (MutatingWebhookConfigurations) are this
+	// term's: the caller builds them for each term and starts them after
+	// New, so that a replica that does not lead watches none.
 	WebhookConfigurations cache.SharedIndexInformer
 	// KubeVirt tells whether the VirtualMachine and VirtualMachineInstance
 	// resources are served right now; nil means never. The controller asks
@@ -133,8 +137,8 @@ type Controller struct {
 	namespaces cache.Indexer
 
 	// podsOnNodes are the Pods kubelets took, and those removed while their
-	// nodes may still run them (orphans.go).
-	podsOnNodes podsOnNodes
+	// nodes may still run them (orphans.go), as PodEvents saw them.
+	podsOnNodes *podsOnNodes
 	// nodes are the Nodes read lately, for those holds.
 	nodes nodeReads
 
@@ -225,7 +229,7 @@ func New(config Config) (*Controller, error) {
 	c.broadcast = record.NewBroadcaster()
 	c.recorder = c.broadcast.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventComponent})
 
-	if config.LeaseInformer == nil || config.Namespaces == nil || config.Pods == nil || config.WebhookConfigurations == nil {
+	if config.LeaseInformer == nil || config.Namespaces == nil || (config.Pods == nil && config.PodEvents == nil) || config.WebhookConfigurations == nil {
 		return nil, fmt.Errorf("the lease controller needs the MacLease, Namespace, Pod and MutatingWebhookConfiguration informers")
 	}
 	if config.KubeVirt != nil && config.KubeVirtInformers == nil {
@@ -240,29 +244,22 @@ func New(config Config) (*Controller, error) {
 	}
 	c.leases = leaseInformer.GetIndexer()
 
-	podInformer := config.Pods
-	if err := podInformer.AddIndexers(cache.Indexers{
-		macIndex: func(obj interface{}) ([]string, error) {
-			return indexHolder(podHolder(podMetadata(obj.(*corev1.Pod)))), nil
-		},
-		reportedIndex: func(obj interface{}) ([]string, error) {
-			return indexReported(obj), nil
-		},
-	}); err != nil {
-		return nil, fmt.Errorf("indexing Pods: %w", err)
+	if c.config.PodEvents == nil {
+		events, err := FollowPods(config.Pods, leaseInformer)
+		if err != nil {
+			return nil, err
+		}
+		c.config.PodEvents = events
 	}
-	podHandler, err := c.handle(podInformer, c.onPod)
-	if err != nil {
-		return nil, err
-	}
-	c.pods = podInformer.GetIndexer()
+	c.pods = c.config.PodEvents.informer.GetIndexer()
+	c.podsOnNodes = c.config.PodEvents.onNodes
 
 	namespaceInformer, webhookInformer := config.Namespaces, config.WebhookConfigurations
 	c.namespaces, c.webhooks = namespaceInformer.GetIndexer(), webhookInformer.GetIndexer()
 	// The Pod handler's sync, not the store's: a deleted lease waits only
 	// for the Pods the handlers have seen (podsOnNodes), so none is looked
 	// at before they have had every Pod of the first list.
-	c.synced = []cache.InformerSynced{podHandler.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
+	c.synced = []cache.InformerSynced{c.config.PodEvents.HasSynced, namespaceInformer.HasSynced, webhookInformer.HasSynced}
 
 	return c, nil
 }
@@ -347,6 +344,9 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("lease controller: informers did not sync: %w", ctx.Err())
 	}
+	// Every Pod as added, then their events, in order, until the term
+	// ends: before any worker looks at a lease.
+	defer c.config.PodEvents.follow(c.onPodHolders)()
 	go c.followKubeVirt(ctx)
 	if c.config.Networks != nil {
 		changes := newNetworkChanges()

@@ -41,14 +41,24 @@ func (c *Controller) queueHoldersOf(lease *macpool.MacLease) {
 	}
 }
 
+// onPod handles a Pod event as PodEvents hands it on, after noting it in
+// podsOnNodes.
 func (c *Controller) onPod(old, obj interface{}) {
 	var before, after *holder
 	if old != nil {
 		before = podHolder(podMetadata(old.(*corev1.Pod)))
 	}
 	if obj != nil {
+		after = podHolder(podMetadata(obj.(*corev1.Pod)))
+	}
+	c.onPodHolders(old, obj, before, after)
+}
+
+// onPodHolders is onPod with the holders of the Pod before and after the
+// event, read once by PodEvents.
+func (c *Controller) onPodHolders(old, obj interface{}, before, after *holder) {
+	if obj != nil {
 		pod := obj.(*corev1.Pod)
-		after = podHolder(podMetadata(pod))
 		if finished(pod) {
 			// Its network is torn down: no longer a collision.
 			c.forgetCollisions(podMetadata(pod))
@@ -58,11 +68,6 @@ func (c *Controller) onPod(old, obj interface{}) {
 	} else if old != nil {
 		c.forgetCollisions(podMetadata(old.(*corev1.Pod)))
 	}
-	// Before its leases are queued: their release must see a Pod removed
-	// while its node may still run it.
-	last, _ := old.(*corev1.Pod)
-	pod, _ := obj.(*corev1.Pod)
-	c.podsOnNodes.observe(last, pod, before, after, c.leased, c.now())
 	c.holderChanged(before, after)
 	c.queueReported(old, obj)
 }

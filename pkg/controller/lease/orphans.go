@@ -32,9 +32,11 @@ import (
 //
 // The leader that sees such a Pod go writes the hold onto the lease
 // (macpool.NodeHoldsAnnotation), so that the next leader, after a rolling
-// upgrade or a crash, keeps it too. Until the write, the hold is in the
-// leader's memory (podsOnNodes); a Pod removed while no leader watched
-// (between two terms) is not held.
+// upgrade or a crash, keeps it too. Until the write, the hold is in memory
+// (podsOnNodes), on every replica: each follows the Pods (PodEvents), so the
+// next leader also writes the removals made between two terms. A Pod
+// removed while no replica watched (a single replica restarting) is not
+// held.
 
 // orphanMargin is added to a removed Pod's grace period: the kubelet needs
 // a moment to hear of the removal.
@@ -84,7 +86,16 @@ type podOnNode struct {
 type podsOnNodes struct {
 	mu    sync.Mutex
 	byMAC map[string][]podOnNode
+	// swept is when removals past removalMemory were last dropped.
+	swept time.Time
 }
+
+// removalMemory is how long a removal no lease records yet is kept. The
+// leader writes it within moments; a replica that does not lead keeps the
+// removals it sees for a term that may start later, and drops them past
+// this, by which time the leader has long written them, or no leader was
+// there to (the holds' gap between terms, a documented limit).
+const removalMemory = time.Hour
 
 // observe follows one Pod event: pod is the Pod after it (nil once
 // removed), last the Pod before it, and before and after their holders.
@@ -126,6 +137,7 @@ func (p *podsOnNodes) observeLocked(last, pod *corev1.Pod, before, after *holder
 			p.drop(indexKey(after.namespace, address), pod.UID, false)
 		}
 	case pod == nil && before != nil && mayStillRun(last):
+		p.sweep(now)
 		entry := podOnNode{uid: last.UID, pod: last.Name, node: last.Spec.NodeName, stoppedBy: now.Add(removalGrace(last) + orphanMargin)}
 		for address := range before.interfaces {
 			if leased(before.namespace, address) {
@@ -134,6 +146,26 @@ func (p *podsOnNodes) observeLocked(last, pod *corev1.Pod, before, after *holder
 		}
 		klog.InfoS("Keeping the MACs of a Pod removed while its node may still run it, until the node shows it stopped it",
 			"pod", klog.KObj(last), "node", last.Spec.NodeName, "macs", len(before.interfaces))
+	}
+}
+
+// sweep drops, at most once a minute, the removals whose holds ran out
+// removalMemory ago. Removals are rare (Pods removed while they may still
+// run), so the walk of every entry is too.
+func (p *podsOnNodes) sweep(now time.Time) {
+	if now.Sub(p.swept) < time.Minute {
+		return
+	}
+	p.swept = now
+	for key, entries := range p.byMAC {
+		entries = slices.DeleteFunc(entries, func(e podOnNode) bool {
+			return !e.stoppedBy.IsZero() && now.Sub(e.stoppedBy) > removalMemory
+		})
+		if len(entries) == 0 {
+			delete(p.byMAC, key)
+		} else {
+			p.byMAC[key] = entries
+		}
 	}
 }
 

@@ -1,0 +1,135 @@
+package lease
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"kubemacpool.io/kubemacpool/pkg/mac"
+)
+
+// PodEvents follows every Pod for as long as the server runs, on every
+// replica, whether it leads or not, and hands each event to the lease
+// controller of the term this replica leads, if any.
+//
+// A Pod removed while its node may still run it (kubectl delete --force on
+// a partitioned node) must keep its MACs leased, and only its removal event
+// tells so: the next list no longer has it. A replica that started watching
+// Pods only once it led would miss every removal between the end of the last
+// term and the start of its own (a rolling upgrade, a crashed leader), and
+// release those MACs. Following the Pods all along, a replica that takes
+// over knows the removals it saw while another led, or none did, and its
+// controller writes their holds onto the leases at once. What is left is a
+// removal while no replica at all watched (a single replica restarting).
+//
+// One handler observes the removals and then calls the term's handler, in
+// the order of the events: a lease is never looked at before the removal of
+// a Pod that carried its MAC is noted.
+type PodEvents struct {
+	informer     cache.SharedIndexInformer
+	registration cache.ResourceEventHandlerRegistration
+	leases       cache.Store
+	onNodes      *podsOnNodes
+	now          func() time.Time
+
+	// mu orders the term's handler: events, and the replay of every Pod
+	// when a term starts, reach it one at a time.
+	mu   sync.Mutex
+	term func(old, obj interface{}, before, after *holder)
+}
+
+// FollowPods follows pods (slimmed by SlimPod), knowing the leases of
+// leases, both run by the caller for as long as the server runs.
+func FollowPods(pods, leases cache.SharedIndexInformer) (*PodEvents, error) {
+	if err := indexPods(pods); err != nil {
+		return nil, err
+	}
+	e := &PodEvents{informer: pods, leases: leases.GetStore(), onNodes: &podsOnNodes{}, now: time.Now}
+	registration, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { e.dispatch(nil, obj) },
+		UpdateFunc: func(old, obj interface{}) { e.dispatch(old, obj) },
+		DeleteFunc: func(obj interface{}) {
+			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			e.dispatch(obj, nil)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("following Pods: %w", err)
+	}
+	e.registration = registration
+	return e, nil
+}
+
+// indexPods indexes Pods by the MACs they carry and report.
+func indexPods(pods cache.SharedIndexInformer) error {
+	indexers := pods.GetIndexer().GetIndexers()
+	if _, indexed := indexers[macIndex]; indexed {
+		return nil
+	}
+	if err := pods.AddIndexers(cache.Indexers{
+		macIndex: func(obj interface{}) ([]string, error) {
+			return indexHolder(podHolder(podMetadata(obj.(*corev1.Pod)))), nil
+		},
+		reportedIndex: func(obj interface{}) ([]string, error) {
+			return indexReported(obj), nil
+		},
+	}); err != nil {
+		return fmt.Errorf("indexing Pods: %w", err)
+	}
+	return nil
+}
+
+// HasSynced tells whether the handler has had every Pod of the first list.
+func (e *PodEvents) HasSynced() bool { return e.registration.HasSynced() }
+
+func (e *PodEvents) dispatch(old, obj interface{}) {
+	var before, after *holder
+	last, _ := old.(*corev1.Pod)
+	pod, _ := obj.(*corev1.Pod)
+	if last != nil {
+		before = podHolder(podMetadata(last))
+	}
+	if pod != nil {
+		after = podHolder(podMetadata(pod))
+	}
+	e.onNodes.observe(last, pod, before, after, e.leased, e.now())
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.term != nil {
+		e.term(old, obj, before, after)
+	}
+}
+
+// leased tells whether a lease of address exists in namespace.
+func (e *PodEvents) leased(namespace, address string) bool {
+	parsed, err := mac.Parse(address)
+	if err != nil {
+		return false
+	}
+	_, exists, err := e.leases.GetByKey(namespace + "/" + parsed.Name())
+	return err == nil && exists
+}
+
+// follow hands every Pod, then every event, to handle until the returned
+// stop is called: a term's controller sees the Pods that exist as added,
+// as its own informer's handler would.
+func (e *PodEvents) follow(handle func(old, obj interface{}, before, after *holder)) (stop func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.term = handle
+	for _, obj := range e.informer.GetStore().List() {
+		if pod, ok := obj.(*corev1.Pod); ok {
+			handle(nil, pod, nil, podHolder(podMetadata(pod)))
+		}
+	}
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.term = nil
+	}
+}

@@ -1,0 +1,137 @@
+package lease
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+)
+
+// A replica follows the Pods before it leads: the removal of a Pod whose
+// node may still run it, seen while another replica led (or none did, for
+// the moments of a rolling upgrade's hand-over), is held as soon as this
+// one's term starts. A replica that watched Pods only from its term on
+// would find the Pod gone, and release its MAC.
+func TestATermHoldsTheRemovalsSeenBeforeIt(t *testing.T) {
+	orphanMargin = 0
+	t.Cleanup(func() { orphanMargin = 10 * time.Second })
+	const address = "02:00:00:00:00:77"
+
+	t.Run("removed while this replica followed the Pods without leading", func(t *testing.T) {
+		pod, lease, node := forcedPodFixture(address)
+		h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{pod, node})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go h.leaseInformer.RunWithContext(ctx)
+		h.startInformers(ctx.Done())
+		h.eventually("the Pod events to sync", h.controller.config.PodEvents.HasSynced)
+		h.deletePod("forced")
+		h.eventually("the removal to be noted", func() bool {
+			removed, _ := h.controller.podsOnNodes.of(indexKey(testNamespace, address))
+			return len(removed) == 1
+		})
+
+		h.run()
+		h.eventually("the lease to record node-1's hold", func() bool {
+			holds, err := macpool.ParseNodeHolds(h.lease(mustMAC(address).Name()).Annotations[macpool.NodeHoldsAnnotation])
+			return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == "forced"
+		})
+		h.consistently("the lease", func() bool { return h.protected(address) })
+	})
+
+	// The limit that is left: a removal no replica saw (a single replica
+	// restarting) is not held.
+	t.Run("removed while no replica followed the Pods", func(t *testing.T) {
+		_, lease, node := forcedPodFixture(address)
+		h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
+		h.run()
+		h.eventually("the lease to go", func() bool { return !h.protected(address) })
+	})
+}
+
+// A term's handler sees the Pods that exist as added when it starts, then
+// every event in order, and nothing once its term ended.
+func TestFollowHandsEveryPodToTheTerm(t *testing.T) {
+	h := newHarness(t, false, nil, []runtime.Object{testPod("a", "02:00:00:00:00:01", corev1.PodRunning)})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go h.leaseInformer.RunWithContext(ctx)
+	h.startInformers(ctx.Done())
+	events := h.controller.config.PodEvents
+	h.eventually("the Pod events to sync", events.HasSynced)
+
+	seen := make(chan string, 10)
+	stop := events.follow(func(old, obj interface{}, before, after *holder) {
+		switch {
+		case obj == nil:
+			seen <- "removed " + old.(*corev1.Pod).Name
+		case old == nil:
+			seen <- "added " + obj.(*corev1.Pod).Name + " carrying " + carried(after)
+		default:
+			seen <- "updated " + obj.(*corev1.Pod).Name
+		}
+	})
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Fatalf("the term saw %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the term never saw %q", want)
+		}
+	}
+	expect("added a carrying 02:00:00:00:00:01")
+	if _, err := h.kube.CoreV1().Pods(testNamespace).Create(ctx, testPod("b", "02:00:00:00:00:02", corev1.PodRunning), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect("added b carrying 02:00:00:00:00:02")
+	h.deletePod("a")
+	expect("removed a")
+	stop()
+	h.deletePod("b")
+	select {
+	case got := <-seen:
+		t.Fatalf("the term saw %q after it ended", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// carried lists the MACs a holder carries (one, in these tests).
+func carried(h *holder) string {
+	if h == nil {
+		return "nothing"
+	}
+	out := ""
+	for address := range h.interfaces {
+		out += address
+	}
+	return out
+}
+
+// Removals no lease records are kept an hour past their holds, then
+// dropped: a replica that does not lead sees every removal and writes none.
+func TestRemovalsAreForgottenAfterAnHour(t *testing.T) {
+	var p podsOnNodes
+	now := time.Now()
+	p.put("ns/02:00:00:00:00:01", podOnNode{uid: types.UID("old"), pod: "old", node: "n", stoppedBy: now.Add(-removalMemory - time.Minute)})
+	p.put("ns/02:00:00:00:00:02", podOnNode{uid: types.UID("recent"), pod: "recent", node: "n", stoppedBy: now.Add(-time.Minute)})
+	p.put("ns/02:00:00:00:00:03", podOnNode{uid: types.UID("running"), pod: "running", node: "n"})
+	p.sweep(now)
+	if removed, _ := p.of("ns/02:00:00:00:00:01"); len(removed) != 0 {
+		t.Errorf("a removal past its hold by more than %s is kept: %+v", removalMemory, removed)
+	}
+	if removed, _ := p.of("ns/02:00:00:00:00:02"); len(removed) != 1 {
+		t.Errorf("a recent removal was dropped")
+	}
+	if _, inAPI := p.of("ns/02:00:00:00:00:03"); !inAPI {
+		t.Errorf("a Pod in the API was dropped")
+	}
+}
