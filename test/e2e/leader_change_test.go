@@ -17,9 +17,9 @@ import (
 	"kubemacpool.io/kubemacpool/test/localcluster"
 )
 
-// acquiredLease is what client-go's leader election logs when a replica
-// takes the lease controller's Lease.
-const acquiredLease = "successfully acquired lease kubemacpool-system/kubemacpool-lease-controller"
+// acquiredLease is what a replica logs when its term's lease controller
+// starts.
+const acquiredLease = `"Lease controller started"`
 
 // replicaLog is the log of replica i of a cluster started by startOwnCluster.
 func replicaLog(cluster *localcluster.Cluster, i int) string {
