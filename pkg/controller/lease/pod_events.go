@@ -39,6 +39,9 @@ type PodEvents struct {
 	// when a term starts, reach it one at a time.
 	mu   sync.Mutex
 	term func(old, obj interface{}, before, after *holder)
+	// terms counts the calls of follow: a stop clears term only while it
+	// is still its own, as terms may overlap (below).
+	terms uint64
 }
 
 // FollowPods follows pods (slimmed by SlimPod), knowing the leases of
@@ -118,9 +121,16 @@ func (e *PodEvents) leased(namespace, address string) bool {
 // follow hands every Pod, then every event, to handle until the returned
 // stop is called: a term's controller sees the Pods that exist as added,
 // as its own informer's handler would.
+//
+// Terms may overlap: leader election runs a term's controller in a
+// goroutine of its own and may start the next term in this process before
+// the last one's Run has returned. The next follow takes over, and the
+// last term's stop then leaves the new term's handler alone.
 func (e *PodEvents) follow(handle func(old, obj interface{}, before, after *holder)) (stop func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.terms++
+	term := e.terms
 	e.term = handle
 	for _, obj := range e.informer.GetStore().List() {
 		if pod, ok := obj.(*corev1.Pod); ok {
@@ -130,6 +140,8 @@ func (e *PodEvents) follow(handle func(old, obj interface{}, before, after *hold
 	return func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		e.term = nil
+		if e.terms == term {
+			e.term = nil
+		}
 	}
 }

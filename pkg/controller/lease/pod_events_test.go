@@ -135,3 +135,39 @@ func TestRemovalsAreForgottenAfterAnHour(t *testing.T) {
 		t.Errorf("a Pod in the API was dropped")
 	}
 }
+
+// Terms overlap: client-go's leader election runs a term's controller in
+// its own goroutine and may start the next term (in the same process) before
+// the last one's Run has returned. The stop of the term that ended must not
+// cut the new term off the Pod events: its controller would bind, release
+// and hold nothing from Pod events for its whole term.
+func TestAnEndedTermDoesNotStopTheNext(t *testing.T) {
+	h := newHarness(t, false, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go h.leaseInformer.RunWithContext(ctx)
+	h.startInformers(ctx.Done())
+	events := h.controller.config.PodEvents
+	h.eventually("the Pod events to sync", events.HasSynced)
+
+	stopLast := events.follow(func(old, obj interface{}, before, after *holder) {})
+	seen := make(chan string, 10)
+	stopNext := events.follow(func(old, obj interface{}, before, after *holder) {
+		if obj != nil {
+			seen <- obj.(*corev1.Pod).Name
+		}
+	})
+	defer stopNext()
+	stopLast()
+	if _, err := h.kube.CoreV1().Pods(testNamespace).Create(ctx, testPod("a", "02:00:00:00:00:01", corev1.PodRunning), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-seen:
+		if got != "a" {
+			t.Fatalf("the new term saw %q, want a", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the last term's stop cut the new term off the Pod events")
+	}
+}
