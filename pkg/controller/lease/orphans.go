@@ -90,8 +90,9 @@ type podsOnNodes struct {
 	swept time.Time
 }
 
-// removalMemory is how long a removal no lease records yet is kept. The
-// leader writes it within moments; a replica that does not lead keeps the
+// removalMemory is how long a replica that does not lead keeps a removal
+// past its hold (the leader keeps each until its lease records it or is
+// gone). The leader writes it within moments; a replica that does not lead keeps the
 // removals it sees for a term that may start later, and drops them past
 // this, by which time the leader has long written them, or no leader was
 // there to (the holds' gap between terms, a documented limit).
@@ -137,7 +138,6 @@ func (p *podsOnNodes) observeLocked(last, pod *corev1.Pod, before, after *holder
 			p.drop(indexKey(after.namespace, address), pod.UID, false)
 		}
 	case pod == nil && before != nil && mayStillRun(last):
-		p.sweep(now)
 		entry := podOnNode{uid: last.UID, pod: last.Name, node: last.Spec.NodeName, stoppedBy: now.Add(removalGrace(last) + orphanMargin)}
 		for address := range before.interfaces {
 			if leased(before.namespace, address) {
@@ -150,9 +150,12 @@ func (p *podsOnNodes) observeLocked(last, pod *corev1.Pod, before, after *holder
 }
 
 // sweep drops, at most once a minute, the removals whose holds ran out
-// removalMemory ago. Removals are rare (Pods removed while they may still
-// run), so the walk of every entry is too.
+// removalMemory ago. Only for a replica that does not lead (PodEvents): a
+// term's controller forgets each removal once its lease records the hold or
+// is gone, and until then the hold is in its memory only.
 func (p *podsOnNodes) sweep(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if now.Sub(p.swept) < time.Minute {
 		return
 	}

@@ -100,12 +100,18 @@ func (e *PodEvents) dispatch(old, obj interface{}) {
 	if pod != nil {
 		after = podHolder(podMetadata(pod))
 	}
-	e.onNodes.observe(last, pod, before, after, e.leased, e.now())
+	now := e.now()
+	e.onNodes.observe(last, pod, before, after, e.leased, now)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.term != nil {
 		e.term(old, obj, before, after)
+		return
 	}
+	// No term writes the removals seen here: they are forgotten by the
+	// clock. A term forgets them as their leases record them instead (a
+	// hold it could not write yet is nowhere else).
+	e.onNodes.sweep(now)
 }
 
 // leased tells whether a lease of address exists in namespace.

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
@@ -169,5 +170,57 @@ func TestAnEndedTermDoesNotStopTheNext(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the last term's stop cut the new term off the Pod events")
+	}
+}
+
+// Only a replica that does not lead forgets removals by the clock. The
+// leader forgets each once its lease records the hold: one it could not
+// write yet (storage failing, an annotation to mend by hand) is in its
+// memory only, and dropped there, the lease would go without it while the
+// node may still run the Pod.
+func TestALeaderKeepsTheRemovalsItHasNotRecorded(t *testing.T) {
+	const first, second, third = "02:00:00:00:00:81", "02:00:00:00:00:82", "02:00:00:00:00:83"
+	leases := cache.NewStore(cache.MetaNamespaceKeyFunc)
+	removed := map[string]*corev1.Pod{}
+	for i, address := range []string{first, second, third} {
+		pod, _, _ := forcedPodFixture(address)
+		pod.Name, pod.UID = pod.Name+string(rune('a'+i)), types.UID(address)
+		removed[address] = pod
+		if err := leases.Add(&macpool.MacLease{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: mustMAC(address).Name()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	e := &PodEvents{
+		informer: cache.NewSharedIndexInformer(&cache.ListWatch{}, &corev1.Pod{}, 0, cache.Indexers{}),
+		leases:   leases, onNodes: &podsOnNodes{}, now: func() time.Time { return now },
+	}
+	noted := func(address string) bool {
+		entries, _ := e.onNodes.of(indexKey(testNamespace, address))
+		return len(entries) == 1
+	}
+
+	stop := e.follow(func(old, obj interface{}, before, after *holder) {})
+	e.dispatch(removed[first], nil)
+	if !noted(first) {
+		t.Fatal("the removal was not noted")
+	}
+	now = now.Add(removalMemory + 2*time.Hour)
+	e.dispatch(removed[second], nil)
+	if !noted(first) {
+		t.Fatalf("the leader forgot, %s past its hold, a removal no lease records", removalMemory+2*time.Hour)
+	}
+
+	// The term ends: this replica no longer writes them.
+	stop()
+	now = now.Add(removalMemory + 2*time.Hour)
+	e.dispatch(removed[third], nil)
+	for _, address := range []string{first, second} {
+		if noted(address) {
+			t.Errorf("a replica that does not lead kept the removal of %s past %s", address, removalMemory)
+		}
+	}
+	if !noted(third) {
+		t.Errorf("a recent removal was forgotten")
 	}
 }
