@@ -110,16 +110,6 @@ func (c *Controller) holderChanged(before, after *holder) {
 	}
 }
 
-// leased tells whether the lease cache has a lease of address in namespace.
-func (c *Controller) leased(namespace, address string) bool {
-	parsed, err := mac.Parse(address)
-	if err != nil {
-		return false
-	}
-	_, exists, err := c.leases.GetByKey(namespace + "/" + parsed.Name())
-	return err == nil && exists
-}
-
 // queueLeasesOf queues the lease of a MAC, in whatever namespace it is.
 func (c *Controller) queueLeasesOf(address string) {
 	parsed, err := mac.Parse(address)

@@ -84,14 +84,14 @@ func TestADeletedLeaseWaitsForThePodHandlers(t *testing.T) {
 	pod, lease, node := forcedPodFixture(address)
 	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
 	// The handlers saw the Pod run on node-1; the cache has it no more.
-	h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.leased, time.Now())
+	h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.config.PodEvents.leased, time.Now())
 	h.run()
 	h.consistently("the lease while the handlers have not seen the Pod go", func() bool { return h.protected(address) })
 
 	// They see it go, every container stopped: the MAC is off the network.
 	stopped := pod.DeepCopy()
 	stopped.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}
-	h.controller.podsOnNodes.observe(stopped, nil, podHolder(podMetadata(stopped)), nil, h.controller.leased, time.Now())
+	h.controller.podsOnNodes.observe(stopped, nil, podHolder(podMetadata(stopped)), nil, h.controller.config.PodEvents.leased, time.Now())
 	h.eventually("the lease to go once the handlers saw the Pod stopped", func() bool {
 		h.controller.leaseQueue.Add(testNamespace + "/" + mustMAC(address).Name())
 		return !h.protected(address)
@@ -349,14 +349,14 @@ func TestRetentionWaitsForThePodHandlers(t *testing.T) {
 		t.Fatal("the pools never synced")
 	}
 	// The handlers saw the Pod run on node-1; the cache has it no more.
-	h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.leased, time.Now())
+	h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.config.PodEvents.leased, time.Now())
 	h.run()
 	h.consistently("the Bound lease while the handlers have not seen the Pod go", func() bool {
 		l := h.lease(lease.Name)
 		return l != nil && l.Status.Phase == v1alpha1.MacLeasePhaseBound
 	})
 
-	h.controller.podsOnNodes.observe(pod, nil, podHolder(podMetadata(pod)), nil, h.controller.leased, time.Now())
+	h.controller.podsOnNodes.observe(pod, nil, podHolder(podMetadata(pod)), nil, h.controller.config.PodEvents.leased, time.Now())
 	h.controller.leaseQueue.Add(testNamespace + "/" + lease.Name)
 	h.eventually("the lease to be Retained with node-1's hold", func() bool {
 		l := h.lease(lease.Name)
