@@ -256,6 +256,28 @@ func (p *podsOnNodes) forget(key string, entries []podOnNode) {
 	}
 }
 
+// forgetRecorded drops the removed Pods under key whose holds holds cover:
+// a hold on the same node until as late, or later (a node that proves it
+// stopped the later removal's Pod proves the earlier one's too).
+func (p *podsOnNodes) forgetRecorded(key string, holds []macpool.NodeHold) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	entries, found := p.byMAC[key]
+	if !found {
+		return
+	}
+	entries = slices.DeleteFunc(entries, func(e podOnNode) bool {
+		return !e.stoppedBy.IsZero() && slices.ContainsFunc(holds, func(hold macpool.NodeHold) bool {
+			return hold.Node == e.node && !hold.StoppedBy.Time.Before(e.stoppedBy)
+		})
+	})
+	if len(entries) == 0 {
+		delete(p.byMAC, key)
+	} else {
+		p.byMAC[key] = entries
+	}
+}
+
 // recordHolds writes to lease the holds of the Pods removed with its MAC
 // that it does not record yet; true if it wrote (the write's event queues
 // the lease again). Written as soon as the lease is looked at, whatever

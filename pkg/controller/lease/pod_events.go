@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
@@ -65,7 +66,35 @@ func FollowPods(pods, leases cache.SharedIndexInformer) (*PodEvents, error) {
 		return nil, fmt.Errorf("following Pods: %w", err)
 	}
 	e.registration = registration
+	// A removal a lease records is in storage, for every later leader:
+	// this replica need not keep it, nor write it again when it takes
+	// over, by then perhaps onto a lease whose hold the leader dropped
+	// since (its node proved it stopped the Pod).
+	if _, err := leases.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    e.recorded,
+		UpdateFunc: func(_, obj interface{}) { e.recorded(obj) },
+	}); err != nil {
+		return nil, fmt.Errorf("following the holds that MacLeases record: %w", err)
+	}
 	return e, nil
+}
+
+// recorded forgets the removals noted under a lease's MAC that it records
+// the hold of: one on the same node that lasts as long, or longer.
+func (e *PodEvents) recorded(obj interface{}) {
+	lease, ok := obj.(*macpool.MacLease)
+	if !ok {
+		return
+	}
+	value, found := lease.Annotations[macpool.NodeHoldsAnnotation]
+	if !found {
+		return
+	}
+	holds, err := macpool.ParseNodeHolds(value)
+	if err != nil {
+		return
+	}
+	e.onNodes.forgetRecorded(indexKey(lease.Namespace, lease.Spec.MACAddress), holds)
 }
 
 // indexPods indexes Pods by the MACs they carry and report.

@@ -224,3 +224,40 @@ func TestALeaderKeepsTheRemovalsItHasNotRecorded(t *testing.T) {
 		t.Errorf("a recent removal was forgotten")
 	}
 }
+
+// A replica that does not lead forgets a removal once a lease records its
+// hold (the leader wrote it): kept for the hour, it would be written again
+// when this replica takes over, onto a lease whose hold the leader had
+// dropped since (the node proved it stopped the Pod; the lease was bound
+// again, to the StatefulSet's next Pod), and a Retained lease held so is
+// not reclaimed.
+func TestAReplicaForgetsTheRemovalsALeaseRecords(t *testing.T) {
+	orphanMargin = 0
+	t.Cleanup(func() { orphanMargin = 10 * time.Second })
+	const address = "02:00:00:00:00:78"
+	pod, lease, node := forcedPodFixture(address)
+	lease.DeletionTimestamp, lease.Finalizers = nil, nil
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{pod, node})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go h.leaseInformer.RunWithContext(ctx)
+	h.startInformers(ctx.Done())
+	events := h.controller.config.PodEvents
+	h.eventually("the Pod events to sync", events.HasSynced)
+	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
+	h.deletePod("forced")
+	removed := func() []podOnNode {
+		entries, _ := events.onNodes.of(indexKey(testNamespace, address))
+		return entries
+	}
+	h.eventually("the removal to be noted", func() bool { return len(removed()) == 1 })
+
+	// The leader records it, rounded up to the second.
+	stoppedBy := metav1.NewTime(removed()[0].stoppedBy.Truncate(time.Second).Add(time.Second))
+	recorded := h.lease(mustMAC(address).Name())
+	recorded.Annotations = map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds([]macpool.NodeHold{{Node: "node-1", Pod: "forced", StoppedBy: stoppedBy}})}
+	if _, err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Update(ctx, recorded, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the recorded removal to be forgotten", func() bool { return len(removed()) == 0 })
+}
