@@ -91,11 +91,10 @@ type podsOnNodes struct {
 }
 
 // removalMemory is how long a replica that does not lead keeps a removal
-// past its hold (the leader keeps each until its lease records it or is
-// gone). The leader writes it within moments; a replica that does not lead keeps the
-// removals it sees for a term that may start later, and drops them past
-// this, by which time the leader has long written them, or no leader was
-// there to (the holds' gap between terms, a documented limit).
+// past its hold, for a term it may start later: by then the leader has long
+// written it onto the lease (whose event makes this replica forget it
+// sooner), or no leader was there to. A leader keeps each removal until its
+// lease records it or is gone.
 const removalMemory = time.Hour
 
 // observe follows one Pod event: pod is the Pod after it (nil once
