@@ -27,11 +27,7 @@ func TestATermHoldsTheRemovalsSeenBeforeIt(t *testing.T) {
 	t.Run("removed while this replica followed the Pods without leading", func(t *testing.T) {
 		pod, lease, node := forcedPodFixture(address)
 		h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{pod, node})
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		go h.leaseInformer.RunWithContext(ctx)
-		h.startInformers(ctx.Done())
-		h.eventually("the Pod events to sync", h.controller.config.PodEvents.HasSynced)
+		h.standby()
 		h.deletePod("forced")
 		h.eventually("the removal to be noted", func() bool {
 			removed, _ := h.controller.podsOnNodes.of(indexKey(testNamespace, address))
@@ -60,12 +56,8 @@ func TestATermHoldsTheRemovalsSeenBeforeIt(t *testing.T) {
 // every event in order, and nothing once its term ended.
 func TestFollowHandsEveryPodToTheTerm(t *testing.T) {
 	h := newHarness(t, false, nil, []runtime.Object{testPod("a", "02:00:00:00:00:01", corev1.PodRunning)})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go h.leaseInformer.RunWithContext(ctx)
-	h.startInformers(ctx.Done())
-	events := h.controller.config.PodEvents
-	h.eventually("the Pod events to sync", events.HasSynced)
+	events := h.standby()
+	ctx := context.Background()
 
 	seen := make(chan string, 10)
 	stop := events.follow(func(old, obj interface{}, before, after *holder) {
@@ -144,12 +136,8 @@ func TestRemovalsAreForgottenAfterAnHour(t *testing.T) {
 // and hold nothing from Pod events for its whole term.
 func TestAnEndedTermDoesNotStopTheNext(t *testing.T) {
 	h := newHarness(t, false, nil, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go h.leaseInformer.RunWithContext(ctx)
-	h.startInformers(ctx.Done())
-	events := h.controller.config.PodEvents
-	h.eventually("the Pod events to sync", events.HasSynced)
+	events := h.standby()
+	ctx := context.Background()
 
 	stopLast := events.follow(func(old, obj interface{}, before, after *holder) {})
 	seen := make(chan string, 10)
@@ -238,12 +226,8 @@ func TestAReplicaForgetsTheRemovalsALeaseRecords(t *testing.T) {
 	pod, lease, node := forcedPodFixture(address)
 	lease.DeletionTimestamp, lease.Finalizers = nil, nil
 	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{pod, node})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go h.leaseInformer.RunWithContext(ctx)
-	h.startInformers(ctx.Done())
-	events := h.controller.config.PodEvents
-	h.eventually("the Pod events to sync", events.HasSynced)
+	events := h.standby()
+	ctx := context.Background()
 	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
 	h.deletePod("forced")
 	removed := func() []podOnNode {
@@ -260,4 +244,18 @@ func TestAReplicaForgetsTheRemovalsALeaseRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.eventually("the recorded removal to be forgotten", func() bool { return len(removed()) == 0 })
+}
+
+// standby runs the informers as a replica that does not lead: its
+// PodEvents follows the Pods, and no controller runs. It returns them once
+// they have had the first list.
+func (h *harness) standby() *PodEvents {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.t.Cleanup(cancel)
+	go h.leaseInformer.RunWithContext(ctx)
+	h.startInformers(ctx.Done())
+	events := h.controller.config.PodEvents
+	h.eventually("the Pod events to sync", events.HasSynced)
+	return events
 }
