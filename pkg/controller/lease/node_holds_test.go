@@ -16,6 +16,7 @@ import (
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/kubevirt"
 )
 
 // forcedPodFixture is a Pod that the kubelet of node-1 runs with address,
@@ -341,29 +342,41 @@ func TestFailingNodeReadsDoNotStopABind(t *testing.T) {
 // holds): one MAC on two running Pods.
 func TestRetentionWaitsForThePodHandlers(t *testing.T) {
 	const address = "02:00:00:00:00:76"
-	pod, _, node := forcedPodFixture(address)
-	pod.Name, pod.UID = "db-0", "pod-db-0"
-	lease := pooledLease(address, kindPod, "db-0", v1alpha1.MacLeasePhaseBound, nil)
-	h := newRetentionHarness(t, false, []runtime.Object{lease, stickyPool(time.Hour)}, []runtime.Object{node})
-	if !cache.WaitForCacheSync(t.Context().Done(), h.controller.config.Pools.HasSynced) {
-		t.Fatal("the pools never synced")
-	}
-	// The handlers saw the Pod run on node-1; the cache has it no more.
-	h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.config.PodEvents.leased, time.Now())
-	h.run()
-	h.consistently("the Bound lease while the handlers have not seen the Pod go", func() bool {
-		l := h.lease(lease.Name)
-		return l != nil && l.Status.Phase == v1alpha1.MacLeasePhaseBound
-	})
+	for _, tc := range []struct {
+		name, kind, owner, pod string
+		kubeVirt               bool
+	}{
+		{name: "a StatefulSet Pod", kind: kindPod, owner: "db-0", pod: "db-0"},
+		// A VM created again under its name may run its next launcher Pod
+		// on another node while the partitioned one still runs the old.
+		{name: "a VirtualMachine's virt-launcher Pod", kind: kubevirt.KindVirtualMachine, owner: "vm-0", pod: "virt-launcher-vm-0-x7k2p", kubeVirt: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod, _, node := forcedPodFixture(address)
+			pod.Name, pod.UID = tc.pod, types.UID("pod-"+tc.pod)
+			lease := pooledLease(address, tc.kind, tc.owner, v1alpha1.MacLeasePhaseBound, nil)
+			h := newRetentionHarness(t, tc.kubeVirt, []runtime.Object{lease, stickyPool(time.Hour)}, []runtime.Object{node})
+			if !cache.WaitForCacheSync(t.Context().Done(), h.controller.config.Pools.HasSynced) {
+				t.Fatal("the pools never synced")
+			}
+			// The handlers saw the Pod run on node-1; the cache has it no more.
+			h.controller.podsOnNodes.observe(nil, pod, nil, podHolder(podMetadata(pod)), h.controller.config.PodEvents.leased, time.Now())
+			h.run()
+			h.consistently("the Bound lease while the handlers have not seen the Pod go", func() bool {
+				l := h.lease(lease.Name)
+				return l != nil && l.Status.Phase == v1alpha1.MacLeasePhaseBound
+			})
 
-	h.controller.podsOnNodes.observe(pod, nil, podHolder(podMetadata(pod)), nil, h.controller.config.PodEvents.leased, time.Now())
-	h.controller.leaseQueue.Add(testNamespace + "/" + lease.Name)
-	h.eventually("the lease to be Retained with node-1's hold", func() bool {
-		l := h.lease(lease.Name)
-		if !retained(l) {
-			return false
-		}
-		holds, err := macpool.ParseNodeHolds(l.Annotations[macpool.NodeHoldsAnnotation])
-		return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == "db-0"
-	})
+			h.controller.podsOnNodes.observe(pod, nil, podHolder(podMetadata(pod)), nil, h.controller.config.PodEvents.leased, time.Now())
+			h.controller.leaseQueue.Add(testNamespace + "/" + lease.Name)
+			h.eventually("the lease to be Retained with node-1's hold", func() bool {
+				l := h.lease(lease.Name)
+				if !retained(l) {
+					return false
+				}
+				holds, err := macpool.ParseNodeHolds(l.Annotations[macpool.NodeHoldsAnnotation])
+				return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == tc.pod
+			})
+		})
+	}
 }

@@ -230,19 +230,32 @@ func (p *podsOnNodes) of(key string) (removed []podOnNode, inAPI bool) {
 }
 
 // unrecorded tells whether, under key, the handlers know a removed Pod whose
-// hold no lease records yet, or still know in the API a Pod named name that
-// the Pod cache no longer has: its removal, handed to the handlers after the
-// cache dropped it, is still on its way, and only they know whether its node
-// may still run it.
-func (p *podsOnNodes) unrecorded(key, name string) bool {
+// hold no lease records yet, or still know in the API a Pod that the Pod
+// cache no longer has (inCache): its removal, handed to the handlers after
+// the cache dropped it, is still on its way, and only they know whether its
+// node may still run it.
+func (p *podsOnNodes) unrecorded(key string, inCache func(podOnNode) bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, entry := range p.byMAC[key] {
-		if !entry.stoppedBy.IsZero() || entry.pod == name {
+		if !entry.stoppedBy.IsZero() || !inCache(entry) {
 			return true
 		}
 	}
 	return false
+}
+
+// podCached tells whether the Pod cache has, in namespace, the Pod an entry
+// names, as the same Pod (its UID).
+func (c *Controller) podCached(namespace string) func(podOnNode) bool {
+	return func(entry podOnNode) bool {
+		obj, exists, err := c.pods.GetByKey(namespace + "/" + entry.pod)
+		if err != nil || !exists {
+			return false
+		}
+		pod, ok := obj.(*corev1.Pod)
+		return ok && pod.UID == entry.uid
+	}
 }
 
 // forget drops the removed Pods of entries under key: their holds are on

@@ -68,13 +68,15 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 		// for an object of the same name. Retaining frees nothing, so a VMI
 		// or virt-launcher pod that still reports the MAC need not be gone.
 		if d := c.retainedFor(lease); d > 0 {
-			if owner.Kind == kindPod && c.podsOnNodes.unrecorded(indexKey(lease.Namespace, lease.Spec.MACAddress), owner.Name) {
-				// Retained, the lease goes to the next Pod of the name at
-				// once (a StatefulSet creates it the moment the old one is
-				// gone), and the allocator trusts the holds it has then: the
-				// hold of a Pod removed while its node may still run it is
-				// written first. The handlers queued the lease, or will.
-				klog.V(2).InfoS("Retaining a lease once the Pod handlers have seen its owner go", "lease", key)
+			if c.podsOnNodes.unrecorded(indexKey(lease.Namespace, lease.Spec.MACAddress), c.podCached(lease.Namespace)) {
+				// Retained, the lease goes to the next object of the name at
+				// once (a StatefulSet creates its Pod the moment the old one
+				// is gone; a VM's next launcher Pod may run elsewhere), and
+				// the allocator trusts the holds it has then: the hold of a
+				// Pod, or virt-launcher Pod, removed while its node may still
+				// run it is written first. The handlers queued the lease, or
+				// will.
+				klog.V(2).InfoS("Retaining a lease once the Pod handlers have seen its Pods go", "lease", key)
 				c.leaseQueue.AddAfter(key, handlerLag)
 				return nil
 			}
