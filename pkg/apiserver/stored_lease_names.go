@@ -18,7 +18,7 @@ import (
 // storedNamesPage bounds one keys-only read; a variable for the test.
 var storedNamesPage int64 = 10000
 
-const storedNamesDial = 5 * time.Second
+const etcdDial = 5 * time.Second
 
 // storedLeaseNames lists the names of the stored MacLeases from their etcd
 // keys alone: the key of a lease ends in its name, which is its MAC (see
@@ -26,25 +26,10 @@ const storedNamesDial = 5 * time.Second
 // fraction of a second, where decoding their values takes seconds.
 func storedLeaseNames(options generic.RESTOptions) allocation.NameLister {
 	prefix := path.Join("/", options.StorageConfig.Prefix, options.ResourcePrefix) + "/"
-	settings := options.StorageConfig.Transport
 	return func(ctx context.Context) ([]string, error) {
-		var tlsConfig *tls.Config
-		if settings.CertFile != "" || settings.KeyFile != "" || settings.TrustedCAFile != "" {
-			info := transport.TLSInfo{CertFile: settings.CertFile, KeyFile: settings.KeyFile, TrustedCAFile: settings.TrustedCAFile}
-			var err error
-			if tlsConfig, err = info.ClientConfig(); err != nil {
-				return nil, fmt.Errorf("configuring TLS to etcd: %w", err)
-			}
-		}
-		client, err := clientv3.New(clientv3.Config{
-			Endpoints:   settings.ServerList,
-			TLS:         tlsConfig,
-			DialTimeout: storedNamesDial,
-			Context:     ctx,
-			Logger:      zap.NewNop(),
-		})
+		client, err := etcdClient(ctx, options)
 		if err != nil {
-			return nil, fmt.Errorf("connecting to etcd: %w", err)
+			return nil, err
 		}
 		defer client.Close()
 
@@ -71,4 +56,29 @@ func storedLeaseNames(options generic.RESTOptions) allocation.NameLister {
 			key = string(response.Kvs[len(response.Kvs)-1].Key) + "\x00"
 		}
 	}
+}
+
+// etcdClient connects to the etcd that options store in, for a read or a
+// write that the registry's storage does not offer. The caller closes it.
+func etcdClient(ctx context.Context, options generic.RESTOptions) (*clientv3.Client, error) {
+	settings := options.StorageConfig.Transport
+	var tlsConfig *tls.Config
+	if settings.CertFile != "" || settings.KeyFile != "" || settings.TrustedCAFile != "" {
+		info := transport.TLSInfo{CertFile: settings.CertFile, KeyFile: settings.KeyFile, TrustedCAFile: settings.TrustedCAFile}
+		var err error
+		if tlsConfig, err = info.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("configuring TLS to etcd: %w", err)
+		}
+	}
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   settings.ServerList,
+		TLS:         tlsConfig,
+		DialTimeout: etcdDial,
+		Context:     ctx,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to etcd: %w", err)
+	}
+	return client, nil
 }
