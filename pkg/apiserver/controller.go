@@ -18,6 +18,7 @@ import (
 	componentbaseconfig "k8s.io/component-base/config"
 	"k8s.io/klog/v2"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
@@ -88,7 +89,14 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 	}
 	// Every replica follows the Pods, so that one that takes over knows
 	// the removals it saw while another led (PodEvents).
-	podEvents, err := leasecontroller.FollowPods(shared.pods.Core().V1().Pods().Informer(), shared.leases)
+	// A process that starts after every replica stopped replays the Pod
+	// watch from the leader's last checkpoint, kept beside the leases.
+	leaseOptions, err := config.GenericConfig.RESTOptionsGetter.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
+	if err != nil {
+		return nil, fmt.Errorf("getting the storage options of MacLeases: %w", err)
+	}
+	podEvents, err := leasecontroller.FollowPods(shared.pods.Core().V1().Pods().Informer(), shared.leases,
+		podReplay(newPodCheckpoints(leaseOptions), clients.kube))
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +107,7 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 		return nil, err
 	}
 	return func(ctx genericapiserver.PostStartHookContext) error {
+		go podEvents.Replay(ctx)
 		return runLeaseController(ctx, config.ExtraConfig.Controller, clients, controllerConfig)
 	}, nil
 }

@@ -67,7 +67,7 @@ func TestOnlyTheLeaderWatchesWebhookConfigurations(t *testing.T) {
 				Namespaces:    shared.Core().V1().Namespaces().Informer(),
 				LeaseInformer: cache.NewSharedIndexInformer(&cache.ListWatch{}, &macpool.MacLease{}, 0, cache.Indexers{}),
 			}
-			podEvents, err := leasecontroller.FollowPods(informers.NewSharedInformerFactory(kube, 0).Core().V1().Pods().Informer(), config.LeaseInformer)
+			podEvents, err := leasecontroller.FollowPods(informers.NewSharedInformerFactory(kube, 0).Core().V1().Pods().Informer(), config.LeaseInformer, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -245,7 +245,7 @@ func New(config Config) (*Controller, error) {
 	c.leases = leaseInformer.GetIndexer()
 
 	if c.config.PodEvents == nil {
-		events, err := FollowPods(config.Pods, leaseInformer)
+		events, err := FollowPods(config.Pods, leaseInformer, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -347,6 +347,9 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	// Every Pod as added, then their events, in order, until the term
 	// ends: before any worker looks at a lease.
 	defer c.config.PodEvents.follow(c.onPodHolders)()
+	// The leader writes the holds, so it saves how far they are written,
+	// for a process that starts after every replica stopped.
+	go c.config.PodEvents.saveCheckpoints(ctx)
 	go c.followKubeVirt(ctx)
 	if c.config.Networks != nil {
 		changes := newNetworkChanges()

@@ -35,8 +35,9 @@ import (
 // upgrade or a crash, keeps it too. Until the write, the hold is in memory
 // (podsOnNodes), on every replica: each follows the Pods (PodEvents), so the
 // next leader also writes the removals made between two terms. A Pod
-// removed while no replica watched (a single replica restarting) is not
-// held.
+// removed while no replica watched (a single replica restarting) is learnt
+// from the Pod watch, replayed from the last leader's checkpoint
+// (pod_replay.go).
 
 // orphanMargin is added to a removed Pod's grace period: the kubelet needs
 // a moment to hear of the removal.
@@ -76,6 +77,10 @@ type podOnNode struct {
 	// node may still run it, it is when the kubelet, had it heard of the
 	// removal, would have stopped it.
 	stoppedBy time.Time
+	// removedAt is the resourceVersion of the removal (0 if unknown): the
+	// checkpoint a term saves stays before it until the hold is on the
+	// lease (PodEvents.progress).
+	removedAt uint64
 }
 
 // podsOnNodes are the Pods that kubelets took, by namespace/MAC: those in
@@ -137,7 +142,8 @@ func (p *podsOnNodes) observeLocked(last, pod *corev1.Pod, before, after *holder
 			p.drop(indexKey(after.namespace, address), pod.UID, false)
 		}
 	case pod == nil && before != nil && mayStillRun(last):
-		entry := podOnNode{uid: last.UID, pod: last.Name, node: last.Spec.NodeName, stoppedBy: now.Add(removalGrace(last) + orphanMargin)}
+		entry := podOnNode{uid: last.UID, pod: last.Name, node: last.Spec.NodeName, stoppedBy: now.Add(removalGrace(last) + orphanMargin),
+			removedAt: resourceVersion(last)}
 		for address := range before.interfaces {
 			if leased(before.namespace, address) {
 				p.put(indexKey(before.namespace, address), entry)
@@ -169,6 +175,28 @@ func (p *podsOnNodes) sweep(now time.Time) {
 			p.byMAC[key] = entries
 		}
 	}
+}
+
+// oldestUnrecorded returns the resourceVersion of the earliest removal
+// whose hold no lease records yet, and whether there is one; 0 with true if
+// the version of one is unknown.
+func (p *podsOnNodes) oldestUnrecorded() (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var oldest uint64
+	found := false
+	for _, entries := range p.byMAC {
+		for _, entry := range entries {
+			if entry.stoppedBy.IsZero() {
+				continue
+			}
+			if !found || entry.removedAt < oldest {
+				oldest = entry.removedAt
+			}
+			found = true
+		}
+	}
+	return oldest, found
 }
 
 // removalGrace is how long the kubelet may take to stop a removed Pod once

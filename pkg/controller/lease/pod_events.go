@@ -3,6 +3,7 @@ package lease
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,8 +24,9 @@ import (
 // term and the start of its own (a rolling upgrade, a crashed leader), and
 // release those MACs. Following the Pods all along, a replica that takes
 // over knows the removals it saw while another led, or none did, and its
-// controller writes their holds onto the leases at once. What is left is a
-// removal while no replica at all watched (a single replica restarting).
+// controller writes their holds onto the leases at once. A removal while no
+// replica at all watched (a single replica restarting) is learnt from the
+// Pod watch replayed from the last leader's checkpoint (pod_replay.go).
 //
 // One handler observes the removals and then calls the term's handler, in
 // the order of the events: a lease is never looked at before the removal of
@@ -33,8 +35,18 @@ type PodEvents struct {
 	informer     cache.SharedIndexInformer
 	registration cache.ResourceEventHandlerRegistration
 	leases       cache.Store
+	leasesSynced cache.InformerSynced
 	onNodes      *podsOnNodes
 	now          func() time.Time
+
+	// replay, if set, is how this process learns of the removals made
+	// while no replica followed the Pods, and how its terms save how far
+	// the removals are written (pod_replay.go); replayed tells that it has.
+	replay   *Replay
+	replayed atomic.Bool
+	// handled is the largest resourceVersion of the Pod events handled so
+	// far (events come in order after the first list).
+	handled atomic.Uint64
 
 	// mu orders the term's handler: events, and the replay of every Pod
 	// when a term starts, reach it one at a time.
@@ -46,12 +58,15 @@ type PodEvents struct {
 }
 
 // FollowPods follows pods (slimmed by SlimPod), knowing the leases of
-// leases, both run by the caller for as long as the server runs.
-func FollowPods(pods, leases cache.SharedIndexInformer) (*PodEvents, error) {
+// leases, both run by the caller for as long as the server runs. With
+// replay, the caller runs Replay too, and the Pod events have synced only
+// once it has returned.
+func FollowPods(pods, leases cache.SharedIndexInformer, replay *Replay) (*PodEvents, error) {
 	if err := indexPods(pods); err != nil {
 		return nil, err
 	}
-	e := &PodEvents{informer: pods, leases: leases.GetStore(), onNodes: &podsOnNodes{}, now: time.Now}
+	e := &PodEvents{informer: pods, leases: leases.GetStore(), leasesSynced: leases.HasSynced, onNodes: &podsOnNodes{}, now: time.Now, replay: replay}
+	e.replayed.Store(replay == nil)
 	registration, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj interface{}) { e.dispatch(nil, obj) },
 		UpdateFunc: func(old, obj interface{}) { e.dispatch(old, obj) },
@@ -116,8 +131,9 @@ func indexPods(pods cache.SharedIndexInformer) error {
 	return nil
 }
 
-// HasSynced tells whether the handler has had every Pod of the first list.
-func (e *PodEvents) HasSynced() bool { return e.registration.HasSynced() }
+// HasSynced tells whether the handler has had every Pod of the first list,
+// and the removals replayed from the last checkpoint are noted.
+func (e *PodEvents) HasSynced() bool { return e.registration.HasSynced() && e.replayed.Load() }
 
 func (e *PodEvents) dispatch(old, obj interface{}) {
 	var before, after *holder
@@ -131,6 +147,7 @@ func (e *PodEvents) dispatch(old, obj interface{}) {
 	}
 	now := e.now()
 	e.onNodes.observe(last, pod, before, after, e.leased, now)
+	e.advance(last, pod)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.term != nil {

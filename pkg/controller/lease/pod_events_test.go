@@ -42,8 +42,9 @@ func TestATermHoldsTheRemovalsSeenBeforeIt(t *testing.T) {
 		h.consistently("the lease", func() bool { return h.protected(address) })
 	})
 
-	// The limit that is left: a removal no replica saw (a single replica
-	// restarting) is not held.
+	// A removal no replica saw (a single replica restarting) is held only
+	// through the replay of the Pod watch (TestAStartHoldsTheRemovalsNoReplicaSaw):
+	// without it, it is not.
 	t.Run("removed while no replica followed the Pods", func(t *testing.T) {
 		_, lease, node := forcedPodFixture(address)
 		h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})

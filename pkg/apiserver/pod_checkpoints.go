@@ -1,0 +1,67 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"path"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/client-go/kubernetes"
+
+	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
+)
+
+// podCheckpoints keeps the lease controller's Pod watch checkpoint
+// (leasecontroller.Checkpoints) in the etcd that stores the leases, under
+// a key of its own beside the resources' prefixes: it belongs with the
+// holds it vouches for, and every replica reaches it.
+type podCheckpoints struct {
+	options generic.RESTOptions
+	key     string
+}
+
+func newPodCheckpoints(options generic.RESTOptions) *podCheckpoints {
+	return &podCheckpoints{options: options, key: path.Join("/", options.StorageConfig.Prefix, "kubemacpool", "pod-watch-checkpoint")}
+}
+
+var _ leasecontroller.Checkpoints = &podCheckpoints{}
+
+func (c *podCheckpoints) Load(ctx context.Context) (string, error) {
+	client, err := etcdClient(ctx, c.options)
+	if err != nil {
+		return "", err
+	}
+	defer client.Close()
+	response, err := client.Get(ctx, c.key)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", c.key, err)
+	}
+	if len(response.Kvs) == 0 {
+		return "", nil
+	}
+	return string(response.Kvs[0].Value), nil
+}
+
+func (c *podCheckpoints) Save(ctx context.Context, resourceVersion string) error {
+	client, err := etcdClient(ctx, c.options)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	if _, err := client.Put(ctx, c.key, resourceVersion); err != nil {
+		return fmt.Errorf("writing %s: %w", c.key, err)
+	}
+	return nil
+}
+
+// podReplay replays the Pods' watch from the checkpoint in c through kube.
+func podReplay(c *podCheckpoints, kube kubernetes.Interface) *leasecontroller.Replay {
+	return &leasecontroller.Replay{
+		Checkpoints: c,
+		Watch: func(ctx context.Context, resourceVersion string) (watch.Interface, error) {
+			return kube.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, metav1.ListOptions{ResourceVersion: resourceVersion, AllowWatchBookmarks: true})
+		},
+	}
+}

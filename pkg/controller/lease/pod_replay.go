@@ -1,0 +1,248 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+)
+
+// Pods removed while no replica followed them.
+//
+// With one replica (the default: the embedded etcd, strategy Recreate), a
+// Pod removed with --force while that replica restarts leaves an event that
+// no process saw: the next list simply lacks the Pod, and its lease would be
+// released, or retained, without the hold its node may need. So the leader
+// saves, every checkpointEvery, a Pod resourceVersion up to which every
+// removal is handled (its hold is on the lease, or none was needed): the
+// checkpoint. A process that starts watches the Pods from it, up to its own
+// first list, and notes the removals it finds as if it had seen them; its
+// term then writes their holds, as for any removal seen while another
+// replica led.
+//
+// kube-apiserver keeps the Pod events of the last 75 s at least (its watch
+// cache; at least the last 100 events too). A checkpoint older than what it
+// keeps is answered 410 Gone: the removals of that gap are not known, and
+// the process says so in its log.
+
+// Checkpoints keeps a Pod resourceVersion across the restarts of every
+// replica.
+type Checkpoints interface {
+	// Load returns the last resourceVersion saved, "" if none was.
+	Load(ctx context.Context) (string, error)
+	Save(ctx context.Context, resourceVersion string) error
+}
+
+// Replay is how a process learns of the Pods removed before it started.
+type Replay struct {
+	Checkpoints Checkpoints
+	// Watch watches every Pod from resourceVersion on.
+	Watch func(ctx context.Context, resourceVersion string) (watch.Interface, error)
+}
+
+var (
+	// checkpointEvery is how often the leader saves its checkpoint.
+	checkpointEvery = 10 * time.Second
+	// replayQuiet ends a replay that has had no event for that long:
+	// kube-apiserver sends the events it keeps at once, and a cluster
+	// where no Pod changed since the first list sends nothing more.
+	replayQuiet = 2 * time.Second
+	// loadTimeout bounds the retries of reading the checkpoint at start.
+	loadTimeout = 30 * time.Second
+)
+
+// resourceVersion reads an object's resourceVersion as kube-apiserver's
+// own watch cache does (an etcd revision); 0 if it is not one.
+func resourceVersion(obj interface{}) uint64 {
+	object, err := meta.Accessor(obj)
+	if err != nil {
+		return 0
+	}
+	version, err := storage.APIObjectVersioner{}.ParseResourceVersion(object.GetResourceVersion())
+	if err != nil {
+		return 0
+	}
+	return version
+}
+
+// advance notes the resourceVersion of an event handled. Only the Pod
+// informer's handler calls it, one event at a time.
+func (e *PodEvents) advance(last, pod *corev1.Pod) {
+	var version uint64
+	switch {
+	case pod != nil:
+		version = resourceVersion(pod)
+	case last != nil:
+		version = resourceVersion(last)
+	}
+	if version > e.handled.Load() {
+		e.handled.Store(version)
+	}
+}
+
+// progress returns the checkpoint to save when the events up to handled
+// are handled: handled, or just before the earliest removal whose hold no
+// lease records yet; false if there is none to save.
+func (e *PodEvents) progress(handled uint64) (uint64, bool) {
+	oldest, found := e.onNodes.oldestUnrecorded()
+	switch {
+	case found && oldest == 0:
+		// A removal of unknown version: nothing can be said to be past it.
+		return 0, false
+	case found && oldest-1 < handled:
+		return oldest - 1, true
+	}
+	return handled, handled != 0
+}
+
+// saveCheckpoints saves the checkpoint every checkpointEvery until ctx is
+// done, and once more then. A term runs it: only the leader writes holds.
+//
+// What it saves lags one period behind the events handled: a relist after
+// a broken watch hands the handler the Pods that exist before the removals
+// of those that went (client-go's tombstones), and a checkpoint taken in
+// between would pass those removals by.
+func (e *PodEvents) saveCheckpoints(ctx context.Context) {
+	if e.replay == nil {
+		return
+	}
+	var saved, sampled uint64
+	save := func(ctx context.Context) {
+		version, ok := e.progress(sampled)
+		sampled = e.handled.Load()
+		if !ok || version == saved {
+			return
+		}
+		if err := e.replay.Checkpoints.Save(ctx, strconv.FormatUint(version, 10)); err != nil {
+			klog.ErrorS(err, "Saving the Pod watch checkpoint failed; the next one is in a moment", "resourceVersion", version)
+			return
+		}
+		saved = version
+		klog.V(4).InfoS("Saved the Pod watch checkpoint", "resourceVersion", version)
+	}
+	ticker := time.NewTicker(checkpointEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C:
+			save(ctx)
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			save(final)
+			cancel()
+			return
+		}
+	}
+}
+
+// Replay notes the Pods removed, while their nodes may still run them,
+// between the last checkpoint and this process's first list of Pods. The
+// caller runs it once, as the informers start; the Pod events have synced
+// only once it has returned.
+func (e *PodEvents) Replay(ctx context.Context) {
+	defer e.replayed.Store(true)
+	if e.replay == nil {
+		return
+	}
+	var from string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, loadTimeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if from, err = e.replay.Checkpoints.Load(ctx); err != nil {
+			klog.ErrorS(err, "Reading the Pod watch checkpoint failed; trying again")
+			return false, nil
+		}
+		return true, nil
+	})
+	switch {
+	case err != nil:
+		klog.ErrorS(err, "Could not read the Pod watch checkpoint: the MACs of Pods removed with --force while no replica ran are not held")
+		return
+	case from == "":
+		klog.InfoS("No Pod watch checkpoint yet (a first start): no Pod removal to replay")
+		return
+	}
+	// The leases tell which removals matter (PodEvents.leased); the first
+	// list tells where the replay may end.
+	if !cache.WaitForCacheSync(ctx.Done(), e.registration.HasSynced, e.leasesSynced) {
+		return
+	}
+	until := e.informer.LastSyncResourceVersion()
+	removals, err := e.replayFrom(ctx, from, until)
+	if err != nil {
+		klog.ErrorS(err, "Replaying the Pod watch from the checkpoint failed: the MACs of Pods removed with --force between the checkpoint and this start are not held",
+			"checkpoint", from, "firstList", until)
+		return
+	}
+	klog.InfoS("Replayed the Pod removals since the checkpoint", "checkpoint", from, "firstList", until, "removals", removals)
+}
+
+// errReplayCut is a replay whose watch ended before it reached the first
+// list.
+var errReplayCut = errors.New("the watch ended before it reached the first list")
+
+// replayFrom watches the Pods from the checkpoint from, noting every
+// removal, until an event at or past until (the first list), or until the
+// watch has been quiet for replayQuiet. It returns how many removals it
+// noted.
+func (e *PodEvents) replayFrom(ctx context.Context, from, until string) (int, error) {
+	end, err := storage.APIObjectVersioner{}.ParseResourceVersion(until)
+	if err != nil {
+		return 0, fmt.Errorf("reading the first list's resourceVersion: %w", err)
+	}
+	events, err := e.replay.Watch(ctx, from)
+	if err != nil {
+		return 0, explainGone(err)
+	}
+	defer events.Stop()
+	quiet := time.NewTimer(replayQuiet)
+	defer quiet.Stop()
+	removals := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return removals, ctx.Err()
+		case <-quiet.C:
+			return removals, nil
+		case event, open := <-events.ResultChan():
+			if !open {
+				return removals, errReplayCut
+			}
+			switch event.Type {
+			case watch.Error:
+				return removals, explainGone(apierrors.FromObject(event.Object))
+			case watch.Deleted:
+				if pod, ok := event.Object.(*corev1.Pod); ok {
+					e.replayRemoval(pod)
+					removals++
+				}
+			}
+			if end != 0 && resourceVersion(event.Object) >= end {
+				return removals, nil
+			}
+			quiet.Reset(replayQuiet)
+		}
+	}
+}
+
+// explainGone says what a 410 from kube-apiserver means here.
+func explainGone(err error) error {
+	if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+		return fmt.Errorf("kube-apiserver no longer keeps the Pod events since the checkpoint (the server was down for longer than its watch cache covers): %w", err)
+	}
+	return err
+}
+
+// replayRemoval notes the removal of pod, as the Pod handler would have.
+func (e *PodEvents) replayRemoval(pod *corev1.Pod) {
+	e.onNodes.observe(pod, nil, podHolder(podMetadata(pod)), nil, e.leased, e.now())
+}

@@ -1,0 +1,269 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+)
+
+// memoryCheckpoints keeps a checkpoint in memory, and every one saved.
+type memoryCheckpoints struct {
+	mu      sync.Mutex
+	current string
+	saved   []string
+	loadErr error
+}
+
+func (c *memoryCheckpoints) Load(context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current, c.loadErr
+}
+
+func (c *memoryCheckpoints) Save(_ context.Context, resourceVersion string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.current = resourceVersion
+	c.saved = append(c.saved, resourceVersion)
+	return nil
+}
+
+func (c *memoryCheckpoints) history() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.saved)
+}
+
+// replayedWatch answers a watch from the checkpoint with events, then stays
+// open, as kube-apiserver's does; it records the resourceVersion asked.
+func replayedWatch(asked *string, events ...watch.Event) func(context.Context, string) (watch.Interface, error) {
+	return func(_ context.Context, resourceVersion string) (watch.Interface, error) {
+		*asked = resourceVersion
+		w := watch.NewFakeWithChanSize(len(events), false)
+		for _, event := range events {
+			w.Action(event.Type, event.Object)
+		}
+		return w, nil
+	}
+}
+
+// withReplay makes the harness's Pod events replay through replay before
+// they sync, as the server's assembly does, and runs the replay.
+func (h *harness) withReplay(replay *Replay) *PodEvents {
+	events := h.controller.config.PodEvents
+	events.replay = replay
+	events.replayed.Store(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.t.Cleanup(cancel)
+	go events.Replay(ctx)
+	return events
+}
+
+func shortReplay(t *testing.T) {
+	quiet := replayQuiet
+	replayQuiet = 100 * time.Millisecond
+	t.Cleanup(func() { replayQuiet = quiet })
+}
+
+// A Pod removed with --force while the only replica was down leaves an
+// event that no process saw. The process that starts replays the Pod watch
+// from the last leader's checkpoint, and holds the MAC of that Pod as if it
+// had seen it go; without the replay it releases it
+// (TestATermHoldsTheRemovalsSeenBeforeIt, "removed while no replica
+// followed the Pods").
+func TestAStartHoldsTheRemovalsNoReplicaSaw(t *testing.T) {
+	orphanMargin = 0
+	t.Cleanup(func() { orphanMargin = 10 * time.Second })
+	shortReplay(t)
+	const address = "02:00:00:00:00:78"
+
+	pod, lease, node := forcedPodFixture(address)
+	pod.ResourceVersion = "105"
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
+	var asked string
+	h.withReplay(&Replay{
+		Checkpoints: &memoryCheckpoints{current: "100"},
+		Watch:       replayedWatch(&asked, watch.Event{Type: watch.Deleted, Object: pod}),
+	})
+	h.run()
+	if asked != "100" {
+		t.Errorf("the replay watched from %q, want the checkpoint 100", asked)
+	}
+	h.eventually("the lease to record node-1's hold", func() bool {
+		holds, err := macpool.ParseNodeHolds(h.lease(mustMAC(address).Name()).Annotations[macpool.NodeHoldsAnnotation])
+		return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == "forced"
+	})
+	h.consistently("the lease", func() bool { return h.protected(address) })
+}
+
+// A replay that cannot be made says so and lets the controller start: the
+// removals of that gap are not held, as before replays existed, but the
+// rest of the work does not wait for them.
+func TestAFailedReplayDoesNotStopTheController(t *testing.T) {
+	orphanMargin = 0
+	t.Cleanup(func() { orphanMargin = 10 * time.Second })
+	shortReplay(t)
+	load := loadTimeout
+	loadTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { loadTimeout = load })
+	const address = "02:00:00:00:00:79"
+
+	gone := apierrors.NewResourceExpired("too old resource version: 100 (200)")
+	for _, c := range []struct {
+		name   string
+		replay func(asked *string) *Replay
+	}{{
+		name: "the checkpoint is older than what kube-apiserver keeps (on the watch)",
+		replay: func(asked *string) *Replay {
+			return &Replay{Checkpoints: &memoryCheckpoints{current: "100"},
+				Watch: replayedWatch(asked, watch.Event{Type: watch.Error, Object: &gone.ErrStatus})}
+		},
+	}, {
+		name: "the checkpoint is older than what kube-apiserver keeps (on the request)",
+		replay: func(asked *string) *Replay {
+			return &Replay{Checkpoints: &memoryCheckpoints{current: "100"},
+				Watch: func(context.Context, string) (watch.Interface, error) { return nil, gone }}
+		},
+	}, {
+		name: "the checkpoint cannot be read",
+		replay: func(asked *string) *Replay {
+			return &Replay{Checkpoints: &memoryCheckpoints{loadErr: errors.New("etcd is down")},
+				Watch: replayedWatch(asked)}
+		},
+	}, {
+		name: "no checkpoint was ever saved",
+		replay: func(asked *string) *Replay {
+			return &Replay{Checkpoints: &memoryCheckpoints{}, Watch: replayedWatch(asked)}
+		},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			_, lease, node := forcedPodFixture(address)
+			h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
+			var asked string
+			h.withReplay(c.replay(&asked))
+			h.run()
+			h.eventually("the lease to go", func() bool { return !h.protected(address) })
+		})
+	}
+}
+
+// The replay ends at the first event at or past the first list: what
+// follows, the Pod informer hands to the handler itself.
+func TestAReplayEndsAtTheFirstList(t *testing.T) {
+	quiet := replayQuiet
+	replayQuiet = time.Minute
+	t.Cleanup(func() { replayQuiet = quiet })
+	const address, later = "02:00:00:00:00:7a", "02:00:00:00:00:7b"
+
+	removed, _, _ := forcedPodFixture(address)
+	removed.ResourceVersion = "150"
+	changed := testPod("other", later, corev1.PodRunning)
+	changed.ResourceVersion = "200"
+	after, _, _ := forcedPodFixture(later)
+	after.Name, after.UID, after.ResourceVersion = "after", types.UID("pod-after"), "250"
+
+	h := newHarness(t, false, []runtime.Object{testLease(address, kindPod, "forced", "Bound", nil), testLease(later, kindPod, "after", "Bound", nil)}, nil)
+	events := h.standby()
+	var asked string
+	events.replay = &Replay{Watch: replayedWatch(&asked,
+		watch.Event{Type: watch.Deleted, Object: removed},
+		watch.Event{Type: watch.Modified, Object: changed},
+		watch.Event{Type: watch.Deleted, Object: after})}
+	done := make(chan struct{})
+	var noted int
+	var err error
+	go func() {
+		defer close(done)
+		noted, err = events.replayFrom(context.Background(), "100", "200")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replay did not end at the first list's resourceVersion")
+	}
+	if err != nil || noted != 1 {
+		t.Fatalf("the replay noted %d removals (error %v), want the one before the first list", noted, err)
+	}
+	if removals, _ := events.onNodes.of(indexKey(testNamespace, address)); len(removals) != 1 {
+		t.Errorf("the removal before the first list is not noted: %v", removals)
+	}
+	if removals, _ := events.onNodes.of(indexKey(testNamespace, later)); len(removals) != 0 {
+		t.Errorf("the replay went past the first list: %v", removals)
+	}
+}
+
+// The checkpoint vouches that every removal before it is on a lease: it
+// stays just before the earliest removal whose hold no lease records yet,
+// and moves on once one does.
+func TestTheCheckpointStaysBeforeUnrecordedRemovals(t *testing.T) {
+	const address = "02:00:00:00:00:7c"
+	pod, _, _ := forcedPodFixture(address)
+	pod.ResourceVersion = "250"
+	h := newHarness(t, false, []runtime.Object{testLease(address, kindPod, "forced", "Bound", nil)}, nil)
+	events := h.standby()
+
+	if version, ok := events.progress(0); ok {
+		t.Errorf("with no event handled, the checkpoint is %d, want none", version)
+	}
+	if version, ok := events.progress(300); !ok || version != 300 {
+		t.Errorf("with no removal noted, the checkpoint is %d (%v), want the events handled, 300", version, ok)
+	}
+	events.replayRemoval(pod)
+	if version, ok := events.progress(300); !ok || version != 249 {
+		t.Errorf("with a removal at 250 not on its lease, the checkpoint is %d (%v), want 249", version, ok)
+	}
+	removed, _ := events.onNodes.of(indexKey(testNamespace, address))
+	events.onNodes.forgetRecorded(indexKey(testNamespace, address), []macpool.NodeHold{{Node: "node-1", Pod: "forced", StoppedBy: metav1.NewTime(removed[0].stoppedBy)}})
+	if version, ok := events.progress(300); !ok || version != 300 {
+		t.Errorf("once the lease records the hold, the checkpoint is %d (%v), want 300", version, ok)
+	}
+
+	unknown := pod.DeepCopy()
+	unknown.ResourceVersion = ""
+	events.replayRemoval(unknown)
+	if version, ok := events.progress(300); ok {
+		t.Errorf("with a removal of unknown version not on its lease, the checkpoint is %d, want none", version)
+	}
+}
+
+// The leader saves the checkpoint every period, one period behind the
+// events it handled, and once more as its term ends.
+func TestTheLeaderSavesTheCheckpoint(t *testing.T) {
+	every := checkpointEvery
+	checkpointEvery = 20 * time.Millisecond
+	t.Cleanup(func() { checkpointEvery = every })
+	h := newHarness(t, false, nil, nil)
+	events := h.standby()
+	checkpoints := &memoryCheckpoints{}
+	events.replay = &Replay{Checkpoints: checkpoints}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); events.saveCheckpoints(ctx) }()
+	events.handled.Store(100)
+	h.eventually("the checkpoint 100", func() bool { return slices.Contains(checkpoints.history(), "100") })
+	events.handled.Store(200)
+	h.eventually("the checkpoint 200", func() bool { return slices.Contains(checkpoints.history(), "200") })
+	events.handled.Store(300)
+	cancel()
+	<-done
+	saved := checkpoints.history()
+	if !slices.IsSorted(saved) || slices.Compact(slices.Clone(saved))[0] != "100" {
+		t.Errorf("the checkpoints saved were %v, want 100 then 200 and on, in order", saved)
+	}
+	if got := saved[len(saved)-1]; got != "200" && got != "300" {
+		t.Errorf("the last checkpoint is %s, want at least 200", got)
+	}
+}
