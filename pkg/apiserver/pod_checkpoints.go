@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -56,12 +57,16 @@ func (c *podCheckpoints) Save(ctx context.Context, resourceVersion string) error
 	return nil
 }
 
-// podReplay replays the Pods' watch from the checkpoint in c through kube.
+// podReplay replays the Pods' watch from the checkpoint in c through kube,
+// or compares the Pods as they were then with the first list.
 func podReplay(c *podCheckpoints, kube kubernetes.Interface) *leasecontroller.Replay {
 	return &leasecontroller.Replay{
 		Checkpoints: c,
 		Watch: func(ctx context.Context, resourceVersion string) (watch.Interface, error) {
 			return kube.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, metav1.ListOptions{ResourceVersion: resourceVersion, AllowWatchBookmarks: true})
+		},
+		List: func(ctx context.Context, options metav1.ListOptions) (*corev1.PodList, error) {
+			return kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, options)
 		},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/storage"
@@ -32,8 +33,13 @@ import (
 //
 // kube-apiserver keeps the Pod events of the last 75 s at least (its watch
 // cache; at least the last 100 events too). A checkpoint older than what it
-// keeps is answered 410 Gone: the removals of that gap are not known, and
-// the process says so in its log.
+// keeps is answered 410 Gone. The process then compares the Pods as they
+// were at the checkpoint, which kube-apiserver reads from its etcd for the
+// last 5 minutes at least (its compaction interval), with its first list:
+// a Pod in the first and not in the second was removed in between, and is
+// held if it may still run as it was then. A Pod started after the
+// checkpoint and removed before the start is not known that way, and a
+// checkpoint older still not at all; the process says so in its log.
 
 // Checkpoints keeps a Pod resourceVersion across the restarts of every
 // replica.
@@ -48,6 +54,9 @@ type Replay struct {
 	Checkpoints Checkpoints
 	// Watch watches every Pod from resourceVersion on.
 	Watch func(ctx context.Context, resourceVersion string) (watch.Interface, error)
+	// List lists one page of Pods, for the Pods as they were at the
+	// checkpoint when the watch cannot be replayed from it.
+	List func(ctx context.Context, options metav1.ListOptions) (*corev1.PodList, error)
 }
 
 var (
@@ -59,6 +68,8 @@ var (
 	replayQuiet = 2 * time.Second
 	// loadTimeout bounds the retries of reading the checkpoint at start.
 	loadTimeout = 30 * time.Second
+	// replayPage is the page size of the list at the checkpoint.
+	replayPage int64 = 500
 )
 
 // resourceVersion reads an object's resourceVersion as kube-apiserver's
@@ -178,6 +189,11 @@ func (e *PodEvents) Replay(ctx context.Context) {
 	}
 	until := e.informer.LastSyncResourceVersion()
 	removals, err := e.replayFrom(ctx, from, until)
+	if gone(err) && e.replay.List != nil {
+		klog.InfoS("kube-apiserver no longer keeps the Pod events since the checkpoint: comparing the Pods as they were then with the first list",
+			"checkpoint", from, "firstList", until)
+		removals, err = e.replayFromList(ctx, from)
+	}
 	if err != nil {
 		klog.ErrorS(err, "Replaying the Pod watch from the checkpoint failed: the MACs of Pods removed with --force between the checkpoint and this start are not held",
 			"checkpoint", from, "firstList", until)
@@ -234,9 +250,14 @@ func (e *PodEvents) replayFrom(ctx context.Context, from, until string) (int, er
 	}
 }
 
+// gone tells a 410 from kube-apiserver: it no longer has what was asked.
+func gone(err error) bool {
+	return err != nil && (apierrors.IsResourceExpired(err) || apierrors.IsGone(err))
+}
+
 // explainGone says what a 410 from kube-apiserver means here.
 func explainGone(err error) error {
-	if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+	if gone(err) {
 		return fmt.Errorf("kube-apiserver no longer keeps the Pod events since the checkpoint (the server was down for longer than its watch cache covers): %w", err)
 	}
 	return err
@@ -245,4 +266,42 @@ func explainGone(err error) error {
 // replayRemoval notes the removal of pod, as the Pod handler would have.
 func (e *PodEvents) replayRemoval(pod *corev1.Pod) {
 	e.onNodes.observe(pod, nil, podHolder(podMetadata(pod)), nil, e.leased, e.now())
+}
+
+// replayFromList notes as removed, as they were at the checkpoint from, the
+// Pods that existed then and that the first list does not have (the Pod
+// cache, which has it and what came since: a Pod removed since is noted by
+// the handler as well, and noting it twice is noting it once). It returns
+// how many of them it noted.
+func (e *PodEvents) replayFromList(ctx context.Context, from string) (int, error) {
+	options := metav1.ListOptions{ResourceVersion: from, ResourceVersionMatch: metav1.ResourceVersionMatchExact, Limit: replayPage}
+	removals := 0
+	for {
+		list, err := e.replay.List(ctx, options)
+		if err != nil {
+			return removals, fmt.Errorf("listing the Pods as they were at the checkpoint: %w", explainGone(err))
+		}
+		for i := range list.Items {
+			pod := &list.Items[i]
+			if e.cached(pod) {
+				continue
+			}
+			e.replayRemoval(pod)
+			removals++
+		}
+		if list.Continue == "" {
+			return removals, nil
+		}
+		options = metav1.ListOptions{Continue: list.Continue, Limit: replayPage}
+	}
+}
+
+// cached tells whether the Pod cache has pod, as the same Pod (its UID).
+func (e *PodEvents) cached(pod *corev1.Pod) bool {
+	obj, exists, err := e.informer.GetStore().GetByKey(pod.Namespace + "/" + pod.Name)
+	if err != nil || !exists {
+		return false
+	}
+	current, ok := obj.(*corev1.Pod)
+	return ok && current.UID == pod.UID
 }

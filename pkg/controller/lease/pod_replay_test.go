@@ -267,3 +267,58 @@ func TestTheLeaderSavesTheCheckpoint(t *testing.T) {
 		t.Errorf("the last checkpoint is %s, want at least 200", got)
 	}
 }
+
+// A checkpoint older than the Pod events kube-apiserver keeps: the Pods as
+// they were at it, read page by page, are compared with the first list. One
+// that is gone since, and may still run as it was then, is held; one still
+// there (the same Pod) is not, nor is another Pod created since under the
+// name of one that went.
+func TestATooOldCheckpointComparesThePodsThenWithTheFirstList(t *testing.T) {
+	orphanMargin = 0
+	t.Cleanup(func() { orphanMargin = 10 * time.Second })
+	shortReplay(t)
+	page := replayPage
+	replayPage = 1
+	t.Cleanup(func() { replayPage = page })
+	const removedMAC, keptMAC = "02:00:00:00:00:7d", "02:00:00:00:00:7e"
+
+	removed, removedLease, node := forcedPodFixture(removedMAC)
+	removed.DeletionTimestamp = nil
+	kept := testPod("kept", keptMAC, corev1.PodRunning)
+	kept.Spec.NodeName, kept.Status.HostIP = "node-1", "192.0.2.10"
+	keptLease := testLease(keptMAC, kindPod, "kept", "Bound", nil)
+	keptLease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: kindPod, Name: "kept", UID: kept.UID}}
+	h := newHarness(t, false, []runtime.Object{removedLease, keptLease}, []runtime.Object{kept, node})
+
+	gone := apierrors.NewResourceExpired("too old resource version: 100 (200)")
+	pages := []*corev1.PodList{
+		{ListMeta: metav1.ListMeta{Continue: "page-2"}, Items: []corev1.Pod{*kept}},
+		{Items: []corev1.Pod{*removed}},
+	}
+	var asked []metav1.ListOptions
+	var mu sync.Mutex
+	h.withReplay(&Replay{
+		Checkpoints: &memoryCheckpoints{current: "100"},
+		Watch:       func(context.Context, string) (watch.Interface, error) { return nil, gone },
+		List: func(_ context.Context, options metav1.ListOptions) (*corev1.PodList, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, options)
+			return pages[len(asked)-1], nil
+		},
+	})
+	h.run()
+	h.eventually("the removed Pod's lease to record node-1's hold", func() bool {
+		holds, err := macpool.ParseNodeHolds(h.lease(mustMAC(removedMAC).Name()).Annotations[macpool.NodeHoldsAnnotation])
+		return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == "forced"
+	})
+	h.consistently("the removed Pod's lease", func() bool { return h.protected(removedMAC) })
+	if holds := h.lease(mustMAC(keptMAC).Name()).Annotations[macpool.NodeHoldsAnnotation]; holds != "" {
+		t.Errorf("the Pod still there got holds %s", holds)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 2 || asked[0].ResourceVersion != "100" || asked[0].ResourceVersionMatch != metav1.ResourceVersionMatchExact || asked[1].Continue != "page-2" {
+		t.Errorf("the lists asked were %+v, want the checkpoint's exact version, then its next page", asked)
+	}
+}
