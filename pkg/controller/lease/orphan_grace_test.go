@@ -17,14 +17,24 @@ import (
 // --force would otherwise keep its MACs (any free MAC it asked for, in any
 // pool) leased for those years, with no object, until the leader changes.
 // The hold counts at most orphanMaxGrace of it: past that, a node that
-// reported Ready since proves the kubelet heard of the removal long ago.
+// reported Ready since proves the kubelet heard of the removal long ago
+// (a heartbeat seen written after a read past the bound: nodeStopped).
 func TestHoldOfARemovedPodIsBoundedWhateverItsGracePeriod(t *testing.T) {
 	const address = "02:00:00:00:00:73"
 	removed := time.Now()
 	later := removed.Add(orphanMaxGrace + orphanMargin + time.Minute)
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
-		Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.NewTime(later.Add(-time.Second))}}}}
+		Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.NewTime(removed)}}}}
 	h := newHarness(t, false, nil, []runtime.Object{node})
+	// The kubelet reports again after every read, as it does every few
+	// minutes.
+	heartbeat := func(at time.Time) {
+		t.Helper()
+		node.Status.Conditions[0].LastHeartbeatTime = metav1.NewTime(at)
+		if _, err := h.kube.CoreV1().Nodes().UpdateStatus(context.Background(), node, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	for _, seconds := range []int64{1_000_000_000, 9_300_000_000} { // 31 years; past what a time.Duration holds
 		pod := testPod("forced", address, corev1.PodRunning)
@@ -36,6 +46,12 @@ func TestHoldOfARemovedPodIsBoundedWhateverItsGracePeriod(t *testing.T) {
 		if wait, err := h.controller.hold(context.Background(), lease); err != nil || wait <= 0 {
 			t.Fatalf("grace %ds: hold right after the removal = %v, %v; want a wait", seconds, wait, err)
 		}
+		// Past the bound: one read shows the heartbeat, the next one a later.
+		h.controller.now = func() time.Time { return later.Add(-30 * time.Second) }
+		if _, err := h.controller.hold(context.Background(), lease); err != nil {
+			t.Fatal(err)
+		}
+		heartbeat(later.Add(-15 * time.Second))
 		h.controller.now = func() time.Time { return later }
 		wait, err := h.controller.hold(context.Background(), lease)
 		if err != nil {

@@ -464,6 +464,13 @@ func shorter(wait, other time.Duration) time.Duration {
 // Ready after since (it had heard of the removals then, and stops such a
 // Pod within its grace period), or an administrator marked it out of
 // service while it is not Ready.
+//
+// "After since" is by this replica's clock, which since is too: the
+// kubelet's heartbeat is a time by the node's clock, and a node whose
+// clock runs ahead would prove, with a heartbeat written before the
+// removal, that it stopped a Pod it may still run. So the proof is a
+// heartbeat that this replica saw appear after a read, made after since,
+// that still showed an earlier one (nodeReads.wroteSince).
 func (c *Controller) nodeStopped(ctx context.Context, node string, since time.Time) (bool, error) {
 	object, err := c.nodes.get(ctx, c.config.Kube, node, c.now())
 	if err != nil {
@@ -472,16 +479,21 @@ func (c *Controller) nodeStopped(ctx context.Context, node string, since time.Ti
 	if object == nil {
 		return true, nil
 	}
-	for _, condition := range object.Status.Conditions {
-		if condition.Type != corev1.NodeReady {
-			continue
-		}
-		if condition.Status == corev1.ConditionTrue {
-			return condition.LastHeartbeatTime.After(since), nil
-		}
-		return outOfService(object), nil
+	if readyHeartbeat(object) != nil {
+		return c.nodes.wroteSince(node, since), nil
 	}
 	return outOfService(object), nil
+}
+
+// readyHeartbeat is the heartbeat of a Node whose kubelet reports it Ready,
+// nil for a Node not Ready.
+func readyHeartbeat(node *corev1.Node) *metav1.Time {
+	for i, condition := range node.Status.Conditions {
+		if condition.Type == corev1.NodeReady && condition.Status == corev1.ConditionTrue {
+			return &node.Status.Conditions[i].LastHeartbeatTime
+		}
+	}
+	return nil
 }
 
 // outOfService tells a Node tainted node.kubernetes.io/out-of-service, which
@@ -526,7 +538,26 @@ const nodeReadFor = 5 * time.Second
 type nodeReads struct {
 	mu     sync.Mutex
 	byName map[string]nodeRead
+	// heartbeats are the Ready heartbeats each Node was read with, as this
+	// replica saw them change, by its own clock; kept for heartbeatMemory
+	// after the last read.
+	heartbeats map[string]heartbeat
 }
+
+// heartbeat is what the reads of one Node showed of its Ready heartbeat.
+type heartbeat struct {
+	// value is the heartbeat of the last read; zero if it was not Ready.
+	value metav1.Time
+	// read is when the last read was made.
+	read time.Time
+	// changedAfter is when the last read that showed another value was
+	// made: the kubelet wrote value after it. Zero if no read did.
+	changedAfter time.Time
+}
+
+// heartbeatMemory is how long the heartbeats of a Node no hold asks about
+// are kept; a hold asks every orphanRecheck.
+const heartbeatMemory = time.Hour
 
 type nodeRead struct {
 	node *corev1.Node
@@ -560,5 +591,41 @@ func (r *nodeReads) get(ctx context.Context, kube kubernetes.Interface, name str
 		}
 	}
 	r.byName[name] = nodeRead{node: node, at: now}
+	r.observeLocked(name, node, now)
 	return node, nil
+}
+
+// observeLocked notes the Ready heartbeat of a Node read at now.
+func (r *nodeReads) observeLocked(name string, node *corev1.Node, now time.Time) {
+	if r.heartbeats == nil {
+		r.heartbeats = map[string]heartbeat{}
+	}
+	for other, seen := range r.heartbeats {
+		if now.Sub(seen.read) >= heartbeatMemory {
+			delete(r.heartbeats, other)
+		}
+	}
+	if node == nil {
+		delete(r.heartbeats, name)
+		return
+	}
+	var value metav1.Time
+	if ready := readyHeartbeat(node); ready != nil {
+		value = *ready
+	}
+	seen, found := r.heartbeats[name]
+	if found && !seen.value.Equal(&value) {
+		seen.changedAfter = seen.read
+	}
+	seen.value, seen.read = value, now
+	r.heartbeats[name] = seen
+}
+
+// wroteSince tells whether the kubelet of the Node name wrote the Ready
+// heartbeat it was last read with after a read made at or after since.
+func (r *nodeReads) wroteSince(name string, since time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen, found := r.heartbeats[name]
+	return found && !seen.value.IsZero() && !seen.changedAfter.IsZero() && !seen.changedAfter.Before(since)
 }
