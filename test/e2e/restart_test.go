@@ -69,3 +69,81 @@ var _ = Describe("A restart of kubemacpool-apiserver", Ordered, func() {
 		}).WithContext(ctx).WithTimeout(90 * time.Second).Should(ConsistOf(append(before, after)))
 	})
 })
+
+// Serial: the spec stops kubemacpool-apiserver, which would fail any spec
+// running alongside.
+var _ = Describe("A restart of kubemacpool-apiserver while a pod is removed with --force", Serial, func() {
+	It("keeps the MAC of a pod removed with --force while the only replica was down: the restarted server replays the Pod removals it missed", func(ctx context.Context) {
+		// With one replica (the default) no other replica follows the Pods
+		// while it restarts, so only what the server saved before it
+		// stopped can tell it, once back, of a Pod removed meanwhile: a
+		// Pod informer that starts afresh lists the Pods that exist and
+		// never hears of one that is gone.
+		Expect(cluster.KubemacpoolReplicas()).To(Equal(1), "the suite's cluster runs a single replica")
+		namespace := createNamespace(ctx, "restart-forced")
+		node := partitionedNode(ctx, kubeClient, namespace)
+		pod := newPod("forced", `[{"name":"br1"}]`)
+		zero := int64(0)
+		pod.Spec.TerminationGracePeriodSeconds = &zero
+		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		address := podNetworks(pod)[0]["mac"].(string)
+		eventuallyBound(ctx, namespace, 1)
+		bound := leasesOf(ctx, namespace)[address]
+		runOnNode(ctx, kubeClient, namespace, "forced", node.Name)
+		// The leader saves the Pod watch's resourceVersion every 10 s;
+		// the restarted server replays the Pod events from the last one
+		// it saved. Nothing reports the save, so wait past one period
+		// since the Pod was bound and reported running.
+		time.Sleep(12 * time.Second)
+
+		// Registered after createNamespace, so it runs before the
+		// namespace's cleanup, which needs the server: a spec that fails
+		// while the server is down leaves it running for the next.
+		stopped := false
+		DeferCleanup(func(ctx context.Context) {
+			if stopped {
+				Expect(cluster.StartKubemacpool(ctx)).To(Succeed())
+			}
+		})
+		By("stopping the only replica, then removing the pod with --force while it is down")
+		Expect(cluster.StopKubemacpool()).To(Succeed())
+		stopped = true
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "forced", *metav1.NewDeleteOptions(0))).To(Succeed())
+		Expect(cluster.StartKubemacpool(ctx)).To(Succeed())
+		stopped = false
+
+		By("the restarted server writes the hold of the node, and keeps the lease")
+		// The lease as the server has it now. kube-apiserver's
+		// availability controller may call the server unavailable (503)
+		// until its next probe after the restart: that fails one attempt
+		// only.
+		heldLease := func(g Gomega) {
+			list, err := macClient.MacpoolV1alpha1().MacLeases(namespace).List(ctx, metav1.ListOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			var found []v1alpha1.MacLease
+			for _, lease := range list.Items {
+				if lease.Spec.MACAddress == address {
+					found = append(found, lease)
+				}
+			}
+			g.Expect(found).To(HaveLen(1), "the lease of %s, the MAC of the pod removed while the server was down", address)
+			lease := found[0]
+			// The same lease, still the removed pod's: not released and
+			// leased again, to this namespace or any other.
+			g.Expect(lease.UID).To(Equal(bound.UID), "the lease the pod was bound to")
+			g.Expect(lease.Spec.Owner).To(Equal(&v1alpha1.LeaseOwner{APIVersion: "v1", Kind: "Pod", Name: "forced"}))
+			g.Expect(lease.Annotations).To(HaveKeyWithValue("macpool.kubemacpool.io/node-holds",
+				And(ContainSubstring(`"node":"`+node.Name+`"`), ContainSubstring(`"pod":"forced"`))))
+		}
+		Eventually(heldLease).WithContext(ctx).WithTimeout(90 * time.Second).Should(Succeed())
+		// Held, not only annotated for a moment: the node never reports
+		// Ready, so it never proves it stopped the pod.
+		Consistently(heldLease).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
+
+		By("once the node is gone, so are its pods, the hold and the lease")
+		Expect(kubeClient.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).
+			WithContext(ctx).WithTimeout(90 * time.Second).ShouldNot(HaveKey(address))
+	})
+})
