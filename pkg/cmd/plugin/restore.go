@@ -66,8 +66,10 @@ you could not create by hand.
 Running it again is safe: an object that exists as in the backup counts as
 unchanged. An existing lease of the same address, owner and phase (say one
 the controller adopted for a running Pod) gets the backup's pool, interface,
-labels and annotations. The node holds annotation is the lease controller's:
-none is written from the backup, and an existing lease keeps its own. A
+labels and annotations. The node holds annotation (nodes that may still run a
+removed Pod with the MAC) is restored on a lease created if you may write it
+(update on macleases/finalizers), and left out otherwise, with a warning; an
+existing lease keeps its own. A
 lease with another owner or phase, or whose
 address another namespace holds, is a conflict and is left as it is; so is
 an existing pool that differs, unless --overwrite-pools. Reserved leases whose expiresAt has
@@ -232,11 +234,22 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 	where := scope{namespace: lease.Namespace}
 	name := lease.Namespace + "/" + lease.Name
 
-	// Node holds are the lease controller's record of this cluster's
-	// nodes; it writes them (MacLeaseProtection refuses them to whoever may
-	// not remove the protection finalizer, every tenant).
-	lease = withoutNodeHolds(lease)
+	// Node holds keep the MAC while a node may still run a removed Pod
+	// with it: a restore after the server's storage was lost brings them
+	// back, and the controller drops each once its node proves it stopped
+	// the Pod (at once for a node this cluster does not have).
+	// MacLeaseProtection refuses them to whoever may not remove the
+	// protection finalizer, every tenant: their lease is restored without.
 	err := createLease(ctx, leases.Create, lease, retryScope)
+	holds := lease.Annotations[macpool.NodeHoldsAnnotation]
+	// An existing lease keeps its own holds, whatever the backup's.
+	lease = withoutNodeHolds(lease)
+	if refusedNodeHolds(err) {
+		if err = createLease(ctx, leases.Create, lease, retryScope); err == nil {
+			fmt.Fprintf(o.ErrOut, "MacLease %s: restored without its node holds %s, which take update permission on macleases/finalizers: "+
+				"the MAC may be leased again while one of those nodes still runs the removed Pod\n", name, holds)
+		}
+	}
 	if err == nil {
 		counts.created++
 		return
@@ -334,6 +347,12 @@ func refusedByScope(err error) bool {
 	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "spec.macAddress") && !refusedAsExcluded(err)
 }
 
+// refusedNodeHolds tells MacLeaseProtection's 403 for node holds written by
+// a caller who may not update macleases/finalizers.
+func refusedNodeHolds(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), macpool.NodeHoldsAnnotation)
+}
+
 // refusedAsExcluded tells MacLeaseReservationScope's 403 for an address in
 // a pool's spec.exclude, whose message says which permission it takes.
 func refusedAsExcluded(err error) bool {
@@ -354,8 +373,7 @@ func sameDetails(existing, backup *v1alpha1.MacLease) bool {
 		equalMaps(existing.Labels, backup.Labels) && equalMaps(withoutNodeHolds(existing).Annotations, backup.Annotations)
 }
 
-// withoutNodeHolds is lease without the node holds annotation: those of a
-// backup name Pods and nodes of the cluster it was taken from.
+// withoutNodeHolds is lease without the node holds annotation.
 func withoutNodeHolds(lease *v1alpha1.MacLease) *v1alpha1.MacLease {
 	if _, found := lease.Annotations[macpool.NodeHoldsAnnotation]; !found {
 		return lease
