@@ -85,9 +85,16 @@ func FollowPods(pods, leases cache.SharedIndexInformer, replay *Replay) (*PodEve
 	// this replica need not keep it, nor write it again when it takes
 	// over, by then perhaps onto a lease whose hold the leader dropped
 	// since (its node proved it stopped the Pod).
+	// A lease that is gone needs no hold either. The leader forgets its
+	// removals as it syncs the lease's key (forgetRemovedPods); a replica
+	// that does not lead forgets them here, for once it leads nothing
+	// queues the key of a lease that is gone, and a removal kept for good
+	// would hold the checkpoint before it for the whole term
+	// (PodEvents.progress).
 	if _, err := leases.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    e.recorded,
 		UpdateFunc: func(_, obj interface{}) { e.recorded(obj) },
+		DeleteFunc: e.gone,
 	}); err != nil {
 		return nil, fmt.Errorf("following the holds that MacLeases record: %w", err)
 	}
@@ -110,6 +117,28 @@ func (e *PodEvents) recorded(obj interface{}) {
 		return
 	}
 	e.onNodes.forgetRecorded(indexKey(lease.Namespace, lease.Spec.MACAddress), holds)
+}
+
+// gone forgets, while no term runs here, the removals noted under the MAC
+// of a lease that is gone. A term's own sync of the key does (its lease
+// handler queued it), after any lease of the same name created since
+// records them.
+func (e *PodEvents) gone(obj interface{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.term != nil {
+		return
+	}
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	lease, ok := obj.(*macpool.MacLease)
+	if !ok {
+		return
+	}
+	key := indexKey(lease.Namespace, lease.Spec.MACAddress)
+	removed, _ := e.onNodes.of(key)
+	e.onNodes.forget(key, removed)
 }
 
 // indexPods indexes Pods by the MACs they carry and report.

@@ -322,3 +322,37 @@ func TestATooOldCheckpointComparesThePodsThenWithTheFirstList(t *testing.T) {
 		t.Errorf("the lists asked were %+v, want the checkpoint's exact version, then its next page", asked)
 	}
 }
+
+// A removal noted by a replica that does not lead, whose lease then goes
+// (the leader saw the node stop the Pod, and released the MAC), needs no
+// hold: the replica must forget it then. Kept, it would stay for good once
+// the replica leads (a leader forgets a removal only as it syncs its lease,
+// and nothing queues a lease that is gone), and hold the checkpoint before
+// it for as long as the term lasts: the next start would find the events
+// since that checkpoint gone (410), and hold none of the removals of its
+// own gap. A replica's replay, at every start of a rolling upgrade, notes
+// such removals: their holds are stamped later than the leader's, which
+// then do not make the replica forget them (forgetRecorded).
+func TestAGoneLeaseDoesNotHoldTheCheckpoint(t *testing.T) {
+	const address = "02:00:00:00:00:7d"
+	pod, lease, node := forcedPodFixture(address)
+	lease.DeletionTimestamp, lease.Finalizers = nil, nil
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{pod, node})
+	events := h.standby()
+	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
+	h.deletePod("forced")
+	h.eventually("the removal to be noted", func() bool {
+		_, found := events.onNodes.oldestUnrecorded()
+		return found
+	})
+	if err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Delete(context.Background(), lease.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the lease to be gone", func() bool { return !events.leased(testNamespace, address) })
+
+	h.run()
+	h.eventually("the removal of a gone lease to be forgotten", func() bool {
+		_, found := events.onNodes.oldestUnrecorded()
+		return !found
+	})
+}
