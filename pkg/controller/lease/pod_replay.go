@@ -70,6 +70,13 @@ var (
 	loadTimeout = 30 * time.Second
 	// replayPage is the page size of the list at the checkpoint.
 	replayPage int64 = 500
+	// replayTimeout bounds the watch of a replay, retries included: the
+	// controller's term waits for it, and a kube-apiserver that never
+	// answers the watch would keep it waiting for good.
+	replayTimeout = time.Minute
+	// replayRetry is how long a replay waits before it watches again after
+	// a watch failed or ended short of the first list.
+	replayRetry = time.Second
 )
 
 // resourceVersion reads an object's resourceVersion as kube-apiserver's
@@ -209,41 +216,75 @@ var errReplayCut = errors.New("the watch ended before it reached the first list"
 // replayFrom watches the Pods from the checkpoint from, noting every
 // removal, until an event at or past until (the first list), or until the
 // watch has been quiet for replayQuiet. It returns how many removals it
-// noted.
+// noted. A watch that fails, or ends short of the first list, is made
+// again from the last event it had, as client-go's reflector does, for up
+// to replayTimeout in all: given up at the first 429, 500 or closed
+// connection, the removals of the gap would go unheld for good, as the
+// next checkpoint passes them. A 410 is final: those events are gone.
 func (e *PodEvents) replayFrom(ctx context.Context, from, until string) (int, error) {
 	end, err := storage.APIObjectVersioner{}.ParseResourceVersion(until)
 	if err != nil {
 		return 0, fmt.Errorf("reading the first list's resourceVersion: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
+	defer cancel()
+	removals := 0
+	for {
+		noted, last, err := e.replayWatch(ctx, from, end)
+		removals += noted
+		if err == nil {
+			return removals, nil
+		}
+		if !retriable(err) {
+			return removals, explainGone(err)
+		}
+		if last != "" {
+			from = last
+		}
+		klog.ErrorS(err, "Replaying the Pod watch: watching again", "resourceVersion", from)
+		select {
+		case <-ctx.Done():
+			return removals, fmt.Errorf("%w, after: %w", ctx.Err(), err)
+		case <-time.After(replayRetry):
+		}
+	}
+}
+
+// replayWatch is one watch of replayFrom; it also returns the
+// resourceVersion of the last event it had, "" if none.
+func (e *PodEvents) replayWatch(ctx context.Context, from string, end uint64) (int, string, error) {
 	events, err := e.replay.Watch(ctx, from)
 	if err != nil {
-		return 0, explainGone(err)
+		return 0, "", err
 	}
 	defer events.Stop()
 	quiet := time.NewTimer(replayQuiet)
 	defer quiet.Stop()
-	removals := 0
+	removals, last := 0, ""
 	for {
 		select {
 		case <-ctx.Done():
-			return removals, ctx.Err()
+			return removals, last, ctx.Err()
 		case <-quiet.C:
-			return removals, nil
+			return removals, last, nil
 		case event, open := <-events.ResultChan():
 			if !open {
-				return removals, errReplayCut
+				return removals, last, errReplayCut
 			}
 			switch event.Type {
 			case watch.Error:
-				return removals, explainGone(apierrors.FromObject(event.Object))
+				return removals, last, apierrors.FromObject(event.Object)
 			case watch.Deleted:
 				if pod, ok := event.Object.(*corev1.Pod); ok {
 					e.replayRemoval(pod)
 					removals++
 				}
 			}
+			if object, err := meta.Accessor(event.Object); err == nil && object.GetResourceVersion() != "" {
+				last = object.GetResourceVersion()
+			}
 			if end != 0 && resourceVersion(event.Object) >= end {
-				return removals, nil
+				return removals, last, nil
 			}
 			quiet.Reset(replayQuiet)
 		}
@@ -253,6 +294,19 @@ func (e *PodEvents) replayFrom(ctx context.Context, from, until string) (int, er
 // gone tells a 410 from kube-apiserver: it no longer has what was asked.
 func gone(err error) bool {
 	return err != nil && (apierrors.IsResourceExpired(err) || apierrors.IsGone(err))
+}
+
+// retriable tells a failed replay watch worth making again: not a 410
+// (the events are gone), nor what asking again does not change.
+func retriable(err error) bool {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		apierrors.IsResourceExpired(err), apierrors.IsGone(err),
+		apierrors.IsForbidden(err), apierrors.IsUnauthorized(err),
+		apierrors.IsBadRequest(err), apierrors.IsInvalid(err), apierrors.IsNotFound(err):
+		return false
+	}
+	return true
 }
 
 // explainGone says what a 410 from kube-apiserver means here.

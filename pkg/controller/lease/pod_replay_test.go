@@ -356,3 +356,104 @@ func TestAGoneLeaseDoesNotHoldTheCheckpoint(t *testing.T) {
 		return !found
 	})
 }
+
+// A replay rides out what cuts a watch short, as any watcher does: it
+// watches again from the last event it had. Given up at once, a
+// kube-apiserver that answered 429 or 500, or closed the watch, left every
+// removal of the gap unheld, for good: the next checkpoint passes them.
+func TestAReplayWatchesAgainAfterATransientFailure(t *testing.T) {
+	retry := replayRetry
+	replayRetry = 10 * time.Millisecond
+	t.Cleanup(func() { replayRetry = retry })
+	shortReplay(t)
+	const first, second = "02:00:00:00:00:7e", "02:00:00:00:00:7f"
+	removed := func(address, name, version string) *corev1.Pod {
+		pod, _, _ := forcedPodFixture(address)
+		pod.Name, pod.UID, pod.ResourceVersion = name, types.UID("uid-"+name), version
+		return pod
+	}
+	for _, c := range []struct {
+		name  string
+		watch func(calls int, resourceVersion string) (watch.Interface, error)
+	}{{
+		name: "the watch request fails",
+		watch: func(calls int, resourceVersion string) (watch.Interface, error) {
+			if calls == 1 {
+				return nil, apierrors.NewTooManyRequests("the server is starting", 1)
+			}
+			w := watch.NewFakeWithChanSize(2, false)
+			w.Delete(removed(first, "a", "150"))
+			w.Delete(removed(second, "b", "160"))
+			return w, nil
+		},
+	}, {
+		name: "the watch ends early",
+		watch: func(calls int, resourceVersion string) (watch.Interface, error) {
+			w := watch.NewFakeWithChanSize(2, false)
+			switch {
+			case calls == 1 && resourceVersion == "100":
+				w.Delete(removed(first, "a", "150"))
+				w.Stop()
+			case calls == 2 && resourceVersion == "150":
+				w.Delete(removed(second, "b", "160"))
+			}
+			return w, nil
+		},
+	}, {
+		name: "the watch sends an error",
+		watch: func(calls int, resourceVersion string) (watch.Interface, error) {
+			w := watch.NewFakeWithChanSize(2, false)
+			switch {
+			case calls == 1 && resourceVersion == "100":
+				w.Delete(removed(first, "a", "150"))
+				w.Error(&apierrors.NewInternalError(errors.New("etcd leader changed")).ErrStatus)
+			case calls == 2 && resourceVersion == "150":
+				w.Delete(removed(second, "b", "160"))
+			}
+			return w, nil
+		},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, false, []runtime.Object{testLease(first, kindPod, "a", "Bound", nil), testLease(second, kindPod, "b", "Bound", nil)}, nil)
+			events := h.standby()
+			h.eventually("the leases to be known", func() bool {
+				return events.leased(testNamespace, first) && events.leased(testNamespace, second)
+			})
+			var mu sync.Mutex
+			calls := 0
+			events.replay = &Replay{Watch: func(_ context.Context, resourceVersion string) (watch.Interface, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls++
+				return c.watch(calls, resourceVersion)
+			}}
+			noted, err := events.replayFrom(context.Background(), "100", "200")
+			if err != nil || noted != 2 {
+				t.Fatalf("the replay noted %d removals (error %v), want both", noted, err)
+			}
+			for _, address := range []string{first, second} {
+				if removals, _ := events.onNodes.of(indexKey(testNamespace, address)); len(removals) != 1 {
+					t.Errorf("the removal with %s is not noted: %v", address, removals)
+				}
+			}
+		})
+	}
+}
+
+// The controller's term waits for the replay: a watch that kube-apiserver
+// never answers must not keep it waiting for good.
+func TestAReplayThatHangsEnds(t *testing.T) {
+	timeout := replayTimeout
+	replayTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { replayTimeout = timeout })
+	h := newHarness(t, false, nil, nil)
+	h.withReplay(&Replay{
+		Checkpoints: &memoryCheckpoints{current: "100"},
+		Watch: func(ctx context.Context, _ string) (watch.Interface, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+	})
+	h.run()
+	h.eventually("the Pod events to sync", h.controller.config.PodEvents.HasSynced)
+}
