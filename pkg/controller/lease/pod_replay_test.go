@@ -457,3 +457,84 @@ func TestAReplayThatHangsEnds(t *testing.T) {
 	h.run()
 	h.eventually("the Pod events to sync", h.controller.config.PodEvents.HasSynced)
 }
+
+// The term waits for the replay: started before it has noted the removals
+// no replica saw, it would release their leases at once.
+func TestATermWaitsForTheReplay(t *testing.T) {
+	orphanMargin = 0
+	t.Cleanup(func() { orphanMargin = 10 * time.Second })
+	shortReplay(t)
+	const address = "02:00:00:00:00:80"
+	pod, lease, node := forcedPodFixture(address)
+	pod.ResourceVersion = "105"
+	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
+	answer := make(chan struct{})
+	h.withReplay(&Replay{
+		Checkpoints: &memoryCheckpoints{current: "100"},
+		Watch: func(ctx context.Context, _ string) (watch.Interface, error) {
+			select {
+			case <-answer:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			w := watch.NewFakeWithChanSize(1, false)
+			w.Delete(pod)
+			return w, nil
+		},
+	})
+	// h.run, but without waiting for the term to start: it must not yet.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go h.leaseInformer.RunWithContext(ctx)
+	h.startInformers(ctx.Done())
+	go func() {
+		defer close(done)
+		if err := h.controller.Run(ctx, 1); err != nil {
+			t.Error(err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	h.consistently("the lease, while the replay has not answered", func() bool { return h.protected(address) })
+	close(answer)
+	h.eventually("the lease to record node-1's hold", func() bool {
+		holds, err := macpool.ParseNodeHolds(h.lease(mustMAC(address).Name()).Annotations[macpool.NodeHoldsAnnotation])
+		return err == nil && len(holds) == 1 && holds[0].Node == "node-1"
+	})
+	h.consistently("the lease", func() bool { return h.protected(address) })
+}
+
+// What the leader saves lags one period behind the events handled: a
+// relist after a broken watch hands the handler the Pods that exist (up to
+// the list's resourceVersion) before the tombstones of those that went,
+// and a checkpoint taken in between would pass those removals by.
+func TestTheCheckpointLagsAPeriodBehindTheEvents(t *testing.T) {
+	every := checkpointEvery
+	checkpointEvery = 500 * time.Millisecond
+	t.Cleanup(func() { checkpointEvery = every })
+	const address = "02:00:00:00:00:81"
+	pod, lease, _ := forcedPodFixture(address)
+	lease.DeletionTimestamp, lease.Finalizers = nil, nil
+	pod.ResourceVersion = "150"
+	h := newHarness(t, false, []runtime.Object{lease}, nil)
+	events := h.standby()
+	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
+	checkpoints := &memoryCheckpoints{}
+	events.replay = &Replay{Checkpoints: checkpoints}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); events.saveCheckpoints(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	events.handled.Store(100)
+	h.eventually("the checkpoint 100", func() bool { return slices.Contains(checkpoints.history(), "100") })
+	// A relist: the Pods that exist, up to 300, just after a save...
+	events.handled.Store(300)
+	// ...and, past the next save, the tombstone of one removed at 150.
+	time.Sleep(checkpointEvery * 3 / 2)
+	events.replayRemoval(pod)
+	h.eventually("the checkpoint just before the removal", func() bool { return slices.Contains(checkpoints.history(), "149") })
+	if saved := checkpoints.history(); slices.Contains(saved, "300") {
+		t.Errorf("the checkpoints saved were %v: 300 passed the removal at 150 before the handler had it", saved)
+	}
+}
