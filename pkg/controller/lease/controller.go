@@ -348,8 +348,14 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	// ends: before any worker looks at a lease.
 	defer c.config.PodEvents.follow(c.onPodHolders)()
 	// The leader writes the holds, so it saves how far they are written,
-	// for a process that starts after every replica stopped.
-	go c.config.PodEvents.saveCheckpoints(ctx)
+	// for a process that starts after every replica stopped. The saving
+	// ends when Run returns, whatever the reason (an error below, its
+	// context still live): it would go on vouching for holds that no
+	// controller writes any more. Run waits for its last save.
+	saveCtx, stopSaving := context.WithCancel(ctx)
+	saving := make(chan struct{})
+	go func() { defer close(saving); c.config.PodEvents.saveCheckpoints(saveCtx) }()
+	defer func() { stopSaving(); <-saving }()
 	go c.followKubeVirt(ctx)
 	if c.config.Networks != nil {
 		changes := newNetworkChanges()

@@ -538,3 +538,37 @@ func TestTheCheckpointLagsAPeriodBehindTheEvents(t *testing.T) {
 		t.Errorf("the checkpoints saved were %v: 300 passed the removal at 150 before the handler had it", saved)
 	}
 }
+
+type failingNetworks struct{}
+
+func (failingNetworks) Known(string, string) bool { return false }
+
+func (failingNetworks) OnChange(func(string, string)) (func(), error) {
+	return nil, errors.New("no NetworkAttachmentDefinitions")
+}
+
+// A term's checkpoints end with it, however it ends: saved on after Run
+// returned (an error, its context still live), they would vouch for holds
+// no controller writes any more, and the goroutine would leak.
+func TestTheCheckpointsEndWithTheTerm(t *testing.T) {
+	every := checkpointEvery
+	checkpointEvery = 20 * time.Millisecond
+	t.Cleanup(func() { checkpointEvery = every })
+	h := newHarness(t, false, nil, nil)
+	events := h.standby()
+	checkpoints := &memoryCheckpoints{}
+	events.replay = &Replay{Checkpoints: checkpoints}
+	events.handled.Store(100)
+	h.controller.config.Networks = failingNetworks{}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := h.controller.Run(ctx, 1); err == nil {
+		t.Fatal("the term ran without its networks")
+	}
+	events.handled.Store(500)
+	time.Sleep(10 * checkpointEvery)
+	if saved := checkpoints.history(); slices.Contains(saved, "500") {
+		t.Errorf("the checkpoints saved were %v: saved on after the term's Run returned", saved)
+	}
+}
