@@ -194,6 +194,10 @@ func (e *PodEvents) Replay(ctx context.Context) {
 	if !cache.WaitForCacheSync(ctx.Done(), e.registration.HasSynced, e.leasesSynced) {
 		return
 	}
+	// Read now, not at the Pods' first list: the handler noted no removal
+	// it had before the leases were known (no lease, no hold), and the
+	// reflector moves this past every event before handing it on, so the
+	// replay covers those too.
 	until := e.informer.LastSyncResourceVersion()
 	removals, err := e.replayFrom(ctx, from, until)
 	if gone(err) && e.replay.List != nil {

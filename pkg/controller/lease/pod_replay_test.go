@@ -572,3 +572,33 @@ func TestTheCheckpointsEndWithTheTerm(t *testing.T) {
 		t.Errorf("the checkpoints saved were %v: saved on after the term's Run returned", saved)
 	}
 }
+
+// A replay notes a removal only where a lease has the MAC (PodEvents.leased),
+// so it waits for the leases to be known: in the server, the leases' first
+// list (every lease decoded) ends well after the Pods'.
+func TestAReplayWaitsForTheLeases(t *testing.T) {
+	shortReplay(t)
+	const address = "02:00:00:00:00:82"
+	pod, lease, _ := forcedPodFixture(address)
+	pod.ResourceVersion = "105"
+	h := newHarness(t, false, []runtime.Object{lease}, nil)
+	var asked string
+	events := h.controller.config.PodEvents
+	events.replay = &Replay{
+		Checkpoints: &memoryCheckpoints{current: "100"},
+		Watch:       replayedWatch(&asked, watch.Event{Type: watch.Deleted, Object: pod}),
+	}
+	events.replayed.Store(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h.startInformers(ctx.Done())
+	h.eventually("the Pods' first list", events.registration.HasSynced)
+	replayed := make(chan struct{})
+	go func() { defer close(replayed); events.Replay(ctx) }()
+	time.Sleep(2 * replayQuiet)
+	go h.leaseInformer.RunWithContext(ctx)
+	<-replayed
+	if removals, _ := events.onNodes.of(indexKey(testNamespace, address)); len(removals) != 1 {
+		t.Errorf("the removal replayed before the leases were known is not noted: %v", removals)
+	}
+}
