@@ -153,7 +153,11 @@ func (e *PodEvents) saveCheckpoints(ctx context.Context) {
 	for {
 		select {
 		case <-ticker.C:
-			save(ctx)
+			// An etcd that does not answer delays the next save, not the
+			// term.
+			each, cancel := context.WithTimeout(ctx, checkpointEvery)
+			save(each)
+			cancel()
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			save(final)
@@ -199,11 +203,23 @@ func (e *PodEvents) Replay(ctx context.Context) {
 	// reflector moves this past every event before handing it on, so the
 	// replay covers those too.
 	until := e.informer.LastSyncResourceVersion()
+	if newer(from, until) {
+		// kube-apiserver's etcd was restored from a backup, or the
+		// cluster rebuilt: its resourceVersions are not the ones the
+		// checkpoint counts in.
+		klog.ErrorS(nil, "The Pod watch checkpoint is past kube-apiserver's Pods (was its etcd restored?): the MACs of Pods removed with --force while no replica ran are not held",
+			"checkpoint", from, "firstList", until)
+		return
+	}
 	removals, err := e.replayFrom(ctx, from, until)
 	if gone(err) && e.replay.List != nil {
 		klog.InfoS("kube-apiserver no longer keeps the Pod events since the checkpoint: comparing the Pods as they were then with the first list",
 			"checkpoint", from, "firstList", until)
 		removals, err = e.replayFromList(ctx, from)
+	}
+	if err != nil && ctx.Err() != nil {
+		klog.InfoS("Replaying the Pod watch from the checkpoint: stopped with the server", "checkpoint", from)
+		return
 	}
 	if err != nil {
 		klog.ErrorS(err, "Replaying the Pod watch from the checkpoint failed: the MACs of Pods removed with --force between the checkpoint and this start are not held",
@@ -293,6 +309,16 @@ func (e *PodEvents) replayWatch(ctx context.Context, from string, end uint64) (i
 			quiet.Reset(replayQuiet)
 		}
 	}
+}
+
+// newer tells a resourceVersion past another; false if either is not one.
+func newer(version, than string) bool {
+	a, err := storage.APIObjectVersioner{}.ParseResourceVersion(version)
+	if err != nil {
+		return false
+	}
+	b, err := storage.APIObjectVersioner{}.ParseResourceVersion(than)
+	return err == nil && b != 0 && a > b
 }
 
 // gone tells a 410 from kube-apiserver: it no longer has what was asked.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	clienttesting "k8s.io/client-go/testing"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 )
@@ -46,6 +47,25 @@ func (c *memoryCheckpoints) history() []string {
 	return slices.Clone(c.saved)
 }
 
+// firstList is the resourceVersion kube-apiserver lists the Pods at in the
+// replay tests: past their checkpoints, as after a restart.
+const firstList = "1000"
+
+// podsListedAt makes the fake kube-apiserver list the Pods at version (the
+// fake's own versions count its objects).
+func (h *harness) podsListedAt(version string) {
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	h.kube.PrependReactor("list", "pods", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		obj, err := h.kube.Tracker().List(pods, corev1.SchemeGroupVersion.WithKind("Pod"), action.GetNamespace())
+		if err != nil {
+			return true, nil, err
+		}
+		list := obj.(*corev1.PodList)
+		list.ResourceVersion = version
+		return true, list, nil
+	})
+}
+
 // replayedWatch answers a watch from the checkpoint with events, then stays
 // open, as kube-apiserver's does; it records the resourceVersion asked.
 func replayedWatch(asked *string, events ...watch.Event) func(context.Context, string) (watch.Interface, error) {
@@ -62,6 +82,7 @@ func replayedWatch(asked *string, events ...watch.Event) func(context.Context, s
 // withReplay makes the harness's Pod events replay through replay before
 // they sync, as the server's assembly does, and runs the replay.
 func (h *harness) withReplay(replay *Replay) *PodEvents {
+	h.podsListedAt(firstList)
 	events := h.controller.config.PodEvents
 	events.replay = replay
 	events.replayed.Store(false)
@@ -141,6 +162,12 @@ func TestAFailedReplayDoesNotStopTheController(t *testing.T) {
 		replay: func(asked *string) *Replay {
 			return &Replay{Checkpoints: &memoryCheckpoints{loadErr: errors.New("etcd is down")},
 				Watch: replayedWatch(asked)}
+		},
+	}, {
+		name: "the checkpoint is past kube-apiserver's Pods (its etcd restored)",
+		replay: func(asked *string) *Replay {
+			return &Replay{Checkpoints: &memoryCheckpoints{current: "5000"},
+				Watch: replayedWatch(asked, watch.Event{Type: watch.Deleted, Object: removedAtCheckpoint(address, "5001")})}
 		},
 	}, {
 		name: "no checkpoint was ever saved",
@@ -583,6 +610,7 @@ func TestAReplayWaitsForTheLeases(t *testing.T) {
 	pod.ResourceVersion = "105"
 	h := newHarness(t, false, []runtime.Object{lease}, nil)
 	var asked string
+	h.podsListedAt(firstList)
 	events := h.controller.config.PodEvents
 	events.replay = &Replay{
 		Checkpoints: &memoryCheckpoints{current: "100"},
@@ -601,4 +629,11 @@ func TestAReplayWaitsForTheLeases(t *testing.T) {
 	if removals, _ := events.onNodes.of(indexKey(testNamespace, address)); len(removals) != 1 {
 		t.Errorf("the removal replayed before the leases were known is not noted: %v", removals)
 	}
+}
+
+// removedAtCheckpoint is the Pod of forcedPodFixture removed at version.
+func removedAtCheckpoint(address, version string) *corev1.Pod {
+	pod, _, _ := forcedPodFixture(address)
+	pod.ResourceVersion = version
+	return pod
 }
