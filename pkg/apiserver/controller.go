@@ -96,7 +96,7 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 		return nil, fmt.Errorf("getting the storage options of MacLeases: %w", err)
 	}
 	podEvents, err := leasecontroller.FollowPods(shared.pods.Core().V1().Pods().Informer(), shared.leases,
-		podReplay(newPodCheckpoints(leaseOptions), clients.kube))
+		podReplay(newPodCheckpoints(leaseOptions), clients.kube, config.ExtraConfig.Metrics))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
 // podCheckpoints keeps the lease controller's Pod watch checkpoint
@@ -58,9 +60,15 @@ func (c *podCheckpoints) Save(ctx context.Context, resourceVersion string) error
 }
 
 // podReplay replays the Pods' watch from the checkpoint in c through kube,
-// or compares the Pods as they were then with the first list.
-func podReplay(c *podCheckpoints, kube kubernetes.Interface) *leasecontroller.Replay {
+// or compares the Pods as they were then with the first list; the result
+// goes to m, if set.
+func podReplay(c *podCheckpoints, kube kubernetes.Interface, m *metrics.Metrics) *leasecontroller.Replay {
+	var report func(string)
+	if m != nil {
+		report = func(result string) { m.SetPodRemovalReplay(result, time.Now()) }
+	}
 	return &leasecontroller.Replay{
+		Report:      report,
 		Checkpoints: c,
 		Watch: func(ctx context.Context, resourceVersion string) (watch.Interface, error) {
 			return kube.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, metav1.ListOptions{ResourceVersion: resourceVersion, AllowWatchBookmarks: true})

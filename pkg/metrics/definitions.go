@@ -32,6 +32,9 @@ const (
 	NameWebhookCallerAuthorizationDisabled = "kmp_webhook_caller_authorization_disabled"
 	// NameBuildInfo is 1, labelled with the build the replica runs.
 	NameBuildInfo = "kmp_build_info"
+	// NamePodRemovalReplay is when the replica, at its start, learnt of
+	// the Pods removed while no replica ran, by result.
+	NamePodRemovalReplay = "kmp_pod_removal_replay_timestamp_seconds"
 )
 
 // Label names.
@@ -174,6 +177,13 @@ var docWebhookCallerAuthorizationDisabled = MetricDoc{
 	Help: "1 when the server runs with --webhook-authorization=Disabled: any client that reaches the secure port may POST AdmissionReviews and make the server lease MACs in any namespace. 0 when only an authorized caller (kube-apiserver) may. Alert on 1 unless the control plane cannot authenticate to webhooks.",
 }
 
+var docPodRemovalReplay = MetricDoc{
+	Name:   NamePodRemovalReplay,
+	Type:   TypeGauge,
+	Help:   "When this replica, as it started, learnt of the Pods removed while no replica ran, as a Unix time, by result: watched (kube-apiserver's Pod watch replayed from the last checkpoint), listed (the Pods at the checkpoint compared with the first list: the watch's events were gone), none (no checkpoint saved yet: a first start) and failed (not known: a Pod removed with --force in that gap, on a node that may still run it, holds no MAC). One series, of the start's result.",
+	Labels: []string{LabelResult},
+}
+
 var docBuildInfo = MetricDoc{
 	Name:   NameBuildInfo,
 	Type:   TypeGauge,
@@ -198,6 +208,7 @@ func Describe() []MetricDoc {
 		docOldestReservationExpiry,
 		docCertificateExpiry,
 		docCertificateWrites,
+		docPodRemovalReplay,
 		docWebhookCallerAuthorizationDisabled,
 		docBuildInfo,
 	}

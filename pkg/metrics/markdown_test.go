@@ -27,7 +27,7 @@ func TestWriteMarkdownListsEveryMetricSorted(t *testing.T) {
 		NameMACCollisions, NameDuplicateMACs, NamePoolCapacity, NamePoolAllocated,
 		NameAllocationDuration, NameAdmissionRequests, NameAdmissionDuration, NameLeaseOperations,
 		NameLeases, NameOldestReservationExpiry, NameCertificateExpiry, NameCertificateWrites, NameWebhookCallerAuthorizationDisabled,
-		NameBuildInfo,
+		NameBuildInfo, NamePodRemovalReplay,
 	}
 	var rows []string
 	for _, line := range strings.Split(text, "\n") {
@@ -67,6 +67,7 @@ func TestDescribeMatchesRegistry(t *testing.T) {
 	m.TrackLeases().Update("ns/02-00-00-00-00-01", nil, &LeaseState{Phase: LeasePhaseReserved, ExpiresAt: time.Now()})
 	m.SetCertificateExpiry("ca", time.Now())
 	m.CountCertificateWrite("regenerate")
+	m.SetPodRemovalReplay("watched", time.Now())
 
 	families, err := m.Registry().Gather()
 	if err != nil {

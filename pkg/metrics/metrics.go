@@ -82,6 +82,8 @@ type Metrics struct {
 	webhookAuthorizationDisabled *k8smetrics.Gauge
 	// buildInfo is kmp_build_info.
 	buildInfo *k8smetrics.GaugeVec
+	// podRemovalReplay is kmp_pod_removal_replay_timestamp_seconds.
+	podRemovalReplay *k8smetrics.GaugeVec
 
 	// collisionMu serialises changes to the collision series so that the
 	// per-MAC gauge and the deprecated total always agree.
@@ -168,6 +170,7 @@ func newMetrics(r registry) *Metrics {
 
 		webhookAuthorizationDisabled: k8smetrics.NewGauge(gaugeOpts(docWebhookCallerAuthorizationDisabled)),
 		buildInfo:                    k8smetrics.NewGaugeVec(gaugeOpts(docBuildInfo), docBuildInfo.Labels),
+		podRemovalReplay:             k8smetrics.NewGaugeVec(gaugeOpts(docPodRemovalReplay), docPodRemovalReplay.Labels),
 	}
 	// MustRegister only fails on duplicate or inconsistent descriptors, a
 	// programming error that every test run would catch. A metric of
@@ -185,6 +188,7 @@ func newMetrics(r registry) *Metrics {
 		m.certificateWrites,
 		m.webhookAuthorizationDisabled,
 		m.buildInfo,
+		m.podRemovalReplay,
 	}
 	r.MustRegister(m.collectors...)
 	m.leaseCollector = newLeaseCollector(m)
@@ -327,6 +331,12 @@ func (m *Metrics) CountLeaseOperation(operation LeaseOperation) {
 // SetCertificateExpiry records when certificate (ca or serving) expires.
 func (m *Metrics) SetCertificateExpiry(certificate string, notAfter time.Time) {
 	m.certificateExpiry.WithLabelValues(certificate).Set(float64(notAfter.Unix()))
+}
+
+// SetPodRemovalReplay records the result of the start's replay of the Pod
+// removals, at now.
+func (m *Metrics) SetPodRemovalReplay(result string, now time.Time) {
+	m.podRemovalReplay.WithLabelValues(result).Set(float64(now.Unix()))
 }
 
 // CountCertificateWrite counts one change of the certificate Secret.

@@ -193,3 +193,15 @@ func TestBuildInfoLabelsTheBuild(t *testing.T) {
 		fmt.Sprintf(`kmp_build_info{git_commit=%q,go_version=%q,version=%q} 1`, build.GitCommit, build.GoVersion, build.GitVersion),
 	)
 }
+
+// The start's replay of the Pod removals is one series, labelled with its
+// result, whose value is when it ended: an alert fires for a while after a
+// failed one, and then stops on its own.
+func TestPodRemovalReplayIsWhenTheStartLearnt(t *testing.T) {
+	m := New()
+	at := time.Unix(1_700_000_000, 0)
+	m.SetPodRemovalReplay("failed", at)
+	assertContains(t, scrape(t, m),
+		"# TYPE kmp_pod_removal_replay_timestamp_seconds gauge",
+		`kmp_pod_removal_replay_timestamp_seconds{result="failed"} 1.7e+09`)
+}

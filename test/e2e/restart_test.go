@@ -145,6 +145,10 @@ var _ = Describe("A restart of kubemacpool-apiserver while a pod is removed with
 		// Ready, so it never proves it stopped the pod.
 		Consistently(heldLease).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
 
+		// What an alert reads: this start learnt of the removals from the
+		// replayed watch.
+		Expect(scrapeMetrics()).To(MatchRegexp(`(?m)^kmp_pod_removal_replay_timestamp_seconds\{result="watched"\} `))
+
 		By("once the node is gone, so are its pods, the hold and the lease")
 		Expect(kubeClient.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})).To(Succeed())
 		Eventually(func() map[string]v1alpha1.MacLease { return leasesOf(ctx, namespace) }).

@@ -57,6 +57,24 @@ type Replay struct {
 	// List lists one page of Pods, for the Pods as they were at the
 	// checkpoint when the watch cannot be replayed from it.
 	List func(ctx context.Context, options metav1.ListOptions) (*corev1.PodList, error)
+	// Report, if set, is told how the start learnt of the removals:
+	// ReplayWatched, ReplayListed, ReplayNone or ReplayFailed.
+	Report func(result string)
+}
+
+// The results Replay reports.
+const (
+	ReplayWatched = "watched"
+	ReplayListed  = "listed"
+	ReplayNone    = "none"
+	ReplayFailed  = "failed"
+)
+
+// report tells Replay.Report the result of the start's replay.
+func (e *PodEvents) report(result string) {
+	if e.replay.Report != nil {
+		e.replay.Report(result)
+	}
 }
 
 var (
@@ -188,9 +206,11 @@ func (e *PodEvents) Replay(ctx context.Context) {
 	switch {
 	case err != nil:
 		klog.ErrorS(err, "Could not read the Pod watch checkpoint: the MACs of Pods removed with --force while no replica ran are not held")
+		e.report(ReplayFailed)
 		return
 	case from == "":
 		klog.InfoS("No Pod watch checkpoint yet (a first start): no Pod removal to replay")
+		e.report(ReplayNone)
 		return
 	}
 	// The leases tell which removals matter (PodEvents.leased); the first
@@ -209,12 +229,15 @@ func (e *PodEvents) Replay(ctx context.Context) {
 		// checkpoint counts in.
 		klog.ErrorS(nil, "The Pod watch checkpoint is past kube-apiserver's Pods (was its etcd restored?): the MACs of Pods removed with --force while no replica ran are not held",
 			"checkpoint", from, "firstList", until)
+		e.report(ReplayFailed)
 		return
 	}
+	result := ReplayWatched
 	removals, err := e.replayFrom(ctx, from, until)
 	if gone(err) && e.replay.List != nil {
 		klog.InfoS("kube-apiserver no longer keeps the Pod events since the checkpoint: comparing the Pods as they were then with the first list",
 			"checkpoint", from, "firstList", until)
+		result = ReplayListed
 		removals, err = e.replayFromList(ctx, from)
 	}
 	if err != nil && ctx.Err() != nil {
@@ -224,9 +247,11 @@ func (e *PodEvents) Replay(ctx context.Context) {
 	if err != nil {
 		klog.ErrorS(err, "Replaying the Pod watch from the checkpoint failed: the MACs of Pods removed with --force between the checkpoint and this start are not held",
 			"checkpoint", from, "firstList", until)
+		e.report(ReplayFailed)
 		return
 	}
-	klog.InfoS("Replayed the Pod removals since the checkpoint", "checkpoint", from, "firstList", until, "removals", removals)
+	klog.InfoS("Replayed the Pod removals since the checkpoint", "checkpoint", from, "firstList", until, "removals", removals, "from", result)
+	e.report(result)
 }
 
 // errReplayCut is a replay whose watch ended before it reached the first

@@ -66,6 +66,22 @@ func (h *harness) podsListedAt(version string) {
 	})
 }
 
+// reportTo makes replay report to the returned function's list.
+func reportTo(replay *Replay) func() []string {
+	var mu sync.Mutex
+	var results []string
+	replay.Report = func(result string) {
+		mu.Lock()
+		defer mu.Unlock()
+		results = append(results, result)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(results)
+	}
+}
+
 // replayedWatch answers a watch from the checkpoint with events, then stays
 // open, as kube-apiserver's does; it records the resourceVersion asked.
 func replayedWatch(asked *string, events ...watch.Event) func(context.Context, string) (watch.Interface, error) {
@@ -114,10 +130,12 @@ func TestAStartHoldsTheRemovalsNoReplicaSaw(t *testing.T) {
 	pod.ResourceVersion = "105"
 	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
 	var asked string
-	h.withReplay(&Replay{
+	replay := &Replay{
 		Checkpoints: &memoryCheckpoints{current: "100"},
 		Watch:       replayedWatch(&asked, watch.Event{Type: watch.Deleted, Object: pod}),
-	})
+	}
+	reported := reportTo(replay)
+	h.withReplay(replay)
 	h.run()
 	if asked != "100" {
 		t.Errorf("the replay watched from %q, want the checkpoint 100", asked)
@@ -127,6 +145,9 @@ func TestAStartHoldsTheRemovalsNoReplicaSaw(t *testing.T) {
 		return err == nil && len(holds) == 1 && holds[0].Node == "node-1" && holds[0].Pod == "forced"
 	})
 	h.consistently("the lease", func() bool { return h.protected(address) })
+	if got := reported(); !slices.Equal(got, []string{ReplayWatched}) {
+		t.Errorf("the replay reported %v, want %s", got, ReplayWatched)
+	}
 }
 
 // A replay that cannot be made says so and lets the controller start: the
@@ -145,32 +166,39 @@ func TestAFailedReplayDoesNotStopTheController(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		replay func(asked *string) *Replay
+		// result is what the metrics are told.
+		result string
 	}{{
-		name: "the checkpoint is older than what kube-apiserver keeps (on the watch)",
+		name:   "the checkpoint is older than what kube-apiserver keeps (on the watch)",
+		result: ReplayFailed,
 		replay: func(asked *string) *Replay {
 			return &Replay{Checkpoints: &memoryCheckpoints{current: "100"},
 				Watch: replayedWatch(asked, watch.Event{Type: watch.Error, Object: &gone.ErrStatus})}
 		},
 	}, {
-		name: "the checkpoint is older than what kube-apiserver keeps (on the request)",
+		name:   "the checkpoint is older than what kube-apiserver keeps (on the request)",
+		result: ReplayFailed,
 		replay: func(asked *string) *Replay {
 			return &Replay{Checkpoints: &memoryCheckpoints{current: "100"},
 				Watch: func(context.Context, string) (watch.Interface, error) { return nil, gone }}
 		},
 	}, {
-		name: "the checkpoint cannot be read",
+		name:   "the checkpoint cannot be read",
+		result: ReplayFailed,
 		replay: func(asked *string) *Replay {
 			return &Replay{Checkpoints: &memoryCheckpoints{loadErr: errors.New("etcd is down")},
 				Watch: replayedWatch(asked)}
 		},
 	}, {
-		name: "the checkpoint is past kube-apiserver's Pods (its etcd restored)",
+		name:   "the checkpoint is past kube-apiserver's Pods (its etcd restored)",
+		result: ReplayFailed,
 		replay: func(asked *string) *Replay {
 			return &Replay{Checkpoints: &memoryCheckpoints{current: "5000"},
 				Watch: replayedWatch(asked, watch.Event{Type: watch.Deleted, Object: removedAtCheckpoint(address, "5001")})}
 		},
 	}, {
-		name: "no checkpoint was ever saved",
+		name:   "no checkpoint was ever saved",
+		result: ReplayNone,
 		replay: func(asked *string) *Replay {
 			return &Replay{Checkpoints: &memoryCheckpoints{}, Watch: replayedWatch(asked)}
 		},
@@ -179,9 +207,14 @@ func TestAFailedReplayDoesNotStopTheController(t *testing.T) {
 			_, lease, node := forcedPodFixture(address)
 			h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{node})
 			var asked string
-			h.withReplay(c.replay(&asked))
+			replay := c.replay(&asked)
+			reported := reportTo(replay)
+			h.withReplay(replay)
 			h.run()
 			h.eventually("the lease to go", func() bool { return !h.protected(address) })
+			if got := reported(); !slices.Equal(got, []string{c.result}) {
+				t.Errorf("the replay reported %v, want %s", got, c.result)
+			}
 		})
 	}
 }
@@ -324,7 +357,7 @@ func TestATooOldCheckpointComparesThePodsThenWithTheFirstList(t *testing.T) {
 	}
 	var asked []metav1.ListOptions
 	var mu sync.Mutex
-	h.withReplay(&Replay{
+	replay := &Replay{
 		Checkpoints: &memoryCheckpoints{current: "100"},
 		Watch:       func(context.Context, string) (watch.Interface, error) { return nil, gone },
 		List: func(_ context.Context, options metav1.ListOptions) (*corev1.PodList, error) {
@@ -333,7 +366,9 @@ func TestATooOldCheckpointComparesThePodsThenWithTheFirstList(t *testing.T) {
 			asked = append(asked, options)
 			return pages[len(asked)-1], nil
 		},
-	})
+	}
+	reported := reportTo(replay)
+	h.withReplay(replay)
 	h.run()
 	h.eventually("the removed Pod's lease to record node-1's hold", func() bool {
 		holds, err := macpool.ParseNodeHolds(h.lease(mustMAC(removedMAC).Name()).Annotations[macpool.NodeHoldsAnnotation])
@@ -342,6 +377,9 @@ func TestATooOldCheckpointComparesThePodsThenWithTheFirstList(t *testing.T) {
 	h.consistently("the removed Pod's lease", func() bool { return h.protected(removedMAC) })
 	if holds := h.lease(mustMAC(keptMAC).Name()).Annotations[macpool.NodeHoldsAnnotation]; holds != "" {
 		t.Errorf("the Pod still there got holds %s", holds)
+	}
+	if got := reported(); !slices.Equal(got, []string{ReplayListed}) {
+		t.Errorf("the replay reported %v, want %s", got, ReplayListed)
 	}
 	mu.Lock()
 	defer mu.Unlock()
