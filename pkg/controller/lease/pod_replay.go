@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,14 +40,6 @@ import (
 // checkpoint and removed before the start is not known that way, and a
 // checkpoint older still not at all; the process says so in its log.
 
-// Checkpoints keeps a Pod resourceVersion across the restarts of every
-// replica.
-type Checkpoints interface {
-	// Load returns the last resourceVersion saved, "" if none was.
-	Load(ctx context.Context) (string, error)
-	Save(ctx context.Context, resourceVersion string) error
-}
-
 // Replay is how a process learns of the Pods removed before it started.
 type Replay struct {
 	Checkpoints Checkpoints
@@ -78,8 +69,6 @@ func (e *PodEvents) report(result string) {
 }
 
 var (
-	// checkpointEvery is how often the leader saves its checkpoint.
-	checkpointEvery = 10 * time.Second
 	// replayQuiet ends a replay that has had no event for that long:
 	// kube-apiserver sends the events it keeps at once, and a cluster
 	// where no Pod changed since the first list sends nothing more.
@@ -96,94 +85,6 @@ var (
 	// a watch failed or ended short of the first list.
 	replayRetry = time.Second
 )
-
-// resourceVersion reads an object's resourceVersion as kube-apiserver's
-// own watch cache does (an etcd revision); 0 if it is not one.
-func resourceVersion(obj interface{}) uint64 {
-	object, err := meta.Accessor(obj)
-	if err != nil {
-		return 0
-	}
-	version, err := storage.APIObjectVersioner{}.ParseResourceVersion(object.GetResourceVersion())
-	if err != nil {
-		return 0
-	}
-	return version
-}
-
-// advance notes the resourceVersion of an event handled. Only the Pod
-// informer's handler calls it, one event at a time.
-func (e *PodEvents) advance(last, pod *corev1.Pod) {
-	var version uint64
-	switch {
-	case pod != nil:
-		version = resourceVersion(pod)
-	case last != nil:
-		version = resourceVersion(last)
-	}
-	if version > e.handled.Load() {
-		e.handled.Store(version)
-	}
-}
-
-// progress returns the checkpoint to save when the events up to handled
-// are handled: handled, or just before the earliest removal whose hold no
-// lease records yet; false if there is none to save.
-func (e *PodEvents) progress(handled uint64) (uint64, bool) {
-	oldest, found := e.onNodes.oldestUnrecorded()
-	switch {
-	case found && oldest == 0:
-		// A removal of unknown version: nothing can be said to be past it.
-		return 0, false
-	case found && oldest-1 < handled:
-		return oldest - 1, true
-	}
-	return handled, handled != 0
-}
-
-// saveCheckpoints saves the checkpoint every checkpointEvery until ctx is
-// done, and once more then. A term runs it: only the leader writes holds.
-//
-// What it saves lags one period behind the events handled: a relist after
-// a broken watch hands the handler the Pods that exist before the removals
-// of those that went (client-go's tombstones), and a checkpoint taken in
-// between would pass those removals by.
-func (e *PodEvents) saveCheckpoints(ctx context.Context) {
-	if e.replay == nil {
-		return
-	}
-	var saved, sampled uint64
-	save := func(ctx context.Context) {
-		version, ok := e.progress(sampled)
-		sampled = e.handled.Load()
-		if !ok || version == saved {
-			return
-		}
-		if err := e.replay.Checkpoints.Save(ctx, strconv.FormatUint(version, 10)); err != nil {
-			klog.ErrorS(err, "Saving the Pod watch checkpoint failed; the next one is in a moment", "resourceVersion", version)
-			return
-		}
-		saved = version
-		klog.V(4).InfoS("Saved the Pod watch checkpoint", "resourceVersion", version)
-	}
-	ticker := time.NewTicker(checkpointEvery)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ticker.C:
-			// An etcd that does not answer delays the next save, not the
-			// term.
-			each, cancel := context.WithTimeout(ctx, checkpointEvery)
-			save(each)
-			cancel()
-		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			save(final)
-			cancel()
-			return
-		}
-	}
-}
 
 // Replay notes the Pods removed, while their nodes may still run them,
 // between the last checkpoint and this process's first list of Pods. The

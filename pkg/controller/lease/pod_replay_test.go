@@ -264,70 +264,6 @@ func TestAReplayEndsAtTheFirstList(t *testing.T) {
 	}
 }
 
-// The checkpoint vouches that every removal before it is on a lease: it
-// stays just before the earliest removal whose hold no lease records yet,
-// and moves on once one does.
-func TestTheCheckpointStaysBeforeUnrecordedRemovals(t *testing.T) {
-	const address = "02:00:00:00:00:7c"
-	pod, _, _ := forcedPodFixture(address)
-	pod.ResourceVersion = "250"
-	h := newHarness(t, false, []runtime.Object{testLease(address, kindPod, "forced", "Bound", nil)}, nil)
-	events := h.standby()
-
-	if version, ok := events.progress(0); ok {
-		t.Errorf("with no event handled, the checkpoint is %d, want none", version)
-	}
-	if version, ok := events.progress(300); !ok || version != 300 {
-		t.Errorf("with no removal noted, the checkpoint is %d (%v), want the events handled, 300", version, ok)
-	}
-	events.replayRemoval(pod)
-	if version, ok := events.progress(300); !ok || version != 249 {
-		t.Errorf("with a removal at 250 not on its lease, the checkpoint is %d (%v), want 249", version, ok)
-	}
-	removed, _ := events.onNodes.of(indexKey(testNamespace, address))
-	events.onNodes.forgetRecorded(indexKey(testNamespace, address), []macpool.NodeHold{{Node: "node-1", Pod: "forced", StoppedBy: metav1.NewTime(removed[0].stoppedBy)}})
-	if version, ok := events.progress(300); !ok || version != 300 {
-		t.Errorf("once the lease records the hold, the checkpoint is %d (%v), want 300", version, ok)
-	}
-
-	unknown := pod.DeepCopy()
-	unknown.ResourceVersion = ""
-	events.replayRemoval(unknown)
-	if version, ok := events.progress(300); ok {
-		t.Errorf("with a removal of unknown version not on its lease, the checkpoint is %d, want none", version)
-	}
-}
-
-// The leader saves the checkpoint every period, one period behind the
-// events it handled, and once more as its term ends.
-func TestTheLeaderSavesTheCheckpoint(t *testing.T) {
-	every := checkpointEvery
-	checkpointEvery = 20 * time.Millisecond
-	t.Cleanup(func() { checkpointEvery = every })
-	h := newHarness(t, false, nil, nil)
-	events := h.standby()
-	checkpoints := &memoryCheckpoints{}
-	events.replay = &Replay{Checkpoints: checkpoints}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); events.saveCheckpoints(ctx) }()
-	events.handled.Store(100)
-	h.eventually("the checkpoint 100", func() bool { return slices.Contains(checkpoints.history(), "100") })
-	events.handled.Store(200)
-	h.eventually("the checkpoint 200", func() bool { return slices.Contains(checkpoints.history(), "200") })
-	events.handled.Store(300)
-	cancel()
-	<-done
-	saved := checkpoints.history()
-	if !slices.IsSorted(saved) || slices.Compact(slices.Clone(saved))[0] != "100" {
-		t.Errorf("the checkpoints saved were %v, want 100 then 200 and on, in order", saved)
-	}
-	if got := saved[len(saved)-1]; got != "200" && got != "300" {
-		t.Errorf("the last checkpoint is %s, want at least 200", got)
-	}
-}
-
 // A checkpoint older than the Pod events kube-apiserver keeps: the Pods as
 // they were at it, read page by page, are compared with the first list. One
 // that is gone since, and may still run as it was then, is held; one still
@@ -386,40 +322,6 @@ func TestATooOldCheckpointComparesThePodsThenWithTheFirstList(t *testing.T) {
 	if len(asked) != 2 || asked[0].ResourceVersion != "100" || asked[0].ResourceVersionMatch != metav1.ResourceVersionMatchExact || asked[1].Continue != "page-2" {
 		t.Errorf("the lists asked were %+v, want the checkpoint's exact version, then its next page", asked)
 	}
-}
-
-// A removal noted by a replica that does not lead, whose lease then goes
-// (the leader saw the node stop the Pod, and released the MAC), needs no
-// hold: the replica must forget it then. Kept, it would stay for good once
-// the replica leads (a leader forgets a removal only as it syncs its lease,
-// and nothing queues a lease that is gone), and hold the checkpoint before
-// it for as long as the term lasts: the next start would find the events
-// since that checkpoint gone (410), and hold none of the removals of its
-// own gap. A replica's replay, at every start of a rolling upgrade, notes
-// such removals: their holds are stamped later than the leader's, which
-// then do not make the replica forget them (forgetRecorded).
-func TestAGoneLeaseDoesNotHoldTheCheckpoint(t *testing.T) {
-	const address = "02:00:00:00:00:7d"
-	pod, lease, node := forcedPodFixture(address)
-	lease.DeletionTimestamp, lease.Finalizers = nil, nil
-	h := newHarness(t, false, []runtime.Object{lease}, []runtime.Object{pod, node})
-	events := h.standby()
-	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
-	h.deletePod("forced")
-	h.eventually("the removal to be noted", func() bool {
-		_, found := events.onNodes.oldestUnrecorded()
-		return found
-	})
-	if err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Delete(context.Background(), lease.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.eventually("the lease to be gone", func() bool { return !events.leased(testNamespace, address) })
-
-	h.run()
-	h.eventually("the removal of a gone lease to be forgotten", func() bool {
-		_, found := events.onNodes.oldestUnrecorded()
-		return !found
-	})
 }
 
 // A replay rides out what cuts a watch short, as any watcher does: it
@@ -569,73 +471,12 @@ func TestATermWaitsForTheReplay(t *testing.T) {
 	h.consistently("the lease", func() bool { return h.protected(address) })
 }
 
-// What the leader saves lags one period behind the events handled: a
-// relist after a broken watch hands the handler the Pods that exist (up to
-// the list's resourceVersion) before the tombstones of those that went,
-// and a checkpoint taken in between would pass those removals by.
-func TestTheCheckpointLagsAPeriodBehindTheEvents(t *testing.T) {
-	every := checkpointEvery
-	checkpointEvery = 500 * time.Millisecond
-	t.Cleanup(func() { checkpointEvery = every })
-	const address = "02:00:00:00:00:81"
-	pod, lease, _ := forcedPodFixture(address)
-	lease.DeletionTimestamp, lease.Finalizers = nil, nil
-	pod.ResourceVersion = "150"
-	h := newHarness(t, false, []runtime.Object{lease}, nil)
-	events := h.standby()
-	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
-	checkpoints := &memoryCheckpoints{}
-	events.replay = &Replay{Checkpoints: checkpoints}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); events.saveCheckpoints(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	events.handled.Store(100)
-	h.eventually("the checkpoint 100", func() bool { return slices.Contains(checkpoints.history(), "100") })
-	// A relist: the Pods that exist, up to 300, just after a save...
-	events.handled.Store(300)
-	// ...and, past the next save, the tombstone of one removed at 150.
-	time.Sleep(checkpointEvery * 3 / 2)
-	events.replayRemoval(pod)
-	h.eventually("the checkpoint just before the removal", func() bool { return slices.Contains(checkpoints.history(), "149") })
-	if saved := checkpoints.history(); slices.Contains(saved, "300") {
-		t.Errorf("the checkpoints saved were %v: 300 passed the removal at 150 before the handler had it", saved)
-	}
-}
-
 type failingNetworks struct{}
 
 func (failingNetworks) Known(string, string) bool { return false }
 
 func (failingNetworks) OnChange(func(string, string)) (func(), error) {
 	return nil, errors.New("no NetworkAttachmentDefinitions")
-}
-
-// A term's checkpoints end with it, however it ends: saved on after Run
-// returned (an error, its context still live), they would vouch for holds
-// no controller writes any more, and the goroutine would leak.
-func TestTheCheckpointsEndWithTheTerm(t *testing.T) {
-	every := checkpointEvery
-	checkpointEvery = 20 * time.Millisecond
-	t.Cleanup(func() { checkpointEvery = every })
-	h := newHarness(t, false, nil, nil)
-	events := h.standby()
-	checkpoints := &memoryCheckpoints{}
-	events.replay = &Replay{Checkpoints: checkpoints}
-	events.handled.Store(100)
-	h.controller.config.Networks = failingNetworks{}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := h.controller.Run(ctx, 1); err == nil {
-		t.Fatal("the term ran without its networks")
-	}
-	events.handled.Store(500)
-	time.Sleep(10 * checkpointEvery)
-	if saved := checkpoints.history(); slices.Contains(saved, "500") {
-		t.Errorf("the checkpoints saved were %v: saved on after the term's Run returned", saved)
-	}
 }
 
 // A replay notes a removal only where a lease has the MAC (PodEvents.leased),
