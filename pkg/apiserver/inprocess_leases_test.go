@@ -66,15 +66,28 @@ func newTestLeases(t *testing.T) (*inProcessLeases, *recordingAdmission) {
 // newTestLeasesAdmittedBy stores leases on a test etcd behind admit.
 func newTestLeasesAdmittedBy(t *testing.T, admit admission.Interface) *inProcessLeases {
 	t.Helper()
+	storage, _ := newTestLeaseStorage(t)
+	return newInProcessLeases(storage, admit, Scheme)
+}
+
+// newTestLeaseStorage is the MacLease registry on a test etcd of its own,
+// and the storage options it was built with.
+func newTestLeaseStorage(t *testing.T) (*macleasestorage.REST, generic.RESTOptions) {
+	t.Helper()
 	_, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
 	config.EventsHistoryWindow = storagebackend.DefaultEventsHistoryWindow
 	config.Codec = Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
-	storage, _, err := macleasestorage.NewStorage(Scheme, etcdOptions{config})
+	options := etcdOptions{config}
+	storage, _, err := macleasestorage.NewStorage(Scheme, options)
 	if err != nil {
 		t.Fatalf("building the lease storage: %v", err)
 	}
 	t.Cleanup(func() { storage.Store.DestroyFunc() })
-	return newInProcessLeases(storage, admit, Scheme)
+	restOptions, err := options.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storage, restOptions
 }
 
 func toInternal(t *testing.T, lease *v1alpha1.MacLease) *macpool.MacLease {
@@ -212,15 +225,7 @@ func TestInProcessLeases(t *testing.T) {
 // TestStoredLeaseNames reads the names of the stored leases from etcd's keys
 // alone, across pages, and nothing from other resources.
 func TestStoredLeaseNames(t *testing.T) {
-	_, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
-	config.EventsHistoryWindow = storagebackend.DefaultEventsHistoryWindow
-	config.Codec = Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
-	options := etcdOptions{config}
-	storage, _, err := macleasestorage.NewStorage(Scheme, options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { storage.Store.DestroyFunc() })
+	storage, restOptions := newTestLeaseStorage(t)
 	leases := newInProcessLeases(storage, nil, Scheme)
 	want := map[string]bool{}
 	for i, namespace := range []string{"a", "b", "a"} {
@@ -229,10 +234,6 @@ func TestStoredLeaseNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		want[lease.Name] = true
-	}
-	restOptions, err := options.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
-	if err != nil {
-		t.Fatal(err)
 	}
 	// Two pages and a bit.
 	defer func(page int64) { storedNamesPage = page }(storedNamesPage)

@@ -3,31 +3,12 @@ package apiserver
 import (
 	"context"
 	"testing"
-
-	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
-	"k8s.io/apiserver/pkg/storage/storagebackend"
-
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
-	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
 )
 
 // The Pod watch checkpoint is kept in the leases' etcd, where every replica
 // and every later process reads it, under a key that no resource lists.
 func TestPodCheckpointsAreKeptBesideTheLeases(t *testing.T) {
-	_, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
-	config.EventsHistoryWindow = storagebackend.DefaultEventsHistoryWindow
-	config.Codec = Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
-	options := etcdOptions{config}
-	storage, _, err := macleasestorage.NewStorage(Scheme, options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { storage.Store.DestroyFunc() })
-	restOptions, err := options.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storage, restOptions := newTestLeaseStorage(t)
 	ctx := context.Background()
 	lease := reservation("a", "02:00:00:00:00:01")
 	if _, err := newInProcessLeases(storage, nil, Scheme).Create(ctx, lease); err != nil {

@@ -201,16 +201,7 @@ var _ = Describe("The Pod webhook", func() {
 		// keeps the sandbox, and the MAC, on the network until it hears of
 		// it, which on a partitioned node may be never. Nothing runs here:
 		// a Node that never reports Ready is such a node.
-		node := partitionedNode(ctx, kubeClient, namespace)
-		pod := newPod("forced", `[{"name":"br1"}]`)
-		zero := int64(0)
-		pod.Spec.TerminationGracePeriodSeconds = &zero
-		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		address := podNetworks(pod)[0]["mac"].(string)
-		eventuallyBound(ctx, namespace, 1)
-
-		runOnNode(ctx, kubeClient, namespace, "forced", node.Name)
+		node, address := forcedPodOnPartitionedNode(ctx, namespace)
 
 		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, "forced", *metav1.NewDeleteOptions(0))).To(Succeed())
 		// The garbage collector deletes the lease of the pod that is gone;
@@ -227,7 +218,7 @@ var _ = Describe("The Pod webhook", func() {
 		holds := leasesOf(ctx, namespace)[address].Annotations["macpool.kubemacpool.io/node-holds"]
 		Expect(holds).To(And(ContainSubstring(`"node":"`+node.Name+`"`), ContainSubstring(`"pod":"forced"`)))
 		_, tenantKubeconfig := userWithRole(ctx, "admin-"+namespace, namespace, "admin")
-		_, err = kubectlAs(tenantKubeconfig, "annotate", "maclease", "-n", namespace, strings.ReplaceAll(address, ":", "-"),
+		_, err := kubectlAs(tenantKubeconfig, "annotate", "maclease", "-n", namespace, strings.ReplaceAll(address, ":", "-"),
 			"macpool.kubemacpool.io/node-holds-")
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("macpool.kubemacpool.io/node-holds]: setting, changing or removing it takes update permission on macleases/finalizers"))
@@ -238,6 +229,7 @@ var _ = Describe("The Pod webhook", func() {
 		// node's object stays.
 		pinned := newPod("pinned", `[{"name":"br1"}]`)
 		pinned.Spec.NodeName = node.Name
+		zero := int64(0)
 		pinned.Spec.TerminationGracePeriodSeconds = &zero
 		pinned, err = kubeClient.CoreV1().Pods(namespace).Create(ctx, pinned, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
@@ -363,6 +355,24 @@ func partitionedNode(ctx context.Context, kube kubernetes.Interface, namespace s
 		_ = kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{})
 	})
 	return node
+}
+
+// forcedPodOnPartitionedNode creates, in an empty namespace, the Pod
+// "forced" with one network and no grace period, waits for its lease to be
+// bound, and reports it running on a partitionedNode. It returns the node
+// and the Pod's MAC.
+func forcedPodOnPartitionedNode(ctx context.Context, namespace string) (*corev1.Node, string) {
+	GinkgoHelper()
+	node := partitionedNode(ctx, kubeClient, namespace)
+	pod := newPod("forced", `[{"name":"br1"}]`)
+	zero := int64(0)
+	pod.Spec.TerminationGracePeriodSeconds = &zero
+	pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	address := podNetworks(pod)[0]["mac"].(string)
+	eventuallyBound(ctx, namespace, 1)
+	runOnNode(ctx, kubeClient, namespace, "forced", node.Name)
+	return node, address
 }
 
 // runOnNode reports a Pod scheduled to node and running there, as a

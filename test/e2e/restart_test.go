@@ -81,16 +81,8 @@ var _ = Describe("A restart of kubemacpool-apiserver while a pod is removed with
 		// never hears of one that is gone.
 		Expect(cluster.KubemacpoolReplicas()).To(Equal(1), "the suite's cluster runs a single replica")
 		namespace := createNamespace(ctx, "restart-forced")
-		node := partitionedNode(ctx, kubeClient, namespace)
-		pod := newPod("forced", `[{"name":"br1"}]`)
-		zero := int64(0)
-		pod.Spec.TerminationGracePeriodSeconds = &zero
-		pod, err := kubeClient.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		address := podNetworks(pod)[0]["mac"].(string)
-		eventuallyBound(ctx, namespace, 1)
+		node, address := forcedPodOnPartitionedNode(ctx, namespace)
 		bound := leasesOf(ctx, namespace)[address]
-		runOnNode(ctx, kubeClient, namespace, "forced", node.Name)
 		// Every 10 s the leader saves the Pod resourceVersion it had
 		// handled at the previous tick, and the restarted server replays
 		// the Pod events from the last one saved. In a fresh cluster (a

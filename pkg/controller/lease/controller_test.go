@@ -89,6 +89,13 @@ func newHarness(t *testing.T, kubeVirt bool, leases []runtime.Object, kube []run
 // run starts the controller with one worker, so that leases are handled in
 // the order they are queued, and returns once its caches have synced.
 func (h *harness) run() {
+	h.start()
+	h.eventually("the controller to sync", func() bool { return h.probed.Load() > 0 })
+}
+
+// start starts the informers and the controller, which runs until the test
+// ends, without waiting for anything.
+func (h *harness) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go h.leaseInformer.RunWithContext(ctx)
@@ -100,7 +107,6 @@ func (h *harness) run() {
 		}
 	}()
 	h.t.Cleanup(func() { cancel(); <-done })
-	h.eventually("the controller to sync", func() bool { return h.probed.Load() > 0 })
 }
 
 func (h *harness) eventually(what string, condition func() bool) {

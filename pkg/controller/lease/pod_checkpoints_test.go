@@ -49,13 +49,7 @@ func TestTheCheckpointStaysBeforeUnrecordedRemovals(t *testing.T) {
 // The leader saves the checkpoint every period, one period behind the
 // events it handled, and once more as its term ends.
 func TestTheLeaderSavesTheCheckpoint(t *testing.T) {
-	every := checkpointEvery
-	checkpointEvery = 20 * time.Millisecond
-	t.Cleanup(func() { checkpointEvery = every })
-	h := newHarness(t, false, nil, nil)
-	events := h.standby()
-	checkpoints := &memoryCheckpoints{}
-	events.replay = &Replay{Checkpoints: checkpoints}
+	h, events, checkpoints := checkpointing(t, 20*time.Millisecond)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -115,18 +109,12 @@ func TestAGoneLeaseDoesNotHoldTheCheckpoint(t *testing.T) {
 // the list's resourceVersion) before the tombstones of those that went,
 // and a checkpoint taken in between would pass those removals by.
 func TestTheCheckpointLagsAPeriodBehindTheEvents(t *testing.T) {
-	every := checkpointEvery
-	checkpointEvery = 500 * time.Millisecond
-	t.Cleanup(func() { checkpointEvery = every })
 	const address = "02:00:00:00:00:81"
 	pod, lease, _ := forcedPodFixture(address)
 	lease.DeletionTimestamp, lease.Finalizers = nil, nil
 	pod.ResourceVersion = "150"
-	h := newHarness(t, false, []runtime.Object{lease}, nil)
-	events := h.standby()
+	h, events, checkpoints := checkpointing(t, 500*time.Millisecond, lease)
 	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
-	checkpoints := &memoryCheckpoints{}
-	events.replay = &Replay{Checkpoints: checkpoints}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -149,13 +137,7 @@ func TestTheCheckpointLagsAPeriodBehindTheEvents(t *testing.T) {
 // returned (an error, its context still live), they would vouch for holds
 // no controller writes any more, and the goroutine would leak.
 func TestTheCheckpointsEndWithTheTerm(t *testing.T) {
-	every := checkpointEvery
-	checkpointEvery = 20 * time.Millisecond
-	t.Cleanup(func() { checkpointEvery = every })
-	h := newHarness(t, false, nil, nil)
-	events := h.standby()
-	checkpoints := &memoryCheckpoints{}
-	events.replay = &Replay{Checkpoints: checkpoints}
+	h, events, checkpoints := checkpointing(t, 20*time.Millisecond)
 	events.handled.Store(100)
 	h.controller.config.Networks = failingNetworks{}
 
@@ -169,4 +151,18 @@ func TestTheCheckpointsEndWithTheTerm(t *testing.T) {
 	if saved := checkpoints.history(); slices.Contains(saved, "500") {
 		t.Errorf("the checkpoints saved were %v: saved on after the term's Run returned", saved)
 	}
+}
+
+// checkpointing is a replica that follows the Pods without leading, with
+// leases, whose checkpoints go to the returned memory every period.
+func checkpointing(t *testing.T, every time.Duration, leases ...runtime.Object) (*harness, *PodEvents, *memoryCheckpoints) {
+	t.Helper()
+	period := checkpointEvery
+	checkpointEvery = every
+	t.Cleanup(func() { checkpointEvery = period })
+	h := newHarness(t, false, leases, nil)
+	events := h.standby()
+	checkpoints := &memoryCheckpoints{}
+	events.replay = &Replay{Checkpoints: checkpoints}
+	return h, events, checkpoints
 }

@@ -449,18 +449,8 @@ func TestATermWaitsForTheReplay(t *testing.T) {
 			return w, nil
 		},
 	})
-	// h.run, but without waiting for the term to start: it must not yet.
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go h.leaseInformer.RunWithContext(ctx)
-	h.startInformers(ctx.Done())
-	go func() {
-		defer close(done)
-		if err := h.controller.Run(ctx, 1); err != nil {
-			t.Error(err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	// Not h.run, which waits for the term to start: it must not yet.
+	h.start()
 
 	h.consistently("the lease, while the replay has not answered", func() bool { return h.protected(address) })
 	close(answer)
