@@ -175,26 +175,27 @@ func (p *podsOnNodes) sweep(now time.Time) {
 	}
 }
 
-// oldestUnrecorded returns the resourceVersion of the earliest removal
-// whose hold no lease records yet, and whether there is one; 0 with true if
-// the version of one is unknown.
-func (p *podsOnNodes) oldestUnrecorded() (uint64, bool) {
+// oldestUnrecorded returns the earliest removal whose hold no lease
+// records yet (its removedAt is 0 if its version is unknown), the
+// namespace/MAC it is noted under, and whether there is one.
+func (p *podsOnNodes) oldestUnrecorded() (podOnNode, string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var oldest uint64
+	var oldest podOnNode
+	var key string
 	found := false
-	for _, entries := range p.byMAC {
+	for mac, entries := range p.byMAC {
 		for _, entry := range entries {
 			if entry.stoppedBy.IsZero() {
 				continue
 			}
-			if !found || entry.removedAt < oldest {
-				oldest = entry.removedAt
+			if !found || entry.removedAt < oldest.removedAt {
+				oldest, key = entry, mac
 			}
 			found = true
 		}
 	}
-	return oldest, found
+	return oldest, key, found
 }
 
 // removalGrace is how long the kubelet may take to stop a removed Pod once

@@ -56,15 +56,51 @@ func (e *PodEvents) advance(last, pod *corev1.Pod) {
 // are handled: handled, or just before the earliest removal whose hold no
 // lease records yet; false if there is none to save.
 func (e *PodEvents) progress(handled uint64) (uint64, bool) {
-	oldest, found := e.onNodes.oldestUnrecorded()
+	oldest, _, found := e.onNodes.oldestUnrecorded()
 	switch {
-	case found && oldest == 0:
+	case found && oldest.removedAt == 0:
 		// A removal of unknown version: nothing can be said to be past it.
 		return 0, false
-	case found && oldest-1 < handled:
-		return oldest - 1, true
+	case found && oldest.removedAt-1 < handled:
+		return oldest.removedAt - 1, true
 	}
 	return handled, handled != 0
+}
+
+// checkpointStall is how long one removal may keep the checkpoint from
+// moving before the leader says so: its hold is written onto its lease in
+// milliseconds, normally.
+var checkpointStall = 5 * time.Minute
+
+// stall is the removal that keeps the checkpoint back, and since when.
+type stall struct {
+	key   string
+	entry podOnNode
+	since time.Time
+	said  bool
+}
+
+// reportStall logs a removal that has kept the checkpoint back for
+// checkpointStall; a variable for the tests.
+var reportStall = func(key string, entry podOnNode, since time.Time) {
+	klog.ErrorS(nil, "The hold of a removed Pod is still not on its lease: the Pod watch checkpoint stays before the removal, "+
+		"and a start after kube-apiserver has dropped the Pod events since then would not know the removals that followed",
+		"lease", key, "pod", entry.pod, "node", entry.node, "since", since)
+}
+
+// watchStall notes, at now, the removal that keeps the checkpoint back, and
+// reports one that has for checkpointStall, once.
+func (e *PodEvents) watchStall(last *stall, now time.Time) {
+	entry, key, found := e.onNodes.oldestUnrecorded()
+	switch {
+	case !found:
+		*last = stall{}
+	case key != last.key || entry.uid != last.entry.uid:
+		*last = stall{key: key, entry: entry, since: now}
+	case !last.said && now.Sub(last.since) >= checkpointStall:
+		reportStall(key, entry, last.since)
+		last.said = true
+	}
 }
 
 // saveCheckpoints saves the checkpoint every checkpointEvery until ctx is
@@ -79,7 +115,9 @@ func (e *PodEvents) saveCheckpoints(ctx context.Context) {
 		return
 	}
 	var saved, sampled uint64
+	var stalled stall
 	save := func(ctx context.Context) {
+		e.watchStall(&stalled, e.now())
 		version, ok := e.progress(sampled)
 		sampled = e.handled.Load()
 		if !ok || version == saved {

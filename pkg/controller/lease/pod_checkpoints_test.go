@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,7 +90,7 @@ func TestAGoneLeaseDoesNotHoldTheCheckpoint(t *testing.T) {
 	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
 	h.deletePod("forced")
 	h.eventually("the removal to be noted", func() bool {
-		_, found := events.onNodes.oldestUnrecorded()
+		_, _, found := events.onNodes.oldestUnrecorded()
 		return found
 	})
 	if err := h.leases.MacpoolV1alpha1().MacLeases(testNamespace).Delete(context.Background(), lease.Name, metav1.DeleteOptions{}); err != nil {
@@ -99,7 +100,7 @@ func TestAGoneLeaseDoesNotHoldTheCheckpoint(t *testing.T) {
 
 	h.run()
 	h.eventually("the removal of a gone lease to be forgotten", func() bool {
-		_, found := events.onNodes.oldestUnrecorded()
+		_, _, found := events.onNodes.oldestUnrecorded()
 		return !found
 	})
 }
@@ -165,4 +166,54 @@ func checkpointing(t *testing.T, every time.Duration, leases ...runtime.Object) 
 	checkpoints := &memoryCheckpoints{}
 	events.replay = &Replay{Checkpoints: checkpoints}
 	return h, events, checkpoints
+}
+
+// A removal whose hold stays off its lease (a lease the leader cannot
+// write) keeps the checkpoint from moving, for good: the leader says so,
+// once, naming the lease, rather than let the next start find out (410).
+func TestAStalledCheckpointIsSaid(t *testing.T) {
+	const address = "02:00:00:00:00:83"
+	pod, lease, _ := forcedPodFixture(address)
+	lease.DeletionTimestamp, lease.Finalizers = nil, nil
+	pod.ResourceVersion = "150"
+	h, events, checkpoints := checkpointing(t, 10*time.Millisecond, lease)
+	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
+	stall := checkpointStall
+	checkpointStall = 500 * time.Millisecond
+	t.Cleanup(func() { checkpointStall = stall })
+	var mu sync.Mutex
+	var said []string
+	report := reportStall
+	reportStall = func(key string, entry podOnNode, _ time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		said = append(said, key+" "+entry.pod)
+	}
+	t.Cleanup(func() { reportStall = report })
+
+	events.handled.Store(300)
+	events.replayRemoval(pod)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); events.saveCheckpoints(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h.eventually("the checkpoint before the removal", func() bool { return slices.Contains(checkpoints.history(), "149") })
+	time.Sleep(checkpointStall / 5)
+	mu.Lock()
+	early := len(said)
+	mu.Unlock()
+	if early != 0 {
+		t.Fatalf("a removal was said to stall the checkpoint before checkpointStall: %v", said)
+	}
+	h.eventually("the stall to be said", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(said) > 0
+	})
+	time.Sleep(checkpointStall)
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{testNamespace + "/" + address + " forced"}; !slices.Equal(said, want) {
+		t.Errorf("the stalls said were %v, want %v, once", said, want)
+	}
 }
