@@ -74,6 +74,12 @@ const nodeReadFor = 5 * time.Second
 type nodeReads struct {
 	mu     sync.Mutex
 	byName map[string]nodeRead
+	// reading are the reads of a Node under way, by name: closed when the
+	// read is over. One read of a Node at a time: the heartbeats of two
+	// reads at once may come back in either order, and an older heartbeat
+	// taken after a later one would look written after that later read
+	// (observeHeartbeatLocked), a proof that no heartbeat gave.
+	reading map[string]chan struct{}
 	// heartbeats are the Ready heartbeats each Node was read with, as this
 	// replica saw them change, by its own clock; kept for heartbeatMemory
 	// after the last read.
@@ -84,7 +90,8 @@ type nodeReads struct {
 type heartbeat struct {
 	// value is the heartbeat of the last read; zero if it was not Ready.
 	value metav1.Time
-	// read is when the last read was made.
+	// read is when the last read was made: at or before the moment it
+	// showed value.
 	read time.Time
 	// changedAfter is when the last read that showed another value was
 	// made: the kubelet wrote value after it. Zero if no read did.
@@ -101,23 +108,46 @@ type nodeRead struct {
 }
 
 // get returns the Node named name, nil if there is none, read at most
-// nodeReadFor before now.
+// nodeReadFor before now. A caller that finds a read of the Node under way
+// waits for it, and takes its answer.
 func (r *nodeReads) get(ctx context.Context, kube kubernetes.Interface, name string, now time.Time) (*corev1.Node, error) {
 	r.mu.Lock()
-	read, found := r.byName[name]
-	r.mu.Unlock()
-	if found && now.Sub(read.at) < nodeReadFor {
-		return read.node, nil
+	for {
+		if read, found := r.byName[name]; found && now.Sub(read.at) < nodeReadFor {
+			r.mu.Unlock()
+			return read.node, nil
+		}
+		under, busy := r.reading[name]
+		if !busy {
+			break
+		}
+		r.mu.Unlock()
+		select {
+		case <-under:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// Read, or failed: then this caller reads.
+		r.mu.Lock()
 	}
+	if r.reading == nil {
+		r.reading = map[string]chan struct{}{}
+	}
+	done := make(chan struct{})
+	r.reading[name] = done
+	r.mu.Unlock()
+
 	node, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.reading, name)
+	close(done)
 	switch {
 	case apierrors.IsNotFound(err):
 		node = nil
 	case err != nil:
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.byName == nil {
 		r.byName = map[string]nodeRead{}
 	}
@@ -153,7 +183,14 @@ func (r *nodeReads) observeHeartbeatLocked(name string, node *corev1.Node, now t
 	if found && !seen.value.Equal(&value) {
 		seen.changedAfter = seen.read
 	}
-	seen.value, seen.read = value, now
+	// The reads of a Node are one at a time, each showing the Node as it
+	// was at or after its now; but a caller's now is taken before it gets
+	// its turn, and may be earlier than the read before it. The later of
+	// the two still comes before this read's answer.
+	seen.value = value
+	if now.After(seen.read) {
+		seen.read = now
+	}
 	r.heartbeats[name] = seen
 }
 
