@@ -348,9 +348,14 @@ func refusedByScope(err error) bool {
 }
 
 // refusedNodeHolds tells MacLeaseProtection's 403 for node holds written by
-// a caller who may not update macleases/finalizers.
+// a caller who may not update macleases/finalizers, by its wording (the
+// plugin binary does not link the admission plugin). Not any 403 that names
+// the annotation: one of a policy or webhook of the cluster's refuses a
+// caller who may write holds, and the lease, created without them, would
+// let the MAC go while a node may still run the removed Pod.
 func refusedNodeHolds(err error) bool {
-	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), macpool.NodeHoldsAnnotation)
+	return apierrors.IsForbidden(err) &&
+		strings.Contains(err.Error(), "metadata.annotations["+macpool.NodeHoldsAnnotation+"]: setting, changing or removing it takes update permission on macleases/finalizers")
 }
 
 // refusedAsExcluded tells MacLeaseReservationScope's 403 for an address in

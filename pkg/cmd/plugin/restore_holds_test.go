@@ -1,15 +1,21 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	clienttesting "k8s.io/client-go/testing"
 
+	"kubemacpool.io/kubemacpool/pkg/admission/leaseprotection"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
@@ -130,5 +136,71 @@ func restoreBesideNodeHolds(t *testing.T, file string, tenant bool) {
 	out, errOut, code = run(t, target, "mine", "restore", "-f", file)
 	if want := "MacLeases: 0 created, 0 updated, 3 unchanged, 0 conflicting, 0 failed\n"; code != 0 || !strings.Contains(out, want) {
 		t.Errorf("second restore: exit status %d, summary %q, stderr %q; want 0 and %q", code, out, errOut, want)
+	}
+}
+
+// Only MacLeaseProtection's refusal of the holds, for want of update on
+// macleases/finalizers, is answered by a create without them. A 403 that
+// names the annotation for another reason (a ValidatingAdmissionPolicy or a
+// webhook of the cluster's) is a failure like any other: the caller may
+// write holds, and a lease created without them would let the MAC go while
+// a node may still run the removed Pod, with a warning that blames a
+// permission the caller has.
+func TestRestoreFailsOnAnotherRefusalThatNamesNodeHolds(t *testing.T) {
+	source := fake.NewClientset(pool("lab", 16, 1, "0e:00:00:00:00:00", "0e:00:00:00:00:0f"),
+		lease("team-a", "0e:00:00:00:00:01", podOwner, inPool("lab", ""), func(l *v1alpha1.MacLease) {
+			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: backedUpHolds}
+			l.Status.Phase = v1alpha1.MacLeasePhaseRetained
+		}),
+		lease("team-a", "0e:00:00:00:00:02", podOwner, inPool("lab", "")),
+		lease("team-a", "0e:00:00:00:00:03", podOwner, inPool("lab", "")))
+	file := backupTo(t, source)
+
+	target := fakeTarget()
+	const policy = `ValidatingAdmissionPolicy 'frozen' with binding 'frozen' denied request: ` +
+		`metadata.annotations[macpool.kubemacpool.io/node-holds] may not be written while the cluster is frozen`
+	var tried []string
+	target.PrependReactor("create", "macleases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		created := action.(clienttesting.CreateAction).GetObject().(*v1alpha1.MacLease)
+		_, held := created.Annotations[macpool.NodeHoldsAnnotation]
+		if created.Name != "0e-00-00-00-00-01" {
+			return false, nil, nil
+		}
+		tried = append(tried, fmt.Sprintf("create %s holds %v", created.Name, held))
+		if !held {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(v1alpha1.Resource("macleases"), created.Name, fmt.Errorf("%s", policy))
+	})
+	out, errOut, code := run(t, target, "mine", "restore", "-f", file)
+	if code != 1 || !strings.Contains(out, "2 created, 0 updated, 0 unchanged, 0 conflicting, 1 failed") {
+		t.Errorf("restore: exit status %d, stdout %q; want 1 and the lease failed", code, out)
+	}
+	if !strings.Contains(errOut, "may not be written while the cluster is frozen") || strings.Contains(errOut, "restored without its node holds") {
+		t.Errorf("stderr %q: want the policy's refusal, and no word of a restore without holds", errOut)
+	}
+	if want := []string{"create 0e-00-00-00-00-01 holds true"}; !slices.Equal(tried, want) {
+		t.Errorf("creates %v, want %v: no create without the holds", tried, want)
+	}
+}
+
+// refusedNodeHolds knows MacLeaseProtection's refusal by its wording: the
+// plugin's words and the admission's stay the same.
+func TestRefusedNodeHoldsKnowsMacLeaseProtection(t *testing.T) {
+	plugin := leaseprotection.New()
+	plugin.SetAuthorizer(authorizer.AuthorizerFunc(func(context.Context, authorizer.Attributes) (authorizer.Decision, string, error) {
+		return authorizer.DecisionNoOpinion, "no RBAC policy matched", nil
+	}))
+	created := &macpool.MacLease{
+		ObjectMeta: metav1.ObjectMeta{Name: "0e-00-00-00-00-01", Namespace: "team-a",
+			Annotations: map[string]string{macpool.NodeHoldsAnnotation: backedUpHolds}},
+		Spec: macpool.MacLeaseSpec{MACAddress: "0e:00:00:00:00:01"},
+	}
+	a := admission.NewAttributesRecord(created, nil, macpool.SchemeGroupVersion.WithKind("MacLease"), created.Namespace, created.Name,
+		v1alpha1.SchemeGroupVersion.WithResource("macleases"), "", admission.Create, &metav1.CreateOptions{}, false,
+		&user.DefaultInfo{Name: "tenant"})
+	err := plugin.Validate(context.Background(), a, nil)
+	if !refusedNodeHolds(err) {
+		t.Errorf("refusedNodeHolds(%v) = false, want true", err)
 	}
 }
