@@ -69,7 +69,8 @@ the controller adopted for a running Pod) gets the backup's pool, interface,
 labels and annotations. The node holds annotation (nodes that may still run a
 removed Pod with the MAC) is restored on a lease created if you may write it
 (update on macleases/finalizers), and left out otherwise, with a warning; an
-existing lease keeps its own. A
+existing lease keeps its own. A backup has no lease being deleted, and so
+not the holds of one. A
 lease with another owner or phase, or whose
 address another namespace holds, is a conflict and is left as it is; so is
 an existing pool that differs, unless --overwrite-pools. Reserved leases whose expiresAt has
@@ -237,7 +238,9 @@ func (o *RestoreOptions) restoreLease(ctx context.Context, clientset versioned.I
 	// Node holds keep the MAC while a node may still run a removed Pod
 	// with it: a restore after the server's storage was lost brings them
 	// back, and the controller drops each once its node proves it stopped
-	// the Pod (at once for a node this cluster does not have).
+	// the Pod (for a node this cluster does not have, once the hold's
+	// stoppedBy passed). A backup has no lease being deleted: the holds of
+	// a Terminating lease are not in it.
 	// MacLeaseProtection refuses them to whoever may not remove the
 	// protection finalizer, every tenant: their lease is restored without.
 	err := createLease(ctx, leases.Create, lease, retryScope)
