@@ -28,6 +28,14 @@ const NodeHoldsAnnotation = "macpool.kubemacpool.io/node-holds"
 // namespace at a time, a few in a collision the webhook warned of.
 const MaxNodeHolds = 64
 
+// MaxNodeHoldAhead bounds how far past the present a node hold's stoppedBy
+// may be: the lease controller writes the removal plus at most an hour of
+// grace and a margin of seconds. A hold written by hand (a restored backup
+// a tenant handed over) further ahead would keep the MAC that long, whatever
+// its node proves, since the controller asks a node only once stoppedBy is
+// past.
+const MaxNodeHoldAhead = time.Hour + 5*time.Minute
+
 // NodeHold is a node that may still run a Pod removed with a lease's MAC.
 // It is the value of an annotation, not a field of any API object.
 // +k8s:deepcopy-gen=false

@@ -131,6 +131,17 @@ func TestValidateMacLease(t *testing.T) {
 		{name: "node holds", mutate: func(l *macpool.MacLease) {
 			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `[{"node":"n1","pod":"web","stoppedBy":"2026-12-01T18:00:00Z"}]`}
 		}},
+		{name: "node holds an hour ahead, as the controller writes for the longest grace", mutate: func(l *macpool.MacLease) {
+			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds([]macpool.NodeHold{
+				{Node: "n1", Pod: "web", StoppedBy: metav1.NewTime(time.Now().Add(time.Hour + 10*time.Second))}})}
+		}},
+		// A hold further ahead keeps the MAC that long, whatever its node
+		// proves: nobody writes one but by hand.
+		{name: "node holds a year ahead", mutate: func(l *macpool.MacLease) {
+			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds([]macpool.NodeHold{
+				{Node: "n1", Pod: "web", StoppedBy: metav1.NewTime(time.Now().Add(-time.Hour))},
+				{Node: "n2", Pod: "web", StoppedBy: metav1.NewTime(time.Now().AddDate(1, 0, 0))}})}
+		}, want: []string{invalid + " metadata.annotations[" + macpool.NodeHoldsAnnotation + "]"}},
 		{name: "node holds unreadable", mutate: func(l *macpool.MacLease) {
 			l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `n1 until tomorrow`}
 		}, want: []string{invalid + " metadata.annotations[" + macpool.NodeHoldsAnnotation + "]"}},
