@@ -3,6 +3,13 @@ package apiserver
 import (
 	"context"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
+	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
 
 // The Pod watch checkpoint is kept in the leases' etcd, where every replica
@@ -33,5 +40,58 @@ func TestPodCheckpointsAreKeptBesideTheLeases(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != lease.Name {
 		t.Errorf("the leases' keys are %v, want only the lease's: the checkpoint is no lease", names)
+	}
+}
+
+// The replay asks kube-apiserver for what it keeps since the checkpoint: a
+// watch of every Pod from that very version, and lists of every Pod (the
+// pages of the Pods as they were then: the options are the lease
+// controller's, TestATooOldCheckpointComparesThePodsThenWithTheFirstList);
+// and it tells the metrics how the start learnt of the removals.
+func TestPodReplayAsksKubeApiserver(t *testing.T) {
+	kube := kubefake.NewClientset()
+	m := metrics.New()
+	replay := podReplay(nil, kube, m)
+	ctx := context.Background()
+
+	w, err := replay.Watch(ctx, "1200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Stop()
+	if _, err := replay.List(ctx, metav1.ListOptions{ResourceVersion: "1200", ResourceVersionMatch: metav1.ResourceVersionMatchExact, Limit: 500}); err != nil {
+		t.Fatal(err)
+	}
+	actions := kube.Actions()
+	if len(actions) != 2 {
+		t.Fatalf("the replay asked %v, want a watch and a list", actions)
+	}
+	watched, ok := actions[0].(clienttesting.WatchActionImpl)
+	if !ok || watched.GetResource().Resource != "pods" || watched.GetNamespace() != metav1.NamespaceAll ||
+		watched.WatchRestrictions.ResourceVersion != "1200" {
+		t.Errorf("the replay's watch was %#v, want every Pod from resourceVersion 1200", actions[0])
+	}
+	listed, ok := actions[1].(clienttesting.ListActionImpl)
+	if !ok || listed.GetResource().Resource != "pods" || listed.GetNamespace() != metav1.NamespaceAll {
+		t.Errorf("the replay's list was %#v, want every Pod", actions[1])
+	}
+
+	replay.Report(leasecontroller.ReplayFailed)
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, family := range families {
+		if family.GetName() != "kmp_pod_removal_replay_timestamp_seconds" {
+			continue
+		}
+		for _, metric := range family.GetMetric() {
+			labels := metric.GetLabel()
+			found = len(labels) == 1 && labels[0].GetValue() == leasecontroller.ReplayFailed && metric.GetGauge().GetValue() > 0
+		}
+	}
+	if !found {
+		t.Error("the failed replay is not in kmp_pod_removal_replay_timestamp_seconds")
 	}
 }
