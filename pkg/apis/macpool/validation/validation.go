@@ -23,7 +23,7 @@ func ValidateMacLease(lease *macpool.MacLease) field.ErrorList {
 	allErrs = append(allErrs, validateLeaseSpec(lease, field.NewPath("spec"))...)
 	allErrs = append(allErrs, validateLeaseStatus(&lease.Status, field.NewPath("status"))...)
 	allErrs = append(allErrs, validateRetainedLease(lease)...)
-	allErrs = append(allErrs, validateNodeHolds(lease)...)
+	allErrs = append(allErrs, validateNodeHolds(lease, nil)...)
 	return allErrs
 }
 
@@ -34,7 +34,7 @@ func ValidateMacLeaseUpdate(lease, old *macpool.MacLease) field.ErrorList {
 	allErrs = append(allErrs, apimachineryvalidation.ValidateImmutableField(lease.Spec.MACAddress, old.Spec.MACAddress, field.NewPath("spec", "macAddress"))...)
 	allErrs = append(allErrs, validateLeaseStatus(&lease.Status, field.NewPath("status"))...)
 	allErrs = append(allErrs, validateRetainedLease(lease)...)
-	allErrs = append(allErrs, validateNodeHolds(lease)...)
+	allErrs = append(allErrs, validateNodeHolds(lease, old)...)
 	return allErrs
 }
 
@@ -43,7 +43,7 @@ func ValidateMacLeaseStatusUpdate(lease, old *macpool.MacLease) field.ErrorList 
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&lease.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateLeaseStatus(&lease.Status, field.NewPath("status"))...)
 	allErrs = append(allErrs, validateRetainedLease(lease)...)
-	allErrs = append(allErrs, validateNodeHolds(lease)...)
+	allErrs = append(allErrs, validateNodeHolds(lease, old)...)
 	return allErrs
 }
 

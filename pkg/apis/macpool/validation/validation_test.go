@@ -155,6 +155,10 @@ func TestValidateMacLease(t *testing.T) {
 	}
 }
 
+// farHold is a node hold a year ahead, as stored before the bound on
+// stoppedBy existed.
+var farHold = macpool.FormatNodeHolds([]macpool.NodeHold{{Node: "n1", Pod: "web", StoppedBy: metav1.NewTime(time.Now().AddDate(1, 0, 0))}})
+
 func TestValidateMacLeaseUpdate(t *testing.T) {
 	expires := metav1.NewTime(time.Unix(1700000000, 0))
 	tests := []struct {
@@ -184,6 +188,27 @@ func TestValidateMacLeaseUpdate(t *testing.T) {
 			want: []string{required + " spec.owner.apiVersion"}},
 		{name: "status rules apply", update: func(l *macpool.MacLease) { l.Status.ExpiresAt = &expires },
 			want: []string{forbidden + " status.expiresAt"}},
+		// A hold stored further ahead than the bound (written before the
+		// bound existed, or by a replica whose clock runs ahead) does not
+		// refuse an update that leaves it be: the controller's finalizer
+		// and status writes, a label.
+		{name: "a stored hold far ahead does not refuse an update that keeps it",
+			old: func(l *macpool.MacLease) { l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: farHold} },
+			update: func(l *macpool.MacLease) {
+				l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: farHold, "team": "lab"}
+			}},
+		{name: "a hold moved further ahead is refused",
+			old: func(l *macpool.MacLease) { l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: farHold} },
+			update: func(l *macpool.MacLease) {
+				l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds([]macpool.NodeHold{
+					{Node: "n1", Pod: "web", StoppedBy: metav1.NewTime(time.Now().AddDate(2, 0, 0))}})}
+			}, want: []string{invalid + " metadata.annotations[" + macpool.NodeHoldsAnnotation + "]"}},
+		{name: "a hold far ahead on another node is refused",
+			old: func(l *macpool.MacLease) { l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: farHold} },
+			update: func(l *macpool.MacLease) {
+				l.Annotations = map[string]string{macpool.NodeHoldsAnnotation: macpool.FormatNodeHolds([]macpool.NodeHold{
+					{Node: "n2", Pod: "web", StoppedBy: metav1.NewTime(time.Now().AddDate(1, 0, 0))}})}
+			}, want: []string{invalid + " metadata.annotations[" + macpool.NodeHoldsAnnotation + "]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,10 +244,15 @@ func TestValidateMacLeaseStatusUpdate(t *testing.T) {
 			want: []string{forbidden + " status.expiresAt"}},
 		{name: "metadata rules apply", update: func(l *macpool.MacLease) { l.Namespace = "other" },
 			want: []string{invalid + " metadata.namespace"}},
+		// The status strategy restores the annotations: a hold stored
+		// further ahead than the bound refuses no status write.
+		{name: "a stored hold far ahead", update: func(l *macpool.MacLease) { l.Status.Phase = macpool.MacLeasePhaseReserved }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			old, lease := validLease(), validLease()
+			old.Annotations = map[string]string{macpool.NodeHoldsAnnotation: farHold}
+			lease.Annotations = map[string]string{macpool.NodeHoldsAnnotation: farHold}
 			tc.update(lease)
 			expectErrors(t, ValidateMacLeaseStatusUpdate(lease, old), tc.want...)
 		})
