@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 )
 
 // The checkpoint vouches that every removal before it is on a lease: it
@@ -52,16 +54,13 @@ func TestTheCheckpointStaysBeforeUnrecordedRemovals(t *testing.T) {
 func TestTheLeaderSavesTheCheckpoint(t *testing.T) {
 	h, events, checkpoints := checkpointing(t, 20*time.Millisecond)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); events.saveCheckpoints(ctx) }()
+	stop := saving(t, events)
 	events.handled.Store(100)
 	h.eventually("the checkpoint 100", func() bool { return slices.Contains(checkpoints.history(), "100") })
 	events.handled.Store(200)
 	h.eventually("the checkpoint 200", func() bool { return slices.Contains(checkpoints.history(), "200") })
 	events.handled.Store(300)
-	cancel()
-	<-done
+	stop()
 	saved := checkpoints.history()
 	if !slices.IsSorted(saved) || slices.Compact(slices.Clone(saved))[0] != "100" {
 		t.Errorf("the checkpoints saved were %v, want 100 then 200 and on, in order", saved)
@@ -111,16 +110,11 @@ func TestAGoneLeaseDoesNotHoldTheCheckpoint(t *testing.T) {
 // and a checkpoint taken in between would pass those removals by.
 func TestTheCheckpointLagsAPeriodBehindTheEvents(t *testing.T) {
 	const address = "02:00:00:00:00:81"
-	pod, lease, _ := forcedPodFixture(address)
-	lease.DeletionTimestamp, lease.Finalizers = nil, nil
-	pod.ResourceVersion = "150"
+	pod, lease := removedAt150(address)
 	h, events, checkpoints := checkpointing(t, 500*time.Millisecond, lease)
 	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); events.saveCheckpoints(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	saving(t, events)
 	events.handled.Store(100)
 	h.eventually("the checkpoint 100", func() bool { return slices.Contains(checkpoints.history(), "100") })
 	// A relist: the Pods that exist, up to 300, just after a save...
@@ -173,9 +167,7 @@ func checkpointing(t *testing.T, every time.Duration, leases ...runtime.Object) 
 // once, naming the lease, rather than let the next start find out (410).
 func TestAStalledCheckpointIsSaid(t *testing.T) {
 	const address = "02:00:00:00:00:83"
-	pod, lease, _ := forcedPodFixture(address)
-	lease.DeletionTimestamp, lease.Finalizers = nil, nil
-	pod.ResourceVersion = "150"
+	pod, lease := removedAt150(address)
 	h, events, checkpoints := checkpointing(t, 10*time.Millisecond, lease)
 	h.eventually("the lease to be known", func() bool { return events.leased(testNamespace, address) })
 	stall := checkpointStall
@@ -193,10 +185,7 @@ func TestAStalledCheckpointIsSaid(t *testing.T) {
 
 	events.handled.Store(300)
 	events.replayRemoval(pod)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); events.saveCheckpoints(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	saving(t, events)
 	h.eventually("the checkpoint before the removal", func() bool { return slices.Contains(checkpoints.history(), "149") })
 	time.Sleep(checkpointStall / 5)
 	mu.Lock()
@@ -216,4 +205,24 @@ func TestAStalledCheckpointIsSaid(t *testing.T) {
 	if want := []string{testNamespace + "/" + address + " forced"}; !slices.Equal(said, want) {
 		t.Errorf("the stalls said were %v, want %v, once", said, want)
 	}
+}
+
+// saving runs the leader's checkpoint saves of events until the returned
+// stop is called, or the test ends; stop waits for the last save.
+func saving(t *testing.T, events *PodEvents) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); events.saveCheckpoints(ctx) }()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
+// removedAt150 is forcedPodFixture's Pod, removed at resourceVersion 150,
+// and its lease, not deleted.
+func removedAt150(address string) (*corev1.Pod, *v1alpha1.MacLease) {
+	pod, lease, _ := forcedPodFixture(address)
+	lease.DeletionTimestamp, lease.Finalizers = nil, nil
+	pod.ResourceVersion = "150"
+	return pod, lease
 }
