@@ -169,11 +169,18 @@ func (c completedConfig) newServer(etcd embeddedEtcd) (*Server, error) {
 	// The webhooks create and delete leases, and the controller binds them,
 	// through the registry in process, behind the admission chain.
 	inProcess := newInProcessLeases(leases, c.GenericConfig.AdmissionControl, Scheme)
-	if err := installWebhooks(genericServer, c, clients, shared, inProcess); err != nil {
+	// Where the leases are stored: the allocator reads their names from
+	// etcd's keys, and the lease controller keeps its Pod watch checkpoint
+	// beside them.
+	leaseOptions, err := c.GenericConfig.RESTOptionsGetter.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
+	if err != nil {
+		return nil, fmt.Errorf("getting the storage options of MacLeases: %w", err)
+	}
+	if err := installWebhooks(genericServer, c, clients, shared, inProcess, leaseOptions); err != nil {
 		return nil, fmt.Errorf("installing the admission webhooks: %w", err)
 	}
 
-	leaseController, err := leaseControllerHook(c, clients, shared, inProcess)
+	leaseController, err := leaseControllerHook(c, clients, shared, inProcess, leaseOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -18,7 +19,6 @@ import (
 	componentbaseconfig "k8s.io/component-base/config"
 	"k8s.io/klog/v2"
 
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	leasecontroller "kubemacpool.io/kubemacpool/pkg/controller/lease"
 	"kubemacpool.io/kubemacpool/pkg/controller/legacyfinalizer"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
@@ -65,7 +65,7 @@ func addLeaderElectionHealthCheck(config *genericapiserver.RecommendedConfig, co
 // is built for each term (termInformers). The hook runs the controller,
 // under leader election, for as long as the server runs.
 func leaseControllerHook(config completedConfig, clients *kubeClients, shared *sharedInformers,
-	inProcess *inProcessLeases) (genericapiserver.PostStartHookFunc, error) {
+	inProcess *inProcessLeases, leaseOptions generic.RESTOptions) (genericapiserver.PostStartHookFunc, error) {
 	leases, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return nil, fmt.Errorf("building the loopback client of the lease controller: %w", err)
@@ -91,10 +91,6 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 	// the removals it saw while another led (PodEvents).
 	// A process that starts after every replica stopped replays the Pod
 	// watch from the leader's last checkpoint, kept beside the leases.
-	leaseOptions, err := config.GenericConfig.RESTOptionsGetter.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
-	if err != nil {
-		return nil, fmt.Errorf("getting the storage options of MacLeases: %w", err)
-	}
 	podEvents, err := leasecontroller.FollowPods(shared.pods.Core().V1().Pods().Informer(), shared.leases,
 		podReplay(newPodCheckpoints(leaseOptions), clients.kube, config.ExtraConfig.Metrics))
 	if err != nil {

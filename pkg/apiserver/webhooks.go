@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -20,7 +21,6 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/admission/virtualmachines"
 	"kubemacpool.io/kubemacpool/pkg/admission/webhook"
 	"kubemacpool.io/kubemacpool/pkg/allocation"
-	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned"
 	"kubemacpool.io/kubemacpool/pkg/metrics"
 )
@@ -41,7 +41,7 @@ const informerResync = 0
 // and namespaces from the shared informers. It adds the allocator's
 // post-start hooks and its readiness check.
 func installWebhooks(server *genericapiserver.GenericAPIServer, config completedConfig, clients *kubeClients, shared *sharedInformers,
-	leases *inProcessLeases) error {
+	leases *inProcessLeases, leaseOptions generic.RESTOptions) error {
 	client, err := versioned.NewForConfig(config.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
@@ -71,10 +71,6 @@ func installWebhooks(server *genericapiserver.GenericAPIServer, config completed
 	server.Handler.NonGoRestfulMux.Handle(virtualmachines.Path, webhook.Handler(&virtualmachines.Mutator{
 		Allocations: allocations, MaxMACs: config.ExtraConfig.MaxMACsPerObject, Events: recorder}, observe))
 
-	leaseOptions, err := config.GenericConfig.RESTOptionsGetter.GetRESTOptions(macpool.Resource("macleases"), &macpool.MacLease{})
-	if err != nil {
-		return fmt.Errorf("getting the storage options of MacLeases: %w", err)
-	}
 	leaseNames := storedLeaseNames(leaseOptions)
 
 	// Named as it always was, though the informers now start in
