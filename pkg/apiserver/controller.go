@@ -91,8 +91,9 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 	// the removals it saw while another led (PodEvents).
 	// A process that starts after every replica stopped replays the Pod
 	// watch from the leader's last checkpoint, kept beside the leases.
+	checkpoints := newPodCheckpoints(leaseOptions)
 	podEvents, err := leasecontroller.FollowPods(shared.pods.Core().V1().Pods().Informer(), shared.leases,
-		podReplay(newPodCheckpoints(leaseOptions), clients.kube, config.ExtraConfig.Metrics))
+		podReplay(checkpoints, clients.kube, config.ExtraConfig.Metrics))
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +105,12 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 	}
 	return func(ctx genericapiserver.PostStartHookContext) error {
 		go podEvents.Replay(ctx)
+		go func() {
+			<-ctx.Done()
+			if err := checkpoints.Close(); err != nil {
+				klog.V(2).InfoS("Closing the Pod watch checkpoints' etcd client", "err", err)
+			}
+		}()
 		return runLeaseController(ctx, config.ExtraConfig.Controller, clients, controllerConfig)
 	}, nil
 }

@@ -2,10 +2,13 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
+	"sync"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -20,10 +23,25 @@ import (
 // (leasecontroller.Checkpoints) in the etcd that stores the leases, under
 // a key of its own beside the resources' prefixes: it belongs with the
 // holds it vouches for, and every replica reaches it.
+//
+// One etcd client serves every load and save of the process: the leader
+// saves every 10 s, and a client made for each save cost a connection (a
+// TLS handshake with an external etcd) each time. Close ends it.
 type podCheckpoints struct {
 	options generic.RESTOptions
 	key     string
+
+	mu     sync.Mutex
+	client *clientv3.Client
+	closed bool
 }
+
+// errCheckpointsClosed answers a load or save after Close: the server is
+// stopping, and a new client would outlive it.
+var errCheckpointsClosed = errors.New("the Pod watch checkpoints are closed: the server is stopping")
+
+// dialCheckpoints connects the checkpoints to etcd; a variable for tests.
+var dialCheckpoints = etcdClient
 
 func newPodCheckpoints(options generic.RESTOptions) *podCheckpoints {
 	return &podCheckpoints{options: options, key: path.Join("/", options.StorageConfig.Prefix, "kubemacpool", "pod-watch-checkpoint")}
@@ -31,12 +49,43 @@ func newPodCheckpoints(options generic.RESTOptions) *podCheckpoints {
 
 var _ leasecontroller.Checkpoints = &podCheckpoints{}
 
+// connection returns the client, connecting on first use. The client's
+// own context is not ctx, which is one load's or one term's: it lives
+// until Close. A client that lost etcd reconnects by itself.
+func (c *podCheckpoints) connection(ctx context.Context) (*clientv3.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errCheckpointsClosed
+	}
+	if c.client == nil {
+		client, err := dialCheckpoints(context.WithoutCancel(ctx), c.options)
+		if err != nil {
+			return nil, err
+		}
+		c.client = client
+	}
+	return c.client, nil
+}
+
+// Close ends the client; later loads and saves fail.
+func (c *podCheckpoints) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.client == nil {
+		return nil
+	}
+	err := c.client.Close()
+	c.client = nil
+	return err
+}
+
 func (c *podCheckpoints) Load(ctx context.Context) (string, error) {
-	client, err := etcdClient(ctx, c.options)
+	client, err := c.connection(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer client.Close()
 	response, err := client.Get(ctx, c.key)
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", c.key, err)
@@ -48,11 +97,10 @@ func (c *podCheckpoints) Load(ctx context.Context) (string, error) {
 }
 
 func (c *podCheckpoints) Save(ctx context.Context, resourceVersion string) error {
-	client, err := etcdClient(ctx, c.options)
+	client, err := c.connection(ctx)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
 	if _, err := client.Put(ctx, c.key, resourceVersion); err != nil {
 		return fmt.Errorf("writing %s: %w", c.key, err)
 	}

@@ -2,7 +2,11 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apiserver/pkg/registry/generic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -22,15 +26,21 @@ func TestPodCheckpointsAreKeptBesideTheLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got, err := newPodCheckpoints(restOptions).Load(ctx); err != nil || got != "" {
+	// Each its own process, with its own client.
+	process := func() *podCheckpoints {
+		c := newPodCheckpoints(restOptions)
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	if got, err := process().Load(ctx); err != nil || got != "" {
 		t.Fatalf("before any save, the checkpoint is %q (error %v), want none", got, err)
 	}
 	for _, version := range []string{"1200", "1350"} {
-		if err := newPodCheckpoints(restOptions).Save(ctx, version); err != nil {
+		if err := process().Save(ctx, version); err != nil {
 			t.Fatalf("saving %s: %v", version, err)
 		}
-		// Another process, with its own client, reads what was saved.
-		if got, err := newPodCheckpoints(restOptions).Load(ctx); err != nil || got != version {
+		// Another process reads what was saved.
+		if got, err := process().Load(ctx); err != nil || got != version {
 			t.Fatalf("after saving %s, the checkpoint is %q (error %v)", version, got, err)
 		}
 	}
@@ -40,6 +50,54 @@ func TestPodCheckpointsAreKeptBesideTheLeases(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != lease.Name {
 		t.Errorf("the leases' keys are %v, want only the lease's: the checkpoint is no lease", names)
+	}
+}
+
+// One client serves a process's loads and saves (the leader saves every
+// 10 s); after Close nothing connects again.
+func TestPodCheckpointsConnectOnce(t *testing.T) {
+	_, restOptions := newTestLeaseStorage(t)
+	dials := 0
+	dial := dialCheckpoints
+	dialCheckpoints = func(ctx context.Context, options generic.RESTOptions) (*clientv3.Client, error) {
+		dials++
+		return dial(ctx, options)
+	}
+	t.Cleanup(func() { dialCheckpoints = dial })
+
+	checkpoints := newPodCheckpoints(restOptions)
+	t.Cleanup(func() { _ = checkpoints.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := checkpoints.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The load's context ends; the client is not the load's.
+	cancel()
+	for _, version := range []string{"1200", "1350", "1400"} {
+		if err := checkpoints.Save(context.Background(), version); err != nil {
+			t.Fatalf("saving %s: %v", version, err)
+		}
+	}
+	if got, err := checkpoints.Load(context.Background()); err != nil || got != "1400" {
+		t.Fatalf("the checkpoint is %q (error %v), want 1400", got, err)
+	}
+	if dials != 1 {
+		t.Errorf("two loads and three saves connected %d times, want once", dials)
+	}
+
+	if err := checkpoints.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.Save(context.Background(), "1500"); !errors.Is(err, errCheckpointsClosed) {
+		t.Errorf("a save after Close returned %v, want %v", err, errCheckpointsClosed)
+	}
+	if dials != 1 {
+		t.Errorf("a save after Close connected again (%d connections)", dials)
+	}
+	other := newPodCheckpoints(restOptions)
+	defer func() { _ = other.Close() }()
+	if got, err := other.Load(context.Background()); err != nil || got != "1400" {
+		t.Errorf("after Close, another process reads %q (error %v), want 1400", got, err)
 	}
 }
 
