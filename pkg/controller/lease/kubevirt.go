@@ -119,6 +119,14 @@ func (c *Controller) startKubeVirt(ctx context.Context) error {
 		klog.InfoS("VirtualMachine informers synced: VM leases are reconciled again")
 		c.queueVMLeases()
 		c.queueKeys(waiting)
+		// The Pods were looked at before any VMI was known (a term hands
+		// them over first), and so were the launchers of the VMIs the first
+		// list delivered: with no VMI to leave their MACs to, each collided
+		// with its own VMI until one of the two changed. Look at them again
+		// now that their VMIs are known.
+		for _, obj := range watch.vmis.List() {
+			c.observeLaunchersOf(nil, obj)
+		}
 		// The informers' first events came while the caches were not in
 		// use yet; adopt what they delivered now.
 		for _, obj := range watch.vms.List() {

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 
 	"kubemacpool.io/kubemacpool/pkg/multus"
@@ -55,4 +56,22 @@ func TestPodNamingARealVMIHidesNoOtherMAC(t *testing.T) {
 	if got := h.controller.collisions.Collisions(); len(got[vmiMAC]) != 0 {
 		t.Fatalf("collisions %v, want none on the VMI's own %s", got, vmiMAC)
 	}
+}
+
+// A term (or a KubeVirt install) starts following VMIs after it has been
+// handed every Pod: the launcher Pods were first looked at while no VMI was
+// known, with every MAC their own. Once the VMI caches sync, a launcher
+// leaves to its VMI the MACs the VMI reports, as it does for the events
+// that come later: a running VM is no collision with its own launcher.
+func TestALauncherIsNoCollisionWithItsVMIWhenATermStarts(t *testing.T) {
+	const address = "02:00:00:00:00:71"
+	vmi := testVMI("vm", address)
+	launcher := testPod("virt-launcher-vm-abcde", address, corev1.PodRunning)
+	launcher.Labels = map[string]string{"kubevirt.io": "virt-launcher"}
+	launcher.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm", UID: vmi.GetUID()}}
+	h := newHarness(t, true, nil, []runtime.Object{launcher}, vmi)
+	h.run()
+	h.eventually("the VM caches to sync", func() bool { _, vmis := h.controller.vmCaches(); return vmis != nil })
+	h.eventually("the VMI to be tracked", func() bool { return h.controller.collisions.Len() > 0 })
+	h.eventually("no collision between the launcher and its VMI", func() bool { return len(h.controller.collisions.Collisions()) == 0 })
 }
