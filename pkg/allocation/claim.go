@@ -109,7 +109,7 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 		return Claim{}, fmt.Errorf("reading the lease of the requested MAC %s: %w", address, err)
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
-	case ownedBy(existing, owner, iface) || from != "" && ownedBy(existing, owner, from):
+	case ownedBy(existing, owner, iface, false) || from != "" && ownedBy(existing, owner, from, true):
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = HeldElsewhere
@@ -162,7 +162,7 @@ func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Own
 		return Claim{}, fmt.Errorf("reading the lease of the requested MAC %s: %w", address, err)
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
-	case from == "" && ownedBy(existing, owner, iface):
+	case from == "" && ownedBy(existing, owner, iface, false):
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = Excluded
@@ -173,8 +173,9 @@ func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Own
 // ownedBy reports whether lease is already the owner's own. Kind and name
 // are not enough: the replicas of a ReplicaSet share a generateName prefix,
 // and each one asking for a fixed MAC must count as another object, or
-// conflictPolicy Reject admits them all.
-func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string) bool {
+// conflictPolicy Reject admits them all. carried tells that the stored
+// object (an update's) carries the lease's MAC on iface.
+func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string, carried bool) bool {
 	held := lease.Spec.Owner
 	if held.Kind != owner.Kind || lease.Spec.Interface != iface {
 		return false
@@ -190,10 +191,25 @@ func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string) bool {
 			return true
 		}
 	}
-	// Not bound yet: a reservation for this name can only have been made
-	// by the create of this object, since it exists (it is being updated)
-	// and names are unique in a namespace.
-	return len(lease.OwnerReferences) == 0 && held.Name == owner.Name
+	if len(lease.OwnerReferences) != 0 || held.Name != owner.Name {
+		return false
+	}
+	// A lease of this name without owner references. A reservation not
+	// bound yet can only have been made by the create of this object, since
+	// it exists (it is being updated) and names are unique in a namespace.
+	// A Bound or Retained one may be an earlier object's of the same name:
+	// under retention no lease has owner references, and the earlier
+	// object's launcher or Pod may still run with the MAC on a node the
+	// lease holds. That is the lease controller's to decide, and the
+	// reclaim's (claimRetained), never a reason to skip the conflictPolicy.
+	// A MAC the stored object carries already (moved to another network)
+	// stays its own, as before: it was admitted with the object, and the
+	// controller binds a lease to the object of that exact name that
+	// carries its MAC.
+	if carried {
+		return true
+	}
+	return lease.Status.Phase != v1alpha1.MacLeasePhaseBound && lease.Status.Phase != v1alpha1.MacLeasePhaseRetained
 }
 
 // Release deletes leases this admission created before it failed, so that a

@@ -1,11 +1,14 @@
 package allocation
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 )
 
@@ -52,8 +55,62 @@ func TestOwnedBy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ownedBy(tc.lease, tc.owner, tc.iface); got != tc.want {
+			if got := ownedBy(tc.lease, tc.owner, tc.iface, false); got != tc.want {
 				t.Errorf("ownedBy = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// An update that asks for a MAC whose lease names the object's name but no
+// UID does not own it for the name alone once the lease is Bound or
+// Retained: under retention the lease of an earlier object of that name
+// has no owner references either (a VM deleted and created again, a
+// StatefulSet Pod), and may carry the holds of a node that still runs the
+// earlier object with the MAC. Only a reservation not bound yet can have
+// been made by this object's own create. The rest is a MAC held elsewhere,
+// under the pool's conflictPolicy, as it is for the create.
+func TestAnUpdateOwnsNoLeaseOfAnEarlierObjectOfItsName(t *testing.T) {
+	const holds = `[{"node":"node-1","pod":"virt-launcher-vm-abcde","stoppedBy":"2026-12-01T18:00:00Z"}]`
+	owner := Owner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm", UID: "uid-new", Request: "request-2"}
+	lease := func(phase v1alpha1.MacLeasePhase, annotations map[string]string) *v1alpha1.MacLease {
+		l := retainedLease("a", "VirtualMachine", "vm", "red")
+		l.Status.Phase = phase
+		if phase != v1alpha1.MacLeasePhaseRetained {
+			l.Status.ExpiresAt = nil
+		}
+		l.Annotations = annotations
+		return l
+	}
+	for _, tc := range []struct {
+		name  string
+		lease *v1alpha1.MacLease
+		want  ClaimOutcome
+	}{
+		{"retained for an earlier VM of the name, whose launcher a node may still run", lease(v1alpha1.MacLeasePhaseRetained, map[string]string{macpool.NodeHoldsAnnotation: holds}), HeldElsewhere},
+		{"still bound to an earlier VM of the name (retention: no owner references)", lease(v1alpha1.MacLeasePhaseBound, nil), HeldElsewhere},
+		{"retained for an earlier VM of the name, free of holds", lease(v1alpha1.MacLeasePhaseRetained, nil), Reclaimed},
+		{"reserved by this VM's create, not bound yet", lease(v1alpha1.MacLeasePhaseReserved, nil), AlreadyOwned},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := stickyService(t, tc.lease)
+			// The VM being updated exists: a Bound lease is not waited for.
+			s.UseOwnerLookup(&owners{exists: true})
+			claim, err := s.Claim(context.Background(), "a", owner, "red", Network{}, mustParse(t, retainedMAC), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claim.Outcome != tc.want {
+				t.Fatalf("outcome = %v, want %v", claim.Outcome, tc.want)
+			}
+			if tc.want != HeldElsewhere {
+				return
+			}
+			s.pools[macpool.DefaultPoolName].conflictPolicy = v1alpha1.ConflictPolicyReject
+			_, err = s.Begin("a", owner, false).Request(context.Background(), "red", Network{}, mustParse(t, retainedMAC))
+			var conflict *ConflictError
+			if !errors.As(err, &conflict) {
+				t.Errorf("under Reject: %v, want a ConflictError", err)
 			}
 		})
 	}
