@@ -59,25 +59,34 @@ func (e *UnavailableError) Unwrap() error { return e.err }
 // the launcher are the VM's only when that VM's webhook leased them (see
 // carriesOnlyMACsOf).
 func (l *Launchers) virtualMachineOf(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) (metav1.Object, error) {
+	vm, _, err := l.launcherOf(ctx, request, pod)
+	return vm, err
+}
+
+// launcherOf returns the VirtualMachine of virtualMachineOf, and whether
+// the pod is the launcher of a VMI at all: created by KubeVirt's identity,
+// naming a VMI that exists with that UID, owned by a VM or not.
+func (l *Launchers) launcherOf(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) (metav1.Object, bool, error) {
 	if l == nil || l.KubeVirt == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	vmiReference := kubevirt.OwnerReference(pod.OwnerReferences, kubevirt.KindVirtualMachineInstance)
 	if vmiReference == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	if l.Identity != "" && request.UserInfo.Username != l.Identity {
-		return nil, nil
+		return nil, false, nil
 	}
 	vmi, err := l.get(ctx, kubevirt.VirtualMachineInstances, request.Namespace, vmiReference)
 	if vmi == nil || err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	vmReference := kubevirt.OwnerReference(vmi.GetOwnerReferences(), kubevirt.KindVirtualMachine)
 	if vmReference == nil {
-		return nil, nil
+		return nil, true, nil
 	}
-	return l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
+	vm, err := l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
+	return vm, err == nil, err
 }
 
 // mutateLauncher admits the launcher pod of vm, whose MACs are the VM's:

@@ -260,3 +260,62 @@ func TestLauncherUpdates(t *testing.T) {
 		})
 	}
 }
+
+// The launcher of a standalone VMI is a regular Pod and gets leases, but its
+// requested MACs are its guest's too: KubeVirt writes the VMI's MACs into
+// the networks annotation and gives the guest the VMI's, whatever the
+// annotation says by the time the CNI plugin reads it. A MAC another object
+// holds is therefore refused under Reassign, as for a VM's launcher, rather
+// than replaced in the annotation while the guest keeps it on the wire. A
+// network without a MAC is still given one (the guest takes the pod
+// interface's), and a Pod a tenant creates naming the VMI is no launcher.
+func TestStandaloneVMILauncherMACsAreNotReassigned(t *testing.T) {
+	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
+	lonely := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
+	lonely.SetNamespace("ns")
+	for _, tc := range []struct {
+		name, networks, user string
+		policy               v1alpha1.ConflictPolicy
+		code                 int32 // of a denial; 0 when admitted
+		patched              bool
+	}{
+		{"a MAC another object holds, under Reassign", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, kubevirt, v1alpha1.ConflictPolicyReassign, http.StatusConflict, false},
+		{"a MAC another object holds, under Warn", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, kubevirt, v1alpha1.ConflictPolicyWarn, 0, false},
+		{"a network without a MAC, under Reassign", `[{"name":"a"}]`, kubevirt, v1alpha1.ConflictPolicyReassign, 0, true},
+		{"the same Pod created by a tenant, under Reassign", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, "tenant", v1alpha1.ConflictPolicyReassign, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: tc.policy}, heldBy("0e:00:00:00:00:01", "victim"))
+			m := &Mutator{Allocations: service, Launchers: &Launchers{
+				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), lonely), Identity: kubevirt}}
+			request := podRequest(t, tc.networks)
+			request.UID = "req"
+			request.UserInfo = authenticationv1.UserInfo{Username: tc.user}
+			pod := &metav1.PartialObjectMetadata{}
+			if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
+				t.Fatal(err)
+			}
+			pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")}
+			raw, err := json.Marshal(pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			request.Object.Raw = raw
+
+			response := m.Mutate(context.Background(), request)
+			list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.code != 0 {
+				if response.Allowed || response.Result == nil || response.Result.Code != tc.code || len(list.Items) != 1 {
+					t.Errorf("allowed %v, result %+v, %d leases: want a denial with %d and no new lease", response.Allowed, response.Result, len(list.Items), tc.code)
+				}
+				return
+			}
+			if !response.Allowed || (response.Patch != nil) != tc.patched {
+				t.Errorf("allowed %v (%+v), patch %s: want admitted, patched %v", response.Allowed, response.Result, response.Patch, tc.patched)
+			}
+		})
+	}
+}

@@ -109,7 +109,7 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	// A network-status annotation is no reason to skip: multus writes it
 	// after creation, so on a CREATE it is the creator's own text.
-	vm, err := m.Launchers.virtualMachineOf(ctx, request, pod)
+	vm, launcher, err := m.Launchers.launcherOf(ctx, request, pod)
 	if err != nil {
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	}
@@ -147,6 +147,17 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	if err := assign(ctx, networks, before, transaction); err != nil {
 		transaction.Abort(ctx)
 		return denial(err)
+	}
+	if launcher && len(transaction.Reassigned()) > 0 {
+		// The launcher of a standalone VMI (or of one whose VM is gone):
+		// KubeVirt wrote the VMI's MACs into the annotation and gives them
+		// to the guest whatever the annotation says, so a replacement here
+		// would lease another address while the guest keeps the held one
+		// on the wire. Refused, as for the launcher of a VM.
+		replaced := transaction.Reassigned()[0]
+		transaction.Abort(ctx)
+		return webhook.Deny(http.StatusConflict, "metadata.annotations[%s]: MAC address %s requested for %s is already in use by another object; "+
+			"a virt-launcher pod's MACs are its guest's and are not replaced (conflictPolicy Reassign)", multus.NetworksAnnotation, replaced.Requested, replaced.Interface)
 	}
 	if !networks.Changed() {
 		return webhook.Allow(nil, transaction.Warnings())
