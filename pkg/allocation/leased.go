@@ -41,6 +41,13 @@ func leasedTo(lease *v1alpha1.MacLease, kind, name string, uid types.UID) bool {
 	if owner.Kind != kind {
 		return false
 	}
+	if lease.Status.Phase == v1alpha1.MacLeasePhaseRetained {
+		// Kept for the next object of the name, which is not this one yet:
+		// it gets it back by the reclaim (never while a node may still run
+		// the earlier object with it), not by carrying it. Retained leases
+		// have no owner references, so the name below would match.
+		return false
+	}
 	for _, reference := range lease.OwnerReferences {
 		if reference.Kind == kind {
 			return reference.UID == uid

@@ -17,6 +17,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/multus"
 )
@@ -125,6 +126,12 @@ func TestLauncherMACs(t *testing.T) {
 	}
 	reserved := func(lease *v1alpha1.MacLease) { lease.Status.Phase = v1alpha1.MacLeasePhaseReserved }
 	static := func(lease *v1alpha1.MacLease) { lease.Spec.Owner = nil }
+	// Retained for an earlier VM of the name, whose launcher a node may
+	// still run with the MAC: no owner references, as under any retention.
+	heldRetained := func(lease *v1alpha1.MacLease) {
+		lease.Status.Phase = v1alpha1.MacLeasePhaseRetained
+		lease.Annotations = map[string]string{macpool.NodeHoldsAnnotation: `[{"node":"node-1","pod":"virt-launcher-vm-old","stoppedBy":"2026-12-01T18:00:00Z"}]`}
+	}
 	const (
 		skipped = "skipped" // admitted untouched, no new lease
 		leases  = "leased"  // admitted untouched, the MAC newly leased to the VM
@@ -145,6 +152,7 @@ func TestLauncherMACs(t *testing.T) {
 		{"a MAC another object holds, from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, heldBy("0e:00:00:00:00:01", "victim"), "", "", http.StatusConflict},
 		{"a MAC another object holds, under Reassign", "evil", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, heldBy("0e:00:00:00:00:01", "victim"), v1alpha1.ConflictPolicyReassign, "", http.StatusConflict},
 		{"a MAC of an earlier VM of the same name", "vm", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", boundTo("uid-old-vm")), "", "", http.StatusConflict},
+		{"a MAC retained for an earlier VM of the same name, from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:01"}]`, leased("0e:00:00:00:00:01", heldRetained), "", "", http.StatusConflict},
 		{"a free MAC from a forged VMI", "evil", `[{"name":"a","mac":"0e:00:00:00:00:02"}]`, nil, "", leases, 0},
 		{"the VM's MAC without a lease yet", "vm", `[{"name":"a","mac":"0e:00:00:00:00:02"}]`, nil, "", leases, 0},
 	} {
