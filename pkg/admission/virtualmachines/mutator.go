@@ -47,6 +47,12 @@ func (m *Mutator) Mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		if old, err = kubevirt.DecodeVirtualMachine(request.OldObject.Raw); err != nil {
 			return webhook.Deny(http.StatusBadRequest, "kubemacpool: the old object is not a VirtualMachine: %v", err)
 		}
+	} else {
+		// A VM is created live: kube-apiserver wipes a deletionTimestamp the
+		// client sent, but a create through server-side apply only after
+		// the mutating webhooks. Taken for a VM being deleted, the create
+		// would get no lease and no check, and be stored with any MAC.
+		vm.DeletionTimestamp = nil
 	}
 	if denied := tooManyInterfaces(vm, old, m.MaxMACs); denied != nil {
 		return denied

@@ -228,3 +228,46 @@ func TestMutateUpdateAsksTheNewNetworksPoolForAMovedMAC(t *testing.T) {
 		})
 	}
 }
+
+// A create that carries a deletionTimestamp is a create like any other:
+// kube-apiserver wipes the field before it stores the VM, but a create
+// through server-side apply only after the mutating webhooks have seen it.
+// Taken for a VM being deleted, the create would lease nothing and be
+// stored live with whatever MACs it asks for, past conflictPolicy Reject.
+func TestMutateCreateWithADeletionTimestampIsJudged(t *testing.T) {
+	const victims = "02:00:00:00:00:05"
+	create := func(address string) []byte {
+		t.Helper()
+		now := metav1.Now()
+		object := &kubevirtv1.VirtualMachine{
+			ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "ns", DeletionTimestamp: &now, Finalizers: []string{"example.com/hold"}},
+			Spec: kubevirtv1.VirtualMachineSpec{Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{Spec: kubevirtv1.VirtualMachineInstanceSpec{
+				Domain: kubevirtv1.DomainSpec{Devices: kubevirtv1.Devices{Interfaces: []kubevirtv1.Interface{{Name: "net1", MacAddress: address,
+					InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}}}},
+				Networks: []kubevirtv1.Network{{Name: "net1", NetworkSource: kubevirtv1.NetworkSource{Multus: &kubevirtv1.MultusNetwork{NetworkName: "lab"}}}},
+			}}},
+		}
+		raw, err := json.Marshal(object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	client := versionedfake.NewSimpleClientset(
+		&v1alpha1.MacPool{ObjectMeta: metav1.ObjectMeta{Name: macpool.DefaultPoolName}, Spec: v1alpha1.MacPoolSpec{
+			ConflictPolicy: v1alpha1.ConflictPolicyReject, Ranges: []v1alpha1.MACRange{{Start: "02:00:00:00:00:00", End: "02:00:00:00:00:ff"}}}},
+		&v1alpha1.MacLease{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(victims, ":", "-"), Namespace: "ns"},
+			Spec: v1alpha1.MacLeaseSpec{MACAddress: victims, Pool: macpool.DefaultPoolName, Interface: "net1",
+				Owner: &v1alpha1.LeaseOwner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "victim"}}})
+	service := syncedService(t, client, allocation.ClientLeases(client), kubefake.NewClientset().CoreV1())
+	m := &Mutator{Allocations: service, MaxMACs: 32}
+
+	response := m.Mutate(context.Background(), vmRequest(admissionv1.Create, create(victims), nil))
+	if response.Allowed || response.Result.Code != http.StatusConflict {
+		t.Errorf("a MAC another VM holds, under Reject: allowed=%v %+v, want a 409", response.Allowed, response.Result)
+	}
+	response = m.Mutate(context.Background(), vmRequest(admissionv1.Create, create(""), nil))
+	if !response.Allowed || response.Patch == nil {
+		t.Errorf("an interface without a MAC: allowed=%v %+v, patch %s, want one allocated", response.Allowed, response.Result, response.Patch)
+	}
+}
