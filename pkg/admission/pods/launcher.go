@@ -8,6 +8,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -63,30 +64,68 @@ func (l *Launchers) virtualMachineOf(ctx context.Context, request *admissionv1.A
 	return vm, err
 }
 
-// launcherOf returns the VirtualMachine of virtualMachineOf, and whether
-// the pod is the launcher of a VMI at all: created by KubeVirt's identity,
-// naming a VMI that exists with that UID, owned by a VM or not.
-func (l *Launchers) launcherOf(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) (metav1.Object, bool, error) {
+// launcherOf returns the VirtualMachine of virtualMachineOf, and the
+// VirtualMachineInstance whose launcher the pod is, owned by a VM or not:
+// created by KubeVirt's identity, naming a VMI that exists with that UID.
+// Both are nil for any other pod.
+func (l *Launchers) launcherOf(ctx context.Context, request *admissionv1.AdmissionRequest, pod *metav1.ObjectMeta) (vm, vmi metav1.Object, err error) {
 	if l == nil || l.KubeVirt == nil {
-		return nil, false, nil
+		return nil, nil, nil
 	}
 	vmiReference := kubevirt.OwnerReference(pod.OwnerReferences, kubevirt.KindVirtualMachineInstance)
 	if vmiReference == nil {
-		return nil, false, nil
+		return nil, nil, nil
 	}
 	if l.Identity != "" && request.UserInfo.Username != l.Identity {
-		return nil, false, nil
+		return nil, nil, nil
 	}
-	vmi, err := l.get(ctx, kubevirt.VirtualMachineInstances, request.Namespace, vmiReference)
+	vmi, err = l.get(ctx, kubevirt.VirtualMachineInstances, request.Namespace, vmiReference)
 	if vmi == nil || err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	vmReference := kubevirt.OwnerReference(vmi.GetOwnerReferences(), kubevirt.KindVirtualMachine)
 	if vmReference == nil {
-		return nil, true, nil
+		return nil, vmi, nil
 	}
-	vm, err := l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
-	return vm, err == nil, err
+	vm, err = l.get(ctx, kubevirt.VirtualMachines, request.Namespace, vmReference)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vm, vmi, nil
+}
+
+// runningMACs are the MACs a VMI's guest runs with: those KubeVirt reports
+// in its status on an interface of its spec that has that MAC (the target
+// launcher of a live migration carries them, and they were admitted with
+// the first launcher). Only KubeVirt writes the status; a MAC the guest
+// agent reports for an interface of the guest's own has no interface of
+// the spec, and the guest chooses it.
+func runningMACs(vmi metav1.Object) map[mac.Address]bool {
+	object, ok := vmi.(*unstructured.Unstructured)
+	if !ok {
+		return nil
+	}
+	specified := map[string]mac.Address{}
+	interfaces, _, _ := unstructured.NestedSlice(object.Object, "spec", "domain", "devices", "interfaces")
+	for _, iface := range interfaces {
+		fields, _ := iface.(map[string]interface{})
+		name, _ := fields["name"].(string)
+		text, _ := fields["macAddress"].(string)
+		if address, err := mac.Parse(text); err == nil && name != "" {
+			specified[name] = address
+		}
+	}
+	running := map[mac.Address]bool{}
+	statuses, _, _ := unstructured.NestedSlice(object.Object, "status", "interfaces")
+	for _, status := range statuses {
+		fields, _ := status.(map[string]interface{})
+		name, _ := fields["name"].(string)
+		text, _ := fields["mac"].(string)
+		if address, err := mac.Parse(text); err == nil && name != "" && specified[name] == address {
+			running[address] = true
+		}
+	}
+	return running
 }
 
 // mutateLauncher admits the launcher pod of vm, whose MACs are the VM's:

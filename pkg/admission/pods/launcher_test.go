@@ -327,3 +327,67 @@ func TestStandaloneVMILauncherMACsAreNotReassigned(t *testing.T) {
 		})
 	}
 }
+
+// The target launcher of a standalone VMI's live migration carries the MACs
+// its guest runs with already, leased to the source launcher: KubeVirt
+// reports them in the VMI's status, on the interface of the spec that has
+// them. They need nothing, under any conflictPolicy; the lease stays with
+// the source launcher and then with the VMI that reports the MAC. A MAC
+// the status reports only from the guest agent (no interface of the spec)
+// proves nothing: the guest sets it.
+func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
+	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
+	const running, guests = "0e:00:00:00:00:01", "0e:00:00:00:00:02"
+	lonely := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
+	lonely.SetNamespace("ns")
+	lonely.Object["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": []any{
+		map[string]any{"name": "red", "macAddress": running, "bridge": map[string]any{}}}}}}
+	lonely.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
+		map[string]any{"name": "red", "mac": running},
+		map[string]any{"interfaceName": "dummy0", "mac": guests}}}
+	source := func(address string) *v1alpha1.MacLease {
+		lease := heldBy(address, "virt-launcher-lonely-source")
+		lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "virt-launcher-lonely-source", UID: "uid-source"}}
+		lease.Status.Phase = v1alpha1.MacLeasePhaseBound
+		return lease
+	}
+	for _, policy := range []v1alpha1.ConflictPolicy{v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyReassign} {
+		for _, tc := range []struct {
+			name, networks string
+			allowed        bool
+		}{
+			{"the MAC the guest runs with", `[{"name":"a","mac":"` + running + `"}]`, true},
+			{"a MAC only the guest agent reports", `[{"name":"a","mac":"` + guests + `"}]`, false},
+		} {
+			t.Run(string(policy)+"/"+tc.name, func(t *testing.T) {
+				service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: policy}, source(running), source(guests))
+				m := &Mutator{Allocations: service, Launchers: &Launchers{
+					KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), lonely), Identity: kubevirt}}
+				request := podRequest(t, tc.networks)
+				request.UID = "req"
+				request.UserInfo = authenticationv1.UserInfo{Username: kubevirt}
+				pod := &metav1.PartialObjectMetadata{}
+				if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
+					t.Fatal(err)
+				}
+				pod.Name = "virt-launcher-lonely-target"
+				pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")}
+				raw, err := json.Marshal(pod)
+				if err != nil {
+					t.Fatal(err)
+				}
+				request.Object.Raw = raw
+
+				response := m.Mutate(context.Background(), request)
+				list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if response.Allowed != tc.allowed || response.Patch != nil || len(list.Items) != 2 {
+					t.Errorf("allowed %v (%+v), patch %s, %d leases: want allowed %v, untouched, no new lease",
+						response.Allowed, response.Result, response.Patch, len(list.Items), tc.allowed)
+				}
+			})
+		}
+	}
+}

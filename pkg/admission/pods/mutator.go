@@ -109,7 +109,7 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	// A network-status annotation is no reason to skip: multus writes it
 	// after creation, so on a CREATE it is the creator's own text.
-	vm, launcher, err := m.Launchers.launcherOf(ctx, request, pod)
+	vm, vmi, err := m.Launchers.launcherOf(ctx, request, pod)
 	if err != nil {
 		return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 	}
@@ -144,11 +144,18 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 	}
 	dryRun := request.DryRun != nil && *request.DryRun
 	transaction := m.Allocations.Begin(request.Namespace, owner, dryRun)
-	if err := assign(ctx, networks, before, transaction); err != nil {
+	var running map[mac.Address]bool
+	if vmi != nil {
+		// The launcher of a standalone VMI (or of one whose VM is gone): the
+		// MACs its guest runs with already (a live migration's target) were
+		// admitted with its first launcher.
+		running = runningMACs(vmi)
+	}
+	if err := assign(ctx, networks, before, running, transaction); err != nil {
 		transaction.Abort(ctx)
 		return denial(err)
 	}
-	if launcher && len(transaction.Reassigned()) > 0 {
+	if vmi != nil && len(transaction.Reassigned()) > 0 {
 		// The launcher of a standalone VMI (or of one whose VM is gone):
 		// KubeVirt wrote the VMI's MACs into the annotation and gives them
 		// to the guest whatever the annotation says, so a replacement here
@@ -179,8 +186,9 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 // asks for on a later network. A MAC asked for on two networks of one pod is
 // refused, as for the interfaces of a VirtualMachine. On an update, MACs the
 // pod carried before are its own already and are not asked for again, and
-// only the networks the update adds are given one.
-func assign(ctx context.Context, networks *multus.Networks, before *attached, transaction *allocation.Transaction) error {
+// only the networks the update adds are given one. Nor are the MACs in
+// running, those a VMI whose launcher the pod is runs with already.
+func assign(ctx context.Context, networks *multus.Networks, before *attached, running map[mac.Address]bool, transaction *allocation.Transaction) error {
 	requestedOn := map[mac.Address]string{}
 	for i := 0; i < networks.Len(); i++ {
 		network := networks.Element(i)
@@ -200,7 +208,7 @@ func assign(ctx context.Context, networks *multus.Networks, before *attached, tr
 	for i := 0; i < networks.Len(); i++ {
 		if network := networks.Element(i); network.MAC != "" {
 			requested, _ := mac.ParseUnicast(network.MAC)
-			if before.carries(requested) {
+			if before.carries(requested) || running[requested] {
 				continue
 			}
 			got, err := transaction.Request(ctx, networks.Key(i), multusNetwork(network), requested)
