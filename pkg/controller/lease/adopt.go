@@ -213,11 +213,13 @@ func (c *Controller) onWebhookConfiguration(old, obj interface{}) {
 	if !ok || configuration.Name != c.config.WebhookConfigurationName {
 		return
 	}
+	before, _ := old.(*admissionregistrationv1.MutatingWebhookConfiguration)
+	c.warnSkippedVMCreates(before, configuration)
 	missing := missingPodRoutes(configuration)
 	if len(missing) == 0 {
 		return
 	}
-	if before, ok := old.(*admissionregistrationv1.MutatingWebhookConfiguration); ok && slices.Equal(missingPodRoutes(before), missing) {
+	if before != nil && slices.Equal(missingPodRoutes(before), missing) {
 		return // said already
 	}
 	routes := make([]string, 0, len(missing))
@@ -229,6 +231,40 @@ func (c *Controller) onWebhookConfiguration(old, obj interface{}) {
 	c.warn(fmt.Sprintf("MutatingWebhookConfiguration %s: webhook %s does not take %s, so these go unchecked: %s. "+
 		"Install the webhook configuration of this version", configuration.Name, podWebhookName,
 		strings.Join(routes, ", "), strings.Join(unchecked, "; ")))
+}
+
+// skippingVMCreates is the VM webhook's matchCondition up to chart 0.3.1
+// and the artifacts of the same day: it skips a request whose object carries a
+// deletionTimestamp, which a create through server-side apply may carry
+// (kube-apiserver wipes it only after the mutating webhooks), so such a VM
+// is stored with MACs nobody checked. The shipped condition now lets every
+// CREATE through.
+const skippingVMCreates = "!has(object.metadata.deletionTimestamp)"
+
+// warnSkippedVMCreates warns, once for each configuration that starts to
+// have it, when the VM webhook of configuration still has the condition
+// that skips such creates: the server writes only the caBundle of the
+// configuration, so an installation upgraded without applying the new one
+// keeps it.
+func (c *Controller) warnSkippedVMCreates(before, configuration *admissionregistrationv1.MutatingWebhookConfiguration) {
+	if !skipsVMCreates(configuration) || before != nil && skipsVMCreates(before) {
+		return
+	}
+	c.warn(fmt.Sprintf("MutatingWebhookConfiguration %s: webhook %s has the matchCondition %q, which skips a "+
+		"VirtualMachine created through server-side apply with a deletionTimestamp, so its MACs go unchecked. "+
+		"Install the webhook configuration of this version", configuration.Name, vmWebhookName, skippingVMCreates))
+}
+
+func skipsVMCreates(configuration *admissionregistrationv1.MutatingWebhookConfiguration) bool {
+	for _, webhook := range configuration.Webhooks {
+		if webhook.Name != vmWebhookName {
+			continue
+		}
+		return slices.ContainsFunc(webhook.MatchConditions, func(condition admissionregistrationv1.MatchCondition) bool {
+			return strings.TrimSpace(condition.Expression) == skippingVMCreates
+		})
+	}
+	return false
 }
 
 // podRoute is a request through which a Pod's networks annotation is

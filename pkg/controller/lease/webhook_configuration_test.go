@@ -342,3 +342,62 @@ func TestWebhookConfigurationWarningsFollowTheMissingSet(t *testing.T) {
 		}
 	}
 }
+
+// The VM webhook's condition up to chart 0.3.1 skipped a VM created through
+// server-side apply with a deletionTimestamp: the leader says so once for
+// each configuration that starts to have it, and not about the current one,
+// one without a VM webhook, or another configuration.
+func TestAVMConditionThatSkipsCreatesIsSaid(t *testing.T) {
+	var warnings []string
+	c := &Controller{config: Config{WebhookConfigurationName: DefaultWebhookConfigurationName},
+		warn: func(args ...interface{}) { warnings = append(warnings, fmt.Sprint(args...)) }}
+	// Pod routes all present, so that only the VM condition can warn.
+	podWebhook := admissionregistrationv1.MutatingWebhook{Name: podWebhookName, Rules: []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods", "pods/status", "pods/binding", "bindings"}},
+	}}}
+	withVMCondition := func(name string, expressions ...string) *admissionregistrationv1.MutatingWebhookConfiguration {
+		vm := admissionregistrationv1.MutatingWebhook{Name: vmWebhookName}
+		for i, expression := range expressions {
+			vm.MatchConditions = append(vm.MatchConditions, admissionregistrationv1.MatchCondition{Name: fmt.Sprint("c", i), Expression: expression})
+		}
+		return &admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Webhooks:   []admissionregistrationv1.MutatingWebhook{podWebhook, vm},
+		}
+	}
+	old := withVMCondition(DefaultWebhookConfigurationName, "!has(object.metadata.deletionTimestamp)")
+	oldSpaced := withVMCondition(DefaultWebhookConfigurationName, " !has(object.metadata.deletionTimestamp)\n")
+	current := withVMCondition(DefaultWebhookConfigurationName, "request.operation == 'CREATE' || !has(object.metadata.deletionTimestamp)")
+	noVMWebhook := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: DefaultWebhookConfigurationName},
+		Webhooks:   []admissionregistrationv1.MutatingWebhook{podWebhook},
+	}
+	c.onWebhookConfiguration(nil, withVMCondition("kubemacpool-mutator-other", skippingVMCreates))
+	if len(warnings) != 0 {
+		t.Fatalf("warned %q about a configuration not ours", warnings)
+	}
+	var previous interface{}
+	for _, step := range []struct {
+		name          string
+		configuration *admissionregistrationv1.MutatingWebhookConfiguration
+		warnings      int // in all, after the step
+	}{
+		{"the current condition", current, 0},
+		{"the old condition installed", old, 1},
+		{"resynced", old, 1},
+		{"the same condition, spaced", oldSpaced, 1},
+		{"upgraded", current, 1},
+		{"the old one back", old, 2},
+		{"the VM webhook removed", noVMWebhook, 2},
+	} {
+		c.onWebhookConfiguration(previous, step.configuration)
+		previous = step.configuration
+		if len(warnings) != step.warnings {
+			t.Fatalf("after %q: %d warnings %q, want %d", step.name, len(warnings), warnings, step.warnings)
+		}
+	}
+	if !strings.Contains(warnings[0], vmWebhookName) || !strings.Contains(warnings[0], "server-side apply") {
+		t.Errorf("the warning %q does not name the webhook and what goes unchecked", warnings[0])
+	}
+}
