@@ -97,9 +97,11 @@ func (l *Launchers) launcherOf(ctx context.Context, request *admissionv1.Admissi
 // runningMACs are the MACs a VMI's guest runs with: those KubeVirt reports
 // in its status on an interface of its spec that has that MAC (the target
 // launcher of a live migration carries them, and they were admitted with
-// the first launcher). Only KubeVirt writes the status; a MAC the guest
-// agent reports for an interface of the guest's own has no interface of
-// the spec, and the guest chooses it.
+// the first launcher). A MAC the guest agent reports for an interface of
+// the guest's own has no interface of the spec, and the guest chooses it.
+// KubeVirt is not the only writer of the status, though (a VMI has no
+// status subresource): these are candidates, which heldByLaunchers checks
+// against the leases.
 func runningMACs(vmi metav1.Object) map[mac.Address]bool {
 	object, ok := vmi.(*unstructured.Unstructured)
 	if !ok {
@@ -127,6 +129,48 @@ func runningMACs(vmi metav1.Object) map[mac.Address]bool {
 	}
 	return running
 }
+
+// heldByLaunchers keeps of candidates (runningMACs) those leased to a
+// launcher Pod of vmi or to vmi itself, in namespace. A VMI has no status
+// subresource: whoever may update it writes its status, so the status
+// alone would let a tenant's launcher carry any MAC, another namespace's
+// included, past the pool's conflictPolicy. The lease of the first
+// launcher, read through the namespace, is what the webhook admitted; a
+// Pod counts as a launcher of vmi only when its owner reference names vmi
+// with its UID.
+func (l *Launchers) heldByLaunchers(ctx context.Context, allocations *allocation.Service, namespace string, vmi metav1.Object,
+	candidates map[mac.Address]bool) (map[mac.Address]bool, error) {
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	pods, err := l.KubeVirt.Resource(podsResource).Namespace(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: kubevirtv1.CreatedByLabel + "=" + string(vmi.GetUID())})
+	if err != nil {
+		return nil, &UnavailableError{err: fmt.Errorf("listing the virt-launcher pods of %s/%s: %w", namespace, vmi.GetName(), err)}
+	}
+	held := map[mac.Address]bool{}
+	for address := range candidates {
+		leased, err := allocations.LeasedTo(ctx, namespace, address, kubevirt.KindVirtualMachineInstance, vmi.GetName(), vmi.GetUID())
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; !leased && i < len(pods.Items); i++ {
+			pod := &pods.Items[i]
+			if reference := kubevirt.OwnerReference(pod.GetOwnerReferences(), kubevirt.KindVirtualMachineInstance); reference == nil || reference.UID != vmi.GetUID() {
+				continue
+			}
+			if leased, err = allocations.LeasedTo(ctx, namespace, address, "Pod", pod.GetName(), pod.GetUID()); err != nil {
+				return nil, err
+			}
+		}
+		if leased {
+			held[address] = true
+		}
+	}
+	return held, nil
+}
+
+var podsResource = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 
 // mutateLauncher admits the launcher pod of vm, whose MACs are the VM's:
 // the guest's, chosen by KubeVirt from the VMI. Those leased to vm (its

@@ -351,6 +351,15 @@ func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
 		lease.Status.Phase = v1alpha1.MacLeasePhaseBound
 		return lease
 	}
+	// The migration's source, which KubeVirt made for the VMI.
+	sourcePod := &unstructured.Unstructured{}
+	sourcePod.SetAPIVersion("v1")
+	sourcePod.SetKind("Pod")
+	sourcePod.SetNamespace("ns")
+	sourcePod.SetName("virt-launcher-lonely-source")
+	sourcePod.SetUID("uid-source")
+	sourcePod.SetLabels(map[string]string{"kubevirt.io/created-by": "uid-lonely"})
+	sourcePod.SetOwnerReferences([]metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")})
 	for _, policy := range []v1alpha1.ConflictPolicy{v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyReassign} {
 		for _, tc := range []struct {
 			name, networks string
@@ -362,7 +371,7 @@ func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
 			t.Run(string(policy)+"/"+tc.name, func(t *testing.T) {
 				service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: policy}, source(running), source(guests))
 				m := &Mutator{Allocations: service, Launchers: &Launchers{
-					KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), lonely), Identity: kubevirt}}
+					KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), lonely, sourcePod), Identity: kubevirt}}
 				request := podRequest(t, tc.networks)
 				request.UID = "req"
 				request.UserInfo = authenticationv1.UserInfo{Username: kubevirt}
@@ -389,5 +398,62 @@ func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A VMI has no status subresource: its creator writes its status as freely
+// as its spec. A status that reports, on the spec's interface, a MAC no
+// launcher of the VMI holds proves nothing about the guest: the MAC of
+// another object is requested like any other, under the pool's
+// conflictPolicy, and a launcher's MAC counts as the guest's only while
+// its lease is that launcher's (a Pod of the namespace that KubeVirt made
+// for this VMI).
+func TestStandaloneVMIStatusProvesNoMACItsLaunchersDoNotHold(t *testing.T) {
+	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
+	const held = "0e:00:00:00:00:01"
+	forged := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
+	forged.SetNamespace("ns")
+	forged.Object["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": []any{
+		map[string]any{"name": "red", "macAddress": held, "bridge": map[string]any{}}}}}}
+	forged.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
+		map[string]any{"name": "red", "mac": held}}}
+	// A Pod of the tenant's that names the VMI but holds nothing.
+	decoy := &unstructured.Unstructured{}
+	decoy.SetAPIVersion("v1")
+	decoy.SetKind("Pod")
+	decoy.SetNamespace("ns")
+	decoy.SetName("virt-launcher-lonely-decoy")
+	decoy.SetUID("uid-decoy")
+	decoy.SetLabels(map[string]string{"kubevirt.io/created-by": "uid-lonely"})
+	decoy.SetOwnerReferences([]metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")})
+	for _, policy := range []v1alpha1.ConflictPolicy{v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyReassign} {
+		t.Run(string(policy), func(t *testing.T) {
+			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: policy}, heldBy(held, "victim"))
+			m := &Mutator{Allocations: service, Launchers: &Launchers{
+				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), forged, decoy), Identity: kubevirt}}
+			request := podRequest(t, `[{"name":"a","mac":"`+held+`"}]`)
+			request.UID = "req"
+			request.UserInfo = authenticationv1.UserInfo{Username: kubevirt}
+			pod := &metav1.PartialObjectMetadata{}
+			if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
+				t.Fatal(err)
+			}
+			pod.Name = "virt-launcher-lonely-abcde"
+			pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")}
+			raw, err := json.Marshal(pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			request.Object.Raw = raw
+
+			response := m.Mutate(context.Background(), request)
+			list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if response.Allowed || response.Result == nil || response.Result.Code != http.StatusConflict || len(list.Items) != 1 {
+				t.Errorf("allowed %v (%+v), %d leases: want a 409 and no new lease", response.Allowed, response.Result, len(list.Items))
+			}
+		})
 	}
 }
