@@ -105,22 +105,26 @@ func leaseControllerHook(config completedConfig, clients *kubeClients, shared *s
 	}
 	return func(ctx genericapiserver.PostStartHookContext) error {
 		go podEvents.Replay(ctx)
-		go func() {
-			<-ctx.Done()
-			if err := checkpoints.Close(); err != nil {
-				klog.V(2).InfoS("Closing the Pod watch checkpoints' etcd client", "err", err)
-			}
-		}()
-		return runLeaseController(ctx, config.ExtraConfig.Controller, clients, controllerConfig)
+		// Closed after the last term's last save, not as ctx ends.
+		terms := &termGroup{}
+		go closeAfterTerms(ctx, terms, checkpoints)
+		return runLeaseController(ctx, config.ExtraConfig.Controller, clients, controllerConfig, terms)
 	}, nil
 }
 
 // runLeaseController runs a lease controller in each term this replica
 // leads (in one term for as long as the server runs without leader
 // election).
-func runLeaseController(ctx context.Context, settings ControllerConfig, clients *kubeClients, controllerConfig leasecontroller.Config) error {
+// terms counts them (nil: nobody waits for them).
+func runLeaseController(ctx context.Context, settings ControllerConfig, clients *kubeClients, controllerConfig leasecontroller.Config, terms *termGroup) error {
 	workers := settings.Workers
 	run := func(ctx context.Context) {
+		if terms != nil {
+			if !terms.begin() {
+				return
+			}
+			defer terms.end()
+		}
 		// Built for each term: a stopped informer and a shut-down queue
 		// cannot be started again, so a replica that loses the lease and
 		// wins it back needs a new controller.

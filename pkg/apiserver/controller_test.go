@@ -79,7 +79,7 @@ func TestOnlyTheLeaderWatchesWebhookConfigurations(t *testing.T) {
 			}}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			if err := runLeaseController(ctx, settings, clients, config); err != nil {
+			if err := runLeaseController(ctx, settings, clients, config, nil); err != nil {
 				t.Fatal(err)
 			}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -151,5 +152,50 @@ func TestPodReplayAsksKubeApiserver(t *testing.T) {
 	}
 	if !found {
 		t.Error("the failed replay is not in kmp_pod_removal_replay_timestamp_seconds")
+	}
+}
+
+// A term's controller saves the checkpoint once more when the server stops
+// (saveCheckpoints): the last one a process that starts after every replica
+// stopped replays from. The client is closed only once every term has
+// returned, not as the server's context ends, which would fail that save
+// (errCheckpointsClosed) and keep the checkpoint a period or two behind.
+// A term that would start after the server began stopping does not run.
+func TestPodCheckpointsOutliveTheLastTermsSave(t *testing.T) {
+	_, restOptions := newTestLeaseStorage(t)
+	checkpoints := newPodCheckpoints(restOptions)
+	t.Cleanup(func() { _ = checkpoints.Close() })
+	if err := checkpoints.Save(context.Background(), "1200"); err != nil {
+		t.Fatal(err)
+	}
+	terms := &termGroup{}
+	if !terms.begin() {
+		t.Fatal("a term could not begin while the server runs")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	closed := make(chan struct{})
+	go func() { defer close(closed); closeAfterTerms(ctx, terms, checkpoints) }()
+	cancel()
+	// The term's workers stop, then it saves once more.
+	time.Sleep(100 * time.Millisecond)
+	if err := checkpoints.Save(context.Background(), "1350"); err != nil {
+		t.Errorf("the term's last save, as the server stops: %v", err)
+	}
+	terms.end()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the checkpoints were not closed after the last term")
+	}
+	if err := checkpoints.Save(context.Background(), "1400"); !errors.Is(err, errCheckpointsClosed) {
+		t.Errorf("a save after the last term returned %v, want %v", err, errCheckpointsClosed)
+	}
+	if terms.begin() {
+		t.Error("a term began after the server stopped")
+	}
+	other := newPodCheckpoints(restOptions)
+	defer func() { _ = other.Close() }()
+	if got, err := other.Load(context.Background()); err != nil || got != "1350" {
+		t.Errorf("the next process reads %q (error %v), want the last save, 1350", got, err)
 	}
 }

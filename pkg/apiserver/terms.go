@@ -1,0 +1,67 @@
+package apiserver
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"k8s.io/klog/v2"
+)
+
+// termGroup counts the lease controller's terms that run in this process,
+// so that what they use outlives them: a term saves the Pod watch
+// checkpoint once more as it ends (leasecontroller's saveCheckpoints),
+// after the server's context is done. Once the server stops no term
+// begins: client-go's leader election starts a term in a goroutine of its
+// own, which may run only after the server stopped.
+type termGroup struct {
+	mu      sync.Mutex
+	ended   sync.Cond
+	running int
+	stopped bool
+}
+
+// begin registers a term; false once the server stopped, and then the term
+// must not run.
+func (g *termGroup) begin() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return false
+	}
+	g.running++
+	return true
+}
+
+// end is the return of a term that began.
+func (g *termGroup) end() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.running--
+	if g.running == 0 {
+		g.ended.Broadcast()
+	}
+}
+
+// stop lets no term begin and waits for those that run to end.
+func (g *termGroup) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopped = true
+	if g.ended.L == nil {
+		g.ended.L = &g.mu
+	}
+	for g.running > 0 {
+		g.ended.Wait()
+	}
+}
+
+// closeAfterTerms closes c once ctx is done and the last term has ended
+// (its last checkpoint saved).
+func closeAfterTerms(ctx context.Context, terms *termGroup, c io.Closer) {
+	<-ctx.Done()
+	terms.stop()
+	if err := c.Close(); err != nil {
+		klog.V(2).InfoS("Closing the Pod watch checkpoints' etcd client", "err", err)
+	}
+}
