@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	"kubemacpool.io/kubemacpool/pkg/mac"
 	"kubemacpool.io/kubemacpool/pkg/macindex"
@@ -197,11 +198,6 @@ func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string, carried bool) 
 	// A lease of this name without owner references. A reservation not
 	// bound yet can only have been made by the create of this object, since
 	// it exists (it is being updated) and names are unique in a namespace.
-	// A Bound or Retained one may be an earlier object's of the same name:
-	// under retention no lease has owner references, and the earlier
-	// object's launcher or Pod may still run with the MAC on a node the
-	// lease holds. That is the lease controller's to decide, and the
-	// reclaim's (claimRetained), never a reason to skip the conflictPolicy.
 	// A MAC the stored object carries already (moved to another network)
 	// stays its own, as before: it was admitted with the object, and the
 	// controller binds a lease to the object of that exact name that
@@ -209,7 +205,25 @@ func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string, carried bool) 
 	if carried {
 		return true
 	}
-	return lease.Status.Phase != v1alpha1.MacLeasePhaseBound && lease.Status.Phase != v1alpha1.MacLeasePhaseRetained
+	switch lease.Status.Phase {
+	case v1alpha1.MacLeasePhaseRetained:
+		// Kept for the next object of the name after an earlier one's
+		// deletion: the reclaim's (claimRetained), which respects its
+		// node holds, never a reason to skip the conflictPolicy.
+		return false
+	case v1alpha1.MacLeasePhaseBound:
+		// Under retention no lease has owner references. Bound to the
+		// name, the lease is this object's for the lease controller, which
+		// keeps it while the object's VMI or launcher still reports the
+		// MAC (a running VM that dropped it in an earlier update), and
+		// binds it to the object of the name that carries it: taking it
+		// back is no conflict. Node holds say a node may still run an
+		// earlier object of the name with the MAC: those go to the pool's
+		// policy, as for the create.
+		_, held := lease.Annotations[macpool.NodeHoldsAnnotation]
+		return !held
+	}
+	return true
 }
 
 // Release deletes leases this admission created before it failed, so that a

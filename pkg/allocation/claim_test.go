@@ -88,7 +88,7 @@ func TestAnUpdateOwnsNoLeaseOfAnEarlierObjectOfItsName(t *testing.T) {
 		want  ClaimOutcome
 	}{
 		{"retained for an earlier VM of the name, whose launcher a node may still run", lease(v1alpha1.MacLeasePhaseRetained, map[string]string{macpool.NodeHoldsAnnotation: holds}), HeldElsewhere},
-		{"still bound to an earlier VM of the name (retention: no owner references)", lease(v1alpha1.MacLeasePhaseBound, nil), HeldElsewhere},
+		{"still bound to an earlier VM of the name (retention: no owner references), whose launcher a node may still run", lease(v1alpha1.MacLeasePhaseBound, map[string]string{macpool.NodeHoldsAnnotation: holds}), HeldElsewhere},
 		{"retained for an earlier VM of the name, free of holds", lease(v1alpha1.MacLeasePhaseRetained, nil), Reclaimed},
 		{"reserved by this VM's create, not bound yet", lease(v1alpha1.MacLeasePhaseReserved, nil), AlreadyOwned},
 	} {
@@ -113,5 +113,34 @@ func TestAnUpdateOwnsNoLeaseOfAnEarlierObjectOfItsName(t *testing.T) {
 				t.Errorf("under Reject: %v, want a ConflictError", err)
 			}
 		})
+	}
+}
+
+// Under retention a VM's Bound lease has no owner references. A VM that
+// drops a MAC while it runs (an interface removed, or its MAC changed) keeps
+// the lease Bound for its name: its VMI still reports the MAC, and the lease
+// controller keeps the lease until the VMI stops. An UPDATE that puts the
+// MAC back (an edit reverted, an older manifest applied again) asks for its
+// own lease: the controller binds a Bound lease of the name to the VM of
+// that name that carries it, and no node holds say an earlier object of the
+// name may still run with it. It must not meet the pool's conflictPolicy
+// (409 under Reject, another MAC under Reassign while the guest keeps the
+// leased one).
+func TestAnUpdateTakesBackItsOwnBoundLease(t *testing.T) {
+	owner := Owner{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm", UID: "uid-vm", Request: "request-3"}
+	bound := retainedLease("a", "VirtualMachine", "vm", "red")
+	bound.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
+	s, _ := stickyService(t, bound)
+	s.UseOwnerLookup(&owners{exists: true})
+	s.pools[macpool.DefaultPoolName].conflictPolicy = v1alpha1.ConflictPolicyReject
+	claim, err := s.Claim(context.Background(), "a", owner, "red", Network{}, mustParse(t, retainedMAC), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claim.Outcome != AlreadyOwned {
+		t.Fatalf("outcome = %v, want %v", claim.Outcome, AlreadyOwned)
+	}
+	if _, err := s.Begin("a", owner, false).Request(context.Background(), "red", Network{}, mustParse(t, retainedMAC)); err != nil {
+		t.Errorf("under Reject: %v, want the VM's own MAC admitted", err)
 	}
 }
