@@ -168,19 +168,8 @@ func TestLauncherMACs(t *testing.T) {
 			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: policy}, stored...)
 			m := &Mutator{Allocations: service, Launchers: &Launchers{
 				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), vm, vmi, forged), Identity: kubevirt}}
-			request := podRequest(t, tc.networks)
-			request.UserInfo = authenticationv1.UserInfo{Username: kubevirt}
-			pod := &metav1.PartialObjectMetadata{}
-			if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
-				t.Fatal(err)
-			}
 			owner := map[string]*unstructured.Unstructured{"vm": vmi, "evil": forged}[tc.vmi]
-			pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", owner.GetName(), owner.GetUID())}
-			raw, err := json.Marshal(pod)
-			if err != nil {
-				t.Fatal(err)
-			}
-			request.Object.Raw = raw
+			request := launcherRequest(t, tc.networks, kubevirt, "", owner.GetName(), owner.GetUID())
 
 			response := m.Mutate(context.Background(), request)
 			list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
@@ -296,19 +285,8 @@ func TestStandaloneVMILauncherMACsAreNotReassigned(t *testing.T) {
 			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: tc.policy}, heldBy("0e:00:00:00:00:01", "victim"))
 			m := &Mutator{Allocations: service, Launchers: &Launchers{
 				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), lonely), Identity: kubevirt}}
-			request := podRequest(t, tc.networks)
+			request := launcherRequest(t, tc.networks, tc.user, "", "lonely", "uid-lonely")
 			request.UID = "req"
-			request.UserInfo = authenticationv1.UserInfo{Username: tc.user}
-			pod := &metav1.PartialObjectMetadata{}
-			if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
-				t.Fatal(err)
-			}
-			pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")}
-			raw, err := json.Marshal(pod)
-			if err != nil {
-				t.Fatal(err)
-			}
-			request.Object.Raw = raw
 
 			response := m.Mutate(context.Background(), request)
 			list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
@@ -352,14 +330,7 @@ func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
 		return lease
 	}
 	// The migration's source, which KubeVirt made for the VMI.
-	sourcePod := &unstructured.Unstructured{}
-	sourcePod.SetAPIVersion("v1")
-	sourcePod.SetKind("Pod")
-	sourcePod.SetNamespace("ns")
-	sourcePod.SetName("virt-launcher-lonely-source")
-	sourcePod.SetUID("uid-source")
-	sourcePod.SetLabels(map[string]string{"kubevirt.io/created-by": "uid-lonely"})
-	sourcePod.SetOwnerReferences([]metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")})
+	sourcePod := launcherPod("virt-launcher-lonely-source", "uid-source")
 	for _, policy := range []v1alpha1.ConflictPolicy{v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyReassign} {
 		for _, tc := range []struct {
 			name, networks string
@@ -372,20 +343,8 @@ func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
 				service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: policy}, source(running), source(guests))
 				m := &Mutator{Allocations: service, Launchers: &Launchers{
 					KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), lonely, sourcePod), Identity: kubevirt}}
-				request := podRequest(t, tc.networks)
+				request := launcherRequest(t, tc.networks, kubevirt, "virt-launcher-lonely-target", "lonely", "uid-lonely")
 				request.UID = "req"
-				request.UserInfo = authenticationv1.UserInfo{Username: kubevirt}
-				pod := &metav1.PartialObjectMetadata{}
-				if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
-					t.Fatal(err)
-				}
-				pod.Name = "virt-launcher-lonely-target"
-				pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")}
-				raw, err := json.Marshal(pod)
-				if err != nil {
-					t.Fatal(err)
-				}
-				request.Object.Raw = raw
 
 				response := m.Mutate(context.Background(), request)
 				list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
@@ -418,33 +377,14 @@ func TestStandaloneVMIStatusProvesNoMACItsLaunchersDoNotHold(t *testing.T) {
 	forged.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
 		map[string]any{"name": "red", "mac": held}}}
 	// A Pod of the tenant's that names the VMI but holds nothing.
-	decoy := &unstructured.Unstructured{}
-	decoy.SetAPIVersion("v1")
-	decoy.SetKind("Pod")
-	decoy.SetNamespace("ns")
-	decoy.SetName("virt-launcher-lonely-decoy")
-	decoy.SetUID("uid-decoy")
-	decoy.SetLabels(map[string]string{"kubevirt.io/created-by": "uid-lonely"})
-	decoy.SetOwnerReferences([]metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")})
+	decoy := launcherPod("virt-launcher-lonely-decoy", "uid-decoy")
 	for _, policy := range []v1alpha1.ConflictPolicy{v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyReassign} {
 		t.Run(string(policy), func(t *testing.T) {
 			service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: policy}, heldBy(held, "victim"))
 			m := &Mutator{Allocations: service, Launchers: &Launchers{
 				KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), forged, decoy), Identity: kubevirt}}
-			request := podRequest(t, `[{"name":"a","mac":"`+held+`"}]`)
+			request := launcherRequest(t, `[{"name":"a","mac":"`+held+`"}]`, kubevirt, "virt-launcher-lonely-abcde", "lonely", "uid-lonely")
 			request.UID = "req"
-			request.UserInfo = authenticationv1.UserInfo{Username: kubevirt}
-			pod := &metav1.PartialObjectMetadata{}
-			if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
-				t.Fatal(err)
-			}
-			pod.Name = "virt-launcher-lonely-abcde"
-			pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")}
-			raw, err := json.Marshal(pod)
-			if err != nil {
-				t.Fatal(err)
-			}
-			request.Object.Raw = raw
 
 			response := m.Mutate(context.Background(), request)
 			list, err := client.MacpoolV1alpha1().MacLeases("ns").List(context.Background(), metav1.ListOptions{})
@@ -456,4 +396,41 @@ func TestStandaloneVMIStatusProvesNoMACItsLaunchersDoNotHold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// launcherRequest is podRequest for a Pod named name (if not empty) that
+// user creates, with an owner reference to the VMI name/uid: what a
+// virt-launcher Pod looks like to the webhook.
+func launcherRequest(t *testing.T, networks, user, name, vmi string, vmiUID types.UID) *admissionv1.AdmissionRequest {
+	t.Helper()
+	request := podRequest(t, networks)
+	request.UserInfo = authenticationv1.UserInfo{Username: user}
+	pod := &metav1.PartialObjectMetadata{}
+	if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
+		t.Fatal(err)
+	}
+	if name != "" {
+		pod.Name = name
+	}
+	pod.OwnerReferences = []metav1.OwnerReference{ownedBy("VirtualMachineInstance", vmi, vmiUID)}
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request.Object.Raw = raw
+	return request
+}
+
+// launcherPod is a stored Pod of namespace ns labelled and owned as
+// KubeVirt makes the launchers of the VMI lonely (uid-lonely).
+func launcherPod(name string, uid types.UID) *unstructured.Unstructured {
+	pod := &unstructured.Unstructured{}
+	pod.SetAPIVersion("v1")
+	pod.SetKind("Pod")
+	pod.SetNamespace("ns")
+	pod.SetName(name)
+	pod.SetUID(uid)
+	pod.SetLabels(map[string]string{"kubevirt.io/created-by": "uid-lonely"})
+	pod.SetOwnerReferences([]metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")})
+	return pod
 }

@@ -321,12 +321,7 @@ func TestWebhookConfigurationWarningsFollowTheMissingSet(t *testing.T) {
 	relabelled.Labels = map[string]string{"app": "kubemacpool"}
 	lateChart031 := withResources("pods", "pods/status", "pods/binding")
 	current := withResources("pods", "pods/status", "pods/binding", "bindings")
-	var previous interface{}
-	for _, step := range []struct {
-		name          string
-		configuration *admissionregistrationv1.MutatingWebhookConfiguration
-		warnings      int // in all, after the step
-	}{
+	runConfigurationSteps(t, c, &warnings, []configurationStep{
 		{"added, three routes missing", chart030, 1},
 		{"resynced", chart030, 1},
 		{"relabelled", relabelled, 1},
@@ -334,11 +329,27 @@ func TestWebhookConfigurationWarningsFollowTheMissingSet(t *testing.T) {
 		{"resynced", lateChart031, 2},
 		{"complete", current, 2},
 		{"three missing again", chart030, 3},
-	} {
+	})
+}
+
+// configurationStep is one configuration the informer hands the handler,
+// and the warnings given in all once it has.
+type configurationStep struct {
+	name          string
+	configuration *admissionregistrationv1.MutatingWebhookConfiguration
+	warnings      int
+}
+
+// runConfigurationSteps hands c the steps' configurations in order, each
+// with the one before as the old object, as the informer does.
+func runConfigurationSteps(t *testing.T, c *Controller, warnings *[]string, steps []configurationStep) {
+	t.Helper()
+	var previous interface{}
+	for _, step := range steps {
 		c.onWebhookConfiguration(previous, step.configuration)
 		previous = step.configuration
-		if len(warnings) != step.warnings {
-			t.Fatalf("after %q: %d warnings %q, want %d", step.name, len(warnings), warnings, step.warnings)
+		if len(*warnings) != step.warnings {
+			t.Fatalf("after %q: %d warnings %q, want %d", step.name, len(*warnings), *warnings, step.warnings)
 		}
 	}
 }
@@ -377,12 +388,7 @@ func TestAVMConditionThatSkipsCreatesIsSaid(t *testing.T) {
 	if len(warnings) != 0 {
 		t.Fatalf("warned %q about a configuration not ours", warnings)
 	}
-	var previous interface{}
-	for _, step := range []struct {
-		name          string
-		configuration *admissionregistrationv1.MutatingWebhookConfiguration
-		warnings      int // in all, after the step
-	}{
+	runConfigurationSteps(t, c, &warnings, []configurationStep{
 		{"the current condition", current, 0},
 		{"the old condition installed", old, 1},
 		{"resynced", old, 1},
@@ -390,13 +396,7 @@ func TestAVMConditionThatSkipsCreatesIsSaid(t *testing.T) {
 		{"upgraded", current, 1},
 		{"the old one back", old, 2},
 		{"the VM webhook removed", noVMWebhook, 2},
-	} {
-		c.onWebhookConfiguration(previous, step.configuration)
-		previous = step.configuration
-		if len(warnings) != step.warnings {
-			t.Fatalf("after %q: %d warnings %q, want %d", step.name, len(warnings), warnings, step.warnings)
-		}
-	}
+	})
 	if !strings.Contains(warnings[0], vmWebhookName) || !strings.Contains(warnings[0], "server-side apply") {
 		t.Errorf("the warning %q does not name the webhook and what goes unchecked", warnings[0])
 	}
