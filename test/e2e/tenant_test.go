@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -109,6 +110,24 @@ var _ = Describe("Under conflictPolicy Reject", func() {
 		_, err := dynamicClient.Resource(vmResource).Namespace(namespace).Create(ctx, vm, metav1.CreateOptions{})
 		Expect(err).To(MatchError(ContainSubstring("MAC address " + held + " requested for")))
 		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
+		Expect(leasesOf(ctx, namespace)).To(BeEmpty())
+	})
+
+	// kube-apiserver wipes a deletionTimestamp sent with a create, but on a
+	// create through server-side apply only after the mutating webhooks: a
+	// webhook condition that skipped objects being deleted let such a VM be
+	// stored with a held MAC nobody checked.
+	It("denies a VirtualMachine applied server-side with a deletionTimestamp that asks for a held MAC", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "applied-deleted")
+		held := heldElsewhere(ctx, "applied-deleted-holder")
+		rejectPool(ctx, namespace, 0x08)
+		vm := toUnstructured(newVM("applied", vmInterface{name: "red", mac: held}))
+		vm.SetDeletionTimestamp(&metav1.Time{Time: time.Now()})
+		_, err := dynamicClient.Resource(vmResource).Namespace(namespace).Apply(ctx, "applied", vm, metav1.ApplyOptions{FieldManager: "tenant"})
+		Expect(err).To(MatchError(ContainSubstring("MAC address " + held + " requested for")))
+		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
+		_, err = dynamicClient.Resource(vmResource).Namespace(namespace).Get(ctx, "applied", metav1.GetOptions{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the VM was stored: %v", err)
 		Expect(leasesOf(ctx, namespace)).To(BeEmpty())
 	})
 })
