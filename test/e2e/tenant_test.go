@@ -206,6 +206,60 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 		Expect(leasesOf(ctx, namespace)).To(HaveKeyWithValue(free, HaveField("Spec.Owner.Name", "decoy")))
 	})
 
+	// A live migration's target launcher carries the MACs the guest runs
+	// with, which the source launcher holds: under Reject it used to be
+	// refused. The VMI's status is no proof by itself (its creator may
+	// write it): a MAC it reports counts only while a launcher of the VMI
+	// holds its lease.
+	It("let a standalone VMI's migration target carry the MAC its source launcher holds under Reject, and no MAC the status alone names", func(ctx context.Context) {
+		rejectPool(ctx, namespace, 0x0e)
+		own, held := nextMAC(), heldElsewhere(ctx, "migration-holder")
+		lonely := createVMI(ctx, namespace, "lonely", nil)
+		launcher := func(address string) *corev1.Pod {
+			pod := newPod("", `[{"name":"br1","mac":"`+address+`"}]`)
+			pod.GenerateName = "virt-launcher-lonely-"
+			pod.Labels = map[string]string{"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": string(lonely.GetUID())}
+			pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "lonely", UID: lonely.GetUID()}}
+			return pod
+		}
+		// reports makes the VMI's spec and status name addresses on its
+		// interfaces, as KubeVirt's do while the guest runs.
+		reports := func(addresses ...string) {
+			GinkgoHelper()
+			vmi, err := dynamicClient.Resource(vmiResource).Namespace(namespace).Get(ctx, "lonely", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			var specInterfaces, statusInterfaces []interface{}
+			for i, address := range addresses {
+				name := fmt.Sprintf("net%d", i)
+				specInterfaces = append(specInterfaces, map[string]interface{}{"name": name, "macAddress": address, "bridge": map[string]interface{}{}})
+				statusInterfaces = append(statusInterfaces, map[string]interface{}{"name": name, "mac": address})
+			}
+			Expect(unstructured.SetNestedSlice(vmi.Object, specInterfaces, "spec", "domain", "devices", "interfaces")).To(Succeed())
+			vmi, err = dynamicClient.Resource(vmiResource).Namespace(namespace).Update(ctx, vmi, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(unstructured.SetNestedField(vmi.Object, "Running", "status", "phase")).To(Succeed())
+			Expect(unstructured.SetNestedSlice(vmi.Object, statusInterfaces, "status", "interfaces")).To(Succeed())
+			_, err = dynamicClient.Resource(vmiResource).Namespace(namespace).UpdateStatus(ctx, vmi, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+		}
+
+		By("the first launcher leases the MAC")
+		source, err := kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(own), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(eventuallyBound(ctx, namespace, 1)).To(Equal(map[string]string{own: "Pod/" + source.Name}))
+
+		By("the guest runs with it; the migration's target launcher carries it too")
+		reports(own)
+		_, err = kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(own), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		By("a status that names another namespace's MAC gives the launcher nothing")
+		reports(own, held)
+		_, err = kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(held), metav1.CreateOptions{})
+		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
+		Expect(leasesOf(ctx, namespace)).To(HaveLen(1))
+	})
+
 	It("give the launcher of a standalone VMI a MAC and a lease, and leave a VM's launcher created by KubeVirt alone", func(ctx context.Context) {
 		standalone := createVMI(ctx, namespace, "lonely", nil)
 		launcher := newPod("", `[{"name":"br1"}]`)
