@@ -189,6 +189,46 @@ var _ = Describe("Sticky MACs (spec.retention)", func() {
 		Eventually(poolRetained(ctx, pool)).WithContext(ctx).Should(BeEquivalentTo(0))
 	})
 
+	// Under retention leases have no owner references: a lease Bound to the
+	// VM's name is the VM's own for the lease controller, which keeps it
+	// while the VM's VMI still reports the MAC. Putting the MAC back (an
+	// edit reverted) is then no conflict, even under Reject.
+	It("lets a running VirtualMachine take back, under Reject, a MAC it dropped while its VMI still reports it", func(ctx context.Context) {
+		namespace := createNamespace(ctx, "sticky-readd")
+		stickyPool(ctx, namespace, "0e:00:00:3f:00:00", "0e:00:00:3f:00:ff", time.Hour, v1alpha1.ConflictPolicyReject)
+		vm, err := createVM(ctx, namespace, newVM("web", vmInterface{name: "default", masquerade: true}, vmInterface{name: "br1"}), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		macs := vmMACs(vm)
+		eventuallyPhase(ctx, namespace, "VirtualMachine/web", v1alpha1.MacLeasePhaseBound, macs)
+
+		By("its VMI runs with both MACs")
+		vmi := createVMI(ctx, namespace, "web", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "web", UID: vm.UID}})
+		vmi.Object["status"] = map[string]interface{}{"phase": "Running", "interfaces": []interface{}{
+			map[string]interface{}{"name": "default", "mac": macs["default"]},
+			map[string]interface{}{"name": "br1", "mac": macs["br1"]},
+		}}
+		_, err = dynamicClient.Resource(vmiResource).Namespace(namespace).UpdateStatus(ctx, vmi, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		update := func(interfaces ...vmInterface) error {
+			GinkgoHelper()
+			stored, err := dynamicClient.Resource(vmResource).Namespace(namespace).Get(ctx, "web", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			changed := newVM("web", interfaces...)
+			changed.ResourceVersion = stored.GetResourceVersion()
+			_, err = dynamicClient.Resource(vmResource).Namespace(namespace).Update(ctx, toUnstructured(changed), metav1.UpdateOptions{})
+			return err
+		}
+		By("br1 is dropped from the VM; its lease stays the VM's while the VMI reports the MAC")
+		Expect(update(vmInterface{name: "default", masquerade: true, mac: macs["default"]})).To(Succeed())
+		Consistently(func() v1alpha1MacLeaseView { return leaseView(ctx, namespace)[macs["br1"]] }).WithContext(ctx).
+			WithTimeout(3 * time.Second).Should(Equal(v1alpha1MacLeaseView{Owner: "VirtualMachine/web", Interface: "br1", Phase: "Bound"}))
+
+		By("put back with its MAC, it is the VM's own")
+		Expect(update(vmInterface{name: "default", masquerade: true, mac: macs["default"]}, vmInterface{name: "br1", mac: macs["br1"]})).To(Succeed())
+		eventuallyPhase(ctx, namespace, "VirtualMachine/web", v1alpha1.MacLeasePhaseBound, macs)
+	})
+
 	It("releases retained MACs when the retention runs out, and refuses a pool of only retained addresses until then", func(ctx context.Context) {
 		namespace := createNamespace(ctx, "sticky-expiry")
 		const retention = 15 * time.Second
