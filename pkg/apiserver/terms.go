@@ -16,9 +16,10 @@ import (
 // own, which may run only after the server stopped.
 type termGroup struct {
 	mu      sync.Mutex
-	ended   sync.Cond
-	running int
 	stopped bool
+	// running counts the terms that began; Add only under mu and before
+	// stopped, so that stop's Wait never races an Add.
+	running sync.WaitGroup
 }
 
 // begin registers a term; false once the server stopped, and then the term
@@ -29,31 +30,19 @@ func (g *termGroup) begin() bool {
 	if g.stopped {
 		return false
 	}
-	g.running++
+	g.running.Add(1)
 	return true
 }
 
 // end is the return of a term that began.
-func (g *termGroup) end() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.running--
-	if g.running == 0 {
-		g.ended.Broadcast()
-	}
-}
+func (g *termGroup) end() { g.running.Done() }
 
 // stop lets no term begin and waits for those that run to end.
 func (g *termGroup) stop() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.stopped = true
-	if g.ended.L == nil {
-		g.ended.L = &g.mu
-	}
-	for g.running > 0 {
-		g.ended.Wait()
-	}
+	g.mu.Unlock()
+	g.running.Wait()
 }
 
 // closeAfterTerms closes c once ctx is done and the last term has ended
