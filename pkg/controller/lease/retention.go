@@ -153,7 +153,7 @@ func (c *Controller) syncRetained(ctx context.Context, key string, lease *macpoo
 		return nil
 	}
 	if holders := c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress); len(holders) > 0 {
-		h := holders[0]
+		h := lastingHolder(holders)
 		moved := lease.DeepCopy()
 		moved.Spec.Owner = &macpool.LeaseOwner{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name}
 		return c.bind(ctx, moved, h)
@@ -163,6 +163,21 @@ func (c *Controller) syncRetained(ctx context.Context, key string, lease *macpoo
 		return nil
 	}
 	return c.remove(ctx, lease, metrics.LeaseExpire, "its retention ended")
+}
+
+// lastingHolder picks, among the objects that carry an expired Retained
+// lease's MAC, the one to pass the lease to: a VirtualMachine before any Pod.
+// A running VM's virt-launcher Pod carries the VM's MACs too, and comes
+// first in holdersCarrying; bound to it, the lease would be released or
+// retained under the launcher's name when the VM stops, while the VM's spec
+// keeps the MAC for its next start.
+func lastingHolder(holders []*holder) *holder {
+	for _, h := range holders {
+		if h.kind == kubevirt.KindVirtualMachine {
+			return h
+		}
+	}
+	return holders[0]
 }
 
 // expireReclaimed handles a reservation that an admission reclaimed from

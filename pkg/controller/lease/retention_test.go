@@ -216,6 +216,26 @@ func TestExpiredRetainedLeasePassesToTheCarrier(t *testing.T) {
 	}
 }
 
+// An expired Retained lease whose MAC a VirtualMachine and its running
+// virt-launcher Pod both carry passes to the VM, which keeps the MAC in its
+// spec after the launcher is gone, not to the launcher listed first.
+func TestExpiredRetainedLeasePassesToTheVMNotItsLauncher(t *testing.T) {
+	const address = "02:00:00:00:00:27"
+	lease := pooledLease(address, kubevirt.KindVirtualMachine, "old-vm", v1alpha1.MacLeasePhaseRetained, past())
+	h := newRetentionHarness(t, true, []runtime.Object{lease, stickyPool(time.Hour)},
+		[]runtime.Object{testPod("virt-launcher-new-vm-abcde", address, corev1.PodRunning)},
+		testVM(t, "new-vm", address))
+	h.run()
+	h.eventually("the lease to be bound to the VirtualMachine that carries the MAC", func() bool {
+		l := h.lease(lease.Name)
+		return l != nil && l.Status.Phase == v1alpha1.MacLeasePhaseBound && l.Spec.Owner.Kind == kubevirt.KindVirtualMachine &&
+			l.Spec.Owner.Name == "new-vm"
+	})
+	if l := h.lease(lease.Name); l.Spec.Owner.Kind != kubevirt.KindVirtualMachine || l.Spec.Owner.Name != "new-vm" {
+		t.Errorf("the lease went to %s %s", l.Spec.Owner.Kind, l.Spec.Owner.Name)
+	}
+}
+
 // A reservation reclaimed from retention whose object never appeared is
 // Retained again until its retention would have ended, or released if that
 // has passed.
