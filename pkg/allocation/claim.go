@@ -6,6 +6,9 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
@@ -48,6 +51,9 @@ type Claim struct {
 	Pool string
 	// reclaimed is the lease a Reclaimed outcome took back.
 	reclaimed *reclaimedLease
+	// created is the lease a Leased outcome created: the version a failed
+	// admission may release.
+	created *v1alpha1.MacLease
 }
 
 // Claim leases a requested address to owner if nobody holds it. A dry-run
@@ -83,11 +89,11 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 	// retained lease to reclaim), which the read below tells.
 	var limited *ReservationLimitError
 	if !dryRun {
-		err := s.createLeaseReliably(ctx, namespace, address, poolName, owner, iface)
+		created, err := s.createLeaseReliably(ctx, namespace, address, poolName, owner, iface)
 		switch {
 		case err == nil:
 			s.taken.Add(address)
-			claim.Outcome = Leased
+			claim.Outcome, claim.created = Leased, created
 			return claim, nil
 		case errors.As(err, &limited):
 		case !apierrors.IsAlreadyExists(err):
@@ -226,19 +232,43 @@ func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string, carried bool) 
 	return true
 }
 
-// Release deletes leases this admission created before it failed, so that a
+// createdLease is a lease one admission call created, as it was stored:
+// the only version of it that call may release.
+type createdLease struct {
+	address         mac.Address
+	uid             types.UID
+	resourceVersion string
+}
+
+func createdVersion(address mac.Address, lease *v1alpha1.MacLease) createdLease {
+	return createdLease{address: address, uid: lease.UID, resourceVersion: lease.ResourceVersion}
+}
+
+// release deletes leases this admission created before it failed, so that a
 // denied request leaves nothing behind. Reservations the controller would
-// expire anyway: this only makes the address free at once.
-func (s *Service) Release(ctx context.Context, namespace string, addresses []mac.Address) error {
+// expire anyway: this only makes the address free at once. Each delete is
+// conditional on the version the admission created: a lease changed since
+// (written by the lease controller, or by another admission call that may
+// have admitted its object with the MAC) is not this call's to free
+// without proof that nothing carries the MAC. It stays, and
+// the lease controller releases it when its reservation expires, with that
+// proof.
+func (s *Service) release(ctx context.Context, namespace string, leases []createdLease) error {
 	var failed []error
-	for _, address := range addresses {
-		err := s.leases.Delete(ctx, namespace, address.Name())
-		if err != nil && !apierrors.IsNotFound(err) {
-			failed = append(failed, fmt.Errorf("releasing %s: %w", address, err))
+	for _, lease := range leases {
+		uid, version := lease.uid, lease.resourceVersion
+		err := s.leases.Delete(ctx, namespace, lease.address.Name(), metav1.Preconditions{UID: &uid, ResourceVersion: &version})
+		switch {
+		case err == nil:
+		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+			klog.V(2).InfoS("Keeping a lease of a denied admission that changed since it was created, or is gone",
+				"lease", klog.KRef(namespace, lease.address.Name()), "err", err)
+		default:
+			failed = append(failed, fmt.Errorf("releasing %s: %w", lease.address, err))
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("releasing leases of a denied request: %v", failed)
+		return fmt.Errorf("releasing leases of a denied request: %w", errors.Join(failed...))
 	}
 	return nil
 }

@@ -28,7 +28,10 @@ type Leases interface {
 	// not carry the MAC, so the lease need not wait for its expiry. A
 	// lease with node holds (macpool.NodeHoldsAnnotation) keeps the
 	// finalizer: another Pod with the MAC may still run on a node.
-	Delete(ctx context.Context, namespace, name string) error
+	// preconditions name the version the admission created: any other
+	// version (written since, bound, or created anew) is a Conflict and
+	// stays as it is, finalizer included.
+	Delete(ctx context.Context, namespace, name string, preconditions metav1.Preconditions) error
 }
 
 // ClientLeases writes leases through a clientset.
@@ -44,17 +47,22 @@ func (c clientLeases) Get(ctx context.Context, namespace, name string) (*v1alpha
 	return c.client.MacpoolV1alpha1().MacLeases(namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
-func (c clientLeases) Delete(ctx context.Context, namespace, name string) error {
+func (c clientLeases) Delete(ctx context.Context, namespace, name string, preconditions metav1.Preconditions) error {
 	leases := c.client.MacpoolV1alpha1().MacLeases(namespace)
-	if err := leases.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+	if err := leases.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &preconditions}); err != nil {
 		return err
 	}
+	// The delete answers no object through the clientset: the finalizer
+	// comes off the lease read back, if it is still the one deleted.
 	lease, err := leases.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
 	case err != nil:
 		return err
+	case preconditions.UID != nil && lease.UID != *preconditions.UID:
+		// Gone and created anew meanwhile: not the lease deleted.
+		return nil
 	case !slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer):
 		return nil
 	}

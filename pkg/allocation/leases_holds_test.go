@@ -38,7 +38,7 @@ func TestReleaseLeavesALeaseWithNodeHolds(t *testing.T) {
 		marked.DeletionTimestamp = &now
 		return true, nil, client.Tracker().Update(v1alpha1.Resource("macleases").WithVersion("v1alpha1"), marked, "ns")
 	})
-	if err := ClientLeases(client).Delete(context.Background(), "ns", lease.Name); err != nil {
+	if err := ClientLeases(client).Delete(context.Background(), "ns", lease.Name, metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}); err != nil {
 		t.Fatal(err)
 	}
 	stored, err := client.MacpoolV1alpha1().MacLeases("ns").Get(context.Background(), lease.Name, metav1.GetOptions{})

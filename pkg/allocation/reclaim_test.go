@@ -25,10 +25,13 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/retention"
 )
 
-// memLeases is lease storage with the semantics the reclaim relies on: one
-// key per address whatever the namespace, a lease of another namespace reads
-// as NotFound, and a rewrite of a version that is not the stored one is a
-// Conflict. The fake clientset checks no resourceVersion.
+// memLeases is lease storage with the semantics the reclaim and the release
+// rely on: one key per address whatever the namespace, a lease of another
+// namespace reads as NotFound, a rewrite of a version that is not the stored
+// one is a Conflict, and so is a delete whose preconditions name another
+// version. A delete takes the protection finalizer with it, as the server's
+// in-process Delete does, except from a lease with node holds, which stays
+// Terminating. The fake clientset checks no resourceVersion.
 type memLeases struct {
 	mu      sync.Mutex
 	version int
@@ -49,6 +52,9 @@ func newMemLeases(leases ...*v1alpha1.MacLease) *memLeases {
 func (m *memLeases) store(lease *v1alpha1.MacLease) *v1alpha1.MacLease {
 	m.version++
 	lease.ResourceVersion = strconv.Itoa(m.version)
+	if lease.UID == "" {
+		lease.UID = types.UID("uid-" + lease.ResourceVersion)
+	}
 	m.leases[lease.Name] = lease
 	_ = m.index.Update(lease.DeepCopy())
 	return lease.DeepCopy()
@@ -60,7 +66,9 @@ func (m *memLeases) Create(_ context.Context, lease *v1alpha1.MacLease) (*v1alph
 	if _, found := m.leases[lease.Name]; found {
 		return nil, apierrors.NewAlreadyExists(macpool.Resource("macleases"), lease.Name)
 	}
-	return m.store(lease.DeepCopy()), nil
+	created := lease.DeepCopy()
+	created.UID = ""
+	return m.store(created), nil
 }
 
 func (m *memLeases) Get(_ context.Context, namespace, name string) (*v1alpha1.MacLease, error) {
@@ -73,12 +81,23 @@ func (m *memLeases) Get(_ context.Context, namespace, name string) (*v1alpha1.Ma
 	return lease.DeepCopy(), nil
 }
 
-func (m *memLeases) Delete(_ context.Context, namespace, name string) error {
+func (m *memLeases) Delete(_ context.Context, namespace, name string, preconditions metav1.Preconditions) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	lease, found := m.leases[name]
 	if !found || lease.Namespace != namespace {
 		return apierrors.NewNotFound(macpool.Resource("macleases"), name)
+	}
+	if preconditions.UID != nil && *preconditions.UID != lease.UID ||
+		preconditions.ResourceVersion != nil && *preconditions.ResourceVersion != lease.ResourceVersion {
+		return apierrors.NewConflict(macpool.Resource("macleases"), name, fmt.Errorf("the precondition does not match the stored version"))
+	}
+	if _, held := lease.Annotations[macpool.NodeHoldsAnnotation]; held {
+		marked := lease.DeepCopy()
+		now := metav1.Now()
+		marked.DeletionTimestamp = &now
+		m.store(marked)
+		return nil
 	}
 	delete(m.leases, name)
 	_ = m.index.Delete(lease)
@@ -95,7 +114,9 @@ func (m *memLeases) Rewrite(_ context.Context, lease *v1alpha1.MacLease) (*v1alp
 	if stored.ResourceVersion != lease.ResourceVersion {
 		return nil, apierrors.NewConflict(macpool.Resource("macleases"), lease.Name, fmt.Errorf("the object has been modified"))
 	}
-	return m.store(lease.DeepCopy()), nil
+	created := lease.DeepCopy()
+	created.UID = ""
+	return m.store(created), nil
 }
 
 func (m *memLeases) lease(name string) *v1alpha1.MacLease {

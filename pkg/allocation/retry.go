@@ -69,20 +69,21 @@ func outcomeUnknown(err error) bool {
 
 // createLeaseReliably creates the lease of address for owner, repeating a
 // create whose outcome is unknown with backoff until it succeeds, is refused,
-// or the deadline (the caller's less a margin) passes. It returns nil when
-// the lease is ours, an AlreadyExists error when someone else holds it, a
-// *StorageUnavailableError when storage never answered, a
+// or the deadline (the caller's less a margin) passes. It returns the stored
+// lease when it is ours (its resourceVersion is the version a failed
+// admission may release), an AlreadyExists error when someone else holds
+// it, a *StorageUnavailableError when storage never answered, a
 // *ReservationLimitError when the namespace may reserve no more, or the
 // refusal.
-func (s *Service) createLeaseReliably(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface string) error {
+func (s *Service) createLeaseReliably(ctx context.Context, namespace string, address mac.Address, poolName string, owner Owner, iface string) (*v1alpha1.MacLease, error) {
 	if err := s.checkReservations(namespace); err != nil {
-		return err
+		return nil, err
 	}
 	token := string(owner.Request)
 	if token == "" {
 		var err error
 		if token, err = attemptToken(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	deadline := time.Now().Add(storageRetryBudget)
@@ -92,37 +93,37 @@ func (s *Service) createLeaseReliably(ctx context.Context, namespace string, add
 	backoff := firstStorageBackoff
 	uncertain := false // an earlier attempt may have stored the lease
 	for tries := 1; ; tries++ {
-		err := s.createOnce(ctx, deadline, namespace, address, poolName, owner, iface, token)
+		created, err := s.createOnce(ctx, deadline, namespace, address, poolName, owner, iface, token)
 		if err == nil {
-			return nil
+			return created, nil
 		}
 		if apierrors.IsAlreadyExists(err) {
 			if !uncertain {
-				return err
+				return nil, err
 			}
-			mine, getErr := s.leaseIsOurs(ctx, deadline, namespace, address, token, iface)
+			mine, getErr := s.ourLease(ctx, deadline, namespace, address, token, iface)
 			switch {
-			case getErr == nil && mine:
+			case getErr == nil && mine != nil:
 				klog.InfoS("A lease create with an unknown outcome had gone through", "lease", address.Name(), "namespace", namespace, "tries", tries)
-				return nil
+				return mine, nil
 			case getErr == nil:
-				return err
+				return nil, err
 			default:
 				err = getErr
 			}
 		}
 		if !outcomeUnknown(err) || ctx.Err() != nil {
-			return err
+			return nil, err
 		}
 		uncertain = true
 		wait := min(backoff, time.Until(deadline))
 		if wait <= 0 {
-			return &StorageUnavailableError{Address: address, Tries: tries, Last: err}
+			return nil, &StorageUnavailableError{Address: address, Tries: tries, Last: err}
 		}
 		klog.InfoS("Repeating a lease create whose outcome is unknown", "lease", address.Name(), "namespace", namespace, "tries", tries, "err", err)
 		select {
 		case <-ctx.Done():
-			return &StorageUnavailableError{Address: address, Tries: tries, Last: err}
+			return nil, &StorageUnavailableError{Address: address, Tries: tries, Last: err}
 		case <-time.After(wait):
 		}
 		backoff = min(2*backoff, maxStorageBackoff)
@@ -130,21 +131,20 @@ func (s *Service) createLeaseReliably(ctx context.Context, namespace string, add
 }
 
 // createOnce is one create, bounded by storageAttemptTimeout and deadline.
-func (s *Service) createOnce(ctx context.Context, deadline time.Time, namespace string, address mac.Address, poolName string, owner Owner, iface, token string) error {
+func (s *Service) createOnce(ctx context.Context, deadline time.Time, namespace string, address mac.Address, poolName string, owner Owner, iface, token string) (*v1alpha1.MacLease, error) {
 	attemptDeadline := time.Now().Add(storageAttemptTimeout)
 	if deadline.Before(attemptDeadline) {
 		attemptDeadline = deadline
 	}
 	ctx, cancel := context.WithDeadline(ctx, attemptDeadline)
 	defer cancel()
-	_, err := s.createLease(ctx, namespace, address, poolName, owner, iface, token)
-	return err
+	return s.createLease(ctx, namespace, address, poolName, owner, iface, token)
 }
 
-// leaseIsOurs reads the lease of address in namespace and tells whether it
-// carries token for iface. A lease in another namespace reads as NotFound:
-// not ours.
-func (s *Service) leaseIsOurs(ctx context.Context, deadline time.Time, namespace string, address mac.Address, token, iface string) (bool, error) {
+// ourLease reads the lease of address in namespace and returns it when it
+// carries token for iface; nil when it does not. A lease in another
+// namespace reads as NotFound: not ours.
+func (s *Service) ourLease(ctx context.Context, deadline time.Time, namespace string, address mac.Address, token, iface string) (*v1alpha1.MacLease, error) {
 	attemptDeadline := time.Now().Add(storageAttemptTimeout)
 	if deadline.Before(attemptDeadline) {
 		attemptDeadline = deadline
@@ -154,11 +154,13 @@ func (s *Service) leaseIsOurs(ctx context.Context, deadline time.Time, namespace
 	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
 	case apierrors.IsNotFound(err):
-		return false, nil
+		return nil, nil
 	case err != nil:
-		return false, err
+		return nil, err
+	case !ownAttempt(existing, token, iface):
+		return nil, nil
 	}
-	return ownAttempt(existing, token, iface), nil
+	return existing, nil
 }
 
 func ownAttempt(lease *v1alpha1.MacLease, token, iface string) bool {

@@ -80,7 +80,7 @@ func (f *flakyLeases) Get(_ context.Context, namespace, name string) (*v1alpha1.
 	return lease.DeepCopy(), nil
 }
 
-func (f *flakyLeases) Delete(_ context.Context, namespace, name string) error {
+func (f *flakyLeases) Delete(_ context.Context, namespace, name string, _ metav1.Preconditions) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.stored, namespace+"/"+name)
@@ -200,10 +200,13 @@ func TestCreateLeaseReliably(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 
-			err := s.createLeaseReliably(ctx, "blue", address, "default", owner, "net1")
+			created, err := s.createLeaseReliably(ctx, "blue", address, "default", owner, "net1")
 
 			if !test.wantErr(err) {
 				t.Errorf("createLeaseReliably = %v", err)
+			}
+			if (created != nil) != (err == nil) {
+				t.Errorf("createLeaseReliably returned lease %v with error %v: want the lease exactly when it is ours", created, err)
 			}
 			lease, getErr := leases.Get(ctx, "blue", address.Name())
 			ours := getErr == nil && ownAttempt(lease, "request-1", "net1")
@@ -240,7 +243,7 @@ func TestCreateLeaseReliablyGivesUpBeforeTheDeadline(t *testing.T) {
 	defer cancel()
 	started := time.Now()
 
-	err := s.createLeaseReliably(ctx, "blue", address, "default", Owner{Kind: "Pod", Name: "web-0"}, "net1")
+	_, err := s.createLeaseReliably(ctx, "blue", address, "default", Owner{Kind: "Pod", Name: "web-0"}, "net1")
 
 	var unavailableErr *StorageUnavailableError
 	if !errors.As(err, &unavailableErr) {

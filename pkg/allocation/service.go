@@ -383,24 +383,36 @@ func stricterPolicy(a, b v1alpha1.ConflictPolicy) v1alpha1.ConflictPolicy {
 // network in namespace, to owner. A dry-run allocation picks an address and
 // leases nothing.
 func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, iface string, network Network, dryRun bool) (mac.Address, error) {
+	address, _, err := s.allocate(ctx, namespace, owner, iface, network, dryRun)
+	return address, err
+}
+
+// allocate is Allocate, which also returns the lease it created (nil for a
+// dry run): the version a failed admission may release.
+func (s *Service) allocate(ctx context.Context, namespace string, owner Owner, iface string, network Network, dryRun bool) (mac.Address, *v1alpha1.MacLease, error) {
 	if !s.HasSynced() {
-		return 0, errLoading
+		return 0, nil, errLoading
 	}
 	selected, err := s.poolFor(ctx, namespace, network)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if dryRun {
 		candidate, err := selected.state.Candidate()
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		selected.state.Release(candidate)
-		return candidate, nil
+		return candidate, nil, nil
 	}
 	started := time.Now()
+	var created *v1alpha1.MacLease
 	address, err := macindex.Allocate(ctx, selected.state, func(ctx context.Context, address mac.Address) error {
-		return s.createLeaseReliably(ctx, namespace, address, selected.state.Name(), owner, iface)
+		lease, err := s.createLeaseReliably(ctx, namespace, address, selected.state.Name(), owner, iface)
+		if err == nil {
+			created = lease
+		}
+		return err
 	}, apierrors.IsAlreadyExists)
 	if s.metrics != nil {
 		s.metrics.ObserveAllocation(selected.state.Name(), allocationResult(err), time.Since(started))
@@ -411,7 +423,10 @@ func (s *Service) Allocate(ctx context.Context, namespace string, owner Owner, i
 			err = &RetainedExhaustedError{Exhausted: err, Pool: selected.state.Name(), Retained: retained}
 		}
 	}
-	return address, err
+	if err != nil {
+		return address, nil, err
+	}
+	return address, created, nil
 }
 
 func allocationResult(err error) metrics.AllocationResult {

@@ -2,6 +2,7 @@ package allocation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -113,6 +114,8 @@ func TestAllocateNamespaceNotInTheInformer(t *testing.T) {
 func TestAbortWithACancelledContext(t *testing.T) {
 	var mu sync.Mutex
 	var deleted []string
+	// preconditions are the UID and resourceVersion each delete named.
+	var preconditions []string
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method == http.MethodGet {
@@ -125,8 +128,15 @@ func TestAbortWithACancelledContext(t *testing.T) {
 			http.Error(w, "unexpected", http.StatusMethodNotAllowed)
 			return
 		}
+		options := metav1.DeleteOptions{}
+		if err := json.NewDecoder(r.Body).Decode(&options); err != nil || options.Preconditions == nil ||
+			options.Preconditions.UID == nil || options.Preconditions.ResourceVersion == nil {
+			http.Error(w, "a delete without preconditions", http.StatusBadRequest)
+			return
+		}
 		mu.Lock()
 		deleted = append(deleted, r.URL.Path)
+		preconditions = append(preconditions, string(*options.Preconditions.UID)+"@"+*options.Preconditions.ResourceVersion)
 		mu.Unlock()
 		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Success"}`))
 	}))
@@ -137,7 +147,10 @@ func TestAbortWithACancelledContext(t *testing.T) {
 	}
 	s := &Service{client: client, leases: ClientLeases(client)}
 	transaction := s.Begin("ns", Owner{Kind: "Pod", Name: "p"}, false)
-	transaction.created = []mac.Address{mustParse(t, "02:00:00:00:00:01"), mustParse(t, "02:00:00:00:00:02")}
+	transaction.created = []createdLease{
+		{address: mustParse(t, "02:00:00:00:00:01"), uid: "uid-1", resourceVersion: "1"},
+		{address: mustParse(t, "02:00:00:00:00:02"), uid: "uid-2", resourceVersion: "2"},
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -151,6 +164,10 @@ func TestAbortWithACancelledContext(t *testing.T) {
 	}
 	if strings.Join(deleted, ",") != strings.Join(want, ",") {
 		t.Fatalf("deleted %v, want %v", deleted, want)
+	}
+	// Only the versions this call created.
+	if got := strings.Join(preconditions, ","); got != "uid-1@1,uid-2@2" {
+		t.Errorf("deleted with preconditions %s, want uid-1@1,uid-2@2", got)
 	}
 }
 

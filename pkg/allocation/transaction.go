@@ -57,7 +57,9 @@ type Transaction struct {
 	namespace string
 	owner     Owner
 	dryRun    bool
-	created   []mac.Address
+	// created are the leases this call created, at the version it stored:
+	// Abort releases those versions and no other.
+	created []createdLease
 	// reclaimed are the leases taken back from retention; Abort restores
 	// them.
 	reclaimed []*reclaimedLease
@@ -86,12 +88,12 @@ func (t *Transaction) Allocate(ctx context.Context, iface string, network Networ
 		}
 		return address, nil
 	}
-	address, err = t.service.Allocate(ctx, t.namespace, t.owner, iface, network, t.dryRun)
+	address, created, err := t.service.allocate(ctx, t.namespace, t.owner, iface, network, t.dryRun)
 	if err != nil {
 		return 0, fmt.Errorf("allocating a MAC address for %s: %w", iface, err)
 	}
-	if !t.dryRun {
-		t.created = append(t.created, address)
+	if created != nil {
+		t.created = append(t.created, createdVersion(address, created))
 	}
 	return address, nil
 }
@@ -124,8 +126,8 @@ func (t *Transaction) request(ctx context.Context, iface, from string, network N
 	}
 	switch claim.Outcome {
 	case Leased:
-		if !t.dryRun {
-			t.created = append(t.created, address)
+		if claim.created != nil {
+			t.created = append(t.created, createdVersion(address, claim.created))
 		}
 	case Reclaimed:
 		if claim.reclaimed != nil {
@@ -165,7 +167,8 @@ func (t *Transaction) Warnings() []string { return t.warnings }
 // cancelled or timed out must still delete what it created.
 const abortTimeout = 10 * time.Second
 
-// Abort releases the leases the transaction created. It runs on its own
+// Abort releases the leases the transaction created, in the versions it
+// created them, and restores those it reclaimed. It runs on its own
 // deadline, detached from ctx's cancellation: kube-apiserver cancels the
 // request context when it gives up on the webhook, which is exactly when
 // the leases must go.
@@ -183,7 +186,7 @@ func (t *Transaction) Abort(ctx context.Context) {
 	if len(t.created) == 0 {
 		return
 	}
-	if err := t.service.Release(ctx, t.namespace, t.created); err != nil {
+	if err := t.service.release(ctx, t.namespace, t.created); err != nil {
 		// The reservations expire on their own; this only delays reuse.
 		klog.ErrorS(err, "Releasing the leases of a denied admission", "namespace", t.namespace, "owner", t.owner.Name)
 	}

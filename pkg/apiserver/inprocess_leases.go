@@ -123,9 +123,11 @@ func heldByNodes(lease *macpool.MacLease) bool {
 	return found
 }
 
-func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) error {
+// Delete deletes the version of the lease that preconditions name, as the
+// registry's delete does: another version is a Conflict, and stays.
+func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string, preconditions metav1.Preconditions) error {
 	ctx = requestContext(ctx, "delete", namespace, name)
-	options := &metav1.DeleteOptions{}
+	options := &metav1.DeleteOptions{Preconditions: &preconditions}
 	attributes := admission.NewAttributesRecord(nil, nil, leaseKind, namespace, name, leaseResource, "",
 		admission.Delete, options, false, loopbackUser)
 	if err := l.mutate(ctx, attributes); err != nil {
@@ -139,7 +141,10 @@ func (l *inProcessLeases) Delete(ctx context.Context, namespace, name string) er
 	if lease, ok := obj.(*macpool.MacLease); ok && !deleted && slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer) && !heldByNodes(lease) {
 		// The webhooks delete only the leases of an admission they denied,
 		// whose object will not carry the MAC: the lease goes now rather
-		// than Terminating until its reservation expires. A failure here
+		// than Terminating until its reservation expires. That holds only
+		// because the delete above was of the version the admission
+		// created (its preconditions): obj is that version, marked
+		// deleted, and the update is of obj's version. A failure here
 		// leaves it to the lease controller, at the expiry. So does a
 		// lease with node holds, recorded meanwhile: a removed Pod of the
 		// namespace may still run with its MAC (the controller's orphans.go).

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,6 +91,17 @@ func newTestLeaseStorage(t *testing.T) (*macleasestorage.REST, generic.RESTOptio
 	return storage, restOptions
 }
 
+// storedVersion is the precondition of a delete of the lease as it is
+// stored now.
+func storedVersion(t *testing.T, leases *inProcessLeases, namespace, name string) metav1.Preconditions {
+	t.Helper()
+	stored, err := leases.Get(context.Background(), namespace, name)
+	if err != nil {
+		t.Fatalf("reading lease %s/%s: %v", namespace, name, err)
+	}
+	return metav1.Preconditions{UID: &stored.UID, ResourceVersion: &stored.ResourceVersion}
+}
+
 func toInternal(t *testing.T, lease *v1alpha1.MacLease) *macpool.MacLease {
 	t.Helper()
 	out := &macpool.MacLease{}
@@ -166,7 +178,7 @@ func TestInProcessLeases(t *testing.T) {
 		noLeak(t, err)
 	})
 	t.Run("another namespace cannot delete it", func(t *testing.T) {
-		err := leases.Delete(ctx, "intruder", held.Name)
+		err := leases.Delete(ctx, "intruder", held.Name, storedVersion(t, leases, "holder-zebra", held.Name))
 		if !apierrors.IsNotFound(err) {
 			t.Fatalf("got %v, want NotFound", err)
 		}
@@ -213,7 +225,7 @@ func TestInProcessLeases(t *testing.T) {
 		}
 	})
 	t.Run("the holder deletes it", func(t *testing.T) {
-		if err := leases.Delete(genericapirequest.NewContext(), "holder-zebra", held.Name); err != nil {
+		if err := leases.Delete(genericapirequest.NewContext(), "holder-zebra", held.Name, storedVersion(t, leases, "holder-zebra", held.Name)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := leases.Get(ctx, "holder-zebra", held.Name); !apierrors.IsNotFound(err) {
@@ -249,5 +261,64 @@ func TestStoredLeaseNames(t *testing.T) {
 		if !want[name] {
 			t.Errorf("unexpected name %q", name)
 		}
+	}
+}
+
+// A denied admission's cleanup deletes the lease version it created and no
+// other: a lease written since (another call may have admitted its object
+// with the MAC) or created anew under the name is a Conflict, and stays as it is, protection
+// finalizer included, for the lease controller to release with its proof
+// that nothing carries the MAC.
+func TestInProcessDeleteOfAnotherVersionKeepsTheLease(t *testing.T) {
+	leases, _ := newTestLeases(t)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		mac  string
+		// stale is the precondition of the cleanup, given the lease as
+		// created and as stored now.
+		stale func(created, stored *v1alpha1.MacLease) metav1.Preconditions
+	}{
+		{name: "written since it was created", mac: "02:00:00:00:00:21",
+			stale: func(created, _ *v1alpha1.MacLease) metav1.Preconditions {
+				return metav1.Preconditions{UID: &created.UID, ResourceVersion: &created.ResourceVersion}
+			}},
+		{name: "another lease of the name", mac: "02:00:00:00:00:22",
+			stale: func(_, stored *v1alpha1.MacLease) metav1.Preconditions {
+				earlier := types.UID("uid-of-an-earlier-lease")
+				return metav1.Preconditions{UID: &earlier, ResourceVersion: &stored.ResourceVersion}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lease := reservation("tenant", tt.mac)
+			lease.Finalizers = []string{macpool.MACProtectionFinalizer}
+			lease.Annotations = map[string]string{macpool.AllocationAttemptAnnotation: "request-1/earlier"}
+			created, err := leases.Create(ctx, lease)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Another admission call writes it.
+			taken := created.DeepCopy()
+			taken.Annotations[macpool.AllocationAttemptAnnotation] = "request-1/retried"
+			stored, err := leases.Rewrite(ctx, taken)
+			if err != nil {
+				t.Fatalf("taking the lease over: %v", err)
+			}
+
+			err = leases.Delete(ctx, "tenant", created.Name, tt.stale(created, stored))
+
+			if !apierrors.IsConflict(err) {
+				t.Errorf("the cleanup: %v, want a Conflict", err)
+			}
+			kept, err := leases.Get(ctx, "tenant", created.Name)
+			if err != nil {
+				t.Fatalf("after the cleanup: %v; want the lease kept", err)
+			}
+			if kept.DeletionTimestamp != nil || !slices.Contains(kept.Finalizers, macpool.MACProtectionFinalizer) || kept.ResourceVersion != stored.ResourceVersion {
+				t.Errorf("after the cleanup: deleted at %v, finalizers %v, version %s; want the lease as it was (version %s), protected",
+					kept.DeletionTimestamp, kept.Finalizers, kept.ResourceVersion, stored.ResourceVersion)
+			}
+		})
 	}
 }

@@ -100,7 +100,7 @@ func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
 		if err := leases.Bind(ctx, held); err != nil {
 			t.Fatalf("the controller's write of node holds: %v", err)
 		}
-		if err := leases.Delete(ctx, "tenant", created.Name); err != nil {
+		if err := leases.Delete(ctx, "tenant", created.Name, storedVersion(t, leases, "tenant", created.Name)); err != nil {
 			t.Fatalf("deleting it: %v", err)
 		}
 		stored, err := leases.Get(ctx, "tenant", created.Name)
@@ -110,7 +110,7 @@ func TestInProcessWriteRemovesTheProtectionFinalizer(t *testing.T) {
 	})
 	t.Run("a denied admission's cleanup deletes the lease, finalizer and all", func(t *testing.T) {
 		created := protected(t, "02:00:00:00:00:0c")
-		if err := leases.Delete(ctx, "tenant", created.Name); err != nil {
+		if err := leases.Delete(ctx, "tenant", created.Name, metav1.Preconditions{UID: &created.UID, ResourceVersion: &created.ResourceVersion}); err != nil {
 			t.Fatalf("deleting it: %v", err)
 		}
 		if _, err := leases.Get(ctx, "tenant", created.Name); !apierrors.IsNotFound(err) {

@@ -74,7 +74,7 @@ func TestTenantCannotKeepAForeignLeaseWithAFinalizer(t *testing.T) {
 	if err := leases.Bind(ctx, withFinalizer(toInternal(t, stored))); err != nil {
 		t.Fatalf("adding the finalizer as the server: %v", err)
 	}
-	if err := leases.Delete(ctx, "a", lease.Name); err != nil {
+	if err := leases.Delete(ctx, "a", lease.Name, storedVersion(t, leases, "a", lease.Name)); err != nil {
 		t.Fatalf("the release: %v", err)
 	}
 	if kept, err := leases.Get(ctx, "a", lease.Name); err != nil || kept.DeletionTimestamp == nil {

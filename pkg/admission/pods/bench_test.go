@@ -40,7 +40,7 @@ func (discardLeases) Get(_ context.Context, namespace, name string) (*v1alpha1.M
 	return nil, apierrors.NewNotFound(macpool.Resource("macleases"), name)
 }
 
-func (discardLeases) Delete(context.Context, string, string) error { return nil }
+func (discardLeases) Delete(context.Context, string, string, metav1.Preconditions) error { return nil }
 
 // benchService is newService with a pool of 2^32 addresses, so that a
 // benchmark never exhausts it, over discardLeases.

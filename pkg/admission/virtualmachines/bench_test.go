@@ -51,7 +51,7 @@ func (m *memoryLeases) Get(_ context.Context, namespace, name string) (*v1alpha1
 	return lease, nil
 }
 
-func (m *memoryLeases) Delete(_ context.Context, namespace, name string) error {
+func (m *memoryLeases) Delete(_ context.Context, namespace, name string, _ metav1.Preconditions) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if lease, found := m.leases[name]; !found || lease.Namespace != namespace {
