@@ -73,10 +73,11 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 	if err != nil {
 		return Claim{}, err
 	}
+	owner = owner.withAttempt()
 	claim := Claim{ConflictPolicy: selected.conflictPolicy, Pool: selected.state.Name()}
 	if excluding := s.excludingPool(address, selected); excluding != "" {
 		claim.Pool = excluding
-		return s.claimExcluded(ctx, namespace, owner, iface, from, address, claim)
+		return s.claimExcluded(ctx, namespace, owner, iface, from, address, claim, dryRun)
 	}
 	poolName := ""
 	for _, r := range selected.ranges {
@@ -117,6 +118,9 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
 	case ownedBy(existing, owner, iface, false) || from != "" && ownedBy(existing, owner, from, true):
+		if err := s.keepOwned(ctx, existing, owner, dryRun); err != nil {
+			return Claim{}, fmt.Errorf("leasing the requested MAC %s: %w", address, err)
+		}
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = HeldElsewhere
@@ -160,7 +164,7 @@ func (s *Service) excludingPool(address mac.Address, selected *pool) string {
 // (or a lease the object already holds, when it is updated and keeps the
 // address on its network; moved to another network, from not empty, its own
 // lease does not make the exclusion there any less).
-func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Owner, iface, from string, address mac.Address, claim Claim) (Claim, error) {
+func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Owner, iface, from string, address mac.Address, claim Claim, dryRun bool) (Claim, error) {
 	existing, err := s.leases.Get(ctx, namespace, address.Name())
 	switch {
 	case apierrors.IsNotFound(err):
@@ -170,6 +174,9 @@ func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Own
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
 	case from == "" && ownedBy(existing, owner, iface, false):
+		if err := s.keepOwned(ctx, existing, owner, dryRun); err != nil {
+			return Claim{}, fmt.Errorf("keeping the requested MAC %s: %w", address, err)
+		}
 		claim.Outcome = AlreadyOwned
 	default:
 		claim.Outcome = Excluded
@@ -232,6 +239,18 @@ func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string, carried bool) 
 	return true
 }
 
+// keepOwned makes sure that existing, a lease ownedBy owner, stays while
+// this call answers with its MAC: one made by an earlier call of the same
+// admission request, which may still fail and release it, is taken over
+// first. A dry run answers nothing that is admitted, and writes nothing.
+func (s *Service) keepOwned(ctx context.Context, existing *v1alpha1.MacLease, owner Owner, dryRun bool) error {
+	if dryRun || !earlierCall(existing, owner) {
+		return nil
+	}
+	_, err := s.takeOver(ctx, existing, owner)
+	return err
+}
+
 // createdLease is a lease one admission call created, as it was stored:
 // the only version of it that call may release.
 type createdLease struct {
@@ -248,9 +267,9 @@ func createdVersion(address mac.Address, lease *v1alpha1.MacLease) createdLease 
 // denied request leaves nothing behind. Reservations the controller would
 // expire anyway: this only makes the address free at once. Each delete is
 // conditional on the version the admission created: a lease changed since
-// (written by the lease controller, or by another admission call that may
-// have admitted its object with the MAC) is not this call's to free
-// without proof that nothing carries the MAC. It stays, and
+// (a retried call of the same request took it over and may have admitted
+// its object with the MAC, or the lease controller wrote it) is not this
+// call's to free without proof that nothing carries the MAC. It stays, and
 // the lease controller releases it when its reservation expires, with that
 // proof.
 func (s *Service) release(ctx context.Context, namespace string, leases []createdLease) error {

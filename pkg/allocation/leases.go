@@ -29,8 +29,8 @@ type Leases interface {
 	// lease with node holds (macpool.NodeHoldsAnnotation) keeps the
 	// finalizer: another Pod with the MAC may still run on a node.
 	// preconditions name the version the admission created: any other
-	// version (written since, bound, or created anew) is a Conflict and
-	// stays as it is, finalizer included.
+	// version (taken over by a retried call of the same request, bound, or
+	// created anew) is a Conflict and stays as it is, finalizer included.
 	Delete(ctx context.Context, namespace, name string, preconditions metav1.Preconditions) error
 }
 

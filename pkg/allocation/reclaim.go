@@ -160,7 +160,7 @@ type reclaimability int
 const (
 	notReclaimable reclaimability = iota
 	// alreadyOurs: this admission reclaimed it already (kube-apiserver
-	// retried the call).
+	// retried the call: the retried call takes it over, see takeOver).
 	alreadyOurs
 	// takeable: Retained, or reclaimed by an earlier admission that is over.
 	takeable
@@ -246,7 +246,17 @@ func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, 
 		case notReclaimable:
 			return nil, nil
 		case alreadyOurs:
-			return &reclaimedLease{written: current}, nil
+			if !earlierCall(current, owner) {
+				return &reclaimedLease{written: current}, nil
+			}
+			// Reclaimed by an earlier call of this request, which may
+			// still fail and restore it to Retained: its restore is of
+			// the version it wrote, which the takeover replaces.
+			written, err := s.takeOver(ctx, current, owner)
+			if err != nil {
+				return nil, fmt.Errorf("reclaiming the retained MAC address %s for %s: %w", current.Spec.MACAddress, iface, err)
+			}
+			return &reclaimedLease{written: written}, nil
 		case beingReclaimed:
 			return nil, &NotReadyError{Reason: fmt.Sprintf(
 				"the MAC address %s retained for %s %s on %s is being reclaimed by another request that creates the same object",
@@ -416,7 +426,7 @@ func (s *Service) reclaimedVersion(current *v1alpha1.MacLease, owner Owner) *v1a
 	if lease.Annotations == nil {
 		lease.Annotations = map[string]string{}
 	}
-	lease.Annotations[AttemptAnnotation] = string(owner.Request)
+	lease.Annotations[AttemptAnnotation] = owner.withAttempt().attempt
 	lease.Annotations[retention.RetainedUntilAnnotation] = retainedUntil
 	lease.Annotations[retention.ReclaimedAtAnnotation] = now.UTC().Format(time.RFC3339)
 	lease.OwnerReferences = nil
@@ -426,9 +436,10 @@ func (s *Service) reclaimedVersion(current *v1alpha1.MacLease, owner Owner) *v1a
 }
 
 // restore puts back what a failed admission reclaimed, if nobody changed it
-// since: the next create of the object finds it Retained again at once. If
-// that fails, the controller makes the reservation Retained again when it
-// expires.
+// since (a retried call of the same request that took it over did, and may
+// have admitted the object with the MAC): the next create of the object
+// finds it Retained again at once. If that fails, the controller makes the
+// reservation Retained again when it expires.
 func (s *Service) restore(ctx context.Context, reclaimed []*reclaimedLease) error {
 	rewriter, ok := s.leases.(LeaseRewriter)
 	if !ok {

@@ -38,6 +38,12 @@ type memLeases struct {
 	leases  map[string]*v1alpha1.MacLease
 	// index is the informer's view, kept current on every write.
 	index cache.Indexer
+	// keepTerminating makes every delete only mark the lease, as when the
+	// removal of the protection finalizer after it failed.
+	keepTerminating bool
+	// beforeRewrite, when set, runs once, before the next rewrite is
+	// stored: another writer acting in between.
+	beforeRewrite func()
 }
 
 func newMemLeases(leases ...*v1alpha1.MacLease) *memLeases {
@@ -92,7 +98,7 @@ func (m *memLeases) Delete(_ context.Context, namespace, name string, preconditi
 		preconditions.ResourceVersion != nil && *preconditions.ResourceVersion != lease.ResourceVersion {
 		return apierrors.NewConflict(macpool.Resource("macleases"), name, fmt.Errorf("the precondition does not match the stored version"))
 	}
-	if _, held := lease.Annotations[macpool.NodeHoldsAnnotation]; held {
+	if _, held := lease.Annotations[macpool.NodeHoldsAnnotation]; held || m.keepTerminating {
 		marked := lease.DeepCopy()
 		now := metav1.Now()
 		marked.DeletionTimestamp = &now
@@ -105,6 +111,9 @@ func (m *memLeases) Delete(_ context.Context, namespace, name string, preconditi
 }
 
 func (m *memLeases) Rewrite(_ context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+	if hook := m.takeBeforeRewrite(); hook != nil {
+		hook()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	stored, found := m.leases[lease.Name]
@@ -114,9 +123,15 @@ func (m *memLeases) Rewrite(_ context.Context, lease *v1alpha1.MacLease) (*v1alp
 	if stored.ResourceVersion != lease.ResourceVersion {
 		return nil, apierrors.NewConflict(macpool.Resource("macleases"), lease.Name, fmt.Errorf("the object has been modified"))
 	}
-	created := lease.DeepCopy()
-	created.UID = ""
-	return m.store(created), nil
+	return m.store(lease.DeepCopy()), nil
+}
+
+func (m *memLeases) takeBeforeRewrite() func() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	hook := m.beforeRewrite
+	m.beforeRewrite = nil
+	return hook
 }
 
 func (m *memLeases) lease(name string) *v1alpha1.MacLease {
@@ -218,7 +233,7 @@ func TestReclaimRetainedAddress(t *testing.T) {
 				return
 			}
 			if lease.Status.Phase != v1alpha1.MacLeasePhaseReserved || lease.Status.ExpiresAt == nil ||
-				lease.Annotations[AttemptAnnotation] != string(tt.owner.Request) || lease.Annotations[retention.RetainedUntilAnnotation] == "" ||
+				attemptRequest(lease.Annotations[AttemptAnnotation]) != string(tt.owner.Request) || lease.Annotations[retention.RetainedUntilAnnotation] == "" ||
 				len(lease.OwnerReferences) != 0 || lease.Spec.Owner.Name != "db-0" {
 				t.Errorf("reclaimed lease = %+v", lease)
 			}
@@ -327,7 +342,7 @@ func TestReclaimWaitsForTheLeaseController(t *testing.T) {
 				t.Errorf("the owner was looked up %d times, want once", tt.owners.asked)
 			}
 			lease := store.lease(name)
-			if tt.want != (lease.Status.Phase == v1alpha1.MacLeasePhaseReserved && lease.Annotations[AttemptAnnotation] == "r1") {
+			if tt.want != (lease.Status.Phase == v1alpha1.MacLeasePhaseReserved && attemptRequest(lease.Annotations[AttemptAnnotation]) == "r1") {
 				t.Errorf("lease after the admission = %+v %+v", lease.Status, lease.Annotations)
 			}
 		})
@@ -365,27 +380,30 @@ func TestReclaimRace(t *testing.T) {
 			t.Fatalf("round %d: %d admissions got the retained address, want exactly 1", round, winners)
 		}
 		lease := store.lease(mustParse(t, retainedMAC).Name())
-		if token := lease.Annotations[AttemptAnnotation]; token != "request-0" && token != "request-1" {
-			t.Fatalf("round %d: the lease carries token %q", round, token)
+		if request := attemptRequest(lease.Annotations[AttemptAnnotation]); request != "request-0" && request != "request-1" {
+			t.Fatalf("round %d: the lease carries a token of request %q", round, request)
 		}
 	}
 }
 
 // A reclaim by an admission that is over (rejected later in the chain) is
 // taken over by the next create of the object; kube-apiserver's retry of the
-// same call gets the same address without a write.
+// same call gets the same address, and writes its own token into the lease
+// so that the earlier call's restore, of the version it wrote, fails.
 func TestReclaimTakeoverAndRetry(t *testing.T) {
 	s, store := stickyService(t, retainedLease("a", "Pod", "db-0", "a/net1"))
 	name := mustParse(t, retainedMAC).Name()
 	if _, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{}); err != nil {
 		t.Fatal(err)
 	}
-	version := store.lease(name).ResourceVersion
+	earlier := store.lease(name)
 	if got, err := s.Begin("a", podOwner("db-0", "r1"), false).Allocate(context.Background(), "a/net1", Network{}); err != nil || got.String() != retainedMAC {
 		t.Fatalf("retried call = %s, %v", got, err)
 	}
-	if store.lease(name).ResourceVersion != version {
-		t.Error("a retried call rewrote the lease")
+	if retried := store.lease(name); retried.ResourceVersion == earlier.ResourceVersion ||
+		retried.Annotations[AttemptAnnotation] == earlier.Annotations[AttemptAnnotation] || attemptRequest(retried.Annotations[AttemptAnnotation]) != "r1" {
+		t.Errorf("after the retried call: version %s, token %q; want another version than %s, with another token of request r1 than %q",
+			retried.ResourceVersion, retried.Annotations[AttemptAnnotation], earlier.ResourceVersion, earlier.Annotations[AttemptAnnotation])
 	}
 	if _, err := s.Begin("a", podOwner("db-0", "r2"), false).Allocate(context.Background(), "a/net1", Network{}); err == nil {
 		t.Fatal("a second create within the grace took the reclaimed address")
@@ -399,7 +417,7 @@ func TestReclaimTakeoverAndRetry(t *testing.T) {
 	if got, err := s.Begin("a", podOwner("db-0", "r3"), false).Allocate(context.Background(), "a/net1", Network{}); err != nil || got.String() != retainedMAC {
 		t.Fatalf("create after the grace = %s, %v", got, err)
 	}
-	if lease := store.lease(name); lease.Annotations[AttemptAnnotation] != "r3" || lease.Annotations[retention.RetainedUntilAnnotation] != "2030-01-02T03:04:05Z" {
+	if lease := store.lease(name); attemptRequest(lease.Annotations[AttemptAnnotation]) != "r3" || lease.Annotations[retention.RetainedUntilAnnotation] != "2030-01-02T03:04:05Z" {
 		t.Errorf("taken-over lease = %+v", lease.Annotations)
 	}
 }

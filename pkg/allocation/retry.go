@@ -3,9 +3,9 @@ package allocation
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,14 +16,18 @@ import (
 	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
-// AttemptAnnotation carries a token that one allocation writes into the
-// lease it creates: the admission request's UID, or a random one without
-// it. When a create's outcome is unknown (the storage answered 5xx, timed
-// out, or the connection broke while an etcd member died), the create is
-// repeated; an AlreadyExists answer whose lease carries our own token (and
-// interface) means the earlier attempt went through after all, and anybody
-// else's lease means the address is taken. The request UID also tells a
-// call kube-apiserver retried from another object asking for the same MAC.
+// AttemptAnnotation carries a token that one webhook call writes into the
+// lease it creates: the admission request's UID, a slash and a random part
+// drawn for the call (Owner.attempt). When a create's outcome is unknown
+// (the storage answered 5xx, timed out, or the connection broke while an
+// etcd member died), the create is repeated; an AlreadyExists answer whose
+// lease carries this call's exact token (and interface) means the earlier
+// attempt went through after all, and anybody else's lease means the
+// address is taken. The request UID before the slash tells a call
+// kube-apiserver retried from another object asking for the same MAC; the
+// random part tells the retried call from the earlier one, which may still
+// fail and release what it created (see takeOver). Leases written before
+// the random part existed carry the request UID alone.
 const AttemptAnnotation = macpool.AllocationAttemptAnnotation
 
 const (
@@ -79,13 +83,7 @@ func (s *Service) createLeaseReliably(ctx context.Context, namespace string, add
 	if err := s.checkReservations(namespace); err != nil {
 		return nil, err
 	}
-	token := string(owner.Request)
-	if token == "" {
-		var err error
-		if token, err = attemptToken(); err != nil {
-			return nil, err
-		}
-	}
+	token := owner.withAttempt().attempt
 	deadline := time.Now().Add(storageRetryBudget)
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d.Add(-storageDeadlineMargin)
@@ -142,8 +140,11 @@ func (s *Service) createOnce(ctx context.Context, deadline time.Time, namespace 
 }
 
 // ourLease reads the lease of address in namespace and returns it when it
-// carries token for iface; nil when it does not. A lease in another
-// namespace reads as NotFound: not ours.
+// carries token, this call's own, for iface; nil when it does not. A lease
+// in another namespace reads as NotFound: not ours. Only the exact token
+// will do: a lease another call of the same request made (kube-apiserver
+// retried it) is that call's to release, and this one takes it only through
+// takeOver.
 func (s *Service) ourLease(ctx context.Context, deadline time.Time, namespace string, address mac.Address, token, iface string) (*v1alpha1.MacLease, error) {
 	attemptDeadline := time.Now().Add(storageAttemptTimeout)
 	if deadline.Before(attemptDeadline) {
@@ -157,20 +158,75 @@ func (s *Service) ourLease(ctx context.Context, deadline time.Time, namespace st
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case !ownAttempt(existing, token, iface):
+	case existing.Annotations[AttemptAnnotation] != token || existing.Spec.Interface != iface:
 		return nil, nil
 	}
 	return existing, nil
 }
 
-func ownAttempt(lease *v1alpha1.MacLease, token, iface string) bool {
-	return token != "" && lease.Annotations[AttemptAnnotation] == token && lease.Spec.Interface == iface
+// ownAttempt tells a lease that a call of the admission request with UID
+// request made for iface: this call, or an earlier one kube-apiserver
+// retried.
+func ownAttempt(lease *v1alpha1.MacLease, request, iface string) bool {
+	return request != "" && attemptRequest(lease.Annotations[AttemptAnnotation]) == request && lease.Spec.Interface == iface
 }
 
-func attemptToken() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("drawing an allocation token: %w", err)
+// attemptRequest is the admission request UID of a token: the part before
+// the slash, or all of a token written before calls had a part of their own.
+func attemptRequest(token string) string {
+	request, _, _ := strings.Cut(token, "/")
+	return request
+}
+
+// withAttempt is owner with a token for one call (see AttemptAnnotation),
+// drawn unless it has one already. The random part is what tells two calls
+// of one admission request apart.
+func (o Owner) withAttempt() Owner {
+	if o.attempt == "" {
+		o.attempt = string(o.Request) + "/" + rand.Text()
 	}
-	return hex.EncodeToString(b[:]), nil
+	return o
+}
+
+// earlierCall tells a lease that another call of owner's admission request
+// made or took: kube-apiserver retried the call, and the earlier one may
+// still fail and release the version it wrote.
+func earlierCall(lease *v1alpha1.MacLease, owner Owner) bool {
+	token := lease.Annotations[AttemptAnnotation]
+	return owner.Request != "" && token != owner.attempt && attemptRequest(token) == string(owner.Request)
+}
+
+// takeOver makes lease, made by an earlier call of owner's admission request
+// (earlierCall), this call's before the call answers with its MAC: one write
+// of the version read that puts this call's token in. The earlier call
+// releases only the version it wrote (Service.release), so once this write
+// is stored its release fails and the lease stays; if its release came
+// first, this write fails. Either way a MAC admitted by this call keeps a
+// lease. A failure to write is a "try again" (503) unless the storage
+// refused the write for good: the next attempt finds the lease taken over,
+// or gone and free to create again.
+func (s *Service) takeOver(ctx context.Context, lease *v1alpha1.MacLease, owner Owner) (*v1alpha1.MacLease, error) {
+	owner = owner.withAttempt()
+	if lease.DeletionTimestamp != nil {
+		return nil, &NotReadyError{Reason: fmt.Sprintf(
+			"the lease of MAC address %s that an earlier call of this admission request made is being released", lease.Spec.MACAddress)}
+	}
+	rewriter, ok := s.leases.(LeaseRewriter)
+	if !ok {
+		return nil, &NotReadyError{Reason: fmt.Sprintf(
+			"the lease of MAC address %s that an earlier call of this admission request made cannot be taken over here", lease.Spec.MACAddress)}
+	}
+	taken := lease.DeepCopy()
+	taken.Annotations[AttemptAnnotation] = owner.attempt
+	written, err := rewriter.Rewrite(ctx, taken)
+	switch {
+	case err == nil:
+		klog.V(2).InfoS("Took over the lease of an earlier call of a retried admission request", "lease", klog.KObj(lease), "request", owner.Request)
+		return written, nil
+	case apierrors.IsNotFound(err):
+		return nil, &NotReadyError{Reason: fmt.Sprintf(
+			"the lease of MAC address %s that an earlier call of this admission request made was released meanwhile", lease.Spec.MACAddress)}
+	default:
+		return nil, temporary(fmt.Errorf("taking over the lease of MAC address %s from an earlier call of this admission request: %w", lease.Spec.MACAddress, err))
+	}
 }

@@ -170,6 +170,16 @@ func TestCreateLeaseReliably(t *testing.T) {
 			wantGets:    1,
 		},
 		{
+			// The other call may still fail and release its version: this
+			// one takes the lease only through takeOver.
+			name:        "after an unknown outcome, the lease of another call of the same request is not this call's",
+			held:        &heldLease{namespace: "blue", token: "request-1/earlier-call", iface: "net1", after: true},
+			script:      []createAnswer{{err: unavailable}},
+			wantErr:     apierrors.IsAlreadyExists,
+			wantCreates: 2,
+			wantGets:    1,
+		},
+		{
 			name:        "after an unknown outcome, a lease in another namespace reads as not found: not ours",
 			held:        &heldLease{namespace: "red", token: "request-1", iface: "net1", after: true},
 			script:      []createAnswer{{err: unavailable}},
@@ -209,7 +219,7 @@ func TestCreateLeaseReliably(t *testing.T) {
 				t.Errorf("createLeaseReliably returned lease %v with error %v: want the lease exactly when it is ours", created, err)
 			}
 			lease, getErr := leases.Get(ctx, "blue", address.Name())
-			ours := getErr == nil && ownAttempt(lease, "request-1", "net1")
+			ours := getErr == nil && ownAttempt(lease, "request-1", "net1") && (test.held == nil || lease.Annotations[AttemptAnnotation] != test.held.token)
 			if ours != test.wantStored {
 				t.Errorf("our lease stored = %t, want %t (%v, %v)", ours, test.wantStored, lease, getErr)
 			}

@@ -45,6 +45,9 @@ type Owner struct {
 	// Generated is set when Name is a generateName prefix: such an object
 	// has no name to reclaim a retained address by.
 	Generated bool
+	// attempt is the token of one webhook call of the request (see
+	// AttemptAnnotation and withAttempt); Begin draws it.
+	attempt string
 }
 
 // Service allocates addresses. It is safe for concurrent use.
@@ -405,6 +408,7 @@ func (s *Service) allocate(ctx context.Context, namespace string, owner Owner, i
 		selected.state.Release(candidate)
 		return candidate, nil, nil
 	}
+	owner = owner.withAttempt()
 	started := time.Now()
 	var created *v1alpha1.MacLease
 	address, err := macindex.Allocate(ctx, selected.state, func(ctx context.Context, address mac.Address) error {

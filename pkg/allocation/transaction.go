@@ -68,9 +68,11 @@ type Transaction struct {
 	reassigned []Reassignment
 }
 
-// Begin starts the assignments of one admission request.
+// Begin starts the assignments of one admission request, in one webhook
+// call: kube-apiserver may call again for the same request, and each call
+// gets a token of its own (see AttemptAnnotation).
 func (s *Service) Begin(namespace string, owner Owner, dryRun bool) *Transaction {
-	return &Transaction{service: s, namespace: namespace, owner: owner, dryRun: dryRun}
+	return &Transaction{service: s, namespace: namespace, owner: owner.withAttempt(), dryRun: dryRun}
 }
 
 // Allocate leases a free address for iface, on network (zero for an

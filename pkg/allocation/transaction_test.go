@@ -2,13 +2,147 @@ package allocation
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	"kubemacpool.io/kubemacpool/pkg/mac"
 )
 
+// abortAt is when the earlier call of a retried admission request fails
+// and aborts, relative to the retried call.
+type abortAt int
+
+const (
+	// abortAfterRetry: the retried call has answered with the MAC.
+	abortAfterRetry abortAt = iota
+	// abortDuringTakeover: between the retried call's read of the lease and
+	// its write of it.
+	abortDuringTakeover
+	// abortBeforeRetry: the earlier call is over before the retried one
+	// starts.
+	abortBeforeRetry
+)
+
+// kube-apiserver may call the webhook again for the same admission request
+// (same request UID) when the connection of the first call broke, while
+// that first call still runs and may still fail. Its Abort must not free a
+// lease whose MAC the retried call answered with: the object would be
+// admitted with a MAC that has no lease, for the allocator to give to
+// another. Whatever the order, a retried call that answers with the MAC
+// leaves its lease stored, protected, not deleted and with its own token;
+// otherwise it answers "try again".
+func TestAbortOfAnEarlierCallOfARetriedRequest(t *testing.T) {
+	ctx := context.Background()
+	requested := mustParse(t, "02:00:00:00:00:10")
+	retained := mustParse(t, retainedMAC)
+	protectedRetained := retainedLease("a", "Pod", "db-0", "a/net1")
+	protectedRetained.Finalizers = []string{macpool.MACProtectionFinalizer}
+	request := func(address mac.Address) func(*Transaction) (mac.Address, error) {
+		return func(tx *Transaction) (mac.Address, error) { return tx.Request(ctx, "a/net1", Network{}, address) }
+	}
+	allocate := func(tx *Transaction) (mac.Address, error) { return tx.Allocate(ctx, "a/net1", Network{}) }
+	tests := []struct {
+		name string
+		// stored is there before the first call.
+		stored *v1alpha1.MacLease
+		// lease is what each call does: the same, since it is the same
+		// request.
+		lease   func(*Transaction) (mac.Address, error)
+		address mac.Address
+		abort   abortAt
+		// terminating: the earlier call's delete leaves the lease
+		// Terminating (its finalizer's removal failed).
+		terminating  bool
+		wantTryAgain bool
+	}{
+		{name: "a requested MAC, the earlier call aborting after the retried call answered",
+			lease: request(requested), address: requested, abort: abortAfterRetry},
+		{name: "a requested MAC, the earlier call aborting while the retried call takes the lease over",
+			lease: request(requested), address: requested, abort: abortDuringTakeover, wantTryAgain: true},
+		{name: "a requested MAC, the earlier call aborted first and its lease is gone",
+			lease: request(requested), address: requested, abort: abortBeforeRetry},
+		{name: "a requested MAC, the earlier call aborted first and its lease is Terminating",
+			lease: request(requested), address: requested, abort: abortBeforeRetry, terminating: true, wantTryAgain: true},
+		{name: "a retained MAC asked for, the earlier call aborting after the retried call answered",
+			stored: protectedRetained, lease: request(retained), address: retained, abort: abortAfterRetry},
+		{name: "a retained MAC reclaimed, the earlier call aborting after the retried call answered",
+			stored: protectedRetained, lease: allocate, address: retained, abort: abortAfterRetry},
+		{name: "a retained MAC reclaimed, the earlier call aborting while the retried call takes the lease over",
+			stored: protectedRetained, lease: allocate, address: retained, abort: abortDuringTakeover, wantTryAgain: true},
+		{name: "a retained MAC reclaimed, the earlier call aborted first",
+			stored: protectedRetained, lease: allocate, address: retained, abort: abortBeforeRetry},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s *Service
+			var store *memLeases
+			if tt.stored != nil {
+				s, store = stickyService(t, tt.stored)
+			} else {
+				s, store = stickyService(t)
+			}
+			store.keepTerminating = tt.terminating
+			owner := podOwner("db-0", "request-1")
+
+			earlier := s.Begin("a", owner, false)
+			if got, err := tt.lease(earlier); err != nil || got != tt.address {
+				t.Fatalf("the earlier call = %s, %v; want %s", got, err, tt.address)
+			}
+			switch tt.abort {
+			case abortBeforeRetry:
+				earlier.Abort(ctx)
+			case abortDuringTakeover:
+				store.beforeRewrite = func() { earlier.Abort(ctx) }
+			}
+			retried := s.Begin("a", owner, false)
+			got, err := tt.lease(retried)
+			if tt.abort == abortAfterRetry {
+				earlier.Abort(ctx)
+			}
+
+			if tt.wantTryAgain {
+				var notReady *NotReadyError
+				if !errors.As(err, &notReady) || webhookCode(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "try again") {
+					t.Fatalf("the retried call = %s, %v; want a 503 that says try again", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.address {
+				t.Fatalf("the retried call = %s, %v; want %s", got, err, tt.address)
+			}
+			lease := store.lease(tt.address.Name())
+			switch {
+			case lease == nil:
+				t.Fatalf("the retried call answered with %s, whose lease is gone", tt.address)
+			case lease.DeletionTimestamp != nil || !slices.Contains(lease.Finalizers, macpool.MACProtectionFinalizer):
+				t.Errorf("the lease of the MAC the retried call answered with: deleted at %v, finalizers %v; want it kept and protected",
+					lease.DeletionTimestamp, lease.Finalizers)
+			case lease.Status.Phase != v1alpha1.MacLeasePhaseReserved || lease.Annotations[AttemptAnnotation] != retried.owner.attempt:
+				t.Errorf("the lease: phase %s, token %q; want it Reserved with the retried call's token %q",
+					lease.Status.Phase, lease.Annotations[AttemptAnnotation], retried.owner.attempt)
+			}
+		})
+	}
+}
+
+// webhookCode is the HTTP status an error is answered with.
+func webhookCode(err error) int32 {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return 0
+	}
+	return status.Status().Code
+}
+
 // A failed call releases the lease version it created and no other: a lease
-// written since (bound, or created anew after a release) stays,
+// written since (taken over, bound, or created anew after a release) stays,
 // for the lease controller to release with its proof that nothing carries
 // the MAC.
 func TestAbortReleasesOnlyTheVersionItCreated(t *testing.T) {

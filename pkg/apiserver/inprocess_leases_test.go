@@ -265,8 +265,9 @@ func TestStoredLeaseNames(t *testing.T) {
 }
 
 // A denied admission's cleanup deletes the lease version it created and no
-// other: a lease written since (another call may have admitted its object
-// with the MAC) or created anew under the name is a Conflict, and stays as it is, protection
+// other: a lease written since (a retried call of the same admission request
+// took it over, and may have admitted its object with the MAC) or created
+// anew under the name is a Conflict, and stays as it is, protection
 // finalizer included, for the lease controller to release with its proof
 // that nothing carries the MAC.
 func TestInProcessDeleteOfAnotherVersionKeepsTheLease(t *testing.T) {
@@ -298,7 +299,7 @@ func TestInProcessDeleteOfAnotherVersionKeepsTheLease(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Another admission call writes it.
+			// As a retried call of the same request takes it over.
 			taken := created.DeepCopy()
 			taken.Annotations[macpool.AllocationAttemptAnnotation] = "request-1/retried"
 			stored, err := leases.Rewrite(ctx, taken)
