@@ -58,3 +58,26 @@ func leasedTo(lease *v1alpha1.MacLease, kind, name string, uid types.UID) bool {
 	return owner.Name == name ||
 		lease.Status.Phase == v1alpha1.MacLeasePhaseReserved && strings.HasPrefix(name, owner.Name)
 }
+
+// LeasedTo is Service.LeasedTo for a MAC this webhook call answers with
+// without leasing it (a launcher's MAC its VM or launcher holds). A lease
+// made or taken by an earlier call of the same admission request (the
+// launcher webhook's own Request, which kube-apiserver retried) reads as
+// leased to the object too; that call may still fail and release the
+// version it wrote, so this call takes the lease over first (keepOwned),
+// as a Request of the MAC would, before it answers.
+func (t *Transaction) LeasedTo(ctx context.Context, address mac.Address, kind, name string, uid types.UID) (bool, error) {
+	lease, err := t.service.leases.Get(ctx, t.namespace, address.Name())
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, &NotReadyError{Reason: fmt.Sprintf("reading the lease of %s: %v", address, err)}
+	case !leasedTo(lease, kind, name, uid):
+		return false, nil
+	}
+	if err := t.service.keepOwned(ctx, lease, t.owner, t.dryRun); err != nil {
+		return false, fmt.Errorf("keeping the MAC %s: %w", address, err)
+	}
+	return true, nil
+}

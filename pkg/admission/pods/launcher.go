@@ -137,8 +137,10 @@ func runningMACs(vmi metav1.Object) map[mac.Address]bool {
 // included, past the pool's conflictPolicy. The lease of the first
 // launcher, read through the namespace, is what the webhook admitted; a
 // Pod counts as a launcher of vmi only when its owner reference names vmi
-// with its UID.
-func (l *Launchers) heldByLaunchers(ctx context.Context, allocations *allocation.Service, namespace string, vmi metav1.Object,
+// with its UID. The leases are read through the transaction of the call,
+// which takes over one an earlier call of the same request made (see
+// Transaction.LeasedTo) before the MAC counts as held.
+func (l *Launchers) heldByLaunchers(ctx context.Context, transaction *allocation.Transaction, namespace string, vmi metav1.Object,
 	candidates map[mac.Address]bool) (map[mac.Address]bool, error) {
 	if len(candidates) == 0 {
 		return nil, nil
@@ -150,7 +152,7 @@ func (l *Launchers) heldByLaunchers(ctx context.Context, allocations *allocation
 	}
 	held := map[mac.Address]bool{}
 	for address := range candidates {
-		leased, err := allocations.LeasedTo(ctx, namespace, address, kubevirt.KindVirtualMachineInstance, vmi.GetName(), vmi.GetUID())
+		leased, err := transaction.LeasedTo(ctx, address, kubevirt.KindVirtualMachineInstance, vmi.GetName(), vmi.GetUID())
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +161,7 @@ func (l *Launchers) heldByLaunchers(ctx context.Context, allocations *allocation
 			if reference := kubevirt.OwnerReference(pod.GetOwnerReferences(), kubevirt.KindVirtualMachineInstance); reference == nil || reference.UID != vmi.GetUID() {
 				continue
 			}
-			if leased, err = allocations.LeasedTo(ctx, namespace, address, "Pod", pod.GetName(), pod.GetUID()); err != nil {
+			if leased, err = transaction.LeasedTo(ctx, address, "Pod", pod.GetName(), pod.GetUID()); err != nil {
 				return nil, err
 			}
 		}
@@ -214,7 +216,7 @@ func (m *Mutator) mutateLauncher(ctx context.Context, request *admissionv1.Admis
 		if before.carries(address) {
 			continue
 		}
-		leased, err := m.Allocations.LeasedTo(ctx, request.Namespace, address, kubevirt.KindVirtualMachine, vm.GetName(), vm.GetUID())
+		leased, err := transaction.LeasedTo(ctx, address, kubevirt.KindVirtualMachine, vm.GetName(), vm.GetUID())
 		if err != nil {
 			return deny(denial(err))
 		}

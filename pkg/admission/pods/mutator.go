@@ -149,7 +149,7 @@ func (m *Mutator) mutate(ctx context.Context, request *admissionv1.AdmissionRequ
 		// The launcher of a standalone VMI (or of one whose VM is gone): the
 		// MACs its guest runs with already (a live migration's target) were
 		// admitted with its first launcher, which holds their leases.
-		if running, err = m.Launchers.heldByLaunchers(ctx, m.Allocations, request.Namespace, vmi, runningMACs(vmi)); err != nil {
+		if running, err = m.Launchers.heldByLaunchers(ctx, transaction, request.Namespace, vmi, runningMACs(vmi)); err != nil {
 			transaction.Abort(ctx)
 			return webhook.Deny(http.StatusServiceUnavailable, "%v", err)
 		}

@@ -1,0 +1,113 @@
+package pods
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"kubemacpool.io/kubemacpool/pkg/allocation"
+	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+)
+
+// kube-apiserver may call the webhook again for the same request while the
+// first call still runs. The launcher webhook's first call leased a MAC of
+// the VM's launcher that had no lease yet; the retried call finds that
+// Reserved lease "leased to the VM" and answers with the MAC. It must take
+// the lease over first (a new attempt token, a new version): the first call
+// may still fail, and its Abort deletes the version it created, which would
+// leave the admitted launcher carrying a MAC without a lease.
+func TestRetriedLauncherCallTakesTheEarlierCallsLeaseOver(t *testing.T) {
+	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
+	const address = "0e:00:00:00:00:02"
+	vm := kubeVirtObject("VirtualMachine", "vm", "uid-vm")
+	vmi := kubeVirtObject("VirtualMachineInstance", "vm", "uid-vmi", ownedBy("VirtualMachine", "vm", "uid-vm"))
+	vm.SetNamespace("ns")
+	vmi.SetNamespace("ns")
+	service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject})
+	m := &Mutator{Allocations: service, Launchers: &Launchers{
+		KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), vm, vmi), Identity: kubevirt}}
+	request := launcherRequest(t, `[{"name":"a","mac":"`+address+`"}]`, kubevirt, "", "vm", "uid-vmi")
+	request.UID = "req"
+	token := func() string {
+		t.Helper()
+		lease, err := client.MacpoolV1alpha1().MacLeases("ns").Get(context.Background(), "0e-00-00-00-00-02", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lease.Annotations[allocation.AttemptAnnotation]
+	}
+
+	if response := m.Mutate(context.Background(), request); !response.Allowed {
+		t.Fatalf("first call: %+v", response.Result)
+	}
+	first := token()
+	if !strings.HasPrefix(first, "req/") {
+		t.Fatalf("the first call's token is %q, want one of request req", first)
+	}
+	if response := m.Mutate(context.Background(), request); !response.Allowed {
+		t.Fatalf("retried call: %+v", response.Result)
+	}
+	if second := token(); second == first || !strings.HasPrefix(second, "req/") {
+		t.Errorf("after the retried call the lease carries %q, the first call's %q: want it taken over by the retried call, "+
+			"or the first call's Abort frees the MAC the admitted launcher carries", second, first)
+	}
+}
+
+// The same for the launcher of a standalone VMI: its guest's MACs count as
+// running when a launcher of the VMI holds them, and the Reserved lease the
+// first call made for the new launcher's generateName prefix reads as the
+// source launcher's (its name has the prefix). The retried call must take
+// that lease over too before it answers.
+func TestRetriedStandaloneLauncherCallTakesTheEarlierCallsLeaseOver(t *testing.T) {
+	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
+	const running = "0e:00:00:00:00:01"
+	lonely := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
+	lonely.SetNamespace("ns")
+	lonely.Object["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": []any{
+		map[string]any{"name": "red", "macAddress": running, "bridge": map[string]any{}}}}}}
+	lonely.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
+		map[string]any{"name": "red", "mac": running}}}
+	source := launcherPod("virt-launcher-lonely-source", "uid-source")
+	service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject})
+	m := &Mutator{Allocations: service, Launchers: &Launchers{
+		KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), lonely, source), Identity: kubevirt}}
+	request := launcherRequest(t, `[{"name":"a","mac":"`+running+`"}]`, kubevirt, "", "lonely", "uid-lonely")
+	pod := &metav1.PartialObjectMetadata{}
+	if err := json.Unmarshal(request.Object.Raw, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Name, pod.GenerateName = "", "virt-launcher-lonely-"
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request.Object.Raw = raw
+	request.UID = "req"
+	token := func() string {
+		t.Helper()
+		lease, err := client.MacpoolV1alpha1().MacLeases("ns").Get(context.Background(), "0e-00-00-00-00-01", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lease.Annotations[allocation.AttemptAnnotation]
+	}
+
+	if response := m.Mutate(context.Background(), request); !response.Allowed {
+		t.Fatalf("first call: %+v", response.Result)
+	}
+	first := token()
+	if !strings.HasPrefix(first, "req/") {
+		t.Fatalf("the first call's token is %q, want one of request req", first)
+	}
+	if response := m.Mutate(context.Background(), request); !response.Allowed {
+		t.Fatalf("retried call: %+v", response.Result)
+	}
+	if second := token(); second == first || !strings.HasPrefix(second, "req/") {
+		t.Errorf("after the retried call the lease carries %q, the first call's %q: want it taken over by the retried call", second, first)
+	}
+}
