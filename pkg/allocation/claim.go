@@ -51,8 +51,9 @@ type Claim struct {
 	Pool string
 	// reclaimed is the lease a Reclaimed outcome took back.
 	reclaimed *reclaimedLease
-	// created is the lease a Leased outcome created: the version a failed
-	// admission may release.
+	// created is the lease a Leased outcome created, or an AlreadyOwned
+	// one took over from an earlier call of the request: the version a
+	// failed admission may release.
 	created *v1alpha1.MacLease
 }
 
@@ -118,10 +119,11 @@ func (s *Service) claim(ctx context.Context, namespace string, owner Owner, ifac
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
 	case ownedBy(existing, owner, iface, false) || from != "" && ownedBy(existing, owner, from, true):
-		if err := s.keepOwned(ctx, existing, owner, dryRun); err != nil {
+		taken, err := s.keepOwned(ctx, existing, owner, dryRun)
+		if err != nil {
 			return Claim{}, fmt.Errorf("leasing the requested MAC %s: %w", address, err)
 		}
-		claim.Outcome = AlreadyOwned
+		claim.Outcome, claim.created = AlreadyOwned, taken
 	default:
 		claim.Outcome = HeldElsewhere
 		reclaimed, ok, err := s.claimRetained(ctx, existing, owner, iface, dryRun)
@@ -174,10 +176,11 @@ func (s *Service) claimExcluded(ctx context.Context, namespace string, owner Own
 	case existing.Spec.Owner == nil:
 		claim.Outcome = StaticReservation
 	case from == "" && ownedBy(existing, owner, iface, false):
-		if err := s.keepOwned(ctx, existing, owner, dryRun); err != nil {
+		taken, err := s.keepOwned(ctx, existing, owner, dryRun)
+		if err != nil {
 			return Claim{}, fmt.Errorf("keeping the requested MAC %s: %w", address, err)
 		}
-		claim.Outcome = AlreadyOwned
+		claim.Outcome, claim.created = AlreadyOwned, taken
 	default:
 		claim.Outcome = Excluded
 	}
@@ -243,12 +246,16 @@ func ownedBy(lease *v1alpha1.MacLease, owner Owner, iface string, carried bool) 
 // this call answers with its MAC: one made by an earlier call of the same
 // admission request, which may still fail and release it, is taken over
 // first. A dry run answers nothing that is admitted, and writes nothing.
-func (s *Service) keepOwned(ctx context.Context, existing *v1alpha1.MacLease, owner Owner, dryRun bool) error {
+// It returns the version a takeover wrote, nil without one: that version
+// is this call's to release if it fails in turn, as if it had created it.
+// Neither call would release the lease otherwise (the earlier call's
+// version is gone), and the request's next attempt would find its MAC held
+// by "another object" until the reservation expired.
+func (s *Service) keepOwned(ctx context.Context, existing *v1alpha1.MacLease, owner Owner, dryRun bool) (*v1alpha1.MacLease, error) {
 	if dryRun || !earlierCall(existing, owner) {
-		return nil
+		return nil, nil
 	}
-	_, err := s.takeOver(ctx, existing, owner)
-	return err
+	return s.takeOver(ctx, existing, owner)
 }
 
 // createdLease is a lease one admission call created, as it was stored:

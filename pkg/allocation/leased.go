@@ -76,8 +76,12 @@ func (t *Transaction) LeasedTo(ctx context.Context, address mac.Address, kind, n
 	case !leasedTo(lease, kind, name, uid):
 		return false, nil
 	}
-	if err := t.service.keepOwned(ctx, lease, t.owner, t.dryRun); err != nil {
+	taken, err := t.service.keepOwned(ctx, lease, t.owner, t.dryRun)
+	if err != nil {
 		return false, fmt.Errorf("keeping the MAC %s: %w", address, err)
+	}
+	if taken != nil {
+		t.created = append(t.created, createdVersion(address, taken))
 	}
 	return true, nil
 }

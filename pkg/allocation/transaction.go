@@ -127,7 +127,7 @@ func (t *Transaction) request(ctx context.Context, iface, from string, network N
 		return 0, err
 	}
 	switch claim.Outcome {
-	case Leased:
+	case Leased, AlreadyOwned:
 		if claim.created != nil {
 			t.created = append(t.created, createdVersion(address, claim.created))
 		}

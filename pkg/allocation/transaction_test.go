@@ -198,3 +198,45 @@ func TestAbortReleasesOnlyTheVersionItCreated(t *testing.T) {
 		})
 	}
 }
+
+// When both calls of a retried request fail, the lease the retried call took
+// over is released by that call's Abort: the earlier call's version is gone,
+// so nobody else would, and the request's next attempt would find its MAC
+// held by "another object" until the reservation expired. A takeover that is
+// written over again (a third call) is not the second call's to release.
+func TestAbortOfATakeoverReleasesTheVersionItWrote(t *testing.T) {
+	ctx := context.Background()
+	requested := mustParse(t, "02:00:00:00:00:10")
+	for _, third := range []bool{false, true} {
+		name := "both calls fail"
+		if third {
+			name = "a third call took the lease over since"
+		}
+		t.Run(name, func(t *testing.T) {
+			s, store := stickyService(t)
+			owner := podOwner("db-0", "request-1")
+			earlier := s.Begin("a", owner, false)
+			if _, err := earlier.Request(ctx, "a/net1", Network{}, requested); err != nil {
+				t.Fatal(err)
+			}
+			retried := s.Begin("a", owner, false)
+			if _, err := retried.Request(ctx, "a/net1", Network{}, requested); err != nil {
+				t.Fatal(err)
+			}
+			if third {
+				if _, err := s.Begin("a", owner, false).Request(ctx, "a/net1", Network{}, requested); err != nil {
+					t.Fatal(err)
+				}
+			}
+			earlier.Abort(ctx)
+			retried.Abort(ctx)
+			lease := store.lease(requested.Name())
+			switch {
+			case !third && lease != nil:
+				t.Errorf("after both calls failed: %+v; want the lease released", lease)
+			case third && lease == nil:
+				t.Errorf("the lease a third call took over was released by the second")
+			}
+		})
+	}
+}
