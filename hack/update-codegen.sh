@@ -6,6 +6,9 @@ set -o errexit -o nounset -o pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "${REPO_ROOT}"
 # go.mod keeps code-generator as a tool dependency, which pins its version.
+# `go list -m` names no directory for a module the cache lacks (a fresh
+# machine: nothing has built the tool yet), so fetch it first.
+go mod download k8s.io/code-generator
 CODEGEN_PKG=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
 if [[ -z "${CODEGEN_PKG}" || ! -f "${CODEGEN_PKG}/kube_codegen.sh" ]]; then
     echo "update-codegen: k8s.io/code-generator is not in the module graph; go.mod must keep its tool directive" >&2
