@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
+	versionedfake "kubemacpool.io/kubemacpool/pkg/generated/clientset/versioned/fake"
 )
 
 // kube-apiserver may call the webhook again for the same request while the
@@ -33,15 +35,14 @@ func TestRetriedLauncherCallTakesTheEarlierCallsLeaseOver(t *testing.T) {
 		KubeVirt: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), vm, vmi), Identity: kubevirt}}
 	request := launcherRequest(t, `[{"name":"a","mac":"`+address+`"}]`, kubevirt, "", "vm", "uid-vmi")
 	request.UID = "req"
-	token := func() string {
-		t.Helper()
-		lease, err := client.MacpoolV1alpha1().MacLeases("ns").Get(context.Background(), "0e-00-00-00-00-02", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lease.Annotations[allocation.AttemptAnnotation]
-	}
+	callTwice(t, m, request, func() string { return leaseToken(t, client, "0e-00-00-00-00-02") })
+}
 
+// callTwice calls m for request twice, as kube-apiserver retrying it, and
+// fails unless both calls admit and the second takes over the lease the
+// first made: token reads the lease's attempt token.
+func callTwice(t *testing.T, m *Mutator, request *admissionv1.AdmissionRequest, token func() string) {
+	t.Helper()
 	if response := m.Mutate(context.Background(), request); !response.Allowed {
 		t.Fatalf("first call: %+v", response.Result)
 	}
@@ -56,6 +57,16 @@ func TestRetriedLauncherCallTakesTheEarlierCallsLeaseOver(t *testing.T) {
 		t.Errorf("after the retried call the lease carries %q, the first call's %q: want it taken over by the retried call, "+
 			"or the first call's Abort frees the MAC the admitted launcher carries", second, first)
 	}
+}
+
+// leaseToken is the attempt token of the lease name in namespace ns.
+func leaseToken(t *testing.T, client *versionedfake.Clientset, name string) string {
+	t.Helper()
+	lease, err := client.MacpoolV1alpha1().MacLeases("ns").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lease.Annotations[allocation.AttemptAnnotation]
 }
 
 // The same for the launcher of a standalone VMI: its guest's MACs count as
@@ -88,26 +99,5 @@ func TestRetriedStandaloneLauncherCallTakesTheEarlierCallsLeaseOver(t *testing.T
 	}
 	request.Object.Raw = raw
 	request.UID = "req"
-	token := func() string {
-		t.Helper()
-		lease, err := client.MacpoolV1alpha1().MacLeases("ns").Get(context.Background(), "0e-00-00-00-00-01", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lease.Annotations[allocation.AttemptAnnotation]
-	}
-
-	if response := m.Mutate(context.Background(), request); !response.Allowed {
-		t.Fatalf("first call: %+v", response.Result)
-	}
-	first := token()
-	if !strings.HasPrefix(first, "req/") {
-		t.Fatalf("the first call's token is %q, want one of request req", first)
-	}
-	if response := m.Mutate(context.Background(), request); !response.Allowed {
-		t.Fatalf("retried call: %+v", response.Result)
-	}
-	if second := token(); second == first || !strings.HasPrefix(second, "req/") {
-		t.Errorf("after the retried call the lease carries %q, the first call's %q: want it taken over by the retried call", second, first)
-	}
+	callTwice(t, m, request, func() string { return leaseToken(t, client, "0e-00-00-00-00-01") })
 }
