@@ -21,10 +21,24 @@ import (
 // LeaseRewriter replaces a lease, spec, metadata and status, in one write
 // of the version it was read at (its resourceVersion); a lease changed since
 // is a Conflict. The webhooks reclaim retained addresses with it, so two
-// admissions racing for one address can never both win.
+// admissions racing for one address can never both win. why says what the
+// write is for: the server records it in the webhook call's audit event.
 type LeaseRewriter interface {
-	Rewrite(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error)
+	Rewrite(ctx context.Context, lease *v1alpha1.MacLease, why RewriteReason) (*v1alpha1.MacLease, error)
 }
+
+// RewriteReason is what a webhook call rewrites a lease for.
+type RewriteReason int
+
+const (
+	// Reclaim: a retained lease taken back by an object of its name.
+	Reclaim RewriteReason = iota
+	// Restore: a lease a failed admission reclaimed, put back as it was.
+	Restore
+	// TakeOver: a lease an earlier call of the same admission request made
+	// or reclaimed, made this call's (see takeOver).
+	TakeOver
+)
 
 // ownerIndex finds the leases of an owner by namespace, kind and name,
 // through hashedindex: most owners hold one lease, and a plain index would
@@ -273,7 +287,7 @@ func (s *Service) rewriteReclaimed(ctx context.Context, rewriter LeaseRewriter, 
 			current = next
 			continue
 		}
-		written, err := rewriter.Rewrite(ctx, s.reclaimedVersion(current, owner))
+		written, err := rewriter.Rewrite(ctx, s.reclaimedVersion(current, owner), Reclaim)
 		switch {
 		case err == nil:
 			return &reclaimedLease{previous: current, written: written}, nil
@@ -452,7 +466,7 @@ func (s *Service) restore(ctx context.Context, reclaimed []*reclaimedLease) erro
 		}
 		previous := r.previous.DeepCopy()
 		previous.ResourceVersion = r.written.ResourceVersion
-		if _, err := rewriter.Rewrite(ctx, previous); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		if _, err := rewriter.Rewrite(ctx, previous, Restore); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			failed = append(failed, fmt.Errorf("restoring %s: %w", previous.Name, err))
 		}
 	}

@@ -110,7 +110,7 @@ func (m *memLeases) Delete(_ context.Context, namespace, name string, preconditi
 	return nil
 }
 
-func (m *memLeases) Rewrite(_ context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+func (m *memLeases) Rewrite(_ context.Context, lease *v1alpha1.MacLease, _ RewriteReason) (*v1alpha1.MacLease, error) {
 	if hook := m.takeBeforeRewrite(); hook != nil {
 		hook()
 	}
@@ -312,7 +312,7 @@ func TestReclaimWaitsForTheLeaseController(t *testing.T) {
 				timer := time.AfterFunc(50*time.Millisecond, func() {
 					lease := store.lease(name)
 					tt.controller(lease)
-					if _, err := store.Rewrite(context.Background(), lease); err != nil {
+					if _, err := store.Rewrite(context.Background(), lease, Reclaim); err != nil {
 						t.Error(err)
 					}
 				})
@@ -411,7 +411,7 @@ func TestReclaimTakeoverAndRetry(t *testing.T) {
 	// The first admission is long over.
 	stale := store.lease(name)
 	stale.Annotations[retention.ReclaimedAtAnnotation] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
-	if _, err := store.Rewrite(context.Background(), stale); err != nil {
+	if _, err := store.Rewrite(context.Background(), stale, Reclaim); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Begin("a", podOwner("db-0", "r3"), false).Allocate(context.Background(), "a/net1", Network{}); err != nil || got.String() != retainedMAC {
@@ -623,7 +623,7 @@ func TestReclaimWaitReadsStorageOnlyOnAChange(t *testing.T) {
 	timer := time.AfterFunc(100*time.Millisecond, func() {
 		lease := store.lease(bound.Name)
 		lease.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &retainedUntil}
-		if _, err := store.Rewrite(context.Background(), lease); err != nil {
+		if _, err := store.Rewrite(context.Background(), lease, Reclaim); err != nil {
 			t.Error(err)
 		}
 	})
@@ -660,7 +660,7 @@ type failingRewrites struct {
 	err error
 }
 
-func (f *failingRewrites) Rewrite(context.Context, *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+func (f *failingRewrites) Rewrite(context.Context, *v1alpha1.MacLease, RewriteReason) (*v1alpha1.MacLease, error) {
 	return nil, f.err
 }
 
@@ -698,7 +698,7 @@ func (c *conflictThenFailingReads) Get(ctx context.Context, namespace, name stri
 	return c.memLeases.Get(ctx, namespace, name)
 }
 
-func (c *conflictThenFailingReads) Rewrite(context.Context, *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+func (c *conflictThenFailingReads) Rewrite(context.Context, *v1alpha1.MacLease, RewriteReason) (*v1alpha1.MacLease, error) {
 	return nil, apierrors.NewConflict(macpool.Resource("macleases"), "lease", errors.New("the object has been modified"))
 }
 

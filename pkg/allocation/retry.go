@@ -218,7 +218,7 @@ func (s *Service) takeOver(ctx context.Context, lease *v1alpha1.MacLease, owner 
 	}
 	taken := lease.DeepCopy()
 	taken.Annotations[AttemptAnnotation] = owner.attempt
-	written, err := rewriter.Rewrite(ctx, taken)
+	written, err := rewriter.Rewrite(ctx, taken, TakeOver)
 	switch {
 	case err == nil:
 		klog.V(2).InfoS("Took over the lease of an earlier call of a retried admission request", "lease", klog.KObj(lease), "request", owner.Request)

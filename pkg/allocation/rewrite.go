@@ -14,7 +14,7 @@ var _ LeaseRewriter = clientLeases{}
 // takes two requests; the first one carries the resourceVersion precondition,
 // so a lease changed since it was read is still a Conflict. The server
 // rewrites in process, in one write.
-func (c clientLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+func (c clientLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease, _ RewriteReason) (*v1alpha1.MacLease, error) {
 	leases := c.client.MacpoolV1alpha1().MacLeases(lease.Namespace)
 	status := lease.Status
 	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})

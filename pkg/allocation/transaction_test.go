@@ -160,7 +160,7 @@ func TestAbortReleasesOnlyTheVersionItCreated(t *testing.T) {
 			meanwhile: func(t *testing.T, store *memLeases, lease *v1alpha1.MacLease) {
 				lease.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseBound}
 				delete(lease.Annotations, AttemptAnnotation)
-				if _, err := store.Rewrite(ctx, lease); err != nil {
+				if _, err := store.Rewrite(ctx, lease, Reclaim); err != nil {
 					t.Fatal(err)
 				}
 			}},

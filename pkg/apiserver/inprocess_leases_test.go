@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -13,12 +14,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/audit"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 
+	"kubemacpool.io/kubemacpool/pkg/allocation"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool"
 	"kubemacpool.io/kubemacpool/pkg/apis/macpool/v1alpha1"
 	macleasestorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/maclease"
@@ -299,12 +302,18 @@ func TestInProcessDeleteOfAnotherVersionKeepsTheLease(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// As a retried call of the same request takes it over.
+			// As a retried call of the same request takes it over, in its
+			// own audit event.
 			taken := created.DeepCopy()
 			taken.Annotations[macpool.AllocationAttemptAnnotation] = "request-1/retried"
-			stored, err := leases.Rewrite(ctx, taken)
+			retried := audit.WithAuditContext(ctx)
+			stored, err := leases.Rewrite(retried, taken, allocation.TakeOver)
 			if err != nil {
 				t.Fatalf("taking the lease over: %v", err)
+			}
+			if got, want := audit.AuditContextFrom(retried).GetEventAnnotations(), map[string]string{
+				leaseTakenOverAnnotation: "tenant/" + created.Name}; !maps.Equal(got, want) {
+				t.Errorf("the takeover's audit annotations %v, want %v", got, want)
 			}
 
 			err = leases.Delete(ctx, "tenant", created.Name, tt.stale(created, stored))

@@ -16,7 +16,7 @@ var _ allocation.LeaseRewriter = &inProcessLeases{}
 // reclaim a retained address with it, so that of two admissions racing for
 // it only one wins (the other gets a Conflict). The same admission chain and
 // validation run as for Bind.
-func (l *inProcessLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease) (*v1alpha1.MacLease, error) {
+func (l *inProcessLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease, why allocation.RewriteReason) (*v1alpha1.MacLease, error) {
 	internal := &macpool.MacLease{}
 	if err := l.scheme.Convert(lease, internal, nil); err != nil {
 		return nil, fmt.Errorf("converting lease %s/%s: %w", lease.Namespace, lease.Name, err)
@@ -25,6 +25,6 @@ func (l *inProcessLeases) Rewrite(ctx context.Context, lease *v1alpha1.MacLease)
 	if err != nil {
 		return nil, err
 	}
-	l.audit.record(ctx, leaseReclaimedAnnotation, lease.Namespace, lease.Name)
+	l.audit.record(ctx, rewriteAnnotations[why], lease.Namespace, lease.Name)
 	return l.toVersioned(updated)
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"k8s.io/apiserver/pkg/audit"
+
+	"kubemacpool.io/kubemacpool/pkg/allocation"
 )
 
 // The audit annotations of the lease writes a webhook call makes.
@@ -14,7 +16,20 @@ const (
 	leaseDeletedAnnotation = "macpool.kubemacpool.io/lease-deleted"
 	// leaseReclaimedAnnotation: a retained lease taken back by its owner.
 	leaseReclaimedAnnotation = "macpool.kubemacpool.io/lease-reclaimed"
+	// leaseRestoredAnnotation: a lease the call reclaimed, put back as it
+	// was because the admission failed.
+	leaseRestoredAnnotation = "macpool.kubemacpool.io/lease-restored"
+	// leaseTakenOverAnnotation: a lease an earlier call of the same
+	// admission request wrote, made this call's (kube-apiserver repeated it).
+	leaseTakenOverAnnotation = "macpool.kubemacpool.io/lease-taken-over"
 )
+
+// rewriteAnnotations are the audit annotations of each reason for a rewrite.
+var rewriteAnnotations = map[allocation.RewriteReason]string{
+	allocation.Reclaim:  leaseReclaimedAnnotation,
+	allocation.Restore:  leaseRestoredAnnotation,
+	allocation.TakeOver: leaseTakenOverAnnotation,
+}
 
 // leaseAudit records each lease write of a webhook call as an annotation of
 // that call's audit event: key for the first write, then key-2, key-3, ...

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"k8s.io/apiserver/pkg/audit"
+
+	"kubemacpool.io/kubemacpool/pkg/allocation"
 )
 
 // Every lease write of one call gets an annotation of its own, the first
@@ -55,4 +57,22 @@ func TestLeaseAuditConcurrentWrites(t *testing.T) {
 func TestLeaseAuditWithoutAuditContext(t *testing.T) {
 	var a leaseAudit
 	a.record(context.Background(), leaseCreatedAnnotation, "ns", "02-00-00-00-00-01")
+}
+
+// Each reason for a rewrite has an audit annotation of its own: a takeover
+// or a restore recorded as a reclaim would tell the auditor a retained
+// lease was taken back when it was not.
+func TestEveryRewriteReasonHasItsOwnAnnotation(t *testing.T) {
+	seen := map[string]allocation.RewriteReason{}
+	for _, why := range []allocation.RewriteReason{allocation.Reclaim, allocation.Restore, allocation.TakeOver} {
+		key := rewriteAnnotations[why]
+		if key == "" {
+			t.Errorf("reason %d has no audit annotation", why)
+			continue
+		}
+		if other, found := seen[key]; found {
+			t.Errorf("reasons %d and %d share the audit annotation %s", other, why, key)
+		}
+		seen[key] = why
+	}
 }
