@@ -60,6 +60,18 @@ func (c *Controller) syncLease(ctx context.Context, key string) error {
 	if holder := c.ownerCarrying(lease); holder != nil {
 		return c.bind(ctx, lease, holder)
 	}
+	switch next, wait := c.nextLauncher(key, lease); {
+	case wait:
+		klog.V(2).InfoS("Keeping the lease of a gone Pod as it is until the VirtualMachineInstance caches have synced", "lease", key)
+		return nil
+	case next != nil:
+		// The guest of a standalone VMI moved to another launcher, with
+		// its MAC (nextLauncher). Owner and launcher are both Pods: bind
+		// writes the launcher's name, and must see the gone Pod's name to
+		// tell that this is a change (a lease bound under retention may
+		// differ in nothing else).
+		return c.bind(ctx, lease, next)
+	}
 	if lease.Status.Phase == macpool.MacLeasePhaseRetained {
 		return c.syncRetained(ctx, key, lease)
 	}
