@@ -215,33 +215,8 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 		rejectPool(ctx, namespace, 0x0e)
 		own, held := nextMAC(), heldElsewhere(ctx, "migration-holder")
 		lonely := createVMI(ctx, namespace, "lonely", nil)
-		launcher := func(address string) *corev1.Pod {
-			pod := newPod("", `[{"name":"br1","mac":"`+address+`"}]`)
-			pod.GenerateName = "virt-launcher-lonely-"
-			pod.Labels = map[string]string{"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": string(lonely.GetUID())}
-			pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "lonely", UID: lonely.GetUID()}}
-			return pod
-		}
-		// reports makes the VMI's spec and status name addresses on its
-		// interfaces, as KubeVirt's do while the guest runs.
-		reports := func(addresses ...string) {
-			GinkgoHelper()
-			vmi, err := dynamicClient.Resource(vmiResource).Namespace(namespace).Get(ctx, "lonely", metav1.GetOptions{})
-			Expect(err).NotTo(HaveOccurred())
-			var specInterfaces, statusInterfaces []interface{}
-			for i, address := range addresses {
-				name := fmt.Sprintf("net%d", i)
-				specInterfaces = append(specInterfaces, map[string]interface{}{"name": name, "macAddress": address, "bridge": map[string]interface{}{}})
-				statusInterfaces = append(statusInterfaces, map[string]interface{}{"name": name, "mac": address})
-			}
-			Expect(unstructured.SetNestedSlice(vmi.Object, specInterfaces, "spec", "domain", "devices", "interfaces")).To(Succeed())
-			vmi, err = dynamicClient.Resource(vmiResource).Namespace(namespace).Update(ctx, vmi, metav1.UpdateOptions{})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(unstructured.SetNestedField(vmi.Object, "Running", "status", "phase")).To(Succeed())
-			Expect(unstructured.SetNestedSlice(vmi.Object, statusInterfaces, "status", "interfaces")).To(Succeed())
-			_, err = dynamicClient.Resource(vmiResource).Namespace(namespace).UpdateStatus(ctx, vmi, metav1.UpdateOptions{})
-			Expect(err).NotTo(HaveOccurred())
-		}
+		launcher := func(address string) *corev1.Pod { return standaloneLauncher(lonely, address) }
+		reports := func(addresses ...string) { GinkgoHelper(); reportMACs(ctx, namespace, "lonely", addresses...) }
 
 		By("the first launcher leases the MAC")
 		source, err := kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(own), metav1.CreateOptions{})
@@ -257,6 +232,35 @@ var _ = Describe("Pods that look like KubeVirt's", func() {
 		reports(own, held)
 		_, err = kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, launcher(held), metav1.CreateOptions{})
 		Expect(err).To(MatchError(ContainSubstring("is already in use by another object")))
+		Expect(leasesOf(ctx, namespace)).To(HaveLen(1))
+	})
+
+	// The lease of a standalone VMI's MAC is its first launcher's. After
+	// a migration that launcher goes, and the lease must follow the guest
+	// to the launcher that runs it: the next migration's target carries
+	// the MAC only while a launcher of the VMI holds its lease.
+	It("let a standalone VMI migrate again under Reject once its first launcher is gone", func(ctx context.Context) {
+		rejectPool(ctx, namespace, 0x0f)
+		own := nextMAC()
+		twice := createVMI(ctx, namespace, "twice", nil)
+
+		By("the first launcher leases the MAC, and the guest runs with it")
+		first, err := kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, standaloneLauncher(twice, own), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(eventuallyBound(ctx, namespace, 1)).To(Equal(map[string]string{own: "Pod/" + first.Name}))
+		reportMACs(ctx, namespace, "twice", own)
+
+		By("the first migration's target carries it, and the source goes once the guest moved")
+		second, err := kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, standaloneLauncher(twice, own), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(kubeClient.CoreV1().Pods(namespace).Delete(ctx, first.Name, metav1.DeleteOptions{})).To(Succeed())
+
+		By("the lease follows the guest to the launcher that runs it")
+		Eventually(func() string { return leaseView(ctx, namespace)[own].Owner }).Should(Equal("Pod/" + second.Name))
+
+		By("the second migration's target carries it too")
+		_, err = kubeVirtClient().CoreV1().Pods(namespace).Create(ctx, standaloneLauncher(twice, own), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
 		Expect(leasesOf(ctx, namespace)).To(HaveLen(1))
 	})
 
@@ -335,6 +339,37 @@ func collisionEvents(ctx context.Context, namespace, name string) []string {
 }
 
 // createVMI creates a VirtualMachineInstance; nothing runs it.
+// standaloneLauncher is a virt-launcher Pod of vmi, a VMI no VM owns, as
+// KubeVirt makes it, asking for address.
+func standaloneLauncher(vmi *unstructured.Unstructured, address string) *corev1.Pod {
+	pod := newPod("", `[{"name":"br1","mac":"`+address+`"}]`)
+	pod.GenerateName = "virt-launcher-" + vmi.GetName() + "-"
+	pod.Labels = map[string]string{"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": string(vmi.GetUID())}
+	pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: vmi.GetName(), UID: vmi.GetUID()}}
+	return pod
+}
+
+// reportMACs makes the spec and status of the VMI name in namespace name
+// addresses on its interfaces, as KubeVirt's do while the guest runs.
+func reportMACs(ctx context.Context, namespace, name string, addresses ...string) {
+	GinkgoHelper()
+	vmi, err := dynamicClient.Resource(vmiResource).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	var specInterfaces, statusInterfaces []interface{}
+	for i, address := range addresses {
+		iface := fmt.Sprintf("net%d", i)
+		specInterfaces = append(specInterfaces, map[string]interface{}{"name": iface, "macAddress": address, "bridge": map[string]interface{}{}})
+		statusInterfaces = append(statusInterfaces, map[string]interface{}{"name": iface, "mac": address})
+	}
+	Expect(unstructured.SetNestedSlice(vmi.Object, specInterfaces, "spec", "domain", "devices", "interfaces")).To(Succeed())
+	vmi, err = dynamicClient.Resource(vmiResource).Namespace(namespace).Update(ctx, vmi, metav1.UpdateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(unstructured.SetNestedField(vmi.Object, "Running", "status", "phase")).To(Succeed())
+	Expect(unstructured.SetNestedSlice(vmi.Object, statusInterfaces, "status", "interfaces")).To(Succeed())
+	_, err = dynamicClient.Resource(vmiResource).Namespace(namespace).UpdateStatus(ctx, vmi, metav1.UpdateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+}
+
 func createVMI(ctx context.Context, namespace, name string, owners []metav1.OwnerReference) *unstructured.Unstructured {
 	GinkgoHelper()
 	vmi := &unstructured.Unstructured{Object: map[string]interface{}{
