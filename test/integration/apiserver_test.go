@@ -165,6 +165,12 @@ func startServerOn(t *testing.T, storageArgs []string, extraArgs ...string) (ver
 			}
 		}
 		_, err := client.MacpoolV1alpha1().MacPools().Get(ctx, "default", metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			// Built again next time: the CA file may have been read while
+			// the server was still writing it (seen under load), and a
+			// client with half a CA never connects.
+			client = nil
+		}
 		return err == nil, nil
 	})
 	if err != nil {
