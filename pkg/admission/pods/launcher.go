@@ -94,40 +94,15 @@ func (l *Launchers) launcherOf(ctx context.Context, request *admissionv1.Admissi
 	return vm, vmi, nil
 }
 
-// runningMACs are the MACs a VMI's guest runs with: those KubeVirt reports
-// in its status on an interface of its spec that has that MAC (the target
-// launcher of a live migration carries them, and they were admitted with
-// the first launcher). A MAC the guest agent reports for an interface of
-// the guest's own has no interface of the spec, and the guest chooses it.
-// KubeVirt is not the only writer of the status, though (a VMI has no
-// status subresource): these are candidates, which heldByLaunchers checks
-// against the leases.
+// runningMACs are the candidates kubevirt.RunningMACs gives for vmi.
+// KubeVirt is not the only writer of a VMI's status (a VMI has no status
+// subresource): heldByLaunchers checks them against the leases.
 func runningMACs(vmi metav1.Object) map[mac.Address]bool {
 	object, ok := vmi.(*unstructured.Unstructured)
 	if !ok {
 		return nil
 	}
-	specified := map[string]mac.Address{}
-	interfaces, _, _ := unstructured.NestedSlice(object.Object, "spec", "domain", "devices", "interfaces")
-	for _, iface := range interfaces {
-		fields, _ := iface.(map[string]interface{})
-		name, _ := fields["name"].(string)
-		text, _ := fields["macAddress"].(string)
-		if address, err := mac.Parse(text); err == nil && name != "" {
-			specified[name] = address
-		}
-	}
-	running := map[mac.Address]bool{}
-	statuses, _, _ := unstructured.NestedSlice(object.Object, "status", "interfaces")
-	for _, status := range statuses {
-		fields, _ := status.(map[string]interface{})
-		name, _ := fields["name"].(string)
-		text, _ := fields["mac"].(string)
-		if address, err := mac.Parse(text); err == nil && name != "" && specified[name] == address {
-			running[address] = true
-		}
-	}
-	return running
+	return kubevirt.RunningMACs(object)
 }
 
 // heldByLaunchers keeps of candidates (runningMACs) those leased to a

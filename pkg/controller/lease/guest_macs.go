@@ -98,33 +98,9 @@ func (c *Controller) nextLauncher(key string, lease *macpool.MacLease) (next *ho
 	return candidates[0], false
 }
 
-// runsWith tells whether vmi's guest runs with address: KubeVirt reports it
-// in the VMI's status on an interface of its spec that has that MAC, as the
-// Pod webhook reads it (runningMACs). A MAC the guest agent reports for an
-// interface of the guest's own has no interface of the spec.
+// runsWith tells whether vmi's guest runs with address, as the Pod webhook
+// reads it (kubevirt.RunningMACs).
 func runsWith(vmi *unstructured.Unstructured, address string) bool {
 	want, err := mac.Parse(address)
-	if err != nil {
-		return false
-	}
-	specified := map[string]bool{}
-	interfaces, _, _ := unstructured.NestedSlice(vmi.Object, "spec", "domain", "devices", "interfaces")
-	for _, iface := range interfaces {
-		fields, _ := iface.(map[string]interface{})
-		name, _ := fields["name"].(string)
-		text, _ := fields["macAddress"].(string)
-		if parsed, err := mac.Parse(text); err == nil && name != "" && parsed == want {
-			specified[name] = true
-		}
-	}
-	statuses, _, _ := unstructured.NestedSlice(vmi.Object, "status", "interfaces")
-	for _, status := range statuses {
-		fields, _ := status.(map[string]interface{})
-		name, _ := fields["name"].(string)
-		text, _ := fields["mac"].(string)
-		if parsed, err := mac.Parse(text); err == nil && specified[name] && parsed == want {
-			return true
-		}
-	}
-	return false
+	return err == nil && kubevirt.RunningMACs(vmi)[want]
 }
