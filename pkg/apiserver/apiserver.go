@@ -20,6 +20,15 @@ import (
 	macpoolstorage "kubemacpool.io/kubemacpool/pkg/registry/macpool/macpool"
 )
 
+// HTTPShutdownTimeout bounds how long a stopping server waits for its
+// connections to go idle. Requests in flight are waited for apart from it
+// (each within the request timeout), and open watches get
+// --shutdown-watch-termination-grace-period; what it cuts short is a
+// connection with nothing to finish that never closes: an HTTP/2
+// connection whose TLS handshake ended after the shutdown began, to which
+// x/net/http2 sends no GOAWAY.
+const HTTPShutdownTimeout = 10 * time.Second
+
 // ExtraConfig is the configuration that is not the generic server's.
 type ExtraConfig struct {
 	// DefaultPool is the spec of the pool named "default", created at start
@@ -122,6 +131,9 @@ func (c completedConfig) newServer(etcd embeddedEtcd) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the generic API server: %w", err)
 	}
+	// The generic server's default is the request timeout (60 s), longer
+	// than the Pod's 45 s termination grace period.
+	genericServer.ShutdownTimeout = HTTPShutdownTimeout
 	server := &Server{GenericAPIServer: genericServer, certificates: c.ExtraConfig.Certificates, failure: newFailure()}
 	if etcd != nil {
 		if err := addEtcdHealthChecks(genericServer, c.GenericConfig, c.ExtraConfig.EmbeddedEtcd.Storage); err != nil {
