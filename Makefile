@@ -3,7 +3,7 @@
 
 SHELL := /usr/bin/env bash -o errexit -o nounset -o pipefail
 BIN_DIR := _output/bin
-GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/... ./test/integration/... ./test/docs/...
+GO_PACKAGES := ./cmd/... ./pkg/... ./hack/models-schema/... ./test/integration/... ./test/docs/... ./test/bench/...
 COVERAGE := _output/coverage.out
 E2E_TIMEOUT ?= 40m
 # A spec that fails twice fails the run. One that passes on its second

@@ -31,6 +31,9 @@ const (
 	nsLeases = "bench-leases"
 	// nsRestart holds the leases of (d).
 	nsRestart = "bench-restart"
+	// nsFloor opted out of both webhooks and into the floor webhook
+	// (floor_test.go).
+	nsFloor = "bench-floor"
 )
 
 // env is the one cluster of a benchmark run and its clients.
@@ -47,6 +50,8 @@ type env struct {
 	// kasProfiles profiles kube-apiserver; nil unless
 	// KMP_BENCH_PROFILE_KAS=1.
 	kasProfiles *profiler
+	// floor serves the Pods and VirtualMachines of nsFloor.
+	floor *floorWebhook
 }
 
 var (
@@ -128,11 +133,18 @@ func start() (*env, error) {
 		return nil, err
 	}
 	ignore := map[string]string{"mutatepods.kubemacpool.io": "ignore", "mutatevirtualmachines.kubemacpool.io": "ignore"}
-	for name, labels := range map[string]map[string]string{nsManaged: nil, nsIgnored: ignore, nsLeases: nil, nsRestart: nil} {
+	floor := map[string]string{floorLabel: "true"}
+	for key, value := range ignore {
+		floor[key] = value
+	}
+	for name, labels := range map[string]map[string]string{nsManaged: nil, nsIgnored: ignore, nsLeases: nil, nsRestart: nil, nsFloor: floor} {
 		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 		if _, err := e.kube.CoreV1().Namespaces().Create(ctx, namespace, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("creating namespace %s: %w", name, err)
 		}
+	}
+	if e.floor, err = startFloorWebhook(ctx, e.kube); err != nil {
+		return nil, err
 	}
 	if os.Getenv("KMP_BENCH_PROFILE") == "1" {
 		if e.profiles, err = newProfiler(filepath.Join(root, "profiles"), cluster.KubemacpoolReplicaConfig(0)); err != nil {

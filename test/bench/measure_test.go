@@ -40,6 +40,9 @@ type side struct {
 	latencies []time.Duration
 	kmpTicks  int64 // CPU of kubemacpool-apiserver, settling included
 	kasTicks  int64 // CPU of kube-apiserver, settling included
+	// benchTicks is the CPU of this process: the clients, and the floor
+	// webhook when it serves this side.
+	benchTicks int64
 }
 
 // endProfiles stops this side's recordings, both of them even when the
@@ -90,8 +93,8 @@ func compare(ctx context.Context, b *testing.B, e *env, clients, n int, sides ..
 // run performs count operations of s with clients workers and adds the
 // measurements to s.
 func (s *side) run(ctx context.Context, e *env, clients, count int) error {
-	kmp, kas := e.cluster.KubemacpoolPID(), e.cluster.KubeAPIServerPID()
-	kmp0, kas0 := cpuTicks(kmp), cpuTicks(kas)
+	kmp, kas, self := e.cluster.KubemacpoolPID(), e.cluster.KubeAPIServerPID(), os.Getpid()
+	kmp0, kas0, self0 := cpuTicks(kmp), cpuTicks(kas), cpuTicks(self)
 	latencies := make([]time.Duration, count)
 	first := opSequence.Add(int64(count)) - int64(count)
 	var next atomic.Int64
@@ -136,7 +139,7 @@ func (s *side) run(ctx context.Context, e *env, clients, count int) error {
 		}
 		s.settled += time.Since(t)
 	}
-	kmpTicks, kasTicks := cpuTicks(kmp)-kmp0, cpuTicks(kas)-kas0
+	kmpTicks, kasTicks, benchTicks := cpuTicks(kmp)-kmp0, cpuTicks(kas)-kas0, cpuTicks(self)-self0
 	if err := s.endProfiles(); err != nil {
 		return err
 	}
@@ -145,6 +148,7 @@ func (s *side) run(ctx context.Context, e *env, clients, count int) error {
 	}
 	s.kmpTicks += kmpTicks
 	s.kasTicks += kasTicks
+	s.benchTicks += benchTicks
 	s.ops += count
 	s.wall += wall
 	s.latencies = append(s.latencies, latencies...)

@@ -84,8 +84,14 @@ func BenchmarkPodCreate(b *testing.B) {
 					return nil
 				}
 			}
-			rates[clients] = benchmarkAdmission(b, e, clients, "pod", pods(nsManaged, true), pods(nsIgnored, false), func(ctx context.Context) error {
-				for _, namespace := range []string{nsManaged, nsIgnored} {
+			// The floor runs where the targets are measured, at 16
+			// clients, to keep make bench short.
+			var floor func(context.Context, int) error
+			if clients == 16 {
+				floor = pods(nsFloor, true)
+			}
+			rates[clients] = benchmarkAdmission(b, e, clients, "pod", pods(nsManaged, true), pods(nsIgnored, false), floor, func(ctx context.Context) error {
+				for _, namespace := range []string{nsManaged, nsIgnored, nsFloor} {
 					if err := e.kube.CoreV1().Pods(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 						return err
 					}
@@ -125,8 +131,8 @@ func BenchmarkVMCreate(b *testing.B) {
 					return nil
 				}
 			}
-			_ = benchmarkAdmission(b, e, clients, "vm", vms(nsManaged, true), vms(nsIgnored, false), func(ctx context.Context) error {
-				for _, namespace := range []string{nsManaged, nsIgnored} {
+			_ = benchmarkAdmission(b, e, clients, "vm", vms(nsManaged, true), vms(nsIgnored, false), vms(nsFloor, true), func(ctx context.Context) error {
+				for _, namespace := range []string{nsManaged, nsIgnored, nsFloor} {
 					if err := e.dynamic.Resource(vmResource).Namespace(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 						return err
 					}
@@ -203,9 +209,10 @@ type admissionRates struct {
 }
 
 // benchmarkAdmission runs b.N creates through the webhook (managed) and b.N
-// without it (ignored), reports the comparison, removes the objects and
-// their leases with deleteAll, and returns the rates.
-func benchmarkAdmission(b *testing.B, e *env, clients int, unit string, managed, ignored func(context.Context, int) error, deleteAll func(context.Context) error) admissionRates {
+// without it (ignored), and b.N through the floor webhook unless floor is
+// nil, reports the comparison, removes the objects and their leases with
+// deleteAll, and returns the rates.
+func benchmarkAdmission(b *testing.B, e *env, clients int, unit string, managed, ignored, floor func(context.Context, int) error, deleteAll func(context.Context) error) admissionRates {
 	ctx := context.Background()
 	leases := e.mac.MacpoolV1alpha1().MacLeases(nsManaged)
 	subject := &side{op: managed, settle: func(ctx context.Context) error {
@@ -216,8 +223,14 @@ func benchmarkAdmission(b *testing.B, e *env, clients int, unit string, managed,
 	// kube-apiserver is profiled on both sides, so that what the webhook
 	// adds to its work shows as the difference of the two.
 	base := &side{op: ignored, kasProfile: e.kasProfiles.cpuProfile()}
+	sides := []*side{base, subject}
+	var floorSide *side
+	if floor != nil {
+		floorSide = &side{op: floor, kasProfile: e.kasProfiles.cpuProfile()}
+		sides = append(sides, floorSide)
+	}
 	b.ResetTimer()
-	compare(ctx, b, e, clients, b.N, base, subject)
+	compare(ctx, b, e, clients, b.N, sides...)
 	b.StopTimer()
 	if err := subject.profile.save(b.Name() + ".cpu"); err != nil {
 		b.Fatal(err)
@@ -227,6 +240,11 @@ func benchmarkAdmission(b *testing.B, e *env, clients int, unit string, managed,
 	}
 	if err := base.kasProfile.save(b.Name() + ".kube-apiserver-base.cpu"); err != nil {
 		b.Fatal(err)
+	}
+	if floorSide != nil {
+		if err := floorSide.kasProfile.save(b.Name() + ".kube-apiserver-floor.cpu"); err != nil {
+			b.Fatal(err)
+		}
 	}
 
 	b.ReportMetric(float64(subject.wall.Nanoseconds())/float64(subject.ops), "ns/op")
@@ -242,6 +260,15 @@ func benchmarkAdmission(b *testing.B, e *env, clients int, unit string, managed,
 	b.ReportMetric(cpuMsPerOp(subject.kasTicks, subject.ops), "kas-cpu-ms/"+unit)
 	b.ReportMetric(cpuMsPerOp(base.kasTicks, base.ops), "base-kas-cpu-ms/"+unit)
 	b.ReportMetric(subject.settled.Seconds(), "bind-wait-s")
+	if floorSide != nil {
+		b.ReportMetric(floorSide.rate(), "floor-"+unit+"s/s")
+		b.ReportMetric(100*floorSide.rate()/base.rate(), "floor-%-of-base")
+		b.ReportMetric(100*subject.rate()/floorSide.rate(), "%-of-floor")
+		b.ReportMetric(cpuMsPerOp(floorSide.kasTicks, floorSide.ops), "floor-kas-cpu-ms/"+unit)
+		// This process runs the clients on every side, and the floor
+		// webhook on its own: the difference is the floor webhook.
+		b.ReportMetric(cpuMsPerOp(floorSide.benchTicks, floorSide.ops)-cpuMsPerOp(base.benchTicks, base.ops), "floor-cpu-ms/"+unit)
+	}
 
 	if err := deleteAll(ctx); err != nil {
 		b.Fatal(err)
