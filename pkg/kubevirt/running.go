@@ -29,8 +29,13 @@ func RunningMACs(vmi *unstructured.Unstructured) map[mac.Address]bool {
 		fields, _ := status.(map[string]interface{})
 		name, _ := fields["name"].(string)
 		text, _ := fields["mac"].(string)
-		if address, err := mac.Parse(text); err == nil && name != "" && specified[name] == address {
-			running[address] = true
+		// A name the spec does not have matches nothing: the zero value
+		// of the map is the MAC 00:00:00:00:00:00, which a status
+		// (anybody's to write) could report on any invented name.
+		if address, err := mac.Parse(text); err == nil && name != "" {
+			if want, ok := specified[name]; ok && want == address {
+				running[address] = true
+			}
 		}
 	}
 	return running

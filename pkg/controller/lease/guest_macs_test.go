@@ -122,3 +122,25 @@ func TestStandaloneVMILeaseFollowsItsLaunchers(t *testing.T) {
 		})
 	}
 }
+
+// The MAC a standalone VMI's guest runs with is the one its status reports
+// on the spec's interface that has it. A status is its writer's word: an
+// interface the spec does not have proves nothing, whatever MAC it reports,
+// 00:00:00:00:00:00 included (the MAC a name missing from the spec read as).
+func TestStandaloneVMIStatusOnAnInterfaceOfNoSpecMovesNoLease(t *testing.T) {
+	const address = "00:00:00:00:00:00"
+	const gone, target = "virt-launcher-lonely-aaaaa", "virt-launcher-lonely-bbbbb"
+	vmi := lonelyVMI("02:00:00:00:00:63")
+	vmi.Object["status"] = map[string]interface{}{"phase": "Running",
+		"interfaces": []interface{}{map[string]interface{}{"name": "ghost", "mac": address}}}
+	lease := pooledLease(address, kindPod, gone, v1alpha1.MacLeasePhaseBound, nil)
+	h := newRetentionHarness(t, true, []runtime.Object{lease, stickyPool(time.Hour)},
+		[]runtime.Object{launcherOf(target, address, "lonely", vmi.GetUID())}, vmi)
+	h.run()
+	h.eventually("the VM caches to sync", func() bool { _, vmis := h.controller.vmCaches(); return vmis != nil })
+	h.eventually("the lease to be Retained", func() bool { return retained(h.lease(lease.Name)) })
+	h.consistently("the lease under the gone launcher's name", func() bool {
+		l := h.lease(lease.Name)
+		return l != nil && l.Spec.Owner.Name == gone
+	})
+}
