@@ -144,3 +144,26 @@ func TestStandaloneVMIStatusOnAnInterfaceOfNoSpecMovesNoLease(t *testing.T) {
 		return l != nil && l.Spec.Owner.Name == gone
 	})
 }
+
+// The lease of a gone Pod passes only to a launcher of its own namespace: a
+// standalone VMI of another namespace whose launcher carries the MAC (under
+// conflictPolicy Warn, which admits it with a warning) and whose status
+// reports it takes nothing, whatever the names and UIDs it copies.
+func TestStandaloneVMIOfAnotherNamespaceTakesNoLease(t *testing.T) {
+	const address, otherNamespace = "02:00:00:00:00:64", "tenant-b"
+	const gone, target = "virt-launcher-lonely-aaaaa", "virt-launcher-lonely-bbbbb"
+	vmi := lonelyVMI(address)
+	vmi.SetNamespace(otherNamespace)
+	pod := launcherOf(target, address, "lonely", vmi.GetUID())
+	pod.Namespace = otherNamespace
+	lease := pooledLease(address, kindPod, gone, v1alpha1.MacLeasePhaseBound, nil)
+	h := newRetentionHarness(t, true, []runtime.Object{lease, stickyPool(time.Hour)},
+		[]runtime.Object{pod, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: otherNamespace}}}, vmi)
+	h.run()
+	h.eventually("the VM caches to sync", func() bool { _, vmis := h.controller.vmCaches(); return vmis != nil })
+	h.eventually("the lease to be Retained", func() bool { return retained(h.lease(lease.Name)) })
+	h.consistently("the lease under the gone launcher's name", func() bool {
+		l := h.lease(lease.Name)
+		return l != nil && l.Spec.Owner.Name == gone
+	})
+}
