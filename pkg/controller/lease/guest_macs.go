@@ -51,6 +51,9 @@ func (c *Controller) nextLauncher(key string, lease *macpool.MacLease) (next *ho
 	if c.waitForVMs(key) {
 		return nil, true
 	}
+	// Read again: the VM caches may have synced since the first read,
+	// which then missed a VirtualMachine that carries the MAC too.
+	holders = c.holdersCarrying(lease.Namespace, lease.Spec.MACAddress)
 	var vmi *unstructured.Unstructured
 	var candidates []*holder
 	var created = map[*holder]metav1.Time{}
