@@ -136,13 +136,7 @@ func TestStandaloneVMIStatusOnAnInterfaceOfNoSpecMovesNoLease(t *testing.T) {
 	lease := pooledLease(address, kindPod, gone, v1alpha1.MacLeasePhaseBound, nil)
 	h := newRetentionHarness(t, true, []runtime.Object{lease, stickyPool(time.Hour)},
 		[]runtime.Object{launcherOf(target, address, "lonely", vmi.GetUID())}, vmi)
-	h.run()
-	h.eventually("the VM caches to sync", func() bool { _, vmis := h.controller.vmCaches(); return vmis != nil })
-	h.eventually("the lease to be Retained", func() bool { return retained(h.lease(lease.Name)) })
-	h.consistently("the lease under the gone launcher's name", func() bool {
-		l := h.lease(lease.Name)
-		return l != nil && l.Spec.Owner.Name == gone
-	})
+	h.staysWithTheGoneLauncher(lease.Name, gone)
 }
 
 // The lease of a gone Pod passes only to a launcher of its own namespace: a
@@ -159,11 +153,19 @@ func TestStandaloneVMIOfAnotherNamespaceTakesNoLease(t *testing.T) {
 	lease := pooledLease(address, kindPod, gone, v1alpha1.MacLeasePhaseBound, nil)
 	h := newRetentionHarness(t, true, []runtime.Object{lease, stickyPool(time.Hour)},
 		[]runtime.Object{pod, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: otherNamespace}}}, vmi)
+	h.staysWithTheGoneLauncher(lease.Name, gone)
+}
+
+// staysWithTheGoneLauncher runs the controller and checks that the lease
+// name, of the gone Pod gone, becomes Retained under gone's name and stays
+// there: no launcher takes it.
+func (h *harness) staysWithTheGoneLauncher(name, gone string) {
+	h.t.Helper()
 	h.run()
 	h.eventually("the VM caches to sync", func() bool { _, vmis := h.controller.vmCaches(); return vmis != nil })
-	h.eventually("the lease to be Retained", func() bool { return retained(h.lease(lease.Name)) })
+	h.eventually("the lease to be Retained", func() bool { return retained(h.lease(name)) })
 	h.consistently("the lease under the gone launcher's name", func() bool {
-		l := h.lease(lease.Name)
+		l := h.lease(name)
 		return l != nil && l.Spec.Owner.Name == gone
 	})
 }
