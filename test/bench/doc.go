@@ -26,7 +26,7 @@
 // of them are created through the API (default 5000; the rest are written
 // into etcd directly). KMP_BENCH_PROFILE=1 writes pprof profiles of
 // kubemacpool-apiserver to _output/bench/profiles (see profile_test.go);
-// KMP_BENCH_PROFILE_KAS=1 profiles kube-apiserver there too, on both sides of
+// KMP_BENCH_PROFILE_KAS=1 profiles kube-apiserver there too, on every side of
 // BenchmarkPodCreate and BenchmarkVMCreate (a diagnosis: profiling a baseline
 // slows it, so its ratios are not the record), and KMP_BENCH_RECORD=1 copies the chart to docs/images. KMP_BENCH_SERVER_ARGS adds
 // flags to kubemacpool-apiserver, to measure a setting against its default.
