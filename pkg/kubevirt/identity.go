@@ -1,8 +1,11 @@
 package kubevirt
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/storage/names"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
@@ -23,6 +26,21 @@ const (
 	LauncherLabel      = "kubevirt.io"
 	LauncherLabelValue = "virt-launcher"
 )
+
+// IsLauncherName reports whether name may be one that kube-apiserver
+// generated for a virt-launcher pod of the VirtualMachineInstance vmi:
+// virt-controller asks for "virt-launcher-<vmi>-" plus a random suffix, and
+// a generated name keeps at most names.MaxGeneratedNameLength characters of
+// what it asked for. Such a name does not come back, as a StatefulSet's
+// Pod's does. The dash is not required, as older KubeVirt versions left it
+// out.
+func IsLauncherName(name, vmi string) bool {
+	prefix := "virt-launcher-" + vmi
+	if len(prefix) > names.MaxGeneratedNameLength {
+		prefix = prefix[:names.MaxGeneratedNameLength]
+	}
+	return strings.HasPrefix(name, prefix)
+}
 
 // OwnerReference returns the first of references that points to an object
 // of kind in KubeVirt's group, whatever its version, or nil.

@@ -1,6 +1,7 @@
 package kubevirt
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,6 +57,30 @@ func TestClaimsLauncher(t *testing.T) {
 		t.Run(test.name, func(t *testing.T) {
 			if got := ClaimsLauncher(test.labels, test.references); got != test.want {
 				t.Errorf("ClaimsLauncher = %t, want %t", got, test.want)
+			}
+		})
+	}
+}
+
+func TestIsLauncherName(t *testing.T) {
+	long := strings.Repeat("v", 50)
+	tests := []struct {
+		name, pod, vmi string
+		want           bool
+	}{
+		{name: "generated for the VMI", pod: "virt-launcher-lonely-x7k2q", vmi: "lonely", want: true},
+		{name: "an older KubeVirt's, without the dash", pod: "virt-launcher-lonelyx7k2q", vmi: "lonely", want: true},
+		{name: "a StatefulSet's Pod", pod: "db-0", vmi: "lonely"},
+		{name: "another VMI's launcher", pod: "virt-launcher-other-x7k2q", vmi: "lonely"},
+		{name: "the VMI's name without the prefix", pod: "lonely-x7k2q", vmi: "lonely"},
+		// kube-apiserver keeps 58 characters of the generateName.
+		{name: "generated for a long name, cut", pod: ("virt-launcher-" + long)[:58] + "x7k2q", vmi: long, want: true},
+		{name: "another long name, different in the part kept", pod: ("virt-launcher-" + long)[:58] + "x7k2q", vmi: long[:40] + "w" + long[:9]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsLauncherName(tt.pod, tt.vmi); got != tt.want {
+				t.Errorf("IsLauncherName(%q, %q) = %v, want %v", tt.pod, tt.vmi, got, tt.want)
 			}
 		})
 	}

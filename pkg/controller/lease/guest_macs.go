@@ -23,8 +23,9 @@ import (
 // conflictPolicy instead. A launcher's name is generated, so no object of
 // the name ever comes back for a retention to wait for.
 //
-// Only a Bound or Retained lease of a Pod that no longer exists passes, and
-// only when every object of the lease's namespace that carries the MAC is a
+// Only a Bound or Retained lease of a Pod that no longer exists, named as a
+// launcher of the VMI (kubevirt.IsLauncherName), passes, and only when
+// every object of the lease's namespace that carries the MAC is a
 // Pod whose owner reference names, with its UID, one and the same VMI that
 // no VirtualMachine owns and that runs the guest with the MAC (runsWith).
 // Anything else (a second VMI, a Pod that is no launcher, a VirtualMachine,
@@ -86,6 +87,12 @@ func (c *Controller) nextLauncher(key string, lease *macpool.MacLease) (next *ho
 	}
 	if vmi == nil || len(candidates) == 0 || kubevirt.OwnerReference(vmi.GetOwnerReferences(), kubevirt.KindVirtualMachine) != nil ||
 		!runsWith(vmi, lease.Spec.MACAddress) {
+		return nil, false
+	}
+	if !kubevirt.IsLauncherName(lease.Spec.Owner.Name, vmi.GetName()) {
+		// The gone Pod was no launcher of this VMI (a StatefulSet's db-0
+		// whose MAC the launcher carries in a collision a pool warned of):
+		// its name may come back, and its retention waits for it.
 		return nil, false
 	}
 	// The oldest launcher first, by name for a tie: during a migration both

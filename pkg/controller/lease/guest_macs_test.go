@@ -56,7 +56,10 @@ func TestStandaloneVMILeaseFollowsItsLaunchers(t *testing.T) {
 		// retained: the lease was Retained under the gone launcher's name
 		// before it could pass.
 		retained bool
-		moves    bool
+		// owner is the gone Pod's name; a launcher's of the VMI when
+		// empty.
+		owner string
+		moves bool
 	}{
 		{name: "retention, the VMI's launcher", retention: time.Hour, pod: launcherOf(target, address, "lonely", vmi.GetUID()), vmi: vmi, moves: true},
 		{name: "retention, launchers opted in", retention: time.Hour, optIn: true, pod: func() *corev1.Pod {
@@ -79,6 +82,12 @@ func TestStandaloneVMILeaseFollowsItsLaunchers(t *testing.T) {
 				owned.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "lonely", UID: "vm-lonely"}})
 				return owned
 			}()},
+		// A collision the pool warned of: the launcher carries the MAC of
+		// a StatefulSet's Pod, whose name comes back.
+		{name: "retention, the gone Pod no launcher of the VMI", retention: time.Hour, owner: "db-0",
+			pod: launcherOf(target, address, "lonely", vmi.GetUID()), vmi: vmi},
+		{name: "retention, the gone Pod a launcher of another VMI", retention: time.Hour, owner: "virt-launcher-other-aaaaa",
+			pod: launcherOf(target, address, "lonely", vmi.GetUID()), vmi: vmi},
 		{name: "retention, a launcher label and nothing else", retention: time.Hour,
 			pod: func() *corev1.Pod {
 				p := launcherOf(target, address, "lonely", vmi.GetUID())
@@ -88,7 +97,11 @@ func TestStandaloneVMILeaseFollowsItsLaunchers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lease := pooledLease(address, kindPod, gone, v1alpha1.MacLeasePhaseBound, nil)
+			owner := gone
+			if tt.owner != "" {
+				owner = tt.owner
+			}
+			lease := pooledLease(address, kindPod, owner, v1alpha1.MacLeasePhaseBound, nil)
 			if tt.retained {
 				until := metav1.NewTime(time.Now().Add(time.Hour))
 				lease.Status = v1alpha1.MacLeaseStatus{Phase: v1alpha1.MacLeasePhaseRetained, ExpiresAt: &until}
@@ -115,9 +128,9 @@ func TestStandaloneVMILeaseFollowsItsLaunchers(t *testing.T) {
 			if tt.retention > 0 {
 				h.eventually("the lease to be Retained", func() bool { return retained(h.lease(lease.Name)) })
 			}
-			h.consistently("the lease under the gone launcher's name", func() bool {
+			h.consistently("the lease under the gone Pod's name", func() bool {
 				l := h.lease(lease.Name)
-				return l != nil && l.Spec.Owner.Name == gone
+				return l != nil && l.Spec.Owner.Name == owner
 			})
 		})
 	}
