@@ -77,12 +77,7 @@ func leaseToken(t *testing.T, client *versionedfake.Clientset, name string) stri
 func TestRetriedStandaloneLauncherCallTakesTheEarlierCallsLeaseOver(t *testing.T) {
 	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
 	const running = "0e:00:00:00:00:01"
-	lonely := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
-	lonely.SetNamespace("ns")
-	lonely.Object["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": []any{
-		map[string]any{"name": "red", "macAddress": running, "bridge": map[string]any{}}}}}}
-	lonely.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
-		map[string]any{"name": "red", "mac": running}}}
+	lonely := runningStandaloneVMI(running)
 	source := launcherPod("virt-launcher-lonely-source", "uid-source")
 	service, client := newServiceWith(t, true, v1alpha1.MacPoolSpec{ConflictPolicy: v1alpha1.ConflictPolicyReject})
 	m := &Mutator{Allocations: service, Launchers: &Launchers{

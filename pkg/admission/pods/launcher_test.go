@@ -316,13 +316,10 @@ func TestStandaloneVMILauncherMACsAreNotReassigned(t *testing.T) {
 func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
 	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
 	const running, guests = "0e:00:00:00:00:01", "0e:00:00:00:00:02"
-	lonely := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
-	lonely.SetNamespace("ns")
-	lonely.Object["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": []any{
-		map[string]any{"name": "red", "macAddress": running, "bridge": map[string]any{}}}}}}
-	lonely.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
-		map[string]any{"name": "red", "mac": running},
-		map[string]any{"interfaceName": "dummy0", "mac": guests}}}
+	lonely := runningStandaloneVMI(running)
+	// A MAC the guest agent reports, on no interface of the spec.
+	lonely.Object["status"].(map[string]any)["interfaces"] = append(lonely.Object["status"].(map[string]any)["interfaces"].([]any),
+		map[string]any{"interfaceName": "dummy0", "mac": guests})
 	source := func(address string) *v1alpha1.MacLease {
 		lease := heldBy(address, "virt-launcher-lonely-source")
 		lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "virt-launcher-lonely-source", UID: "uid-source"}}
@@ -370,12 +367,7 @@ func TestStandaloneVMIMigrationTargetKeepsTheGuestsMACs(t *testing.T) {
 func TestStandaloneVMIStatusProvesNoMACItsLaunchersDoNotHold(t *testing.T) {
 	const kubevirt = "system:serviceaccount:kubevirt:kubevirt-controller"
 	const held = "0e:00:00:00:00:01"
-	forged := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
-	forged.SetNamespace("ns")
-	forged.Object["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": []any{
-		map[string]any{"name": "red", "macAddress": held, "bridge": map[string]any{}}}}}}
-	forged.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
-		map[string]any{"name": "red", "mac": held}}}
+	forged := runningStandaloneVMI(held)
 	// A Pod of the tenant's that names the VMI but holds nothing.
 	decoy := launcherPod("virt-launcher-lonely-decoy", "uid-decoy")
 	for _, policy := range []v1alpha1.ConflictPolicy{v1alpha1.ConflictPolicyReject, v1alpha1.ConflictPolicyReassign} {
@@ -433,4 +425,17 @@ func launcherPod(name string, uid types.UID) *unstructured.Unstructured {
 	pod.SetLabels(map[string]string{"kubevirt.io/created-by": "uid-lonely"})
 	pod.SetOwnerReferences([]metav1.OwnerReference{ownedBy("VirtualMachineInstance", "lonely", "uid-lonely")})
 	return pod
+}
+
+// runningStandaloneVMI is the VMI "lonely" of namespace ns, owned by no
+// VirtualMachine, whose spec gives its interface red address and whose
+// status reports it running with it.
+func runningStandaloneVMI(address string) *unstructured.Unstructured {
+	vmi := kubeVirtObject("VirtualMachineInstance", "lonely", "uid-lonely")
+	vmi.SetNamespace("ns")
+	vmi.Object["spec"] = map[string]any{"domain": map[string]any{"devices": map[string]any{"interfaces": []any{
+		map[string]any{"name": "red", "macAddress": address, "bridge": map[string]any{}}}}}}
+	vmi.Object["status"] = map[string]any{"phase": "Running", "interfaces": []any{
+		map[string]any{"name": "red", "mac": address}}}
+	return vmi
 }
